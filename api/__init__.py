@@ -1,0 +1,1 @@
+"""The bundled StreamFlow churn predictor: a FastAPI app instrumented with prometheus-client."""

@@ -1,0 +1,134 @@
+"""The app factory: settings in, FastAPI app out."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Mapping
+
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from .metrics import ApiMetrics
+from .middleware import BodyLimitMiddleware, InstrumentationMiddleware
+from .model import ChurnModel, load_or_train
+from .schemas import BatchRequest, BatchResponse, Features, Prediction, PredictRequest
+from .settings import ApiSettings
+from .store import FeatureStore
+
+DECISION_THRESHOLD = 0.5
+
+
+class Predictor:
+    """Scores requests against the model and the online store, and counts the outputs."""
+
+    def __init__(self, model: ChurnModel, store: FeatureStore, metrics: ApiMetrics):
+        self.model = model
+        self.store = store
+        self.metrics = metrics
+
+    def features_for(self, request: PredictRequest) -> Mapping[str, Any]:
+        if request.features is not None:
+            return request.features.model_dump()
+        features = self.store.get(request.user_id)
+        if features is None:
+            raise HTTPException(404, f"unknown user_id {request.user_id!r} in {self.store.month}")
+        return features
+
+    def score(self, request: PredictRequest, features: Mapping[str, Any]) -> dict[str, Any]:
+        probability = self.model.probability(features)
+        predicted = int(probability >= DECISION_THRESHOLD)
+        self.metrics.observe_prediction(probability, predicted)
+        return {
+            "user_id": request.user_id,
+            "churn_probability": probability,
+            "prediction": predicted,
+            "model_version": self.model.version,
+            "features_used": features,
+        }
+
+
+def _json_safe(value: Any) -> Any:
+    """Replace NaN and infinities, which JSON cannot carry, by their names."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    # FastAPI's default handler echoes the input, and fails with a 500 on a NaN in it.
+    return JSONResponse({"detail": _json_safe(jsonable_encoder(exc.errors()))}, status_code=422)
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
+    model = load_or_train(settings.training_month, settings.cache_dir)
+    store = FeatureStore(settings.month)
+    metrics = ApiMetrics(model_version=model.version, training_month=model.training_month, served_month=store.month)
+    predictor = Predictor(model, store, metrics)
+
+    app = FastAPI(
+        title="StreamFlow churn predictor",
+        version=model.version,
+        description="Predicts which subscribers of a video-streaming service will churn.",
+    )
+    app.state.settings = settings
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.state.predictor = predictor
+
+    @app.post("/predict", response_model=Prediction)
+    async def predict(request: PredictRequest) -> dict[str, Any]:
+        return predictor.score(request, predictor.features_for(request))
+
+    @app.post("/predict/batch", response_model=BatchResponse)
+    async def predict_batch(batch: BatchRequest) -> dict[str, Any]:
+        missing = [i.user_id for i in batch.items if i.features is None and store.get(i.user_id) is None]
+        if missing:
+            shown = ", ".join(repr(m) for m in missing[:10]) + (" …" if len(missing) > 10 else "")
+            raise HTTPException(404, f"{len(missing)} unknown user_id(s) in {store.month}: {shown}")
+        return {
+            "model_version": model.version,
+            "predictions": [predictor.score(item, predictor.features_for(item)) for item in batch.items],
+        }
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "model_version": model.version,
+            "served_month": store.month,
+            "as_of": store.as_of,
+            "users": len(store),
+            "pid": os.getpid(),
+        }
+
+    @app.get("/model")
+    async def model_card() -> dict[str, Any]:
+        return {**model.describe(), "served_month": store.month, "decision_threshold": DECISION_THRESHOLD}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics(request: Request) -> Response:
+        body, content_type = metrics.exposition(request.headers.get("accept"))
+        return Response(body, media_type=None, headers={"content-type": content_type})
+
+    if settings.bench_routes:
+
+        @app.post("/bench/echo", include_in_schema=False)
+        async def bench_echo(request: PredictRequest) -> dict[str, Any]:
+            return {"user_id": request.user_id, "ok": True}
+
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.instrument:
+        app.add_middleware(InstrumentationMiddleware, metrics=metrics)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory``: worker processes read their settings from the environment."""
+    return create_app(ApiSettings.from_env())

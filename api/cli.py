@@ -1,0 +1,65 @@
+"""``streamflow-api``: serve the churn predictor."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+
+from streamflow_data import LATEST_MONTH, MONTHS
+
+from .metrics import MULTIPROC_ENV
+from .settings import ApiSettings
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="streamflow-api", description="Serve the StreamFlow churn predictor.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, loopback only)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes; metrics are aggregated across them")
+    parser.add_argument("--month", default=LATEST_MONTH, choices=MONTHS, help="month served by the online store")
+    parser.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    parser.add_argument("--access-log", action="store_true", help="log every request (off: /metrics counts them)")
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    if not 0 <= args.port <= 65535:
+        parser.error("--port must be between 0 and 65535")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    import uvicorn
+
+    args = parse_args(argv)
+    settings = ApiSettings(month=args.month)
+    os.environ.update(settings.to_env())
+    multiproc_dir = None
+    if args.workers > 1 and not os.environ.get(MULTIPROC_ENV):
+        # Set before any worker imports prometheus-client, which reads it once.
+        multiproc_dir = tempfile.mkdtemp(prefix="streamflow-metrics-")
+        os.environ[MULTIPROC_ENV] = multiproc_dir
+    try:
+        # Train (or load) the model once here, so workers start from the cache.
+        from .model import load_or_train
+
+        load_or_train(settings.training_month, settings.cache_dir)
+        uvicorn.run(
+            "api.app:app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            access_log=args.access_log,
+        )
+    finally:
+        if multiproc_dir:
+            shutil.rmtree(multiproc_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""The predictor's Prometheus metrics (names fixed by shared/DESIGN.md).
+
+Each app owns its registry, so several apps can live in one process (tests).
+When PROMETHEUS_MULTIPROC_DIR is set (``streamflow-api --workers N``) the
+values live in prometheus-client's shared files and /metrics aggregates them
+across worker processes.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import choose_encoder
+
+# 0.5 ms to 10 s: sub-millisecond model calls up to timeouts.
+LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075,
+    0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+)  # fmt: skip
+PROBABILITY_BUCKETS = tuple(round(0.05 * i, 2) for i in range(1, 21))
+UNMATCHED_ENDPOINT = "unmatched"  # every path that matches no route
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class ApiMetrics:
+    def __init__(self, *, model_version: str, training_month: str, served_month: str):
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "api_requests", "HTTP requests by route template, outcome and status code.",
+            ["endpoint", "status", "code"], registry=r,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "api_request_latency_seconds", "Time to answer an HTTP request, by route template.",
+            ["endpoint"], buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.probability = Histogram(
+            "api_prediction_probability", "Predicted churn probability of each scored row.",
+            buckets=PROBABILITY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.predictions = Counter(
+            "api_predictions", "Scored rows by predicted class (1 = churn).", ["predicted_class"], registry=r
+        )
+        self.model_info = Gauge(
+            "api_model_info", "The model being served (value is always 1).",
+            ["version", "training_month", "served_month"], multiprocess_mode="max", registry=r,
+        )  # fmt: skip
+        self.model_info.labels(model_version, training_month, served_month).set(1)
+        # Known series start at zero so that the first requests show up in rate().
+        for predicted_class in ("0", "1"):
+            self.predictions.labels(predicted_class)
+        for endpoint in ("/predict", "/predict/batch"):
+            self.requests.labels(endpoint, "success", "200")
+            self.latency.labels(endpoint)
+
+    def observe_request(self, endpoint: str, code: int, seconds: float) -> None:
+        status = "success" if code < 400 else "error"
+        self.requests.labels(endpoint, status, str(code)).inc()
+        self.latency.labels(endpoint).observe(seconds)
+
+    def observe_prediction(self, probability: float, predicted_class: int) -> None:
+        self.probability.observe(probability)
+        self.predictions.labels(str(predicted_class)).inc()
+
+    def exposition(self, accept: str | None) -> tuple[bytes, str]:
+        """The metrics in the format the scraper asked for (text 0.0.4 by default)."""
+        encoder, content_type = choose_encoder(accept or "")
+        path = os.environ.get(MULTIPROC_ENV)
+        if path:
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry, path=path)
+            return encoder(registry), content_type
+        return encoder(self.registry), content_type
