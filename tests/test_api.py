@@ -198,7 +198,7 @@ def test_raw_socket_half_request_does_not_break_server(shared_api, client):
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=12,
 )
@@ -210,5 +210,7 @@ feature_bodies = st.fixed_dictionaries(
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=json_values | feature_bodies | st.fixed_dictionaries({"user_id": json_values}))
 def test_no_input_causes_a_500(client, body):
+    raw = json.dumps(body)  # NaN and infinities go out as the non-standard tokens some clients send
     for path in ("/predict", "/predict/batch"):
-        assert client.post(path, json=body).status_code in (200, 404, 422)
+        r = client.post(path, content=raw, headers={"content-type": "application/json"})
+        assert r.status_code in (200, 404, 422), r.text
