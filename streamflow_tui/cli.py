@@ -1,0 +1,54 @@
+"""``streamflow-tui``: the StreamFlow console; ``--once`` takes one snapshot for scripts.
+
+Only argparse is imported here: the ``--once`` path must start fast and never
+import Textual, pandas or Evidently.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .core.naming import env_variable
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="streamflow-tui", description="Watch a prediction service: traffic, latency, model output, drift.")
+    p.add_argument("--api-url", help="base URL of the API to watch (default: start the bundled API on a free loopback port)")
+    p.add_argument("--prometheus-url", help="read metrics from this Prometheus server instead of scraping the API")
+    p.add_argument("--once", action="store_true", help="take one snapshot, print it and exit")
+    p.add_argument("--json", action="store_true", help="with --once: print the streamflow.snapshot/1 JSON object")
+    p.add_argument("--window", type=_positive_float, default=5.0, help="seconds to measure rates over (default: %(default)s; 0 = totals since start)")
+    p.add_argument("--timeout", type=_positive_float, default=3.0, help="HTTP timeout in seconds (default: %(default)s)")
+    p.add_argument("--slo-p95", type=_positive_float, metavar="SECONDS", help="objective for p95 latency; exit 4 when breached")
+    p.add_argument("--slo-error-ratio", type=_positive_float, metavar="R", help="objective for the error ratio (0-1); exit 4 when breached")
+    names = p.add_argument_group("metric names (default: the bundled API's; otherwise detected)")
+    for flag, field in (("--requests-metric", "requests"), ("--latency-metric", "latency"), ("--endpoint-label", "endpoint_label"),
+                        ("--status-label", "status_label"), ("--code-label", "code_label")):  # fmt: skip
+        names.add_argument(flag, help=f"(env {env_variable(field)})")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.prometheus_url and args.once and args.window <= 0:
+        parser.error("--prometheus-url needs a --window greater than 0")
+    if args.slo_error_ratio is not None and args.slo_error_ratio > 1:
+        parser.error("--slo-error-ratio is a ratio between 0 and 1")
+    if not args.once:
+        parser.error("the interactive console is not available yet; use --once")
+    from . import once
+
+    return once.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""The ``streamflow.snapshot/1`` JSON object (shared/DESIGN.md) and its SLO block."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .results import Bucket, Snapshot, TargetStatus
+
+SCHEMA = "streamflow.snapshot/1"
+
+
+@dataclass(frozen=True)
+class SloCheck:
+    name: str  # "p95" | "error_ratio"
+    limit: float
+    value: float | None
+
+    @property
+    def breached(self) -> bool | None:
+        """None when there was nothing to measure: an SLO cannot be judged on no data."""
+        return None if self.value is None else self.value > self.limit
+
+
+def slo_checks(snapshot: Snapshot, *, p95: float | None = None, error_ratio: float | None = None) -> tuple[SloCheck, ...]:
+    checks = []
+    if p95 is not None:
+        checks.append(SloCheck("p95", p95, snapshot.latency.p95))
+    if error_ratio is not None:
+        checks.append(SloCheck("error_ratio", error_ratio, snapshot.requests.error_ratio))
+    return tuple(checks)
+
+
+def _target(t: TargetStatus) -> dict[str, Any]:
+    return {"url": t.url, "up": t.up, "error": t.error}
+
+
+def _le(value: float) -> float | str:
+    return "+Inf" if math.isinf(value) else value
+
+
+def buckets_json(buckets: tuple[Bucket, ...]) -> list[dict[str, Any]]:
+    return [{"le": _le(b.le), "count": b.count} for b in buckets]
+
+
+def to_json(snapshot: Snapshot, slo: tuple[SloCheck, ...] = (), drift: dict | None = None) -> dict[str, Any]:
+    r = snapshot.requests
+    by_series = []
+    for s in r.by_series:
+        row: dict[str, Any] = {"endpoint": s.endpoint, "status": s.status, "code": s.code, "total": s.total, "rps": s.rps}
+        if s.instance is not None:
+            row["instance"] = s.instance
+        by_series.append(row)
+    m = snapshot.model
+    model = None
+    if m is not None:
+        model = {
+            "version": m.version,
+            "training_month": m.training_month,
+            "served_month": m.served_month,
+            "predictions_per_s": m.predictions_per_s,
+            "predicted_churn_rate": m.predicted_churn_rate,
+            "score_histogram": buckets_json(m.score_histogram),
+        }
+    lat = snapshot.latency
+    return {
+        "schema": SCHEMA,
+        "taken_at": snapshot.taken_at.isoformat(),
+        "source": snapshot.source,
+        "api": _target(snapshot.api),
+        "prometheus": _target(snapshot.prometheus),
+        "window_seconds": snapshot.window_seconds,
+        "requests": {"total": r.total, "rps": r.rps, "error_ratio": r.error_ratio, "by_series": by_series},
+        "latency_seconds": {"avg": lat.avg, "p50": lat.p50, "p95": lat.p95, "p99": lat.p99},
+        "latency_histogram": buckets_json(snapshot.latency_histogram),
+        "model": model,
+        "slo": {c.name: {"limit": c.limit, "value": c.value, "breached": c.breached} for c in slo} or None,
+        "drift": drift,
+    }
