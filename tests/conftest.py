@@ -67,3 +67,12 @@ def api_url() -> Iterator[str]:
     """A fresh bundled API, so metric counts start from zero."""
     with running_api() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def live():
+    """One API alone and two replicas, under steady traffic, each group scraped by a real Prometheus."""
+    from live_stack import live_stack
+
+    with live_stack() as stack:
+        yield stack

@@ -78,7 +78,8 @@ def requests(series: Series, choice: MetricChoice, window: Window) -> RequestSta
     total = sum(t for t, _ in groups.values())
     if window.cumulative:
         errors = sum(t for (_, s, _), (t, _) in groups.items() if s == "error")
-        return RequestStats(total=finite(total), rps=None, error_ratio=finite(errors / total) if total else None)
+        ratio = finite(errors / total) if total else None
+        return RequestStats(total=finite(total), rps=None, error_ratio=ratio, by_series=by_series)
     rates = [r for _, r in groups.values() if r is not None]
     rps = sum(rates) if rates else None
     errors = sum(r for (_, s, _), (_, r) in groups.items() if s == "error" and r is not None)

@@ -51,7 +51,19 @@ class SampleRing:
         return self._t[j], self._v[j]
 
     def between(self, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
-        return [s for s in self if start_ms <= s[0] <= end_ms]
+        """Samples with start_ms <= t <= end_ms, oldest first; walks back from the newest,
+        so a window at the end of a long buffer costs only its own samples."""
+        cap = len(self._t)
+        out = []
+        for i in range(self._size):
+            j = (self._next - 1 - i) % cap
+            t = self._t[j]
+            if t < start_ms:
+                break
+            if t <= end_ms:
+                out.append((t, self._v[j]))
+        out.reverse()
+        return out
 
 
 class SeriesStore(Generic[K]):

@@ -70,6 +70,10 @@ class ScrapeSource:
         except ScrapeError as exc:
             self._status = TargetStatus(url=self.api_url, up=False, error=exc.message)
             return self._status
+        return self.ingest(scrape)
+
+    def ingest(self, scrape: ParsedScrape) -> TargetStatus:
+        """Buffer one parsed scrape (``poll`` = fetch + ingest)."""
         self.last_scrape = scrape
         available: dict[str, set[str]] = {}
         for name, labels in scrape.samples:

@@ -1,0 +1,87 @@
+"""Session-wide real parts: bundled APIs under steady traffic, scraped by real Prometheus servers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import httpx
+
+import streamflow_data as sd
+from conftest import running_api
+from prometheus_server import query, running_prometheus, scrape_config
+
+
+class SteadyTraffic:
+    """Posts to /predict at a fixed pace from a thread; one request in ten asks for an unknown user."""
+
+    def __init__(self, urls: list[str], rate_per_url: float):
+        self.urls = urls
+        self.interval = 1.0 / (rate_per_url * len(urls))
+        self.users = [r["user_id"] for r in sd.iter_rows(sd.LATEST_MONTH)][:500]
+        self.sent: dict[str, int] = {u: 0 for u in urls}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=5) as client:
+            i = 0
+            next_at = time.perf_counter()
+            while not self._stop.is_set():
+                url = self.urls[i % len(self.urls)]
+                user = self.users[i % len(self.users)] if i % 10 else "0000-NOONE"
+                try:
+                    client.post(url + "/predict", json={"user_id": user})
+                    self.sent[url] += 1
+                except httpx.HTTPError:
+                    pass
+                i += 1
+                next_at += self.interval
+                time.sleep(max(0.0, next_at - time.perf_counter()))
+
+    def start(self) -> "SteadyTraffic":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+@dataclass
+class LiveStack:
+    api: str  # scraped alone by `prometheus`
+    prometheus: str
+    replicas: list[str] = field(default_factory=list)  # scraped together by `replicas_prometheus`
+    replicas_prometheus: str = ""
+    traffic: SteadyTraffic | None = None
+
+
+def wait_for_rates(prometheus_url: str, expected_targets: int, timeout: float = 40) -> None:
+    """Until Prometheus holds five scrapes with traffic of every target in the last 10 s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        at = time.time() - 1
+        rows = query(prometheus_url, 'count_over_time(api_requests_total{endpoint="/predict",code="200"}[10s])', at)
+        rates = query(prometheus_url, 'rate(api_requests_total{endpoint="/predict",code="200"}[10s])', at)
+        if len(rows) >= expected_targets and all(float(r["value"][1]) >= 5 for r in rows) and all(float(r["value"][1]) > 0 for r in rates):
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"{prometheus_url} has no rates for {expected_targets} targets after {timeout} s")
+
+
+@contextmanager
+def live_stack(n_replicas: int = 2, rate_per_api: float = 40.0) -> Iterator[LiveStack]:
+    with ExitStack() as stack:
+        api = stack.enter_context(running_api())
+        replicas = [stack.enter_context(running_api()) for _ in range(n_replicas)]
+        prom = stack.enter_context(running_prometheus(scrape_config([api.removeprefix("http://")])))
+        prom_replicas = stack.enter_context(running_prometheus(scrape_config([r.removeprefix("http://") for r in replicas])))
+        traffic = SteadyTraffic([api, *replicas], rate_per_api).start()
+        stack.callback(traffic.stop)
+        wait_for_rates(prom, 1)
+        wait_for_rates(prom_replicas, n_replicas)
+        yield LiveStack(api, prom, replicas, prom_replicas, traffic)
