@@ -75,3 +75,67 @@ def fake_target() -> Iterator[Target]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def closing_target() -> Iterator[str]:
+    """Accepts connections and closes them without answering."""
+    import socket
+
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen(128)
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            conn.recv(65536)
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+
+
+@contextmanager
+def stalling_target(stall_on: int, stall_s: float) -> Iterator[str]:
+    """One request at a time; request number ``stall_on`` takes ``stall_s`` seconds, the others ~0."""
+    from http.server import HTTPServer
+
+    count = [0]
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            count[0] += 1
+            if count[0] == stall_on:
+                time.sleep(stall_s)
+            # One write: headers and body in separate segments would meet Nagle and delayed ACKs.
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n{}")
+
+        do_GET = do_POST
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/predict"
+    finally:
+        server.shutdown()
+        server.server_close()

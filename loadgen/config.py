@@ -1,0 +1,63 @@
+"""What a load run does, validated before anything starts."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+PAYLOADS = ("user_id", "features", "none")
+
+
+class LoadConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    url: str  # full target URL, e.g. http://127.0.0.1:8000/predict
+    rate: float | None = None  # open model: requests/s over all connections
+    concurrency: int | None = None  # closed model: workers back to back
+    duration: float | None = None  # seconds; with requests, whichever comes first
+    requests: int | None = None
+    ramp_up: float = 0.0  # open model: seconds to go linearly from 0 to rate
+    timeout: float = 10.0
+    max_in_flight: int = 256  # open model: cap on outstanding requests
+    month: str = "month_005"
+    payload: str = "user_id"  # user_id | features | none (GET)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise LoadConfigError(f"target must be an http(s) URL with a host, got {self.url!r}")
+        if (self.rate is None) == (self.concurrency is None):
+            raise LoadConfigError("give exactly one of rate (open model) or concurrency (closed model)")
+        if self.rate is not None and not (math.isfinite(self.rate) and self.rate > 0):
+            raise LoadConfigError(f"rate must be a positive number of requests/s, got {self.rate}")
+        if self.concurrency is not None and not (1 <= self.concurrency <= 10_000):
+            raise LoadConfigError(f"concurrency must be between 1 and 10000, got {self.concurrency}")
+        if self.duration is None and self.requests is None:
+            raise LoadConfigError("give a duration or a number of requests: a run must stop by itself")
+        if self.duration is not None and not (math.isfinite(self.duration) and self.duration > 0):
+            raise LoadConfigError(f"duration must be positive seconds, got {self.duration}")
+        if self.requests is not None and self.requests < 1:
+            raise LoadConfigError(f"requests must be at least 1, got {self.requests}")
+        if not (math.isfinite(self.ramp_up) and self.ramp_up >= 0):
+            raise LoadConfigError("ramp-up must be >= 0 seconds")
+        if self.ramp_up and self.rate is None:
+            raise LoadConfigError("ramp-up applies to the open model (rate)")
+        if not (math.isfinite(self.timeout) and self.timeout > 0):
+            raise LoadConfigError("timeout must be positive seconds")
+        if self.max_in_flight < 1:
+            raise LoadConfigError("max in-flight must be at least 1")
+        if self.payload not in PAYLOADS:
+            raise LoadConfigError(f"payload must be one of {', '.join(PAYLOADS)}")
+
+    @property
+    def model(self) -> str:
+        return "open" if self.rate is not None else "closed"
+
+    @property
+    def method(self) -> str:
+        return "GET" if self.payload == "none" else "POST"

@@ -1,0 +1,99 @@
+"""The final report: hey/oha-style text and the ``streamflow.load/1`` JSON, from the same numbers."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from .config import LoadConfig
+from .stats import LoadSnapshot, LoadStats
+
+SCHEMA = "streamflow.load/1"
+
+
+def build(config: LoadConfig, stats: LoadStats) -> dict[str, Any]:
+    s: LoadSnapshot = stats.snapshot()
+    latency = {}
+    for kind, corrected in (("corrected", True), ("uncorrected", False)):
+        latency[kind] = {**stats.latency_summary(corrected), **(s.corrected if corrected else s.uncorrected)}
+    timeline = stats.timeline_rows()
+    per_second = [row["ok"] + row["errors"] for row in timeline[1:-1]] or [row["ok"] + row["errors"] for row in timeline]
+    return {
+        "schema": SCHEMA,
+        "target": {"url": config.url, "method": config.method, "payload": config.payload,
+                   "month": config.month if config.payload != "none" else None},  # fmt: skip
+        "model": config.model,
+        "rate": config.rate,
+        "concurrency": config.concurrency,
+        "duration_s": config.duration,
+        "requests_limit": config.requests,
+        "elapsed_s": s.elapsed_s,
+        "totals": {"sent": s.sent, "ok": s.ok, "errors": s.errors, "cancelled": s.cancelled,
+                   "not_sent": s.not_sent, "late": s.late},  # fmt: skip
+        "throughput_rps": s.achieved_rps,
+        "send_rate": s.send_rate,
+        "per_second": {"min": min(per_second, default=None), "median": statistics.median(per_second) if per_second else None,
+                       "max": max(per_second, default=None)},  # fmt: skip
+        "fell_behind": s.fell_behind,
+        "max_send_lag_s": s.max_send_lag_s,
+        "latency_seconds": latency,
+        "histogram": stats.histogram_rows(corrected=config.rate is not None),
+        "status_codes": dict(sorted(s.status_codes.items())),
+        "error_kinds": dict(sorted(s.error_kinds.items())),
+        "timeline": timeline,
+    }
+
+
+def _ms(v: float | None) -> str:
+    return "–" if v is None else f"{v * 1000:.2f} ms"
+
+
+def render(r: dict[str, Any]) -> str:
+    t = r["totals"]
+    load = f"open model, {r['rate']:g} req/s" if r["model"] == "open" else f"closed model, {r['concurrency']} workers"
+    lines = [
+        f"Target      {r['target']['method']} {r['target']['url']}"
+        + (f"  ({r['target']['payload']} from {r['target']['month']})" if r["target"]["month"] else ""),
+        f"Load        {load}",
+        "",
+        "Summary:",
+        f"  Total:        {r['elapsed_s']:.3f} s",
+        f"  Requests:     {t['sent']:,} sent = {t['ok']:,} ok + {t['errors']:,} errors + {t['cancelled']:,} cancelled",
+        f"  Requests/sec: {r['throughput_rps']:.1f}" if r["throughput_rps"] is not None else "  Requests/sec: –",
+    ]
+    if r["model"] == "open":
+        rate = "–" if r["send_rate"] is None else f"{r['send_rate']:.1f}"
+        lines.append(f"  Send rate:    {rate} req/s (target {r['rate']:g}); {t['late']:,} sent >10 ms late; {t['not_sent']:,} never sent")
+    ps = r["per_second"]
+    if ps["median"] is not None:
+        lines.append(f"  Per second:   min {ps['min']:,}  median {ps['median']:,.0f}  max {ps['max']:,}")
+    c, u = r["latency_seconds"]["corrected"], r["latency_seconds"]["uncorrected"]
+    lines += [
+        "",
+        f"  {'latency':<10} {'corrected':>12} {'uncorrected':>12}" if r["model"] == "open" else f"  {'latency':<10} {'':>12} {'':>12}",
+    ]
+    for key, label in (("fastest", "Fastest"), ("slowest", "Slowest"), ("average", "Average"), ("stddev", "Stddev"),
+                       ("p50", "p50"), ("p90", "p90"), ("p95", "p95"), ("p99", "p99"), ("p99_9", "p99.9")):  # fmt: skip
+        lines.append(f"  {label:<10} {_ms(c[key]):>12} {_ms(u[key]):>12}")
+    if r["model"] == "closed":
+        lines.append("  (closed model: no intended send times, so corrected = uncorrected)")
+    if r["histogram"]:
+        peak = max(h["count"] for h in r["histogram"]) or 1
+        lines += ["", "Latency histogram" + (" (corrected):" if r["model"] == "open" else ":")]
+        for h in r["histogram"]:
+            lines.append(f"  {h['le'] * 1000:9.2f} ms [{h['count']:>8,}]  {'■' * round(40 * h['count'] / peak)}")
+    if r["status_codes"]:
+        lines += ["", "Status codes:"] + [f"  [{code}] {n:,} responses" for code, n in r["status_codes"].items()]
+    if r["error_kinds"]:
+        lines += ["", "Errors:"] + [f"  {kind}: {n:,}" for kind, n in r["error_kinds"].items()]
+    if r["fell_behind"]:
+        lines += ["", f"! The target fell behind the schedule: {t['late']:,} requests went out more than 10 ms late "
+                      f"(worst {r['max_send_lag_s'] * 1000:.0f} ms) and {t['not_sent']:,} were never sent. "
+                      "Corrected latency includes that wait."]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def progress_line(s: LoadSnapshot) -> str:
+    rps = "–" if s.achieved_rps is None else f"{s.achieved_rps:,.0f}"
+    return (f"{s.elapsed_s:6.1f}s  sent {s.sent:,}  ok {s.ok:,}  err {s.errors:,}  {rps} req/s  "
+            f"p50 {_ms(s.corrected['p50'])}  p99 {_ms(s.corrected['p99'])}  in flight {s.in_flight}")  # fmt: skip

@@ -1,0 +1,233 @@
+"""Counts, HDR latency histograms and a per-second timeline, in constant memory.
+
+All methods are thread-safe: the engine records from its event-loop thread
+while the console (or the CLI's progress line) reads snapshots from another.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from hdrh.histogram import HdrHistogram
+
+MAX_LATENCY_US = 300_000_000  # 5 minutes; longer latencies are recorded at this value
+PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+TIMELINE_SECONDS = 3_600  # per-second buckets kept (the newest)
+LATE_AFTER_S = 0.010  # an open-model request sent this late missed its intended time
+
+
+def new_histogram() -> HdrHistogram:
+    return HdrHistogram(1, MAX_LATENCY_US, 3)
+
+
+def _pct_key(p: float) -> str:
+    return f"p{p:g}".replace(".", "_")
+
+
+@dataclass(frozen=True)
+class LoadSnapshot:
+    """A live or final view of a run. Latencies in seconds; None where nothing was measured."""
+
+    model: str
+    running: bool
+    elapsed_s: float
+    target_rate: float | None
+    concurrency: int | None
+    sent: int
+    ok: int
+    errors: int
+    cancelled: int
+    in_flight: int
+    not_sent: int  # open model: scheduled but never sent before the run ended
+    late: int  # open model: sent more than 10 ms after their intended time
+    max_send_lag_s: float
+    achieved_rps: float | None  # completions per second over the last two full seconds (live) / the run (final)
+    send_rate: float | None  # requests started per second, first to last send
+    corrected: dict[str, float | None]  # p50, p90, p95, p99, p99_9 from the intended send time
+    uncorrected: dict[str, float | None]  # the same from the actual send time
+    status_codes: dict[str, int]
+    error_kinds: dict[str, int]
+
+    @property
+    def fell_behind(self) -> bool:
+        return self.not_sent > 0 or self.late > max(10, 0.01 * self.sent)
+
+
+@dataclass
+class LoadStats:
+    model: str
+    target_rate: float | None = None
+    concurrency: int | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    corrected: HdrHistogram = field(default_factory=new_histogram, repr=False)
+    uncorrected: HdrHistogram = field(default_factory=new_histogram, repr=False)
+    sent: int = 0
+    ok: int = 0
+    errors: int = 0
+    cancelled: int = 0
+    not_sent: int = 0
+    late: int = 0
+    max_send_lag_s: float = 0.0
+    status_codes: Counter = field(default_factory=Counter)
+    error_kinds: Counter = field(default_factory=Counter)
+    timeline: dict[int, list[int]] = field(default_factory=dict)  # second -> [sent, ok, errors]
+    started: float = field(default_factory=time.perf_counter)
+    ended: float | None = None
+    first_send: float | None = None
+    last_send: float | None = None
+
+    def mark_start(self) -> None:
+        with self._lock:
+            self.started = time.perf_counter()
+
+    def _second(self, t: float) -> list[int]:
+        s = int(t - self.started)
+        bucket = self.timeline.get(s)
+        if bucket is None:
+            bucket = self.timeline[s] = [0, 0, 0]
+            if len(self.timeline) > TIMELINE_SECONDS:
+                del self.timeline[min(self.timeline)]
+        return bucket
+
+    def on_send(self, sent_at: float, intended: float | None) -> None:
+        with self._lock:
+            self.sent += 1
+            if self.first_send is None:
+                self.first_send = sent_at
+            self.last_send = sent_at
+            self._second(sent_at)[0] += 1
+            if intended is not None:
+                lag = sent_at - intended
+                if lag > LATE_AFTER_S:
+                    self.late += 1
+                if lag > self.max_send_lag_s:
+                    self.max_send_lag_s = lag
+
+    def on_done(self, intended: float | None, sent_at: float, done_at: float, status: int | None, error: str | None) -> None:
+        uncorrected_us = min(MAX_LATENCY_US, max(1, round((done_at - sent_at) * 1e6)))
+        # From the intended time when the request went out late; a timer that fires a little
+        # early (uvloop's have 1 ms granularity) must not make corrected beat uncorrected.
+        start = sent_at if intended is None else min(intended, sent_at)
+        corrected_us = min(MAX_LATENCY_US, max(1, round((done_at - start) * 1e6)))
+        with self._lock:
+            self.uncorrected.record_value(uncorrected_us)
+            self.corrected.record_value(corrected_us)
+            if status is not None:
+                self.status_codes[str(status)] += 1
+            second = self._second(done_at)
+            if error is None:
+                self.ok += 1
+                second[1] += 1
+            else:
+                self.errors += 1
+                self.error_kinds[error] += 1
+                second[2] += 1
+
+    def on_cancel(self) -> None:
+        with self._lock:
+            self.cancelled += 1
+
+    def on_not_sent(self, n: int) -> None:
+        with self._lock:
+            self.not_sent += n
+
+    def _percentiles(self, h: HdrHistogram) -> dict[str, float | None]:
+        if h.get_total_count() == 0:
+            return {_pct_key(p): None for p in PERCENTILES}
+        values = h.get_percentile_to_value_dict(list(PERCENTILES))
+        return {_pct_key(p): values[p] / 1e6 for p in PERCENTILES}
+
+    def snapshot(self, now: float | None = None) -> LoadSnapshot:
+        with self._lock:
+            end = self.ended if self.ended is not None else (now or time.perf_counter())
+            elapsed = max(1e-9, end - self.started)
+            if self.ended is None:
+                current = int(end - self.started)
+                recent = [self.timeline.get(s, [0, 0, 0]) for s in (current - 2, current - 1) if s >= 0]
+                achieved = sum(b[1] + b[2] for b in recent) / len(recent) if recent else None
+            else:
+                achieved = (self.ok + self.errors) / elapsed
+            return LoadSnapshot(
+                model=self.model,
+                running=self.ended is None,
+                elapsed_s=elapsed,
+                target_rate=self.target_rate,
+                concurrency=self.concurrency,
+                sent=self.sent,
+                ok=self.ok,
+                errors=self.errors,
+                cancelled=self.cancelled,
+                in_flight=self.sent - self.ok - self.errors - self.cancelled,
+                not_sent=self.not_sent,
+                late=self.late,
+                max_send_lag_s=self.max_send_lag_s,
+                achieved_rps=achieved,
+                send_rate=self._send_rate(),
+                corrected=self._percentiles(self.corrected),
+                uncorrected=self._percentiles(self.uncorrected),
+                status_codes=dict(self.status_codes),
+                error_kinds=dict(self.error_kinds),
+            )
+
+    def _send_rate(self) -> float | None:
+        """Requests started per second between the first and the last send: the schedule's achieved rate."""
+        if self.sent < 2 or self.first_send is None or self.last_send == self.first_send:
+            return None
+        return (self.sent - 1) / (self.last_send - self.first_send)
+
+    def finish(self) -> None:
+        with self._lock:
+            if self.ended is None:
+                self.ended = time.perf_counter()
+
+    def timeline_rows(self) -> list[dict[str, int]]:
+        with self._lock:
+            return [{"second": s, "sent": b[0], "ok": b[1], "errors": b[2]} for s, b in sorted(self.timeline.items())]
+
+    def latency_summary(self, corrected: bool = True) -> dict[str, float | None]:
+        with self._lock:
+            h = self.corrected if corrected else self.uncorrected
+            if h.get_total_count() == 0:
+                return {"fastest": None, "slowest": None, "average": None, "stddev": None}
+            return {
+                "fastest": h.get_min_value() / 1e6,
+                "slowest": h.get_max_value() / 1e6,
+                "average": h.get_mean_value() / 1e6,
+                "stddev": h.get_stddev() / 1e6,
+            }
+
+    def histogram_rows(self, corrected: bool = True, bars: int = 11) -> list[dict[str, float | int]]:
+        """hey-style distribution: ``bars`` equal-width buckets between fastest and slowest."""
+        with self._lock:
+            h = self.corrected if corrected else self.uncorrected
+            if h.get_total_count() == 0:
+                return []
+            lo, hi = h.get_min_value(), h.get_max_value()
+            width = max(1, (hi - lo) / (bars - 1))
+            counts = [0] * bars
+            for item in h.get_recorded_iterator():
+                index = min(bars - 1, int((item.value_iterated_to - lo) / width))
+                counts[index] += item.count_added_in_this_iter_step
+            return [{"le": (lo + width * i) / 1e6, "count": c} for i, c in enumerate(counts)]
+
+    def merge(self, other: "LoadStats") -> None:
+        """Add another process's results (``--processes``)."""
+        with self._lock:
+            self.corrected.add(other.corrected)
+            self.uncorrected.add(other.uncorrected)
+            for name in ("sent", "ok", "errors", "cancelled", "not_sent", "late"):
+                setattr(self, name, getattr(self, name) + getattr(other, name))
+            self.max_send_lag_s = max(self.max_send_lag_s, other.max_send_lag_s)
+            firsts = [t for t in (self.first_send, other.first_send) if t is not None]
+            lasts = [t for t in (self.last_send, other.last_send) if t is not None]
+            self.first_send = min(firsts, default=None)
+            self.last_send = max(lasts, default=None)
+            self.status_codes.update(other.status_codes)
+            self.error_kinds.update(other.error_kinds)
+            for s, b in other.timeline.items():
+                mine = self.timeline.setdefault(s, [0, 0, 0])
+                for i in range(3):
+                    mine[i] += b[i]
