@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
+from collections import deque
 from typing import Any, Mapping
 
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from streamflow_data.schema import FEATURES
+
 from .metrics import ApiMetrics
 from .middleware import BodyLimitMiddleware, InstrumentationMiddleware
 from .model import ChurnModel, load_or_train
-from .schemas import BatchRequest, BatchResponse, Features, Prediction, PredictRequest
+from .schemas import BatchRequest, BatchResponse, Prediction, PredictRequest
 from .settings import ApiSettings
 from .store import FeatureStore
 
@@ -24,10 +28,12 @@ DECISION_THRESHOLD = 0.5
 class Predictor:
     """Scores requests against the model and the online store, and counts the outputs."""
 
-    def __init__(self, model: ChurnModel, store: FeatureStore, metrics: ApiMetrics):
+    def __init__(self, model: ChurnModel, store: FeatureStore, metrics: ApiMetrics, live_rows: int):
         self.model = model
         self.store = store
         self.metrics = metrics
+        # The feature rows actually scored, newest last, for live drift; tuples in FEATURES order.
+        self.recent: deque[tuple] = deque(maxlen=max(1, live_rows))
 
     def features_for(self, request: PredictRequest) -> Mapping[str, Any]:
         if request.features is not None:
@@ -41,6 +47,7 @@ class Predictor:
         probability = self.model.probability(features)
         predicted = int(probability >= DECISION_THRESHOLD)
         self.metrics.observe_prediction(probability, predicted)
+        self.recent.append(tuple(features[f] for f in FEATURES))
         return {
             "user_id": request.user_id,
             "churn_probability": probability,
@@ -71,7 +78,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     model = load_or_train(settings.training_month, settings.cache_dir)
     store = FeatureStore(settings.month)
     metrics = ApiMetrics(model_version=model.version, training_month=model.training_month, served_month=store.month)
-    predictor = Predictor(model, store, metrics)
+    predictor = Predictor(model, store, metrics, settings.live_buffer_rows)
 
     app = FastAPI(
         title="StreamFlow churn predictor",
@@ -112,6 +119,19 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def model_card() -> dict[str, Any]:
         return {**model.describe(), "served_month": store.month, "decision_threshold": DECISION_THRESHOLD}
 
+    @app.get("/monitoring/recent")
+    async def recent_inputs(request: Request, limit: int | None = Query(default=None, ge=1)) -> dict[str, Any]:
+        """The newest scored feature rows (at most the buffer's capacity), for live drift checks.
+
+        Loopback clients only, unless the monitoring_public setting is on: the rows are user data.
+        """
+        if not settings.monitoring_public and not _is_loopback(request.client.host if request.client else ""):
+            raise HTTPException(403, "/monitoring is served to loopback clients only (STREAMFLOW_API_MONITORING_PUBLIC=1 to change)")
+        capacity = predictor.recent.maxlen
+        n = min(limit or capacity, capacity, len(predictor.recent))
+        rows = list(predictor.recent)[-n:] if n else []
+        return {"capacity": capacity, "count": len(rows), "served_month": store.month, "columns": list(FEATURES), "rows": rows}
+
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics(request: Request) -> Response:
         body, content_type = metrics.exposition(request.headers.get("accept"))
@@ -127,6 +147,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     if settings.instrument:
         app.add_middleware(InstrumentationMiddleware, metrics=metrics)
     return app
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def app_from_env() -> FastAPI:

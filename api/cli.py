@@ -22,9 +22,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--month", default=LATEST_MONTH, choices=MONTHS, help="month served by the online store")
     parser.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--access-log", action="store_true", help="log every request (off: /metrics counts them)")
+    parser.add_argument("--live-buffer", type=int, default=10_000, help="scored rows kept for live drift (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.live_buffer < 1:
+        parser.error("--live-buffer must be at least 1")
     if not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535")
     return args
@@ -34,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     args = parse_args(argv)
-    settings = ApiSettings(month=args.month)
+    settings = ApiSettings(month=args.month, live_buffer_rows=args.live_buffer)
     os.environ.update(settings.to_env())
     multiproc_dir = None
     if args.workers > 1 and not os.environ.get(MULTIPROC_ENV):

@@ -24,6 +24,8 @@ class ApiSettings:
     max_body_bytes: int = 1_048_576
     instrument: bool = True  # off only to measure the instrumentation's cost
     bench_routes: bool = False  # adds /bench/echo, the baseline route of bench/
+    live_buffer_rows: int = 10_000  # feature rows of recent predictions kept for live drift
+    monitoring_public: bool = False  # serve /monitoring/* to non-loopback clients too
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "ApiSettings":

@@ -199,7 +199,9 @@ class _Engine:
         connector = aiohttp.TCPConnector(limit=max(limit, 1) if self.config.rate is not None else 0, ttl_dns_cache=300)
         timeout = aiohttp.ClientTimeout(total=self.config.timeout)
         headers = HEADERS if self.config.method == "POST" else None
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=headers) as session:
+        # Fewer default headers: less to build here and less for the target to parse.
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=headers, auto_decompress=False,
+                                         skip_auto_headers=("Accept", "Accept-Encoding", "User-Agent")) as session:  # fmt: skip
             if self.config.rate is not None:
                 await self._open(session)
             else:

@@ -29,6 +29,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=_positive_float, default=3.0, help="HTTP timeout in seconds (default: %(default)s)")
     p.add_argument("--slo-p95", type=_positive_float, metavar="SECONDS", help="objective for p95 latency; exit 4 when breached")
     p.add_argument("--slo-error-ratio", type=_positive_float, metavar="R", help="objective for the error ratio (0-1); exit 4 when breached")
+    drift = p.add_argument_group("drift (with --once)")
+    drift.add_argument("--drift", nargs=2, metavar=("REF", "CUR"), help="compare two datasets: month_XXX, a .csv/.parquet file, or live")
+    drift.add_argument("--threshold", type=_positive_float, default=0.30, help="drift share that triggers retraining (default: %(default)s)")
+    drift.add_argument("--fail-on-drift", action="store_true", help="exit 3 when retraining is triggered")
+    drift.add_argument("--reports-dir", default="reports/evidently", help="where the HTML and JSON reports go (default: %(default)s)")
+    drift.add_argument("--num-stattest", help="Evidently stat test for numeric columns (default: Evidently's choice)")
+    drift.add_argument("--cat-stattest", help="Evidently stat test for categorical columns")
+    drift.add_argument("--num-threshold", type=_positive_float, help="threshold of the numeric stat test")
+    drift.add_argument("--cat-threshold", type=_positive_float, help="threshold of the categorical stat test")
+    drift.add_argument("--column-stattest", action="append", default=[], metavar="COLUMN=TEST", help="per-column stat test (repeatable)")
+    drift.add_argument("--column-threshold", action="append", default=[], metavar="COLUMN=T", help="per-column threshold (repeatable)")
     names = p.add_argument_group("metric names (default: the bundled API's; otherwise detected)")
     for flag, field in (("--requests-metric", "requests"), ("--latency-metric", "latency"), ("--endpoint-label", "endpoint_label"),
                         ("--status-label", "status_label"), ("--code-label", "code_label")):  # fmt: skip
@@ -43,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--prometheus-url needs a --window greater than 0")
     if args.slo_error_ratio is not None and args.slo_error_ratio > 1:
         parser.error("--slo-error-ratio is a ratio between 0 and 1")
+    if args.threshold <= 0 or args.threshold > 1:
+        parser.error("--threshold is a share of columns between 0 and 1")
+    for item in args.column_stattest + args.column_threshold:
+        if "=" not in item:
+            parser.error(f"expected COLUMN=VALUE, got {item!r}")
     if not args.once:
         parser.error("the interactive console is not available yet; use --once")
     from . import once

@@ -17,13 +17,14 @@ from .core.results import Bucket, Snapshot
 EXIT_OK, EXIT_UNREADABLE, EXIT_USAGE, EXIT_DRIFT, EXIT_SLO = 0, 1, 2, 3, 4
 
 
-def take_snapshot(args, names: MetricNames, stack: ExitStack) -> Snapshot:
+def take_snapshot(args, names: MetricNames, stack: ExitStack) -> tuple[Snapshot, str | None]:
+    """The snapshot, and the URL of the API it watched (for live drift)."""
     if args.prometheus_url:
         from .core.prometheus import PrometheusSource
 
         source = PrometheusSource(args.prometheus_url, names, api_url=args.api_url, timeout=args.timeout)
         stack.callback(source.close)
-        return source.snapshot(args.window)
+        return source.snapshot(args.window), args.api_url
 
     from .core.scrape import ScrapeSource
 
@@ -35,14 +36,47 @@ def take_snapshot(args, names: MetricNames, stack: ExitStack) -> Snapshot:
         time.sleep(args.window)
         source.poll()
         # Rates over the time actually between the two scrapes, not the nominal window.
-        return source.snapshot(source.span_seconds())
-    return source.snapshot(0)
+        return source.snapshot(source.span_seconds()), api_url
+    return source.snapshot(0), api_url
 
 
-def exit_code(snapshot: Snapshot, slo: tuple[SloCheck, ...]) -> int:
+def drift_request(args, api_url: str | None):
+    from .core.drift import DriftRequest
+
+    def pairs(items: list[str], convert) -> tuple:
+        return tuple((k, convert(v)) for k, v in (item.split("=", 1) for item in items))
+
+    return DriftRequest(
+        reference=args.drift[0], current=args.drift[1], threshold=args.threshold, reports_dir=args.reports_dir,
+        api_url=api_url, num_method=args.num_stattest, cat_method=args.cat_stattest,
+        num_threshold=args.num_threshold, cat_threshold=args.cat_threshold,
+        column_methods=pairs(args.column_stattest, str), column_thresholds=pairs(args.column_threshold, float),
+    )  # fmt: skip
+
+
+def run_drift(args, api_url: str | None, err: TextIO):
+    """The drift result, or None after saying why on stderr. Evidently runs in a worker process."""
+    from .core.drift import DriftEngine, DriftError
+
+    engine = DriftEngine()
+    try:
+        return engine.run(drift_request(args, api_url))
+    except DriftError as exc:
+        print(f"streamflow-tui: drift check failed: {exc}", file=err)
+        return None
+    finally:
+        engine.close()
+
+
+def exit_code(snapshot: Snapshot, slo: tuple[SloCheck, ...], *, drift=None, drift_asked: bool = False,
+              fail_on_drift: bool = False) -> int:  # fmt: skip
     target = snapshot.prometheus if snapshot.source == "prometheus" else snapshot.api
     if not target.up or target.error or (snapshot.source == "prometheus" and not snapshot.api.up):
         return EXIT_UNREADABLE
+    if drift_asked and drift is None:
+        return EXIT_UNREADABLE
+    if fail_on_drift and drift is not None and drift.decision == "RETRAINING_TRIGGERED":
+        return EXIT_DRIFT
     if any(c.breached for c in slo):
         return EXIT_SLO
     return EXIT_OK
@@ -57,19 +91,24 @@ def run(args, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     except ValueError as exc:
         print(f"streamflow-tui: {exc}", file=err)
         return EXIT_USAGE
+    drift = None
     with ExitStack() as stack:
         try:
-            snapshot = take_snapshot(args, names, stack)
+            snapshot, api_url = take_snapshot(args, names, stack)
         except EmbeddedApiError as exc:
             print(f"streamflow-tui: cannot start the embedded API: {exc}", file=err)
             return EXIT_UNREADABLE
+        if args.drift:
+            drift = run_drift(args, api_url, err)  # while an embedded API still serves its live rows
     slo = slo_checks(snapshot, p95=args.slo_p95, error_ratio=args.slo_error_ratio)
     if args.json:
-        json.dump(to_json(snapshot, slo), out, indent=2, allow_nan=False)
+        json.dump(to_json(snapshot, slo, drift.to_json() if drift else None), out, indent=2, allow_nan=False)
         out.write("\n")
     else:
         out.write(render_text(snapshot, slo))
-    return exit_code(snapshot, slo)
+        if drift is not None:
+            out.write(render_drift(drift))
+    return exit_code(snapshot, slo, drift=drift, drift_asked=bool(args.drift), fail_on_drift=args.fail_on_drift)
 
 
 # -- text rendering -----------------------------------------------------------------
@@ -109,6 +148,23 @@ def bars(buckets: tuple[Bucket, ...], width: int = 30) -> list[str]:
         n = round(width * (b.count or 0.0) / peak)
         lines.append(f"  {label:>12}  {'█' * n:<{width}}  {_num(b.count, '{:,.0f}')}")
     return lines
+
+
+def render_drift(d) -> str:
+    share = f"{d.drifted_columns}/{d.total_columns} columns drifted (share {d.drift_share:.2f} {'≥' if d.drift_share >= d.threshold else '<'} {d.threshold:.2f})"
+    lines = ["", f"{'drift':<11} {d.reference} → {d.current}   {share}   {d.decision}"]
+    if d.target_drift is not None:
+        label = "–" if d.label_test is None else (
+            f"{'yes' if d.label_drift else 'no'} ({d.label_test.stattest} {_num(d.label_test.score, '{:.3g}')} vs {d.label_test.threshold:g})")
+        lines.append(f"{'':<11} target drift {d.target_drift:.3f} (churn {_pct(d.churn_rate_reference)} → {_pct(d.churn_rate_current)}), label drift: {label}")
+    else:
+        lines.append(f"{'':<11} target drift – (no churn_label in {'both datasets' if d.current != 'live' else 'live data'})")
+    lines.append(f"  {'column':<31} {'type':<5} {'test':<14} {'score':>9} {'threshold':>10}  drifted")
+    for c in d.columns:
+        lines.append(f"  {c.column:<31} {c.type:<5} {c.stattest:<14} {_num(c.score, '{:.4g}'):>9} {c.threshold:>10g}  {'DRIFT' if c.drifted else '-'}")
+    if d.report_html or d.report_json:
+        lines.append(f"{'reports':<11} {d.report_html or '–'}\n{'':<11} {d.report_json or '–'}")
+    return "\n".join(lines) + "\n"
 
 
 def render_text(s: Snapshot, slo: tuple[SloCheck, ...] = ()) -> str:

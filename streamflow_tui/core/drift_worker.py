@@ -1,0 +1,263 @@
+"""What runs inside the drift worker process: load, validate, run Evidently, write reports.
+
+pandas and Evidently are imported here, inside functions, so that importing
+this module in the console's process costs nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tempfile
+import time
+import uuid
+from collections import OrderedDict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from streamflow_data.schema import CATEGORICAL_FEATURES, FEATURES, LABEL, NUMERIC_FEATURES
+
+from .drift import ColumnDrift, DriftError, DriftRequest, DriftResult, decide
+
+MIN_ROWS = 30
+_SNAPSHOTS: "OrderedDict[str, tuple[Any, Path | None]]" = OrderedDict()  # token -> (evaluated report, html path)
+_KEEP_SNAPSHOTS = 4
+
+
+def warm_up() -> None:
+    """Process initializer: pay Evidently's import once, before the first request."""
+    import evidently  # noqa: F401
+    import pandas  # noqa: F401
+    from evidently import Dataset, DataDefinition, Report  # noqa: F401
+    from evidently.metrics import ValueDrift  # noqa: F401
+
+
+def ping() -> int:
+    return os.getpid()
+
+
+# -- datasets ---------------------------------------------------------------------------
+
+def _load(spec: str, api_url: str | None, side: str):
+    import pandas as pd
+
+    if spec == "live":
+        return _load_live(api_url, side)
+    if re.fullmatch(r"month_\d{3}", spec):
+        import streamflow_data as sd
+
+        try:
+            path = sd.month_path(spec)
+        except sd.UnknownMonthError as exc:
+            raise DriftError(f"{side}: {exc}") from None
+        return pd.read_csv(path), spec, sd.MONTH_AS_OF[spec].isoformat()
+    path = Path(spec)
+    if path.suffix.lower() not in (".csv", ".parquet"):
+        raise DriftError(f"{side}: unknown dataset {spec!r}: give a bundled month (month_000…month_005), "
+                         "a .csv or .parquet file, or live")  # fmt: skip
+    if not path.is_file():
+        raise DriftError(f"{side}: no such file {spec}")
+    try:
+        frame = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
+    except Exception as exc:  # unreadable, malformed, missing engine…
+        raise DriftError(f"{side}: cannot read {spec}: {type(exc).__name__}: {exc}") from None
+    as_of = path.stem
+    if "as_of" in frame.columns and frame["as_of"].nunique() == 1:
+        as_of = str(frame["as_of"].iloc[0])
+    return frame, spec, as_of
+
+
+def _load_live(api_url: str | None, side: str):
+    import httpx
+    import pandas as pd
+
+    if not api_url:
+        raise DriftError(f"{side}: live data needs the API's URL")
+    url = api_url.rstrip("/") + "/monitoring/recent"
+    try:
+        response = httpx.get(url, timeout=10)
+    except httpx.HTTPError as exc:
+        raise DriftError(f"{side}: cannot fetch live rows from {url}: {exc or type(exc).__name__}") from None
+    if response.status_code != 200:
+        raise DriftError(f"{side}: {url} answered HTTP {response.status_code}: {response.text[:200]}")
+    try:
+        body = response.json()
+        frame = pd.DataFrame(body["rows"], columns=body["columns"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DriftError(f"{side}: {url} did not answer with live rows: {exc}") from None
+    if frame.empty:
+        raise DriftError(f"{side}: the API's live buffer is empty: no predictions were served yet")
+    stamp = datetime.now(timezone.utc).strftime("live-%Y%m%dT%H%M%SZ")
+    return frame, "live", stamp
+
+
+def _validate(ref, cur) -> tuple[list[str], list[str], bool]:
+    """Checks both sides; returns the numeric and categorical columns to test and whether labels can be compared."""
+    import pandas as pd
+
+    for side, frame in (("reference", ref), ("current", cur)):
+        missing = [c for c in FEATURES if c not in frame.columns]
+        if missing:
+            other = cur if side == "reference" else ref
+            raise DriftError(f"{side} lacks column(s) {', '.join(missing)}" +
+                             (" that the other dataset has" if all(c in other.columns for c in missing) else ""))  # fmt: skip
+        if len(frame) == 0:
+            raise DriftError(f"{side} is empty (no rows)")
+        if len(frame) < MIN_ROWS:
+            raise DriftError(f"{side} has {len(frame)} row(s); a drift check needs at least {MIN_ROWS}")
+        for column in NUMERIC_FEATURES:
+            converted = pd.to_numeric(frame[column], errors="coerce")
+            bad = converted.isna() & frame[column].notna()
+            if bad.any():
+                raise DriftError(f"{side}: column {column} has non-numeric values, e.g. {frame[column][bad].iloc[0]!r}")
+            frame[column] = converted
+        for column in FEATURES:
+            if frame[column].isna().all():
+                raise DriftError(f"{side}: column {column} has no values (all missing)")
+    with_label = LABEL in ref.columns and LABEL in cur.columns and ref[LABEL].notna().any() and cur[LABEL].notna().any()
+    return list(NUMERIC_FEATURES), list(CATEGORICAL_FEATURES), bool(with_label)
+
+
+# -- Evidently ------------------------------------------------------------------------------
+
+def _metrics(request: DriftRequest, numeric: list[str], categorical: list[str], with_label: bool):
+    from evidently.metrics import ValueDrift
+
+    methods, thresholds = dict(request.column_methods), dict(request.column_thresholds)
+    out = []
+    for column in numeric + categorical:
+        is_num = column in numeric
+        method = methods.get(column, request.num_method if is_num else request.cat_method)
+        threshold = thresholds.get(column, request.num_threshold if is_num else request.cat_threshold)
+        out.append(ValueDrift(column=column, method=method, threshold=threshold))
+    if with_label:
+        out.append(ValueDrift(column=LABEL, method=methods.get(LABEL, request.label_method),
+                              threshold=thresholds.get(LABEL, request.label_threshold)))  # fmt: skip
+    return out
+
+
+def _stattest_names() -> dict[str, str]:
+    """Evidently reports auto-chosen tests by display name ("Wasserstein distance (normed)"); map to registry names."""
+    from evidently.legacy.calculations.stattests.registry import _registered_stat_tests
+
+    names = {}
+    for by_type in _registered_stat_tests.values():
+        for test in by_type.values():
+            names[test.display_name] = test.name
+    return names
+
+
+def _column_results(snapshot, numeric: list[str]) -> dict[str, ColumnDrift]:
+    """Per-column score, test, threshold and verdict, as Evidently's own tests report them."""
+    data = snapshot.dict()
+    failed = {t["metric_config"]["metric_id"]: t["status"] == "FAIL" for t in data.get("tests", []) if t.get("metric_config")}
+    names = _stattest_names()
+    out = {}
+    for metric in data["metrics"]:
+        config = metric.get("config") or {}
+        column = config.get("column")
+        if column is None or metric["id"] not in failed:
+            continue
+        score = metric.get("value")
+        method = str(config.get("method"))
+        out[column] = ColumnDrift(
+            column=column,
+            type="num" if column in numeric else "cat",
+            stattest=names.get(method, method),
+            score=None if score is None or math.isnan(float(score)) else float(score),
+            threshold=float(config.get("threshold")),
+            drifted=failed[metric["id"]],
+        )
+    return out
+
+
+def run(request: DriftRequest) -> DriftResult:
+    started = time.perf_counter()
+    ref, ref_name, ref_as_of = _load(request.reference, request.api_url, "reference")
+    cur, cur_name, cur_as_of = _load(request.current, request.api_url, "current")
+    numeric, categorical, with_label = _validate(ref, cur)
+
+    from evidently import DataDefinition, Dataset, Report
+
+    columns = numeric + categorical + ([LABEL] if with_label else [])
+    definition = DataDefinition(numerical_columns=numeric, categorical_columns=categorical + ([LABEL] if with_label else []))
+    try:
+        ref_ds = Dataset.from_pandas(ref[columns], data_definition=definition)
+        cur_ds = Dataset.from_pandas(cur[columns], data_definition=definition)
+        report = Report(_metrics(request, numeric, categorical, with_label), include_tests=True)
+        snapshot = report.run(current_data=cur_ds, reference_data=ref_ds)
+        by_column = _column_results(snapshot, numeric)
+        if len(by_column) != len(columns):
+            raise DriftError(f"Evidently returned results for {len(by_column)} of {len(columns)} columns")
+    except DriftError:
+        raise
+    except Exception as exc:  # Evidently's own failures reach the user as a message, not a traceback
+        raise DriftError(f"Evidently could not compare {ref_name} and {cur_name}: {type(exc).__name__}: {exc}") from None
+
+    table = sorted(by_column.values(), key=lambda c: (not c.drifted, columns.index(c.column)))
+    drifted = sum(c.drifted for c in table)
+    share = drifted / len(table)
+    label = by_column.get(LABEL)
+    churn_ref = float(ref[LABEL].mean()) if with_label else None
+    churn_cur = float(cur[LABEL].mean()) if with_label else None
+    target_drift = abs(churn_cur - churn_ref) if with_label else None
+    result = DriftResult(
+        reference=ref_name, current=cur_name, reference_as_of=ref_as_of, current_as_of=cur_as_of,
+        rows_reference=len(ref), rows_current=len(cur), drift_share=share, drifted_columns=drifted,
+        total_columns=len(table), threshold=request.threshold, decision=decide(share, request.threshold),
+        target_drift=target_drift, churn_rate_reference=churn_ref, churn_rate_current=churn_cur, label_drift=label.drifted if label else None, label_test=label,
+        columns=tuple(table), seconds=time.perf_counter() - started,
+    )  # fmt: skip
+    if request.reports_dir is None:
+        return result
+    token = uuid.uuid4().hex
+    base = Path(request.reports_dir) / report_name(ref_as_of, cur_as_of)
+    json_path = base.with_suffix(".json")
+    document = {"streamflow": result.to_json() | {"report_json": str(json_path), "report_html": str(base.with_suffix(".html"))},
+                "evidently": snapshot.dict()}  # fmt: skip
+    _write_atomically(json_path, lambda tmp: tmp.write_text(json.dumps(document, indent=1, default=str)))
+    _SNAPSHOTS[token] = (snapshot, base.with_suffix(".html"))
+    while len(_SNAPSHOTS) > _KEEP_SNAPSHOTS:
+        _SNAPSHOTS.popitem(last=False)
+    from dataclasses import replace
+
+    return replace(result, report_json=str(json_path), token=token, seconds=time.perf_counter() - started)
+
+
+def write_html(token: str) -> str:
+    try:
+        snapshot, path = _SNAPSHOTS.pop(token)
+    except KeyError:
+        raise DriftError("that drift run's report is no longer held by the worker") from None
+    # Evidently's save_html needs a str: a Path silently writes nothing.
+    _write_atomically(path, lambda tmp: snapshot.save_html(str(tmp)))
+    if not path.exists() or path.stat().st_size == 0:
+        raise DriftError(f"Evidently wrote no HTML report to {path}")
+    return str(path)
+
+
+def report_name(ref_as_of: str, cur_as_of: str) -> str:
+    return f"drift_{_sanitize(ref_as_of)}_vs_{_sanitize(cur_as_of)}"
+
+
+def _sanitize(part: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", part).strip("._") or "dataset"
+    return cleaned[:80]
+
+
+def _write_atomically(path: Path, write) -> None:
+    """Write through a temporary file in the same folder and rename it: readers never see half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        if tmp.stat().st_size == 0:
+            raise DriftError(f"nothing was written for {path.name}")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
