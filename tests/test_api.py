@@ -214,3 +214,17 @@ def test_no_input_causes_a_500(client, body):
     for path in ("/predict", "/predict/batch"):
         r = client.post(path, content=raw, headers={"content-type": "application/json"})
         assert r.status_code in (200, 404, 422), r.text
+
+
+def test_monitoring_is_loopback_only():
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import ApiSettings
+
+    # TestClient reports its client as "testclient", which is not a loopback address.
+    with TestClient(create_app(ApiSettings())) as c:
+        r = c.get("/monitoring/recent")
+        assert r.status_code == 403 and "loopback clients only" in r.text
+    with TestClient(create_app(ApiSettings(monitoring_public=True))) as c:
+        assert c.get("/monitoring/recent").status_code == 200

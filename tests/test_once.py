@@ -130,3 +130,49 @@ def test_once_imports_neither_pandas_textual_nor_evidently(api):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0
     assert "HEAVY []" in proc.stderr
+
+
+DRIFT_KEYS = ["reference", "current", "drift_share", "drifted_columns", "total_columns", "threshold", "decision",
+              "target_drift", "report_html", "report_json", "columns"]  # fmt: skip
+
+
+def test_drift_json_text_and_exit_3(api, tmp_path):
+    proc = once("--api-url", api, "--window", "0", "--json", "--drift", "month_000", "month_003", "--reports-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    drift = json.loads(proc.stdout)["drift"]
+    assert list(drift) == DRIFT_KEYS
+    assert drift["decision"] == "RETRAINING_TRIGGERED" and drift["threshold"] == 0.3
+    assert drift["drifted_columns"] == 8 and drift["total_columns"] == 15
+    assert set(drift["columns"][0]) == {"column", "type", "stattest", "score", "threshold", "drifted"}
+    assert [c["drifted"] for c in drift["columns"]] == sorted((c["drifted"] for c in drift["columns"]), reverse=True)
+    assert drift["report_html"].endswith("drift_2024-01-31_vs_2024-04-30.html")
+
+    failing = once("--api-url", api, "--window", "0", "--drift", "month_000", "month_003", "--fail-on-drift",
+                   "--reports-dir", str(tmp_path))  # fmt: skip
+    assert failing.returncode == 3
+    text = failing.stdout
+    assert "RETRAINING_TRIGGERED" in text and "8/15 columns drifted" in text
+    table = text[text.index("column"):]
+    assert table.index("monthly_fee") < table.index("months_active")  # drifted rows first
+    calm = once("--api-url", api, "--window", "0", "--drift", "month_000", "month_001", "--fail-on-drift", "--reports-dir", str(tmp_path))
+    assert calm.returncode == 0 and "NO_ACTION" in calm.stdout
+
+
+def test_drift_errors_exit_1_with_the_reason(api, tmp_path):
+    proc = once("--api-url", api, "--window", "0", "--json", "--drift", "month_000", "month_042", "--reports-dir", str(tmp_path))
+    assert proc.returncode == 1
+    assert "unknown month 'month_042'" in proc.stderr
+    assert json.loads(proc.stdout)["drift"] is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_evidently_stays_out_of_the_console_process(api, tmp_path):
+    code = (
+        "import sys; from streamflow_tui import cli;"
+        f"rc = cli.main(['--once', '--api-url', {api!r}, '--window', '0', '--drift', 'month_000', 'month_001',"
+        f" '--reports-dir', {str(tmp_path)!r}]);"
+        "print('HEAVY', [m for m in ('evidently', 'pandas') if m in sys.modules], file=sys.stderr); sys.exit(rc)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY []" in proc.stderr
