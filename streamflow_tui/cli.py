@@ -27,8 +27,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="with --once: print the streamflow.snapshot/1 JSON object")
     p.add_argument("--window", type=_positive_float, default=5.0, help="seconds to measure rates over (default: %(default)s; 0 = totals since start)")
     p.add_argument("--timeout", type=_positive_float, default=3.0, help="HTTP timeout in seconds (default: %(default)s)")
-    p.add_argument("--slo-p95", type=_positive_float, metavar="SECONDS", help="objective for p95 latency; exit 4 when breached")
-    p.add_argument("--slo-error-ratio", type=_positive_float, metavar="R", help="objective for the error ratio (0-1); exit 4 when breached")
+    p.add_argument("--interval", type=_positive_float, default=1.0, help="console: seconds between polls (default: %(default)s)")
+    p.add_argument("--history", type=_positive_float, default=600.0, help="console: seconds of history kept (default: %(default)s)")
+    p.add_argument("--export-dir", default="exports", help="console: where e writes series and screenshots (default: %(default)s)")
+    p.add_argument("--slo-p95", type=_positive_float, metavar="SECONDS",
+                   help="objective for p95 latency: highlighted in the console (default 0.1 there); --once exits 4 when breached")
+    p.add_argument("--slo-error-ratio", type=_positive_float, metavar="R",
+                   help="objective for the error ratio (0-1): highlighted in the console (default 0.05 there); --once exits 4")
     drift = p.add_argument_group("drift (with --once)")
     drift.add_argument("--drift", nargs=2, metavar=("REF", "CUR"), help="compare two datasets: month_XXX, a .csv/.parquet file, or live")
     drift.add_argument("--threshold", type=_positive_float, default=0.30, help="drift share that triggers retraining (default: %(default)s)")
@@ -59,11 +64,46 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.column_stattest + args.column_threshold:
         if "=" not in item:
             parser.error(f"expected COLUMN=VALUE, got {item!r}")
-    if not args.once:
-        parser.error("the interactive console is not available yet; use --once")
-    from . import once
+    if args.interval <= 0:
+        parser.error("--interval must be greater than 0")
+    if args.once:
+        from . import once
 
-    return once.run(args)
+        return once.run(args)
+    return run_console(args, parser)
+
+
+def run_console(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from contextlib import ExitStack
+
+    from .core.embedded import EmbeddedApiError, embedded_api
+    from .core.naming import MetricNames
+
+    try:
+        names = MetricNames.from_env(requests=args.requests_metric, latency=args.latency_metric, endpoint_label=args.endpoint_label,
+                                     status_label=args.status_label, code_label=args.code_label)  # fmt: skip
+    except ValueError as exc:
+        parser.error(str(exc))
+    with ExitStack() as stack:
+        api_url = args.api_url
+        if not api_url and not args.prometheus_url:
+            print("starting the bundled API on a free loopback port…", file=sys.stderr)
+            try:
+                api_url = stack.enter_context(embedded_api())
+            except EmbeddedApiError as exc:
+                print(f"streamflow-tui: cannot start the embedded API: {exc}", file=sys.stderr)
+                return 1
+        from .app import create_app
+        from .config import ConsoleConfig
+
+        config = ConsoleConfig(
+            api_url=api_url, prometheus_url=args.prometheus_url, interval=args.interval, history=args.history,
+            window=args.window if args.window > 0 else 5.0, reports_dir=args.reports_dir, export_dir=args.export_dir,
+            slo_p95=args.slo_p95 if args.slo_p95 is not None else 0.100,
+            slo_error_ratio=args.slo_error_ratio if args.slo_error_ratio is not None else 0.05, names=names,
+        )  # fmt: skip
+        create_app(config).run()
+    return 0
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from typing import TextIO
 from .core.embedded import EmbeddedApiError, embedded_api
 from .core.naming import MetricNames
 from .core.report import SloCheck, slo_checks, to_json
+from .core.format import bound, ms, num, pct
 from .core.results import Bucket, Snapshot
 
 EXIT_OK, EXIT_UNREADABLE, EXIT_USAGE, EXIT_DRIFT, EXIT_SLO = 0, 1, 2, 3, 4
@@ -113,26 +114,8 @@ def run(args, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
 
 # -- text rendering -----------------------------------------------------------------
 
-def _num(value: float | None, fmt: str = "{:,.1f}") -> str:
-    return "–" if value is None else fmt.format(value)
-
-
-def _ms(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"{value * 1000:.2f} ms" if value < 1 else f"{value:.2f} s"
-
-
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.1f} %"
-
-
 def _up(up: bool | None) -> str:
     return {True: "UP", False: "DOWN", None: "–"}[up]
-
-
-def _bound(le: float) -> str:
-    return f"{le * 1000:g} ms" if le < 1 else f"{le:g} s"
 
 
 def bars(buckets: tuple[Bucket, ...], width: int = 30) -> list[str]:
@@ -144,9 +127,9 @@ def bars(buckets: tuple[Bucket, ...], width: int = 30) -> list[str]:
     lines = []
     for i in range(used[0], used[-1] + 1):
         b = buckets[i]
-        label = f"> {_bound(buckets[i - 1].le)}" if math.isinf(b.le) and i else f"≤ {_bound(b.le)}"
+        label = f"> {bound(buckets[i - 1].le)}" if math.isinf(b.le) and i else f"≤ {bound(b.le)}"
         n = round(width * (b.count or 0.0) / peak)
-        lines.append(f"  {label:>12}  {'█' * n:<{width}}  {_num(b.count, '{:,.0f}')}")
+        lines.append(f"  {label:>12}  {'█' * n:<{width}}  {num(b.count, '{:,.0f}')}")
     return lines
 
 
@@ -155,13 +138,13 @@ def render_drift(d) -> str:
     lines = ["", f"{'drift':<11} {d.reference} → {d.current}   {share}   {d.decision}"]
     if d.target_drift is not None:
         label = "–" if d.label_test is None else (
-            f"{'yes' if d.label_drift else 'no'} ({d.label_test.stattest} {_num(d.label_test.score, '{:.3g}')} vs {d.label_test.threshold:g})")
-        lines.append(f"{'':<11} target drift {d.target_drift:.3f} (churn {_pct(d.churn_rate_reference)} → {_pct(d.churn_rate_current)}), label drift: {label}")
+            f"{'yes' if d.label_drift else 'no'} ({d.label_test.stattest} {num(d.label_test.score, '{:.3g}')} vs {d.label_test.threshold:g})")
+        lines.append(f"{'':<11} target drift {d.target_drift:.3f} (churn {pct(d.churn_rate_reference)} → {pct(d.churn_rate_current)}), label drift: {label}")
     else:
         lines.append(f"{'':<11} target drift – (no churn_label in {'both datasets' if d.current != 'live' else 'live data'})")
     lines.append(f"  {'column':<31} {'type':<5} {'test':<14} {'score':>9} {'threshold':>10}  drifted")
     for c in d.columns:
-        lines.append(f"  {c.column:<31} {c.type:<5} {c.stattest:<14} {_num(c.score, '{:.4g}'):>9} {c.threshold:>10g}  {'DRIFT' if c.drifted else '-'}")
+        lines.append(f"  {c.column:<31} {c.type:<5} {c.stattest:<14} {num(c.score, '{:.4g}'):>9} {c.threshold:>10g}  {'DRIFT' if c.drifted else '-'}")
     if d.report_html or d.report_json:
         lines.append(f"{'reports':<11} {d.report_html or '–'}\n{'':<11} {d.report_json or '–'}")
     return "\n".join(lines) + "\n"
@@ -173,23 +156,23 @@ def render_text(s: Snapshot, slo: tuple[SloCheck, ...] = ()) -> str:
         if t.url or t.error:
             lines.append(f"{name:<11} {t.url or '–'}  {_up(t.up)}" + (f"  ! {t.error}" if t.error else ""))
     r, lat = s.requests, s.latency
-    lines.append(f"{'requests':<11} total {_num(r.total, '{:,.0f}')}   rate {_num(r.rps)}/s   errors {_pct(r.error_ratio)}")
-    lines.append(f"{'latency':<11} avg {_ms(lat.avg)}   p50 {_ms(lat.p50)}   p95 {_ms(lat.p95)}   p99 {_ms(lat.p99)}")
+    lines.append(f"{'requests':<11} total {num(r.total, '{:,.0f}')}   rate {num(r.rps)}/s   errors {pct(r.error_ratio)}")
+    lines.append(f"{'latency':<11} avg {ms(lat.avg)}   p50 {ms(lat.p50)}   p95 {ms(lat.p95)}   p99 {ms(lat.p99)}")
     if s.model:
         m = s.model
         lines.append(
-            f"{'model':<11} {m.version or '–'}  served {m.served_month or '–'}   predicted churn {_pct(m.predicted_churn_rate)}"
-            f"   {_num(m.predictions_per_s)} predictions/s"
+            f"{'model':<11} {m.version or '–'}  served {m.served_month or '–'}   predicted churn {pct(m.predicted_churn_rate)}"
+            f"   {num(m.predictions_per_s)} predictions/s"
         )
     for c in slo:
-        shown = _ms(c.value) if c.name == "p95" else _pct(c.value)
-        limit = _ms(c.limit) if c.name == "p95" else _pct(c.limit)
+        shown = ms(c.value) if c.name == "p95" else pct(c.value)
+        limit = ms(c.limit) if c.name == "p95" else pct(c.limit)
         verdict = {True: "BREACHED", False: "ok", None: "no data"}[c.breached]
         lines.append(f"{'slo ' + c.name:<11} {shown} (limit {limit})  {verdict}")
     if r.by_series:
         lines += ["", f"  {'endpoint':<22} {'status':<8} {'code':<5} {'total':>10} {'req/s':>9}" + ("  instance" if any(x.instance for x in r.by_series) else "")]
         for x in r.by_series:
-            lines.append(f"  {x.endpoint[:22]:<22} {x.status:<8} {x.code:<5} {_num(x.total, '{:,.0f}'):>10} {_num(x.rps):>9}" + (f"  {x.instance}" if x.instance else ""))
+            lines.append(f"  {x.endpoint[:22]:<22} {x.status:<8} {x.code:<5} {num(x.total, '{:,.0f}'):>10} {num(x.rps):>9}" + (f"  {x.instance}" if x.instance else ""))
     if s.latency_histogram:
         lines += ["", "  latency histogram" + (" (window)" if s.window_seconds else " (since start)")]
         lines += bars(s.latency_histogram)

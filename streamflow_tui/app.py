@@ -1,0 +1,374 @@
+"""The StreamFlow console: arranges the views and routes immutable results from workers to them.
+
+Data never comes from the UI loop: polls run in thread workers and post a
+``SnapshotReady``; the next poll is armed only when that message has been
+handled, so polls never pile up. Load runs in the load generator's own thread,
+drift in the drift engine's worker process.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import webbrowser
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterable
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Button, Footer, TabbedContent, TabPane
+
+from loadgen import LoadConfig, LoadConfigError, LoadRunner
+
+from .config import ConsoleConfig
+from .core.drift import DriftEngine, DriftError, DriftRequest, DriftResult
+from .core.report import to_json
+from .core.results import Snapshot
+from .core.timeline import Timeline
+from .messages import DriftDone, DriftFailed, HtmlReady, SnapshotReady
+from .widgets.drift_view import DriftView
+from .widgets.help_screen import HelpScreen
+from .widgets.load_panel import LoadPanel
+from .widgets.model_view import ModelView
+from .widgets.status import Banner, StatusLine
+from .widgets.traffic import TrafficView
+
+RATE_STEP = 1.25
+
+
+class StreamFlowApp(App[None]):
+    CSS_PATH = "streamflow.tcss"
+    TITLE = "StreamFlow"
+    BINDINGS = [
+        Binding("d", "run_drift", "Drift"),
+        Binding("l", "toggle_load", "Load"),
+        Binding("plus,equals_sign", "faster", "+ rate", key_display="+"),
+        Binding("minus", "slower", "- rate", key_display="-"),
+        Binding("p", "pause", "Pause"),
+        Binding("e", "export", "Export"),
+        Binding("o", "open_report", "Open report"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+        Binding("1", "tab('traffic')", "Traffic", show=False),
+        Binding("2", "tab('model')", "Model", show=False),
+        Binding("3", "tab('drift')", "Drift", show=False),
+        Binding("4", "tab('load')", "Load", show=False),
+    ]
+
+    def __init__(
+        self,
+        config: ConsoleConfig,
+        *,
+        sources: tuple | None = None,
+        drift_engine: DriftEngine | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        super().__init__()
+        self.config = config
+        self._clock = clock
+        self._sources = sources  # (primary, fallback scrape source or None); built on mount if not given
+        self._drift_engine = drift_engine
+        self.timeline = Timeline(config.history_points)
+        self.snapshot: Snapshot | None = None
+        self._fallback: str | None = None
+        self._last_ok: float | None = None
+        self.paused = False
+        self.load: LoadRunner | None = None
+        self._load_error: str | None = None
+        self.drift_result: DriftResult | None = None
+        self._drift_started: float | None = None
+        self.polls = 0
+
+    # -- layout ------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusLine(id="status-line")
+        yield Banner(id="banner")
+        with TabbedContent(id="views", initial="traffic"):
+            with TabPane("Traffic", id="traffic"):
+                yield TrafficView(id="traffic-view")
+            with TabPane("Model", id="model"):
+                yield ModelView(id="model-view")
+            with TabPane("Drift", id="drift"):
+                yield DriftView(id="drift-view")
+            with TabPane("Load", id="load"):
+                yield LoadPanel(id="load-panel")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self._sources is None:
+            self._sources = build_sources(self.config)
+        self.query_one(LoadPanel).show(None)
+        self._show_status()
+        if self._sources[0].kind == "prometheus":
+            self._backfill()
+        self._poll()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            if binding.show:
+                yield SystemCommand(binding.description, f"key {binding.key_display or binding.key}",
+                                    lambda action=binding.action: self.run_action(action))  # fmt: skip
+
+    # -- polling ----------------------------------------------------------------------------
+    def _poll(self) -> None:
+        if self.paused:
+            self.set_timer(self.config.interval, self._poll)
+            return
+        self._poll_worker()
+
+    @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
+    def _poll_worker(self) -> None:
+        snapshot, fallback = poll_once(self._sources, self.config.window)
+        self.post_message(SnapshotReady(snapshot, fallback))
+
+    def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        self.polls += 1
+        s = message.snapshot
+        self.snapshot, self._fallback = s, message.fallback
+        load_snapshot = self.load.snapshot() if self.load else None
+        if s.ok:
+            self._last_ok = self._clock()
+            self.timeline.add_snapshot(s, load_snapshot.achieved_rps if load_snapshot else None)
+            views = self.query_one(TrafficView), self.query_one(ModelView)
+            views[0].show(s, self.timeline, slo_p95=self.config.slo_p95, slo_error_ratio=self.config.slo_error_ratio)
+            views[1].show(s, self.timeline)
+        self._show_status()
+        self._show_load()
+        if self._drift_started is not None:
+            ref, cur, _ = self.query_one(DriftView).choice()
+            self.query_one(DriftView).running(ref, cur, self._clock() - self._drift_started)
+        self.set_timer(self.config.interval, self._poll)  # re-armed only now: polls never overlap
+
+    def _show_status(self) -> None:
+        s = self.snapshot
+        age = None if self._last_ok is None else self._clock() - self._last_ok
+        load = "–"
+        if self.load is not None:
+            ls = self.load.snapshot()
+            if ls.running:
+                load = f"▶ {ls.model} {ls.target_rate:g}/s" if ls.model == "open" else f"▶ closed {ls.concurrency} workers"
+            else:
+                load = "■ stopped"
+        self.query_one(StatusLine).show(s, age_s=age, fallback=self._fallback, load=load, paused=self.paused)
+        banner = None
+        if s is not None and not s.ok:
+            target = s.prometheus if s.source == "prometheus" else s.api
+            banner = f"⚠ {target.url or 'target'} cannot be read: {target.error or 'down'} — retrying every {self.config.interval:g} s, history kept"
+        elif s is not None and s.api.error and s.source == "scrape":
+            banner = f"⚠ {s.api.error}"
+        self.query_one(Banner).show(banner)
+        # The views keep the last good numbers for context, dimmed so they do not read as current.
+        self.query_one("#views").set_class(s is not None and not s.ok, "stale")
+
+    @work(thread=True, exit_on_error=False)
+    def _backfill(self) -> None:
+        """Charts start with history when Prometheus has it: about one point per chart column."""
+        from .core.prometheus import PrometheusError
+
+        source = self._sources[0]
+        step = max(self.config.interval, self.config.history / 120)
+        try:
+            history = source.history(self.config.history, step, self.config.window)
+        except PrometheusError:
+            return
+        self.call_from_thread(self._apply_backfill, history)
+
+    def _apply_backfill(self, history) -> None:
+        from .core.timeline import Point
+
+        if self.timeline.points:
+            return  # live points arrived first; keep them
+        for i, t in enumerate(history.times_s):
+            self.timeline.add(Point(t, history.rps[i], history.error_ratio[i], history.p50[i], history.p95[i], history.p99[i], None))
+
+    # -- load --------------------------------------------------------------------------------
+    def _show_load(self) -> None:
+        self.query_one(LoadPanel).show(self.load.snapshot() if self.load else None, self._load_error)
+
+    def action_toggle_load(self) -> None:
+        if self.load is not None and self.load.running:
+            self.load.stop()
+        else:
+            self._start_load()
+        self._show_load()
+        self._show_status()
+
+    def _start_load(self) -> None:
+        url = self.config.api_url
+        if not url:
+            self._load_error = "no API URL to load (watching Prometheus only)"
+            return
+        s = self.query_one(LoadPanel).settings()
+        open_model = s["mode"] == "open"
+        try:
+            config = LoadConfig(
+                url=url.rstrip("/") + "/predict",
+                rate=s["rate"] if open_model else None,
+                concurrency=None if open_model else s["concurrency"],
+                duration=24 * 3600.0,  # until stopped (a day at most)
+                month=s["month"],
+                payload=s["payload"],
+            )
+        except LoadConfigError as exc:
+            self._load_error = str(exc)
+            return
+        self._load_error = None
+        self.load = LoadRunner(config).start()
+
+    def _change_load(self, factor: float) -> None:
+        runner = self.load
+        if runner is None or not runner.running:
+            self.notify("start the load first (l)", severity="warning")
+            return
+        if runner.config.rate is not None:
+            rate = max(1.0, round(runner.snapshot().target_rate * factor, 1))
+            runner.set_rate(rate)
+            self.query_one(LoadPanel).show_target(rate, None)
+        else:
+            n = max(1, runner.snapshot().concurrency + (1 if factor > 1 else -1))
+            runner.set_concurrency(n)
+            self.query_one(LoadPanel).show_target(None, n)
+        self._show_status()
+
+    def action_faster(self) -> None:
+        self._change_load(RATE_STEP)
+
+    def action_slower(self) -> None:
+        self._change_load(1 / RATE_STEP)
+
+    # -- drift --------------------------------------------------------------------------------
+    def action_run_drift(self) -> None:
+        if self._drift_started is not None:
+            self.notify("a drift check is already running", severity="warning")
+            return
+        self.query_one(TabbedContent).active = "drift"
+        view = self.query_one(DriftView)
+        reference, current, threshold = view.choice()
+        try:
+            request = DriftRequest(reference, current, threshold=threshold if threshold is not None else -1,
+                                   reports_dir=self.config.reports_dir, api_url=self.config.api_url)  # fmt: skip
+        except DriftError as exc:
+            view.failed(str(exc))
+            return
+        self._drift_started = self._clock()
+        view.running(reference, current, 0.0)
+        self._drift_worker(request)
+
+    @work(thread=True, exclusive=True, group="drift", exit_on_error=False)
+    def _drift_worker(self, request: DriftRequest) -> None:
+        engine = self._drift_engine
+        try:
+            result = engine.submit(request).result()
+        except DriftError as exc:
+            self.post_message(DriftFailed(str(exc)))
+            return
+        except Exception as exc:  # the worker process died, or similar
+            self.post_message(DriftFailed(f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(DriftDone(result))
+        if result.token:
+            try:
+                self.post_message(HtmlReady(engine.submit_html(result).result()))
+            except Exception as exc:
+                self.post_message(HtmlReady(None, str(exc)))
+
+    def on_drift_done(self, message: DriftDone) -> None:
+        self._drift_started = None
+        self.drift_result = message.result
+        self.query_one(DriftView).show(message.result)
+
+    def on_drift_failed(self, message: DriftFailed) -> None:
+        self._drift_started = None
+        self.query_one(DriftView).failed(message.error)
+
+    def on_html_ready(self, message: HtmlReady) -> None:
+        if self.drift_result is not None and message.path:
+            from dataclasses import replace
+
+            self.drift_result = replace(self.drift_result, report_html=message.path)
+        self.query_one(DriftView).html(message.path, message.error)
+
+    def action_open_report(self) -> None:
+        path = self.drift_result.report_html if self.drift_result else None
+        if not path:
+            self.notify("no HTML report yet: run a drift check (d)", severity="warning")
+            return
+        webbrowser.open(Path(path).resolve().as_uri())
+        self.notify(f"opened {path}")
+
+    # -- the rest -------------------------------------------------------------------------------
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "load-toggle":
+            self.action_toggle_load()
+        elif event.button.id == "drift-run":
+            self.action_run_drift()
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        self._show_status()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen([(b.key_display or b.key, b.description) for b in self.BINDINGS]))
+
+    def action_export(self) -> Path:
+        folder = Path(self.config.export_dir) / datetime.now().strftime("streamflow-%Y%m%d-%H%M%S")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "series.csv").write_text(self.timeline.to_csv())
+        document = {"series": self.timeline.to_json(), "last_snapshot": to_json(self.snapshot) if self.snapshot else None,
+                    "drift": self.drift_result.to_json() if self.drift_result else None}  # fmt: skip
+        (folder / "series.json").write_text(json.dumps(document, indent=1))
+        self.save_screenshot("screenshot.svg", str(folder))
+        self.notify(f"exported series and screenshot to {folder}")
+        return folder
+
+    async def action_quit(self) -> None:
+        if self.load is not None:
+            self.load.stop()
+        if self._drift_engine is not None:
+            self._drift_engine.close()
+        for source in self._sources or ():
+            if source is not None:
+                source.close()
+        self.exit()
+
+
+def build_sources(config: ConsoleConfig) -> tuple:
+    from .core.scrape import ScrapeSource
+
+    scrape = ScrapeSource(config.api_url, config.names, history_points=config.history_points) if config.api_url else None
+    if config.prometheus_url:
+        from .core.prometheus import PrometheusSource
+
+        return PrometheusSource(config.prometheus_url, config.names, api_url=config.api_url), scrape
+    return scrape, None
+
+
+def poll_once(sources: tuple, window: float) -> tuple[Snapshot, str | None]:
+    """One poll of the primary source; a Prometheus that cannot be read falls back to scraping the API."""
+    primary, fallback = sources
+    if primary.kind == "scrape":
+        primary.poll()
+        return primary.snapshot(window), None
+    if fallback is not None:
+        fallback.poll()  # keep its buffers warm, so a fallback has rates at once
+    snapshot = primary.snapshot(window)
+    if not snapshot.ok and fallback is not None:
+        return fallback.snapshot(window), f"Prometheus unavailable ({snapshot.prometheus.error})"
+    return snapshot, None
+
+
+def create_app(config: ConsoleConfig, *, drift_engine: DriftEngine | None = None, **kwargs) -> StreamFlowApp:
+    """The app factory used by the CLI and the tests.
+
+    The drift engine's worker process is spawned here, before Textual takes
+    over stdout/stderr (multiprocessing cannot start its helpers after), and it
+    warms Evidently in the background while the console starts.
+    """
+    return StreamFlowApp(config, drift_engine=drift_engine or DriftEngine(), **kwargs)

@@ -1,0 +1,25 @@
+"""What the console watches and how, from the command line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .core.naming import MetricNames
+
+
+@dataclass(frozen=True)
+class ConsoleConfig:
+    api_url: str | None
+    prometheus_url: str | None = None
+    interval: float = 1.0  # seconds between polls
+    history: float = 600.0  # seconds of history kept for charts
+    window: float = 5.0  # seconds that rates and percentiles are computed over
+    reports_dir: str = "reports/evidently"
+    export_dir: str = "exports"
+    slo_p95: float = 0.100  # highlighted when breached
+    slo_error_ratio: float = 0.05
+    names: MetricNames = field(default_factory=MetricNames)
+
+    @property
+    def history_points(self) -> int:
+        return max(2, int(self.history / self.interval) + 1)

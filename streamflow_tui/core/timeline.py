@@ -1,0 +1,54 @@
+"""A bounded history of snapshot figures for charts and export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import deque
+from dataclasses import asdict, dataclass, fields
+
+from .results import Snapshot
+
+
+@dataclass(frozen=True)
+class Point:
+    t: float  # unix seconds
+    rps: float | None
+    error_ratio: float | None
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    churn_rate: float | None
+    load_rps: float | None = None
+
+
+class Timeline:
+    """The newest ``capacity`` points; memory is bounded whatever the uptime."""
+
+    def __init__(self, capacity: int):
+        self.points: deque[Point] = deque(maxlen=max(2, capacity))
+
+    def add_snapshot(self, s: Snapshot, load_rps: float | None = None) -> None:
+        self.points.append(Point(
+            t=s.taken_at.timestamp(), rps=s.requests.rps, error_ratio=s.requests.error_ratio,
+            p50=s.latency.p50, p95=s.latency.p95, p99=s.latency.p99,
+            churn_rate=s.model.predicted_churn_rate if s.model else None, load_rps=load_rps,
+        ))  # fmt: skip
+
+    def add(self, point: Point) -> None:
+        self.points.append(point)
+
+    def column(self, name: str) -> list[float | None]:
+        return [getattr(p, name) for p in self.points]
+
+    def to_csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        names = [f.name for f in fields(Point)]
+        writer.writerow(names)
+        for p in self.points:
+            writer.writerow(["" if getattr(p, n) is None else getattr(p, n) for n in names])
+        return out.getvalue()
+
+    def to_json(self) -> list[dict]:
+        return [asdict(p) for p in self.points]

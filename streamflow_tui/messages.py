@@ -1,0 +1,32 @@
+"""Messages that workers post to the UI: immutable results, never widgets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from .core.drift import DriftResult
+from .core.results import Snapshot
+
+
+@dataclass
+class SnapshotReady(Message):
+    snapshot: Snapshot
+    fallback: str | None  # why the scrape source stands in for Prometheus, if it does
+
+
+@dataclass
+class DriftDone(Message):
+    result: DriftResult
+
+
+@dataclass
+class DriftFailed(Message):
+    error: str
+
+
+@dataclass
+class HtmlReady(Message):
+    path: str | None
+    error: str | None = None

@@ -1,0 +1,1 @@
+"""The console's widgets: each shows one part of an immutable snapshot."""

@@ -1,0 +1,27 @@
+"""``?``: every key and what it does."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
+
+    def __init__(self, bindings: list[tuple[str, str]]):
+        super().__init__()
+        self._keys = bindings
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help-dialog"):
+            yield Static("StreamFlow keys — the same actions are in the command palette (ctrl+p)", id="help-title")
+            table = DataTable(id="help-table", show_cursor=False)
+            table.add_columns("key", "action")
+            for key, description in self._keys:
+                table.add_row(key, description)
+            yield table
+            yield Static("esc closes", id="help-footer")

@@ -1,0 +1,75 @@
+"""The load panel: drive the built-in load generator and watch its client-side numbers."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widget import Widget
+from textual.widgets import Button, Input, Label, Select, Static
+
+from loadgen import LoadSnapshot
+from streamflow_data import MONTHS
+
+from ..core.format import ms, num
+
+
+class LoadPanel(Widget):
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="load-controls"):
+            yield Label("model")
+            yield Select([("open (rate)", "open"), ("closed (workers)", "closed")], value="open", allow_blank=False, id="load-mode")
+            yield Label("rate/s")
+            yield Input("200", id="load-rate", type="number")
+            yield Label("workers")
+            yield Input("8", id="load-concurrency", type="integer")
+            yield Label("month")
+            yield Select([(m, m) for m in MONTHS], value=MONTHS[-1], allow_blank=False, id="load-month")
+            yield Select([("user_id", "user_id"), ("features", "features")], value="user_id", allow_blank=False, id="load-payload")
+            yield Button("Start load (l)", id="load-toggle", variant="success")
+        yield Static(id="load-stats")
+
+    def settings(self) -> dict:
+        def number(selector: str, cast, default):
+            try:
+                return cast(self.query_one(selector, Input).value)
+            except ValueError:
+                return default
+
+        return {
+            "mode": self.query_one("#load-mode", Select).value,
+            "rate": number("#load-rate", float, 200.0),
+            "concurrency": number("#load-concurrency", int, 8),
+            "month": self.query_one("#load-month", Select).value,
+            "payload": self.query_one("#load-payload", Select).value,
+        }
+
+    def show_target(self, rate: float | None, concurrency: int | None) -> None:
+        if rate is not None:
+            self.query_one("#load-rate", Input).value = f"{rate:g}"
+        if concurrency is not None:
+            self.query_one("#load-concurrency", Input).value = str(concurrency)
+
+    def show(self, s: LoadSnapshot | None, error: str | None = None) -> None:
+        button = self.query_one("#load-toggle", Button)
+        running = bool(s and s.running)
+        button.label = "Stop load (l)" if running else "Start load (l)"
+        button.variant = "error" if running else "success"
+        text = Text()
+        if error:
+            text.append(error + "\n", style="bold red")
+        if s is None:
+            text.append("not running — press l to start, +/- to change the rate while it runs", style="dim")
+        else:
+            target = f"{s.target_rate:g} req/s" if s.model == "open" else f"{s.concurrency} workers"
+            text.append(f"{'running' if running else 'stopped'}  {s.model} model, {target}  ", style="bold")
+            text.append(f"elapsed {s.elapsed_s:.0f} s\n")
+            text.append(f"achieved {num(s.achieved_rps)} req/s   sent {s.sent:,}  ok {s.ok:,}  errors {s.errors:,}  cancelled {s.cancelled:,}\n")
+            text.append("corrected latency  ")
+            for key in ("p50", "p95", "p99"):
+                text.append(f"{key} {ms(s.corrected[key])}   ")
+            if s.error_kinds:
+                text.append("\nerrors: " + ", ".join(f"{k} {v:,}" for k, v in sorted(s.error_kinds.items())), style="red")
+            if s.fell_behind:
+                text.append(f"\nthe target fell behind: {s.late:,} late, {s.not_sent:,} never sent", style="bold yellow")
+        self.query_one("#load-stats", Static).update(text)

@@ -1,0 +1,53 @@
+"""The model view: what the model says, not just how fast it answers."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widget import Widget
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from ..core.format import num, pct
+from ..core.results import Snapshot
+from ..core.timeline import Timeline
+from .bars import histogram_text
+
+
+def _score_label(bucket, previous: float) -> str:
+    return f"{previous:.2f}–{bucket.le:.2f}" if bucket.le <= 1 else "> 1"
+
+
+class ModelView(Widget):
+    def compose(self) -> ComposeResult:
+        yield Static(id="model-summary")
+        with Horizontal(id="model-body"):
+            yield Static(id="score-histogram")
+            yield PlotextPlot(id="churn-plot")
+
+    def show(self, s: Snapshot, timeline: Timeline) -> None:
+        m = s.model
+        summary = Text()
+        if m is None:
+            summary.append("no model metrics on this target (api_predictions_total, api_prediction_probability)", style="dim")
+        else:
+            summary.append("model ", style="bold")
+            summary.append(f"{m.version or '–'}  trained on {m.training_month or '–'}  serving {m.served_month or '–'}\n")
+            summary.append("predicted churn rate ", style="bold")
+            summary.append(pct(m.predicted_churn_rate), style="bold magenta")
+            summary.append(f"   predictions/s {num(m.predictions_per_s)}")
+        self.query_one("#model-summary", Static).update(summary)
+        scores = m.score_histogram if m else ()
+        self.query_one("#score-histogram", Static).update(
+            histogram_text("predicted churn probability, window", scores, label=_score_label))
+        plot = self.query_one("#churn-plot", PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        points = [p for p in timeline.points if p.churn_rate is not None]
+        if points:
+            t0 = timeline.points[-1].t
+            plt.plot([p.t - t0 for p in points], [p.churn_rate * 100 for p in points], color="magenta", marker="braille")
+        plt.title("predicted churn rate (%) over time (s)")
+        plot.refresh()

@@ -1,0 +1,41 @@
+"""The status line and the target-down banner."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from ..core.results import Snapshot
+
+
+class StatusLine(Static):
+    def show(self, snapshot: Snapshot | None, *, age_s: float | None, fallback: str | None, load: str, paused: bool) -> None:
+        t = Text()
+        t.append(" StreamFlow ", style="bold reverse")
+        target = snapshot.api.url if snapshot and snapshot.api.url else "–"
+        t.append(f"  api {target.removeprefix('http://')} ")
+        up = snapshot.ok if snapshot else None
+        if snapshot and snapshot.source == "prometheus":
+            up = bool(snapshot.prometheus.up) and snapshot.prometheus.error is None
+        t.append("● UP" if up else ("● DOWN" if up is False else "● …"), style="bold green" if up else "bold red")
+        if age_s is not None:
+            t.append(f" ({age_s:.1f} s)")
+        source = snapshot.source if snapshot else "–"
+        t.append(f"  source {source}")
+        if fallback:
+            t.append(" (fallback)", style="bold yellow")
+        model = snapshot.model if snapshot else None
+        if model and model.version:
+            t.append(f"  model {model.version}" + (f"·{model.served_month}" if model.served_month else ""))
+        t.append(f"  load {load}")
+        if paused:
+            t.append("  PAUSED", style="bold yellow reverse")
+        self.update(t)
+
+
+class Banner(Static):
+    """Visible only while the target cannot be read."""
+
+    def show(self, message: str | None) -> None:
+        self.set_class(message is not None, "visible")
+        self.update(message or "")

@@ -1,0 +1,89 @@
+"""The traffic view: requests/s, latency lines, the latency histogram, the per-series table."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
+from textual.widgets import DataTable, Sparkline, Static
+from textual_plotext import PlotextPlot
+
+from ..core.format import ms, num, pct
+from ..core.results import Snapshot
+from ..core.timeline import Timeline
+from .bars import histogram_text
+
+
+class TrafficView(Widget):
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="traffic-top"):
+            with Vertical(id="rps-panel"):
+                yield Static(id="rps-summary")
+                yield Sparkline([], id="rps-sparkline")
+                yield Static(id="latency-summary")
+            yield PlotextPlot(id="latency-plot")
+        with Horizontal(id="traffic-bottom"):
+            yield Static(id="latency-histogram")
+            yield DataTable(id="series-table", zebra_stripes=True, cursor_type="row")
+
+    def on_mount(self) -> None:
+        self.query_one("#series-table", DataTable).add_columns("endpoint", "status", "code", "req/s", "err %", "p95", "total")
+
+    def show(self, s: Snapshot, timeline: Timeline, *, slo_p95: float, slo_error_ratio: float) -> None:
+        r, lat = s.requests, s.latency
+        summary = Text()
+        summary.append("requests/s ", style="bold")
+        summary.append(f"{num(r.rps):>9}", style="bold cyan")
+        summary.append("   errors ")
+        breached_err = r.error_ratio is not None and r.error_ratio > slo_error_ratio
+        summary.append(pct(r.error_ratio), style="bold red" if breached_err else "")
+        if breached_err:
+            summary.append(" ▲SLO", style="bold red")
+        summary.append(f"   total {num(r.total, '{:,.0f}')}")
+        self.query_one("#rps-summary", Static).update(summary)
+        self.query_one("#rps-sparkline", Sparkline).data = [v or 0.0 for v in timeline.column("rps")][-120:]
+
+        latency = Text("latency  ", style="bold")
+        for key in ("p50", "p95", "p99"):
+            value = getattr(lat, key)
+            breached = key == "p95" and value is not None and value > slo_p95
+            latency.append(f"{key} ")
+            latency.append(ms(value), style="bold red" if breached else "bold")
+            latency.append(" ▲SLO   " if breached else "   ", style="bold red")
+        latency.append(f"avg {ms(lat.avg)}", style="dim")
+        self.query_one("#latency-summary", Static).update(latency)
+
+        plot = self.query_one("#latency-plot", PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        points = list(timeline.points)
+        if points:
+            t0 = points[-1].t
+            for key, color in (("p50", "green"), ("p95", "orange"), ("p99", "red")):
+                xs = [p.t - t0 for p in points if getattr(p, key) is not None]
+                ys = [getattr(p, key) * 1000 for p in points if getattr(p, key) is not None]
+                if xs:
+                    plt.plot(xs, ys, label=key, color=color, marker="braille")
+            worst = max((p.p99 or p.p95 or 0.0 for p in points), default=0.0)
+            if worst >= slo_p95 / 2:  # the SLO line only when it is near the data, or it flattens the lines
+                plt.hline(slo_p95 * 1000, "gray")
+        plt.title("latency (ms) over time (s)")
+        plot.refresh()
+
+        self.query_one("#latency-histogram", Static).update(histogram_text("latency histogram, window", s.latency_histogram))
+
+        table = self.query_one("#series-table", DataTable)
+        several = any(x.instance for x in r.by_series)
+        p95_by_endpoint = dict(s.latency_by_endpoint)
+        table.clear()
+        for x in r.by_series:
+            if x.endpoint == "/metrics":
+                continue  # the console's own scrapes
+            err = 1.0 if x.status == "error" else 0.0
+            p95 = p95_by_endpoint.get(x.endpoint)
+            endpoint = f"{x.endpoint} @{x.instance}" if several and x.instance else x.endpoint
+            style = "red" if x.status == "error" else ""
+            table.add_row(Text(endpoint, style=style), x.status, x.code, num(x.rps), pct(err) if x.rps else "–",
+                          ms(p95.p95 if p95 else None), num(x.total, "{:,.0f}"))  # fmt: skip

@@ -1,0 +1,56 @@
+"""Deterministic metric sources for the console's snapshot tests: the same frames on every run."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+
+from streamflow_tui.core.results import (
+    Bucket, Latency, MetricChoice, ModelStats, RequestStats, SeriesRate, Snapshot, TargetStatus,
+)  # fmt: skip
+
+T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=timezone.utc)
+LATENCY_LE = (0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, math.inf)
+SCORE_LE = tuple(round(0.05 * i, 2) for i in range(1, 21)) + (math.inf,)
+
+
+def snapshot(i: int, *, up: bool = True) -> Snapshot:
+    rps = 180 + 20 * math.sin(i / 3)
+    api = TargetStatus("http://127.0.0.1:8000", up, None if up else "cannot connect to http://127.0.0.1:8000/metrics: connection refused")
+    if not up:
+        return Snapshot(T0 + timedelta(seconds=i), "scrape", api, TargetStatus(None, None), 5.0,
+                        RequestStats(None, None, None), Latency(), (), None, None)  # fmt: skip
+    p50 = 0.0021 + 0.0002 * math.sin(i / 2)
+    latency = Latency(avg=p50 * 1.2, p50=p50, p95=p50 * 2.3, p99=p50 * 4.6)
+    by_series = (
+        SeriesRate("/predict", "error", "404", 310.0 + i, rps * 0.02),
+        SeriesRate("/predict", "success", "200", 15_000.0 + 200 * i, rps * 0.98),
+        SeriesRate("/health", "success", "200", 40.0, 0.0),
+    )
+    hist = tuple(Bucket(le, c) for le, c in zip(LATENCY_LE, (12, 230, 540, 120, 30, 8, 3, 1, 0)))
+    scores = tuple(Bucket(le, float(max(0, 120 - 12 * k))) for k, le in enumerate(SCORE_LE))
+    model = ModelStats("month_000-2b3f3733a2e6", "month_000", "month_005", rps * 0.98, 0.118 + 0.01 * math.sin(i / 4), scores)
+    choice = MetricChoice("api_requests_total", "api_request_latency_seconds", "endpoint", "status", "code", False, "")
+    return Snapshot(T0 + timedelta(seconds=i), "scrape", api, TargetStatus(None, None), 5.0,
+                    RequestStats(15_310.0 + 201 * i, rps, 0.02, by_series), latency, hist, model, choice,
+                    latency_by_endpoint=(("/predict", Latency(p50=p50, p95=p50 * 2.3, p99=p50 * 4.6)),))  # fmt: skip
+
+
+class FakeSource:
+    """Answers a scripted sequence of snapshots; ``down`` makes the next polls fail."""
+
+    kind = "scrape"
+
+    def __init__(self, start: int = 0):
+        self.i = start
+        self.down = False
+
+    def poll(self):
+        self.i += 1
+        return None
+
+    def snapshot(self, window: float) -> Snapshot:
+        return snapshot(self.i, up=not self.down)
+
+    def close(self) -> None:
+        pass

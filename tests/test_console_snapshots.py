@@ -1,0 +1,98 @@
+"""The console's look, pinned at 80×24 and 160×48 with deterministic sources."""
+
+from __future__ import annotations
+
+import pytest
+
+from fake_sources import FakeSource, T0
+from streamflow_tui.app import create_app
+from streamflow_tui.config import ConsoleConfig
+from streamflow_tui.core.drift import ColumnDrift, DriftEngine, DriftResult
+
+SIZES = [(80, 24), (160, 48)]
+
+
+def make_app(tmp_path, source=None):
+    # A poll interval of an hour: only the test feeds snapshots; history keeps 200 of them.
+    config = ConsoleConfig(api_url="http://127.0.0.1:8000", interval=3600, history=3600 * 200,
+                           reports_dir=str(tmp_path), export_dir=str(tmp_path))  # fmt: skip
+    return create_app(config, sources=(source or FakeSource(start=20), None), drift_engine=DriftEngine(warm=False),
+                      clock=lambda: T0.timestamp())  # fmt: skip
+
+
+async def fill(pilot, polls: int = 30) -> None:
+    """Feed the deterministic source into the timeline, as polls would."""
+    app = pilot.app
+    from streamflow_tui.messages import SnapshotReady
+
+    while app.polls < 1:  # the first poll, from on_mount, lands before ours: a fixed order
+        await pilot.pause(0.01)
+    for _ in range(polls):
+        source = app._sources[0]
+        source.poll()
+        app.post_message(SnapshotReady(source.snapshot(5), None))
+        await pilot.pause()
+    await pilot.pause(0.2)
+
+
+DRIFT = DriftResult(
+    reference="month_000", current="month_003", reference_as_of="2024-01-31", current_as_of="2024-04-30",
+    rows_reference=7000, rows_current=7000, drift_share=8 / 15, drifted_columns=8, total_columns=15, threshold=0.3,
+    decision="RETRAINING_TRIGGERED", target_drift=0.211, churn_rate_reference=0.105, churn_rate_current=0.316,
+    label_drift=True, label_test=None,
+    columns=(
+        ColumnDrift("monthly_fee", "num", "wasserstein", 0.7768, 0.1, True),
+        ColumnDrift("rebuffer_events_7d", "num", "wasserstein", 1.63, 0.1, True),
+        ColumnDrift("churn_label", "cat", "z", 0.0, 0.05, True),
+        ColumnDrift("months_active", "num", "wasserstein", 0.021, 0.1, False),
+        ColumnDrift("net_service", "cat", "jensenshannon", 0.004, 0.1, False),
+    ),
+    report_json="reports/evidently/drift_2024-01-31_vs_2024-04-30.json",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_traffic_view(snap_compare, tmp_path, size):
+    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=fill)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_model_view(snap_compare, tmp_path, size):
+    async def before(pilot):
+        await fill(pilot)
+        await pilot.press("2")
+
+    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_drift_view(snap_compare, tmp_path, size):
+    async def before(pilot):
+        await fill(pilot, 3)
+        from streamflow_tui.messages import DriftDone
+
+        await pilot.press("3")
+        pilot.app.post_message(DriftDone(DRIFT))
+        await pilot.pause(0.2)
+
+    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_target_down_banner(snap_compare, tmp_path, size):
+    source = FakeSource(start=20)
+
+    async def before(pilot):
+        await fill(pilot, 10)
+        source.down = True
+        await fill(pilot, 1)
+
+    assert snap_compare(make_app(tmp_path, source), terminal_size=size, run_before=before)
+
+
+def test_help_screen(snap_compare, tmp_path):
+    async def before(pilot):
+        await fill(pilot, 3)
+        await pilot.press("question_mark")
+
+    assert snap_compare(make_app(tmp_path), terminal_size=(80, 24), run_before=before)
