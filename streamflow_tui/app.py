@@ -37,6 +37,7 @@ from .widgets.status import Banner, StatusLine
 from .widgets.traffic import TrafficView
 
 RATE_STEP = 1.25
+CHART_EVERY_S = 5.0  # time charts are redrawn at most this often: plotext costs ~50 ms a chart
 
 
 class StreamFlowApp(App[None]):
@@ -81,6 +82,7 @@ class StreamFlowApp(App[None]):
         self.drift_result: DriftResult | None = None
         self._drift_started: float | None = None
         self.polls = 0
+        self._charts_at = 0.0
 
     # -- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -133,15 +135,32 @@ class StreamFlowApp(App[None]):
         if s.ok:
             self._last_ok = self._clock()
             self.timeline.add_snapshot(s, load_snapshot.achieved_rps if load_snapshot else None)
-            views = self.query_one(TrafficView), self.query_one(ModelView)
-            views[0].show(s, self.timeline, slo_p95=self.config.slo_p95, slo_error_ratio=self.config.slo_error_ratio)
-            views[1].show(s, self.timeline)
+            self._show_views()
         self._show_status()
         self._show_load()
         if self._drift_started is not None:
             ref, cur, _ = self.query_one(DriftView).choice()
             self.query_one(DriftView).running(ref, cur, self._clock() - self._drift_started)
         self.set_timer(self.config.interval, self._poll)  # re-armed only now: polls never overlap
+
+    def _show_views(self, *, force_charts: bool = False) -> None:
+        """Update the visible view only: hidden ones catch up when their tab is chosen."""
+        s = self.snapshot
+        if s is None or not s.ok:
+            return
+        now = time.monotonic()
+        charts = force_charts or now - self._charts_at >= CHART_EVERY_S
+        if charts:
+            self._charts_at = now
+        active = self.query_one(TabbedContent).active
+        if active == "traffic":
+            self.query_one(TrafficView).show(s, self.timeline, slo_p95=self.config.slo_p95,
+                                             slo_error_ratio=self.config.slo_error_ratio, charts=charts)  # fmt: skip
+        elif active == "model":
+            self.query_one(ModelView).show(s, self.timeline, charts=charts)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._show_views(force_charts=True)
 
     def _show_status(self) -> None:
         s = self.snapshot

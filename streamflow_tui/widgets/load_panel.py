@@ -12,6 +12,7 @@ from loadgen import LoadSnapshot
 from streamflow_data import MONTHS
 
 from ..core.format import ms, num
+from .quiet import set_if_changed
 
 
 class LoadPanel(Widget):
@@ -72,4 +73,4 @@ class LoadPanel(Widget):
                 text.append("\nerrors: " + ", ".join(f"{k} {v:,}" for k, v in sorted(s.error_kinds.items())), style="red")
             if s.fell_behind:
                 text.append(f"\nthe target fell behind: {s.late:,} late, {s.not_sent:,} never sent", style="bold yellow")
-        self.query_one("#load-stats", Static).update(text)
+        set_if_changed(self.query_one("#load-stats", Static), text)

@@ -13,6 +13,7 @@ from ..core.format import num, pct
 from ..core.results import Snapshot
 from ..core.timeline import Timeline
 from .bars import histogram_text
+from .quiet import set_if_changed
 
 
 def _score_label(bucket, previous: float) -> str:
@@ -26,7 +27,7 @@ class ModelView(Widget):
             yield Static(id="score-histogram")
             yield PlotextPlot(id="churn-plot")
 
-    def show(self, s: Snapshot, timeline: Timeline) -> None:
+    def show(self, s: Snapshot, timeline: Timeline, charts: bool = True) -> None:
         m = s.model
         summary = Text()
         if m is None:
@@ -37,10 +38,11 @@ class ModelView(Widget):
             summary.append("predicted churn rate ", style="bold")
             summary.append(pct(m.predicted_churn_rate), style="bold magenta")
             summary.append(f"   predictions/s {num(m.predictions_per_s)}")
-        self.query_one("#model-summary", Static).update(summary)
+        set_if_changed(self.query_one("#model-summary", Static), summary)
         scores = m.score_histogram if m else ()
-        self.query_one("#score-histogram", Static).update(
-            histogram_text("predicted churn probability, window", scores, label=_score_label))
+        set_if_changed(self.query_one("#score-histogram", Static), histogram_text("predicted churn probability, window", scores, label=_score_label))
+        if not charts:
+            return
         plot = self.query_one("#churn-plot", PlotextPlot)
         plt = plot.plt
         plt.clear_data()

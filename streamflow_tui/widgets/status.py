@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ..core.results import Snapshot
+from .quiet import set_if_changed
 
 
 class StatusLine(Static):
@@ -30,7 +31,7 @@ class StatusLine(Static):
         t.append(f"  load {load}")
         if paused:
             t.append("  PAUSED", style="bold yellow reverse")
-        self.update(t)
+        set_if_changed(self, t)
 
 
 class Banner(Static):

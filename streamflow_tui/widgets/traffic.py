@@ -13,6 +13,7 @@ from ..core.format import ms, num, pct
 from ..core.results import Snapshot
 from ..core.timeline import Timeline
 from .bars import histogram_text
+from .quiet import set_if_changed
 
 
 class TrafficView(Widget):
@@ -30,7 +31,8 @@ class TrafficView(Widget):
     def on_mount(self) -> None:
         self.query_one("#series-table", DataTable).add_columns("endpoint", "status", "code", "req/s", "err %", "p95", "total")
 
-    def show(self, s: Snapshot, timeline: Timeline, *, slo_p95: float, slo_error_ratio: float) -> None:
+    def show(self, s: Snapshot, timeline: Timeline, *, slo_p95: float, slo_error_ratio: float, charts: bool = True) -> None:
+        """Update the numbers; redraw the time charts only when ``charts`` (they cost ~50 ms each)."""
         r, lat = s.requests, s.latency
         summary = Text()
         summary.append("requests/s ", style="bold")
@@ -41,8 +43,11 @@ class TrafficView(Widget):
         if breached_err:
             summary.append(" ▲SLO", style="bold red")
         summary.append(f"   total {num(r.total, '{:,.0f}')}")
-        self.query_one("#rps-summary", Static).update(summary)
-        self.query_one("#rps-sparkline", Sparkline).data = [v or 0.0 for v in timeline.column("rps")][-120:]
+        set_if_changed(self.query_one("#rps-summary", Static), summary)
+        sparkline = self.query_one("#rps-sparkline", Sparkline)
+        data = [v or 0.0 for v in timeline.column("rps")][-120:]
+        if data != sparkline.data:
+            sparkline.data = data
 
         latency = Text("latency  ", style="bold")
         for key in ("p50", "p95", "p99"):
@@ -52,8 +57,14 @@ class TrafficView(Widget):
             latency.append(ms(value), style="bold red" if breached else "bold")
             latency.append(" ▲SLO   " if breached else "   ", style="bold red")
         latency.append(f"avg {ms(lat.avg)}", style="dim")
-        self.query_one("#latency-summary", Static).update(latency)
+        set_if_changed(self.query_one("#latency-summary", Static), latency)
 
+        if charts:
+            self._draw_latency(timeline, slo_p95)
+        set_if_changed(self.query_one("#latency-histogram", Static), histogram_text("latency histogram, window", s.latency_histogram))
+        self._fill_table(s)
+
+    def _draw_latency(self, timeline: Timeline, slo_p95: float) -> None:
         plot = self.query_one("#latency-plot", PlotextPlot)
         plt = plot.plt
         plt.clear_data()
@@ -72,18 +83,29 @@ class TrafficView(Widget):
         plt.title("latency (ms) over time (s)")
         plot.refresh()
 
-        self.query_one("#latency-histogram", Static).update(histogram_text("latency histogram, window", s.latency_histogram))
-
+    def _fill_table(self, s: Snapshot) -> None:
+        """Cells are updated in place while the set of series stays the same; rebuilt when it changes."""
         table = self.query_one("#series-table", DataTable)
-        several = any(x.instance for x in r.by_series)
+        several = any(x.instance for x in s.requests.by_series)
         p95_by_endpoint = dict(s.latency_by_endpoint)
-        table.clear()
-        for x in r.by_series:
+        rows = {}
+        for x in s.requests.by_series:
             if x.endpoint == "/metrics":
                 continue  # the console's own scrapes
-            err = 1.0 if x.status == "error" else 0.0
             p95 = p95_by_endpoint.get(x.endpoint)
             endpoint = f"{x.endpoint} @{x.instance}" if several and x.instance else x.endpoint
-            style = "red" if x.status == "error" else ""
-            table.add_row(Text(endpoint, style=style), x.status, x.code, num(x.rps), pct(err) if x.rps else "–",
-                          ms(p95.p95 if p95 else None), num(x.total, "{:,.0f}"))  # fmt: skip
+            err = "–" if not x.rps else pct(1.0 if x.status == "error" else 0.0)
+            rows[f"{endpoint}|{x.status}|{x.code}"] = (
+                Text(endpoint, style="red" if x.status == "error" else ""), x.status, x.code, num(x.rps), err,
+                ms(p95.p95 if p95 else None), num(x.total, "{:,.0f}"),
+            )  # fmt: skip
+        if list(rows) != [key.value for key in table.rows]:
+            table.clear()
+            for key, cells in rows.items():
+                table.add_row(*cells, key=key)
+            return
+        columns = list(table.columns)
+        for key, cells in rows.items():
+            for column, value in zip(columns[3:], cells[3:]):
+                if table.get_cell(key, column) != value:
+                    table.update_cell(key, column, value, update_width=True)

@@ -1,0 +1,136 @@
+"""The docker-compose stack, checked without a Docker engine: configs by promtool and hadolint,
+the compose file against the Prometheus config and the API, and every PromQL expression of the
+dashboard and the rules against a real Prometheus scraping three real APIs under load."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from conftest import REPO, running_api
+from live_stack import SteadyTraffic, wait_for_rates
+from metrics_text import samples, total
+from prometheus_server import PROMTOOL, query, running_prometheus
+
+DEPLOY = REPO / "deploy"
+COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+PROM_CONFIG = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+RULES = yaml.safe_load((DEPLOY / "prometheus" / "rules.yml").read_text())
+DASHBOARD = json.loads((DEPLOY / "grafana" / "dashboards" / "streamflow.json").read_text())
+
+
+def test_promtool_accepts_config_and_rules():
+    for args in (["check", "config", str(DEPLOY / "prometheus" / "prometheus.yml")],
+                 ["check", "rules", str(DEPLOY / "prometheus" / "rules.yml")]):  # fmt: skip
+        proc = subprocess.run([PROMTOOL, *args], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_compose_parses_and_agrees_with_prometheus_and_the_api():
+    services = COMPOSE["services"]
+    assert set(services) == {"api", "prometheus", "grafana"}
+    for name, service in services.items():
+        image = service.get("image", "")
+        if name != "api":
+            assert re.fullmatch(r"[\w./-]+:v?\d+\.\d+\.\d+", image), f"{name} image not pinned: {image}"
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                assert (REPO / source).exists(), f"{name} mounts a missing path {source}"
+        for port in service.get("ports", []):
+            assert port.startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
+    assert "ports" not in services["api"], "replicas must not fight over one host port"
+    assert services["api"]["build"] == "."
+
+    (job,) = PROM_CONFIG["scrape_configs"]
+    (sd,) = job["dns_sd_configs"]
+    assert sd["names"] == ["api"] and sd["type"] == "A"  # DNS finds every replica of the service
+    cmd = (REPO / "Dockerfile").read_text()
+    api_port = int(re.search(r'CMD \["streamflow-api", "--host", "0.0.0.0", "--port", "(\d+)"\]', cmd).group(1))
+    assert sd["port"] == api_port and str(api_port) in services["api"]["expose"]
+    assert PROM_CONFIG["rule_files"] == ["rules.yml"]
+    mounts = {v.split(":")[1] for v in services["prometheus"]["volumes"]}
+    assert {"/etc/prometheus/prometheus.yml", "/etc/prometheus/rules.yml"} <= mounts
+
+    datasource = yaml.safe_load((DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text())["datasources"][0]
+    assert datasource["url"] == "http://prometheus:9090" and "127.0.0.1:9090:9090" in services["prometheus"]["ports"]
+    provider = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/streamflow.yml").read_text())["providers"][0]
+    assert provider["options"]["path"] in {v.split(":")[1] for v in services["grafana"]["volumes"]}
+
+
+def test_dockerfile_is_pinned_non_root_and_lint_clean():
+    text = (REPO / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:\d+\.\d+\.\d+-slim-\w+$", text, re.M)
+    users = re.findall(r"^USER (\S+)$", text, re.M)
+    assert users and users[-1] not in ("root", "0")
+    assert text.index("USER") < text.index("CMD [")
+    assert not re.search(r"(PASSWORD|SECRET|TOKEN|API_KEY)\s*=", text, re.I)
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    proc = subprocess.run([hadolint, str(REPO / "Dockerfile")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _expressions() -> list[tuple[str, str]]:
+    exprs = [(f"rule {r['record']}", r["expr"]) for g in RULES["groups"] for r in g["rules"]]
+    for panel in DASHBOARD["panels"]:
+        for target in panel["targets"]:
+            exprs.append((f"panel {panel['title']!r}", target["expr"].replace("$__rate_interval", "30s")))
+    return exprs
+
+
+@pytest.fixture(scope="module")
+def three_replicas(tmp_path_factory):
+    rules = tmp_path_factory.mktemp("prom") / "rules.yml"
+    shutil.copy(DEPLOY / "prometheus" / "rules.yml", rules)
+    with ExitStack() as stack:
+        apis = [stack.enter_context(running_api()) for _ in range(3)]
+        config = dict(PROM_CONFIG)
+        config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
+        config["rule_files"] = [str(rules)]
+        config["scrape_configs"] = [{"job_name": "streamflow-api", "static_configs": [{"targets": [a.removeprefix("http://") for a in apis]}]}]
+        prom = stack.enter_context(running_prometheus(yaml.safe_dump(config)))
+        traffic = SteadyTraffic(apis, 30).start()
+        stack.callback(traffic.stop)
+        wait_for_rates(prom, 3)
+        yield apis, prom, traffic
+
+
+def test_every_dashboard_and_rule_expression_returns_data(three_replicas):
+    _, prom, _ = three_replicas
+    time.sleep(2)  # let the rules be evaluated a few times
+    for where, expr in _expressions():
+        rows = query(prom, expr, time.time())
+        assert rows, f"{where}: {expr} returned no data"
+    for group in RULES["groups"]:
+        for rule in group["rules"]:
+            assert query(prom, rule["record"], time.time()), f"recorded series {rule['record']} is missing"
+    instances = query(prom, "sum by (instance) (rate(api_requests_total[30s]))", time.time())
+    assert len(instances) == 3
+
+
+def test_console_totals_equal_the_replicas_own_counters(three_replicas):
+    apis, prom, traffic = three_replicas
+    traffic.stop()
+    time.sleep(3)  # two scrapes after the last request
+    proc = subprocess.run([sys.executable, "-m", "streamflow_tui.cli", "--once", "--json", "--prometheus-url", prom, "--window", "10"],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads(proc.stdout)
+    own = [total(samples(httpx.get(a + "/metrics").text), "api_requests_total", endpoint="/predict") for a in apis]
+    console_predict = [x for x in doc["requests"]["by_series"] if x["endpoint"] == "/predict"]
+    assert sum(x["total"] for x in console_predict) == sum(own)
+    per_instance = {}
+    for x in console_predict:
+        per_instance[x["instance"]] = per_instance.get(x["instance"], 0) + x["total"]
+    assert sorted(per_instance.values()) == sorted(own)
+    assert set(per_instance) == {a.removeprefix("http://") for a in apis}
