@@ -102,7 +102,7 @@ async def measure(url: str, args, out: dict) -> None:
 
 async def measure_rss(url: str, args, out: dict) -> None:
     tmp = tempfile.mkdtemp()
-    config = ConsoleConfig(api_url=url, interval=0.5, history=60, reports_dir=tmp, export_dir=tmp)
+    config = ConsoleConfig(api_url=url, interval=args.rss_interval, history=60, reports_dir=tmp, export_dir=tmp)
     app = create_app(config)
     load = start_load(url, 300, args.rss_seconds + 10)
     samples = []
@@ -113,7 +113,8 @@ async def measure_rss(url: str, args, out: dict) -> None:
             samples.append((round(time.perf_counter() - start), round(rss_mb(), 1), len(app.timeline.points)))
         await pilot.press("q")
     load.terminate()
-    warm = [s for s in samples if s[0] >= 70]  # history (121 points at 0.5 s) is full after ~60 s
+    warm = [s for s in samples if s[0] >= 70]  # the 60 s history is full after ~60 s
+    out["rss_polls"] = app.polls
     out["rss_samples_s_mb_points"] = samples
     out["rss_after_warmup_mb"] = {"first": warm[0][1], "last": warm[-1][1],
                                   "growth_pct": 100 * (warm[-1][1] - warm[0][1]) / warm[0][1],
@@ -124,10 +125,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--phase-seconds", type=float, default=20)
     parser.add_argument("--rss-seconds", type=float, default=180)
+    parser.add_argument("--rss-interval", type=float, default=0.5, help="poll interval of the RSS run")
+    parser.add_argument("--rss-only", action="store_true")
     args = parser.parse_args()
     out: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine()}
     with uvicorn_server({}) as url:
-        asyncio.run(measure(url, args, out))
+        if not args.rss_only:
+            asyncio.run(measure(url, args, out))
         asyncio.run(measure_rss(url, args, out))
     print(json.dumps(out, indent=2))
 
