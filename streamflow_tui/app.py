@@ -37,7 +37,6 @@ from .widgets.status import Banner, StatusLine
 from .widgets.traffic import TrafficView
 
 RATE_STEP = 1.25
-CHART_EVERY_S = 5.0  # time charts are redrawn at most this often: plotext costs ~50 ms a chart
 
 
 class StreamFlowApp(App[None]):
@@ -149,7 +148,7 @@ class StreamFlowApp(App[None]):
         if s is None or not s.ok:
             return
         now = time.monotonic()
-        charts = force_charts or now - self._charts_at >= CHART_EVERY_S
+        charts = force_charts or now - self._charts_at >= self.config.chart_interval
         if charts:
             self._charts_at = now
         active = self.query_one(TabbedContent).active

@@ -14,7 +14,8 @@ SIZES = [(80, 24), (160, 48)]
 
 def make_app(tmp_path, source=None):
     # A poll interval of an hour: only the test feeds snapshots; history keeps 200 of them.
-    config = ConsoleConfig(api_url="http://127.0.0.1:8000", interval=3600, history=3600 * 200,
+    # Charts redrawn on every poll: the 5 s throttle would make the frames depend on timing.
+    config = ConsoleConfig(api_url="http://127.0.0.1:8000", interval=3600, history=3600 * 200, chart_interval=0,
                            reports_dir=str(tmp_path), export_dir=str(tmp_path))  # fmt: skip
     return create_app(config, sources=(source or FakeSource(start=20), None), drift_engine=DriftEngine(warm=False),
                       clock=lambda: T0.timestamp())  # fmt: skip
