@@ -14,6 +14,8 @@ from typing import Iterator
 import httpx
 import pytest
 
+from streamflow_tui.core.embedded import stop_process
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -48,12 +50,7 @@ def running_api(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
         wait_http(url + "/health", proc=proc)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -13,6 +13,7 @@ from typing import Iterator
 import httpx
 
 from conftest import free_port
+from streamflow_tui.core.embedded import stop_process
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
@@ -62,11 +63,7 @@ def running_prometheus(config: str = "", data_dir: Path | None = None) -> Iterat
                 time.sleep(0.05)
             yield url
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_process(proc)
             log.close()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

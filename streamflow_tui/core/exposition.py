@@ -15,6 +15,8 @@ import httpx
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
+from .results import SourceError
+
 # Ask for the classic text format first; accept OpenMetrics if that is all the target speaks.
 ACCEPT = "text/plain;version=0.0.4;q=1.0, application/openmetrics-text;version=1.0.0;q=0.5, */*;q=0.1"
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
@@ -23,11 +25,8 @@ Labels = tuple[tuple[str, str], ...]
 SeriesKey = tuple[str, Labels]  # (sample name, sorted label pairs)
 
 
-class ScrapeError(Exception):
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
+class ScrapeError(SourceError):
+    pass
 
 
 @dataclass(frozen=True)

@@ -27,17 +27,15 @@ from .results import (
     RequestStats,
     SeriesRate,
     Snapshot,
+    SourceError,
     TargetStatus,
 )
 
 CHOICE_TTL_S = 30.0
 
 
-class PrometheusError(Exception):
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
+class PrometheusError(SourceError):
+    pass
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 
+class SourceError(Exception):
+    """A metric source could not be read: ``kind`` for code, ``message`` for people."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
 @dataclass(frozen=True)
 class TargetStatus:
     url: str | None
