@@ -3,14 +3,12 @@ Evidently in its worker process, a real Prometheus."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from conftest import free_port, wait_http

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from scipy.stats import norm
 
 import streamflow_data as sd
 from drift_reference import column_drift
-from streamflow_data.schema import FEATURES, LABEL, NUMERIC_FEATURES
+from streamflow_data.schema import LABEL, NUMERIC_FEATURES
 from streamflow_tui.core.drift import DriftEngine, DriftError, DriftRequest
 
 

@@ -14,7 +14,7 @@ from conftest import free_port, running_api
 from fake_targets import Reply, closing_target, fake_target, stalling_target
 from loadgen import LoadConfig, LoadConfigError, LoadRunner
 from loadgen.processes import run_processes
-from metrics_text import samples, total, value
+from metrics_text import samples, value
 
 
 def assert_accounting(s) -> None:
