@@ -22,17 +22,18 @@ def make_app(tmp_path, source=None):
 
 
 async def fill(pilot, polls: int = 30) -> None:
-    """Feed the deterministic source into the timeline, as polls would."""
+    """Feed the deterministic source as polls would: points straight into the timeline, the last as a message."""
     app = pilot.app
     from streamflow_tui.messages import SnapshotReady
 
     while app.polls < 1:  # the first poll, from on_mount, lands before ours: a fixed order
         await pilot.pause(0.01)
-    for _ in range(polls):
-        source = app._sources[0]
+    source = app._sources[0]
+    for _ in range(polls - 1):
         source.poll()
-        app.post_message(SnapshotReady(source.snapshot(5), None))
-        await pilot.pause()
+        app.timeline.add_snapshot(source.snapshot(5))
+    source.poll()
+    app.post_message(SnapshotReady(source.snapshot(5), None))
     await pilot.pause(0.2)
 
 
