@@ -36,8 +36,7 @@ class Window:
     def value(self, ring: SampleRing, *, per_second: bool) -> float | None:
         """rate() / increase() over the window, or the latest cumulative value."""
         if self.cumulative:
-            last = ring.last()
-            return last[1] if last and last[0] == self.eval_ms else None
+            return _latest(ring, self.eval_ms)
         samples = ring.between(self.eval_ms - self.range_ms, self.eval_ms)
         if not samples or samples[-1][0] != self.eval_ms:
             return None  # the series was absent from the newest scrape

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from . import compute
 from .exposition import finite
 from .naming import LATENCY_BUCKET, MetricNames, choose, derive_status
 from .results import (
@@ -233,11 +234,8 @@ class PrometheusSource:
                 cumulative.append((float(r["metric"]["le"]), _value(r["value"][1])))
             except (KeyError, ValueError):
                 continue
-        out, previous = [], 0.0
-        for le, count in sorted(cumulative):
-            out.append(Bucket(le=le, count=None if count is None else count - previous))
-            previous = count if count is not None else previous
-        return tuple(out)
+        # The scrape source's de-cumulation (duplicate le spellings merged, NaN shown as None).
+        return compute.histogram([(le, math.nan if count is None else count) for le, count in cumulative])
 
     def _model(self, w: str, at: float) -> ModelStats | None:
         n = self.names
