@@ -34,10 +34,10 @@ def machine() -> str:
 
 
 @contextmanager
-def uvicorn_server(env: dict[str, str]) -> Iterator[str]:
-    """The API from its factory in a uvicorn process, like ``streamflow-api`` runs it."""
+def uvicorn_server(env: dict[str, str], cpus: str | None = None) -> Iterator[str]:
+    """The API from its factory in a uvicorn process, like ``streamflow-api`` runs it (on ``cpus`` if given)."""
     port = free_port()
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.app:app_from_env", "--port", str(port),
+    cmd = [*pinned(cpus), sys.executable, "-m", "uvicorn", "--factory", "api.app:app_from_env", "--port", str(port),
            "--log-level", "warning", "--no-access-log"]  # fmt: skip
     proc = subprocess.Popen(cmd, env={**os.environ, **env})
     url = f"http://127.0.0.1:{port}"
@@ -54,9 +54,14 @@ def uvicorn_server(env: dict[str, str]) -> Iterator[str]:
         proc.wait()
 
 
-def hey(url: str, *, concurrency: int, seconds: float, body: str | None = None) -> dict[str, float]:
+def pinned(cpus: str | None) -> list[str]:
+    """A command prefix that keeps a process on the given CPUs (taskset), or nothing."""
+    return ["taskset", "-c", cpus] if cpus else []
+
+
+def hey(url: str, *, concurrency: int, seconds: float, body: str | None = None, cpus: str | None = None) -> dict[str, float]:
     """Run Debian's hey and return requests/s and latency percentiles (seconds)."""
-    cmd = ["hey", "-z", f"{seconds}s", "-c", str(concurrency)]
+    cmd = [*pinned(cpus), "hey", "-z", f"{seconds}s", "-c", str(concurrency)]
     if body is not None:
         cmd += ["-m", "POST", "-T", "application/json", "-d", body]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from urllib.parse import urlsplit
 
 from .config import PAYLOADS, LoadConfig, LoadConfigError
@@ -88,10 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         runner = LoadRunner(config).start()
         try:
-            while runner.running:
-                progress(report.progress_line(runner.snapshot()))
-                time.sleep(0.25)
-            runner.wait()
+            while not runner.finished(0.25):
+                if show:
+                    progress(report.progress_line(runner.snapshot()))
+            runner.wait()  # re-raises what ended the run, if anything did
         except KeyboardInterrupt:
             runner.stop()
         stats = runner.stats

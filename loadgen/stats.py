@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from hdrh.histogram import HdrHistogram
 
+from . import hdr_read
+
 MAX_LATENCY_US = 300_000_000  # 5 minutes; longer latencies are recorded at this value
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 TIMELINE_SECONDS = 3_600  # per-second buckets kept (the newest)
@@ -134,14 +136,17 @@ class LoadStats:
         with self._lock:
             self.not_sent += n
 
-    def _percentiles(self, h: HdrHistogram) -> dict[str, float | None]:
-        if h.get_total_count() == 0:
+    @staticmethod
+    def _percentiles(h: HdrHistogram, counts) -> dict[str, float | None]:
+        if not counts.any():
             return {_pct_key(p): None for p in PERCENTILES}
-        values = h.get_percentile_to_value_dict(list(PERCENTILES))
+        values = hdr_read.percentiles(h, counts, PERCENTILES)
         return {_pct_key(p): values[p] / 1e6 for p in PERCENTILES}
 
     def snapshot(self, now: float | None = None) -> LoadSnapshot:
+        """Cheap enough to call often: the lock is held for two array copies, not the percentile math."""
         with self._lock:
+            corrected, uncorrected = hdr_read.counts(self.corrected), hdr_read.counts(self.uncorrected)
             end = self.ended if self.ended is not None else (now or time.perf_counter())
             elapsed = max(1e-9, end - self.started)
             if self.ended is None:
@@ -150,7 +155,7 @@ class LoadStats:
                 achieved = sum(b[1] + b[2] for b in recent) / len(recent) if recent else None
             else:
                 achieved = (self.ok + self.errors) / elapsed
-            return LoadSnapshot(
+            fields = dict(
                 model=self.model,
                 running=self.ended is None,
                 elapsed_s=elapsed,
@@ -166,11 +171,11 @@ class LoadStats:
                 max_send_lag_s=self.max_send_lag_s,
                 achieved_rps=achieved,
                 send_rate=self._send_rate(),
-                corrected=self._percentiles(self.corrected),
-                uncorrected=self._percentiles(self.uncorrected),
                 status_codes=dict(self.status_codes),
                 error_kinds=dict(self.error_kinds),
             )
+        return LoadSnapshot(**fields, corrected=self._percentiles(self.corrected, corrected),
+                            uncorrected=self._percentiles(self.uncorrected, uncorrected))  # fmt: skip
 
     def _send_rate(self) -> float | None:
         """Requests started per second between the first and the last send: the schedule's achieved rate."""
@@ -192,12 +197,9 @@ class LoadStats:
             h = self.corrected if corrected else self.uncorrected
             if h.get_total_count() == 0:
                 return {"fastest": None, "slowest": None, "average": None, "stddev": None}
-            return {
-                "fastest": h.get_min_value() / 1e6,
-                "slowest": h.get_max_value() / 1e6,
-                "average": h.get_mean_value() / 1e6,
-                "stddev": h.get_stddev() / 1e6,
-            }
+            mean, stddev = hdr_read.mean_stddev(h, hdr_read.counts(h))
+            return {"fastest": h.get_min_value() / 1e6, "slowest": h.get_max_value() / 1e6,
+                    "average": mean / 1e6, "stddev": stddev / 1e6}  # fmt: skip
 
     def histogram_rows(self, corrected: bool = True, bars: int = 11) -> list[dict[str, float | int]]:
         """hey-style distribution: ``bars`` equal-width buckets between fastest and slowest."""
@@ -206,11 +208,8 @@ class LoadStats:
             if h.get_total_count() == 0:
                 return []
             lo, hi = h.get_min_value(), h.get_max_value()
+            counts = hdr_read.equal_width_bars(h, hdr_read.counts(h), lo, hi, bars)
             width = max(1, (hi - lo) / (bars - 1))
-            counts = [0] * bars
-            for item in h.get_recorded_iterator():
-                index = min(bars - 1, int((item.value_iterated_to - lo) / width))
-                counts[index] += item.count_added_in_this_iter_step
             return [{"le": (lo + width * i) / 1e6, "count": c} for i, c in enumerate(counts)]
 
     def merge(self, other: "LoadStats") -> None:

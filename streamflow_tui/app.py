@@ -21,7 +21,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Button, Footer, TabbedContent, TabPane
 
-from loadgen import LoadConfig, LoadConfigError, LoadRunner
+from loadgen import LoadConfig, LoadConfigError, LoadRunner, LoadSnapshot
 
 from .config import ConsoleConfig
 from .core.drift import DriftEngine, DriftError, DriftRequest, DriftResult
@@ -77,6 +77,7 @@ class StreamFlowApp(App[None]):
         self._last_ok: float | None = None
         self.paused = False
         self.load: LoadRunner | None = None
+        self._load_snapshot: LoadSnapshot | None = None
         self._load_error: str | None = None
         self.drift_result: DriftResult | None = None
         self._drift_started: float | None = None
@@ -124,16 +125,18 @@ class StreamFlowApp(App[None]):
     @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
     def _poll_worker(self) -> None:
         snapshot, fallback = poll_once(self._sources, self.config.window)
-        self.post_message(SnapshotReady(snapshot, fallback))
+        load = self.load
+        self.post_message(SnapshotReady(snapshot, fallback, load.snapshot() if load else None, id(load)))
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         self.polls += 1
         s = message.snapshot
         self.snapshot, self._fallback = s, message.fallback
-        load_snapshot = self.load.snapshot() if self.load else None
+        # A load started or stopped since the poll began is shown fresh by _current_load instead.
+        self._load_snapshot = message.load if message.load_run == id(self.load) else None
         if s.ok:
             self._last_ok = self._clock()
-            self.timeline.add_snapshot(s, load_snapshot.achieved_rps if load_snapshot else None)
+            self.timeline.add_snapshot(s, self._load_snapshot.achieved_rps if self._load_snapshot else None)
             self._show_views()
         self._show_status()
         self._show_load()
@@ -165,8 +168,8 @@ class StreamFlowApp(App[None]):
         s = self.snapshot
         age = None if self._last_ok is None else self._clock() - self._last_ok
         load = "–"
-        if self.load is not None:
-            ls = self.load.snapshot()
+        ls = self._current_load()
+        if ls is not None:
             if ls.running:
                 load = f"▶ {ls.model} {ls.target_rate:g}/s" if ls.model == "open" else f"▶ closed {ls.concurrency} workers"
             else:
@@ -204,14 +207,23 @@ class StreamFlowApp(App[None]):
             self.timeline.add(Point(t, history.rps[i], history.error_ratio[i], history.p50[i], history.p95[i], history.p99[i], None))
 
     # -- load --------------------------------------------------------------------------------
+    def _current_load(self) -> LoadSnapshot | None:
+        """The last polled load snapshot; a fresh one right after a load action changed things."""
+        if self.load is None:
+            return None
+        if self._load_snapshot is None:
+            self._load_snapshot = self.load.snapshot()
+        return self._load_snapshot
+
     def _show_load(self) -> None:
-        self.query_one(LoadPanel).show(self.load.snapshot() if self.load else None, self._load_error)
+        self.query_one(LoadPanel).show(self._current_load(), self._load_error)
 
     def action_toggle_load(self) -> None:
         if self.load is not None and self.load.running:
             self.load.stop()
         else:
             self._start_load()
+        self._load_snapshot = None
         self._show_load()
         self._show_status()
 
@@ -250,6 +262,7 @@ class StreamFlowApp(App[None]):
             n = max(1, runner.snapshot().concurrency + (1 if factor > 1 else -1))
             runner.set_concurrency(n)
             self.query_one(LoadPanel).show_target(None, n)
+        self._load_snapshot = None
         self._show_status()
 
     def action_faster(self) -> None:

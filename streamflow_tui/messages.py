@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from loadgen import LoadSnapshot
+
 from .core.drift import DriftResult
 from .core.results import Snapshot
 
@@ -14,6 +16,8 @@ from .core.results import Snapshot
 class SnapshotReady(Message):
     snapshot: Snapshot
     fallback: str | None  # why the scrape source stands in for Prometheus, if it does
+    load: LoadSnapshot | None = None  # the built-in load generator's numbers, taken in the same poll
+    load_run: int | None = None  # which run they belong to (id of its runner)
 
 
 @dataclass

@@ -64,6 +64,20 @@ def test_rate_and_concurrency_change_while_running(api):
     assert s.concurrency == 8 and s.ok > 100
 
 
+def test_workers_follow_the_concurrency_down_and_up_again():
+    with fake_target() as t:
+        t.reply = Reply(delay=0.3, body=b"{}")
+        runner = LoadRunner(LoadConfig(url=t.url + "/x", concurrency=2, duration=30, payload="none", timeout=5)).start()
+        seen = []
+        for n in (2, 8, 3, 6):
+            runner.set_concurrency(n)
+            time.sleep(1.0)  # every worker is waiting on a 0.3 s answer most of the time
+            seen.append(runner.snapshot().in_flight)
+        s = runner.stop()
+    assert seen == [2, 8, 3, 6]
+    assert_accounting(s)
+
+
 def test_ramp_up_starts_slow(api):
     runner = LoadRunner(LoadConfig(url=api + "/predict", rate=400, duration=3, ramp_up=2)).start()
     runner.wait()
