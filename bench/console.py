@@ -2,6 +2,8 @@
 
 1. CPU of the console process at --interval 1 with no traffic, then with 500 req/s
    sent by a separate streamflow-load process;
+   The chart history is pre-filled first (``--history`` worth of points), as
+   after ten minutes of uptime: chart redraws cost more as it fills.
 2. key press -> screen painted while 500 req/s run and drift checks are kept in
    progress: from posting the key event (``p``, pause) to the first paint of the
    status line that shows the new state (Pilot's own ``press`` also waits for
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import resource
 import statistics
 import subprocess
@@ -51,12 +54,28 @@ def start_load(url: str, rate: int, seconds: float) -> subprocess.Popen:
                              "--no-progress", "--json"], stdout=subprocess.DEVNULL)  # fmt: skip
 
 
+def prefill_history(app) -> None:
+    """Fill the chart history as after ``--history`` seconds of uptime: chart costs grow with it."""
+    from streamflow_tui.core.timeline import Point
+
+    rng = random.Random(0)
+    live = list(app.timeline.points)
+    app.timeline.points.clear()
+    now = time.time() - len(live)
+    for i in range(app.config.history_points - len(live)):
+        p50 = 0.002 + rng.random() * 0.001
+        app.timeline.add(Point(now - app.config.history + i, 1.0, 0.0, p50, p50 * 1.5, p50 * 2, 0.1))
+    for point in live:
+        app.timeline.add(point)
+
+
 async def measure(url: str, args, out: dict) -> None:
     tmp = tempfile.mkdtemp()
     config = ConsoleConfig(api_url=url, interval=1.0, reports_dir=tmp, export_dir=tmp)
     app = create_app(config)
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.pause(8)  # first polls, and the drift worker warms up
+        prefill_history(app)
         for name, rate in (("idle", 0), ("500rps", 500)):
             load = start_load(url, rate, args.phase_seconds + 5) if rate else None
             await pilot.pause(2)
@@ -127,12 +146,14 @@ def main() -> None:
     parser.add_argument("--rss-seconds", type=float, default=180)
     parser.add_argument("--rss-interval", type=float, default=0.5, help="poll interval of the RSS run")
     parser.add_argument("--rss-only", action="store_true")
+    parser.add_argument("--no-rss", action="store_true")
     args = parser.parse_args()
     out: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine()}
     with uvicorn_server({}) as url:
         if not args.rss_only:
             asyncio.run(measure(url, args, out))
-        asyncio.run(measure_rss(url, args, out))
+        if not args.no_rss:
+            asyncio.run(measure_rss(url, args, out))
     print(json.dumps(out, indent=2))
 
 

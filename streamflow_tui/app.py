@@ -284,6 +284,7 @@ class StreamFlowApp(App[None]):
                                    reports_dir=self.config.reports_dir, api_url=self.config.api_url)  # fmt: skip
         except DriftError as exc:
             view.failed(str(exc))
+            self.notify(str(exc), title="drift check failed", severity="error", timeout=10)
             return
         self._drift_started = self._clock()
         view.running(reference, current, 0.0)
@@ -315,6 +316,8 @@ class StreamFlowApp(App[None]):
     def on_drift_failed(self, message: DriftFailed) -> None:
         self._drift_started = None
         self.query_one(DriftView).failed(message.error)
+        # The view's status row is one line; the whole message stays readable here.
+        self.notify(message.error, title="drift check failed", severity="error", timeout=10)
 
     def on_html_ready(self, message: HtmlReady) -> None:
         if self.drift_result is not None and message.path:

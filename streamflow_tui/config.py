@@ -16,7 +16,7 @@ class ConsoleConfig:
     window: float = 5.0  # seconds that rates and percentiles are computed over
     reports_dir: str = "reports/evidently"
     export_dir: str = "exports"
-    chart_interval: float = 5.0  # time charts redraw at most this often (plotext costs ~50 ms a chart)
+    chart_interval: float = 10.0  # time charts redraw at most this often (plotext costs ~40 ms a chart)
     slo_p95: float = 0.100  # highlighted when breached
     slo_error_ratio: float = 0.05
     names: MetricNames = field(default_factory=MetricNames)

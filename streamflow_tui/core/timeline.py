@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 
 from .results import Snapshot
@@ -52,3 +53,31 @@ class Timeline:
 
     def to_json(self) -> list[dict]:
         return [asdict(p) for p in self.points]
+
+
+def downsample(
+    points: list[Point], name: str, buckets: int, reduce: Callable[[list[float]], float] = max
+) -> tuple[list[float], list[float]]:
+    """At most ``buckets`` (seconds before the newest point, value) pairs of one column, for a chart.
+
+    Equal time slices from the oldest to the newest point, each reduced (``max``
+    keeps latency spikes visible); slices without a value are left out.
+    A chart cannot show more points than it has dots, and plotext's cost grows
+    with every point it is given.
+    """
+    if not points or buckets < 1:
+        return [], []
+    t0, t_end = points[0].t, points[-1].t
+    span = (t_end - t0) or 1.0
+    slices: dict[int, tuple[float, list[float]]] = {}
+    for p in points:
+        value = getattr(p, name)
+        if value is None:
+            continue
+        index = min(buckets - 1, int((p.t - t0) / span * buckets))
+        last_t, values = slices.setdefault(index, (p.t, []))
+        slices[index] = (max(last_t, p.t), values)
+        values.append(value)
+    xs = [t - t_end for t, _ in slices.values()]
+    ys = [reduce(values) for _, values in slices.values()]
+    return xs, ys

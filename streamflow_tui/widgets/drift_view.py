@@ -12,6 +12,7 @@ from streamflow_data import MONTHS
 
 from ..core.drift import DriftResult
 from ..core.format import num, pct
+from .quiet import set_if_changed
 
 CHOICES = [(m, m) for m in MONTHS] + [("live (what the API scored)", "live")]
 
@@ -40,18 +41,21 @@ class DriftView(Widget):
             threshold = None
         return (self.query_one("#drift-reference", Select).value, self.query_one("#drift-current", Select).value, threshold)
 
+    def _status(self, text: Text) -> None:
+        # One line in a fixed-height row: a poll's "… 1.2 s" must not cost a layout pass.
+        set_if_changed(self.query_one("#drift-status", Static), text)
+
     def running(self, reference: str, current: str, seconds: float) -> None:
-        self.query_one("#drift-status", Static).update(Text(f"⏳ comparing {reference} → {current} … {seconds:.1f} s", style="bold yellow"))
+        self._status(Text(f"⏳ comparing {reference} → {current} … {seconds:.1f} s", style="bold yellow"))
 
     def failed(self, error: str) -> None:
-        self.query_one("#drift-status", Static).update(Text(f"✖ drift check failed: {error}", style="bold red"))
+        self._status(Text(f"✖ drift check failed: {error}", style="bold red"))
 
     def html(self, path: str | None, error: str | None) -> None:
-        status = self.query_one("#drift-status", Static)
         if error:
-            status.update(Text(f"table ready; HTML report failed: {error}", style="yellow"))
+            self._status(Text(f"table ready; HTML report failed: {error}", style="yellow"))
         elif path:
-            status.update(Text(f"✔ done — HTML report {path} (o opens it)", style="green"))
+            self._status(Text(f"✔ done — HTML report {path} (o opens it)", style="green"))
 
     def show(self, r: DriftResult) -> None:
         badge_style = "bold white on red" if r.decision == "RETRAINING_TRIGGERED" else "bold black on green"
@@ -66,8 +70,8 @@ class DriftView(Widget):
         else:
             t.append("\ntarget drift –  (no churn_label in the current data)", style="dim")
         t.append(f"\nreports {r.report_json or '–'}", style="dim")
-        self.query_one("#drift-summary", Static).update(t)
-        self.query_one("#drift-status", Static).update(Text(f"✔ table ready in {r.seconds:.2f} s; writing the HTML report…", style="green"))
+        set_if_changed(self.query_one("#drift-summary", Static), t)
+        self._status(Text(f"✔ table ready in {r.seconds:.2f} s; writing the HTML report…", style="green"))
         table = self.query_one("#drift-table", DataTable)
         table.clear()
         for c in r.columns:

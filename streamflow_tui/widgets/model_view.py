@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -11,8 +13,9 @@ from textual_plotext import PlotextPlot
 
 from ..core.format import num, pct
 from ..core.results import Snapshot
-from ..core.timeline import Timeline
+from ..core.timeline import Timeline, downsample
 from .bars import histogram_text
+from .charts import chart_dots, draw_series
 from .quiet import set_if_changed
 
 
@@ -47,9 +50,8 @@ class ModelView(Widget):
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
-        points = [p for p in timeline.points if p.churn_rate is not None]
-        if points:
-            t0 = timeline.points[-1].t
-            plt.plot([p.t - t0 for p in points], [p.churn_rate * 100 for p in points], color="magenta", marker="braille")
+        xs, ys = downsample(list(timeline.points), "churn_rate", chart_dots(plot), reduce=statistics.fmean)
+        if xs:
+            draw_series(plt, xs, [y * 100 for y in ys], color="magenta")
         plt.title("predicted churn rate (%) over time (s)")
         plot.refresh()

@@ -5,9 +5,13 @@ from __future__ import annotations
 from textual.widgets import Static
 
 
-def set_if_changed(widget: Static, content) -> None:
-    """``Static.update`` without a layout pass, skipped when the content equals the last one shown."""
+def set_if_changed(widget: Static, content, *, layout: bool = False) -> None:
+    """``Static.update``, skipped when the content equals the last one shown.
+
+    Without a layout pass unless asked: a layout pass repaints the whole screen
+    (tens of ms at 160×48), and a fixed-height widget does not need one.
+    """
     if getattr(widget, "_shown", None) == content:
         return
     widget._shown = content
-    widget.update(content, layout=False)
+    widget.update(content, layout=layout)

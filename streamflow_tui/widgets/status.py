@@ -39,4 +39,4 @@ class Banner(Static):
 
     def show(self, message: str | None) -> None:
         self.set_class(message is not None, "visible")
-        self.update(message or "")
+        set_if_changed(self, message or "")

@@ -6,14 +6,16 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
-from textual.widgets import DataTable, Sparkline, Static
+from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
 from ..core.format import ms, num, pct
 from ..core.results import Snapshot
-from ..core.timeline import Timeline
+from ..core.timeline import Timeline, downsample
 from .bars import histogram_text
+from .charts import chart_dots, draw_series
 from .quiet import set_if_changed
+from .rate_sparkline import RateSparkline
 
 
 class TrafficView(Widget):
@@ -21,7 +23,7 @@ class TrafficView(Widget):
         with Horizontal(id="traffic-top"):
             with Vertical(id="rps-panel"):
                 yield Static(id="rps-summary")
-                yield Sparkline([], id="rps-sparkline")
+                yield RateSparkline(id="rps-sparkline")
                 yield Static(id="latency-summary")
             yield PlotextPlot(id="latency-plot")
         with Horizontal(id="traffic-bottom"):
@@ -44,10 +46,7 @@ class TrafficView(Widget):
             summary.append(" ▲SLO", style="bold red")
         summary.append(f"   total {num(r.total, '{:,.0f}')}")
         set_if_changed(self.query_one("#rps-summary", Static), summary)
-        sparkline = self.query_one("#rps-sparkline", Sparkline)
-        data = [v or 0.0 for v in timeline.column("rps")][-120:]
-        if data != sparkline.data:
-            sparkline.data = data
+        self.query_one("#rps-sparkline", RateSparkline).set_values(timeline.column("rps"))
 
         latency = Text("latency  ", style="bold")
         for key in ("p50", "p95", "p99"):
@@ -71,12 +70,10 @@ class TrafficView(Widget):
         plt.clear_figure()
         points = list(timeline.points)
         if points:
-            t0 = points[-1].t
             for key, color in (("p50", "green"), ("p95", "orange"), ("p99", "red")):
-                xs = [p.t - t0 for p in points if getattr(p, key) is not None]
-                ys = [getattr(p, key) * 1000 for p in points if getattr(p, key) is not None]
+                xs, ys = downsample(points, key, chart_dots(plot))
                 if xs:
-                    plt.plot(xs, ys, label=key, color=color, marker="braille")
+                    draw_series(plt, xs, [y * 1000 for y in ys], label=key, color=color)
             worst = max((p.p99 or p.p95 or 0.0 for p in points), default=0.0)
             if worst >= slo_p95 / 2:  # the SLO line only when it is near the data, or it flattens the lines
                 plt.hline(slo_p95 * 1000, "gray")
