@@ -47,6 +47,7 @@ class _Engine:
                          for body in bodies(config.month, config.payload, seed=config.seed)]  # fmt: skip
         self.rate = config.rate
         self.concurrency = config.concurrency
+        self.loop: asyncio.AbstractEventLoop | None = None  # the running loop, set by run()
         self.stop_event = asyncio.Event()
         self.started = 0  # requests started, for the --requests bound
         self.tasks: set[asyncio.Task] = set()  # open model: one per request in flight
@@ -63,6 +64,7 @@ class _Engine:
         return True
 
     def _next_request(self, intended: float | None) -> tuple[bytes, float]:
+        """The next prepared request and its send time (counted as sent once this step ends)."""
         sent_at = time.perf_counter()
         self.loop.call_soon(self.stats.on_send, sent_at, intended)
         return self.requests[self.started % len(self.requests)], sent_at

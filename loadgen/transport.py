@@ -30,7 +30,7 @@ class ConnectError(OSError):
     """The connection could not be opened (``refused`` when the port answered with a reset)."""
 
     def __init__(self, cause: OSError):
-        super().__init__(cause.errno, str(cause))
+        super().__init__(str(cause))
         self.refused = isinstance(cause, ConnectionRefusedError)
 
 

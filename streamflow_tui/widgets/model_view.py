@@ -15,7 +15,7 @@ from ..core.format import num, pct
 from ..core.results import Snapshot
 from ..core.timeline import Timeline, downsample
 from .bars import histogram_text
-from .charts import chart_dots, draw_series
+from .charts import CHART_POINTS
 from .quiet import set_if_changed
 
 
@@ -50,8 +50,8 @@ class ModelView(Widget):
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
-        xs, ys = downsample(list(timeline.points), "churn_rate", chart_dots(plot), reduce=statistics.fmean)
+        xs, ys = downsample(list(timeline.points), "churn_rate", CHART_POINTS, reduce=statistics.fmean)
         if xs:
-            draw_series(plt, xs, [y * 100 for y in ys], color="magenta")
+            plt.plot(xs, [y * 100 for y in ys], color="magenta", marker="braille")
         plt.title("predicted churn rate (%) over time (s)")
         plot.refresh()

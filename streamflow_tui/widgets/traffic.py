@@ -13,7 +13,7 @@ from ..core.format import ms, num, pct
 from ..core.results import Snapshot
 from ..core.timeline import Timeline, downsample
 from .bars import histogram_text
-from .charts import chart_dots, draw_series
+from .charts import CHART_POINTS
 from .quiet import set_if_changed
 from .rate_sparkline import RateSparkline
 
@@ -71,9 +71,9 @@ class TrafficView(Widget):
         points = list(timeline.points)
         if points:
             for key, color in (("p50", "green"), ("p95", "orange"), ("p99", "red")):
-                xs, ys = downsample(points, key, chart_dots(plot))
+                xs, ys = downsample(points, key, CHART_POINTS)
                 if xs:
-                    draw_series(plt, xs, [y * 1000 for y in ys], label=key, color=color)
+                    plt.plot(xs, [y * 1000 for y in ys], label=key, color=color, marker="braille")
             worst = max((p.p99 or p.p95 or 0.0 for p in points), default=0.0)
             if worst >= slo_p95 / 2:  # the SLO line only when it is near the data, or it flattens the lines
                 plt.hline(slo_p95 * 1000, "gray")
