@@ -24,6 +24,7 @@ from textual.widgets import Button, Footer, TabbedContent, TabPane
 from loadgen import LoadConfig, LoadConfigError, LoadRunner, LoadSnapshot
 
 from .config import ConsoleConfig
+from .widgets.charts import CHART_POINTS
 from .core.drift import DriftEngine, DriftError, DriftRequest, DriftResult
 from .core.report import to_json
 from .core.results import Snapshot
@@ -83,6 +84,7 @@ class StreamFlowApp(App[None]):
         self._drift_started: float | None = None
         self.polls = 0
         self._charts_at = 0.0
+        self._chart_interval = config.chart_interval if config.chart_interval is not None else max(5.0, config.history / CHART_POINTS)
 
     # -- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -151,7 +153,7 @@ class StreamFlowApp(App[None]):
         if s is None or not s.ok:
             return
         now = time.monotonic()
-        charts = force_charts or now - self._charts_at >= self.config.chart_interval
+        charts = force_charts or now - self._charts_at >= self._chart_interval
         if charts:
             self._charts_at = now
         active = self.query_one(TabbedContent).active

@@ -16,7 +16,9 @@ class ConsoleConfig:
     window: float = 5.0  # seconds that rates and percentiles are computed over
     reports_dir: str = "reports/evidently"
     export_dir: str = "exports"
-    chart_interval: float = 10.0  # time charts redraw at most this often (plotext costs ~40 ms a chart)
+    # Time charts redraw at most this often (plotext costs ~40 ms a chart); None: once per time slice
+    # of the chart (history / CHART_POINTS, at least 5 s), since a redraw sooner adds no new slice.
+    chart_interval: float | None = None
     slo_p95: float = 0.100  # highlighted when breached
     slo_error_ratio: float = 0.05
     names: MetricNames = field(default_factory=MetricNames)
