@@ -222,9 +222,18 @@ class StreamFlowApp(App[None]):
 
     def action_toggle_load(self) -> None:
         if self.load is not None and self.load.running:
-            self.load.stop()
-        else:
-            self._start_load()
+            self._stop_load(self.load)
+            return
+        self._start_load()
+        self._refresh_load()
+
+    @work(thread=True, group="load", exit_on_error=False)
+    def _stop_load(self, runner: LoadRunner) -> None:
+        # stop() waits for requests in flight (up to a 0.5 s grace against a hanging target): not on the UI loop.
+        runner.stop()
+        self.call_from_thread(self._refresh_load)
+
+    def _refresh_load(self) -> None:
         self._load_snapshot = None
         self._show_load()
         self._show_status()
@@ -264,8 +273,7 @@ class StreamFlowApp(App[None]):
             n = max(1, runner.snapshot().concurrency + (1 if factor > 1 else -1))
             runner.set_concurrency(n)
             self.query_one(LoadPanel).show_target(None, n)
-        self._load_snapshot = None
-        self._show_status()
+        self._refresh_load()
 
     def action_faster(self) -> None:
         self._change_load(RATE_STEP)

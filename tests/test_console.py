@@ -62,8 +62,9 @@ async def test_load_drift_export_help_pause_and_quit(api, tmp_path, monkeypatch)
         assert app.load.snapshot().target_rate == 250
         await pilot.press("minus", "minus")
         assert app.load.snapshot().target_rate == 160
-        await pilot.press("l")
-        assert not app.load.running
+        await pilot.press("l")  # stops in a worker thread, off the UI loop
+        await wait_for(pilot, lambda: not app.load.running)
+        assert "stopped" in str(app.query_one("#load-stats").render())
         report = app.load.snapshot()
         assert report.sent == report.ok + report.errors + report.cancelled and report.ok > 100
 
