@@ -17,14 +17,13 @@ from hdrh.histogram import HdrHistogram
 
 
 @lru_cache(maxsize=4)
-def _layout(lowest: int, highest: int, digits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per count index: lowest, highest and median equivalent value (hdrh's definitions)."""
+def _layout(lowest: int, highest: int, digits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per count index: highest and median equivalent value (hdrh's definitions)."""
     h = HdrHistogram(lowest, highest, digits)
     values = [h.get_value_from_index(i) for i in range(h.counts_len)]
-    low = np.array([h.get_lowest_equivalent_value(v) for v in values], dtype=np.float64)
     high = np.array([h.get_highest_equivalent_value(v) for v in values], dtype=np.float64)
     median = np.array([h._hdr_median_equiv_value(v) for v in values], dtype=np.float64)
-    return low, high, median
+    return high, median
 
 
 def counts(h: HdrHistogram) -> np.ndarray:
@@ -32,7 +31,7 @@ def counts(h: HdrHistogram) -> np.ndarray:
     return np.ctypeslib.as_array(h.counts).astype(np.int64)
 
 
-def _arrays(h: HdrHistogram) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _arrays(h: HdrHistogram) -> tuple[np.ndarray, np.ndarray]:
     return _layout(h.lowest_trackable_value, h.highest_trackable_value, h.significant_figures)
 
 
@@ -40,7 +39,7 @@ def percentiles(h: HdrHistogram, c: np.ndarray, pcts: tuple[float, ...]) -> dict
     """``h.get_percentile_to_value_dict(pcts)`` for counts ``c`` (every percentile > 0)."""
     total = int(c.sum())
     cumulative = np.cumsum(c)
-    _, high, _ = _arrays(h)
+    high, _ = _arrays(h)
     out = {}
     for p in pcts:
         target = max(1, int(min(p, 100.0) * total / 100 + 0.5))
@@ -53,14 +52,14 @@ def mean_stddev(h: HdrHistogram, c: np.ndarray) -> tuple[float, float]:
     total = int(c.sum())
     if not total:
         return 0.0, 0.0
-    _, _, median = _arrays(h)
+    _, median = _arrays(h)
     mean = float(np.dot(c, median)) / total
     return mean, math.sqrt(float(np.dot(c, (median - mean) ** 2)) / total)
 
 
 def equal_width_bars(h: HdrHistogram, c: np.ndarray, lo: float, hi: float, bars: int) -> list[int]:
     """Counts in ``bars`` equal-width buckets from ``lo``: each count index by its highest equivalent value."""
-    _, high, _ = _arrays(h)
+    high, _ = _arrays(h)
     width = max(1.0, (hi - lo) / (bars - 1))
     recorded = c > 0
     index = np.minimum(bars - 1, ((high[recorded] - lo) / width).astype(np.int64))

@@ -60,24 +60,22 @@ def downsample(
 ) -> tuple[list[float], list[float]]:
     """At most ``buckets`` (seconds before the newest point, value) pairs of one column, for a chart.
 
-    Equal time slices from the oldest to the newest point, each reduced (``max``
-    keeps latency spikes visible); slices without a value are left out.
-    A chart cannot show more points than it has dots, and plotext's cost grows
+    Equal time slices from the oldest to the newest point (``points`` in time
+    order), each placed at its newest point and reduced (``max`` keeps latency
+    spikes visible); slices without a value are left out. plotext's cost grows
     with every point it is given.
     """
     if not points or buckets < 1:
         return [], []
     t0, t_end = points[0].t, points[-1].t
     span = (t_end - t0) or 1.0
-    slices: dict[int, tuple[float, list[float]]] = {}
+    newest: dict[int, float] = {}
+    values: dict[int, list[float]] = {}
     for p in points:
         value = getattr(p, name)
         if value is None:
             continue
         index = min(buckets - 1, int((p.t - t0) / span * buckets))
-        last_t, values = slices.setdefault(index, (p.t, []))
-        slices[index] = (max(last_t, p.t), values)
-        values.append(value)
-    xs = [t - t_end for t, _ in slices.values()]
-    ys = [reduce(values) for _, values in slices.values()]
-    return xs, ys
+        newest[index] = p.t
+        values.setdefault(index, []).append(value)
+    return [t - t_end for t in newest.values()], [reduce(v) for v in values.values()]

@@ -39,4 +39,5 @@ class Banner(Static):
 
     def show(self, message: str | None) -> None:
         self.set_class(message is not None, "visible")
-        set_if_changed(self, message or "")
+        # Height auto: a new message may wrap differently, so it gets a layout pass — but only on change.
+        set_if_changed(self, message or "", layout=True)
