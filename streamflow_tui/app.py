@@ -386,11 +386,15 @@ class StreamFlowApp(App[None]):
 def build_sources(config: ConsoleConfig) -> tuple:
     from .core.scrape import ScrapeSource
 
-    scrape = ScrapeSource(config.api_url, config.names, history_points=config.history_points) if config.api_url else None
+    scrape = None
+    if config.api_url:
+        scrape = ScrapeSource(config.api_url, config.names, history_points=config.history_points, timeout=config.timeout,
+                              preset=config.preset, options=config.api_options)  # fmt: skip
     if config.prometheus_url:
         from .core.prometheus import PrometheusSource
 
-        return PrometheusSource(config.prometheus_url, config.names, api_url=config.api_url), scrape
+        return PrometheusSource(config.prometheus_url, config.names, api_url=config.api_url, timeout=config.timeout,
+                                preset=config.preset, options=config.prometheus_options), scrape  # fmt: skip
     return scrape, None
 
 

@@ -12,6 +12,31 @@ import sys
 from .core.naming import env_variable
 
 
+def preset_ids() -> list[str]:
+    from .core.presets import PRESETS
+
+    return sorted(PRESETS)
+
+
+def connection_options(args: argparse.Namespace):
+    """(Prometheus options, API options) from the flags; ValueError names a bad one."""
+    from .core.connection import ConnectionOptions
+
+    prometheus = ConnectionOptions(
+        headers=ConnectionOptions.parse_headers(args.header), bearer_token_file=args.bearer_token_file,
+        bearer_token_env=args.bearer_token_env, basic_auth_user=args.basic_auth,
+        basic_auth_password_env="STREAMFLOW_PROMETHEUS_PASSWORD", ca_file=args.ca_file, insecure=args.insecure,
+    )  # fmt: skip
+    api = ConnectionOptions(
+        headers=ConnectionOptions.parse_headers(args.api_header), bearer_token_file=args.api_bearer_token_file,
+        bearer_token_env=args.api_bearer_token_env, basic_auth_user=args.api_basic_auth,
+        basic_auth_password_env="STREAMFLOW_API_PASSWORD", ca_file=args.api_ca_file, insecure=args.api_insecure,
+    )  # fmt: skip
+    for options in (prometheus, api):
+        options.client_kwargs()  # a missing token file or CA bundle is a usage error now, not a banner later
+    return prometheus, api
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if not value >= 0 or value == float("inf"):
@@ -45,9 +70,24 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--cat-threshold", type=_positive_float, help="threshold of the categorical stat test")
     drift.add_argument("--column-stattest", action="append", default=[], metavar="COLUMN=TEST", help="per-column stat test (repeatable)")
     drift.add_argument("--column-threshold", action="append", default=[], metavar="COLUMN=T", help="per-column threshold (repeatable)")
-    names = p.add_argument_group("metric names (default: the bundled API's; otherwise detected)")
+    conn = p.add_argument_group("connections (secrets come from files or environment variables, never from flags)")
+    conn.add_argument("--header", action="append", default=[], metavar="NAME=VALUE",
+                      help="extra header for --prometheus-url, e.g. X-Scope-OrgID=tenant-1 (repeatable)")
+    conn.add_argument("--bearer-token-file", metavar="FILE", help="--prometheus-url: send the token in FILE as a bearer token")
+    conn.add_argument("--bearer-token-env", metavar="VAR", help="--prometheus-url: send the token in environment variable VAR")
+    conn.add_argument("--basic-auth", metavar="USER", help="--prometheus-url: basic auth as USER, password from $STREAMFLOW_PROMETHEUS_PASSWORD")
+    conn.add_argument("--ca-file", metavar="PEM", help="--prometheus-url: trust this CA bundle")
+    conn.add_argument("--insecure", action="store_true", help="--prometheus-url: do not verify its TLS certificate")
+    conn.add_argument("--api-header", action="append", default=[], metavar="NAME=VALUE", help="extra header for --api-url (repeatable)")
+    conn.add_argument("--api-bearer-token-file", metavar="FILE", help="--api-url: send the token in FILE as a bearer token")
+    conn.add_argument("--api-bearer-token-env", metavar="VAR", help="--api-url: send the token in environment variable VAR")
+    conn.add_argument("--api-basic-auth", metavar="USER", help="--api-url: basic auth as USER, password from $STREAMFLOW_API_PASSWORD")
+    conn.add_argument("--api-ca-file", metavar="PEM", help="--api-url: trust this CA bundle")
+    conn.add_argument("--api-insecure", action="store_true", help="--api-url: do not verify its TLS certificate")
+    names = p.add_argument_group("metric names (default: the bundled API's; otherwise a recognised preset, or detected)")
+    names.add_argument("--preset", choices=preset_ids(), help="read the target as this model server / framework (default: recognised by its metric names)")
     for flag, field in (("--requests-metric", "requests"), ("--latency-metric", "latency"), ("--endpoint-label", "endpoint_label"),
-                        ("--status-label", "status_label"), ("--code-label", "code_label")):  # fmt: skip
+                        ("--status-label", "status_label"), ("--code-label", "code_label"), ("--model-label", "model_label")):  # fmt: skip
         names.add_argument(flag, help=f"(env {env_variable(field)})")
     return p
 
@@ -66,6 +106,16 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"expected COLUMN=VALUE, got {item!r}")
     if args.interval <= 0:
         parser.error("--interval must be greater than 0")
+    if not args.prometheus_url:
+        given = [f for f, v in (("--header", args.header), ("--bearer-token-file", args.bearer_token_file),
+                                ("--bearer-token-env", args.bearer_token_env), ("--basic-auth", args.basic_auth),
+                                ("--ca-file", args.ca_file), ("--insecure", args.insecure)) if v]  # fmt: skip
+        if given:
+            parser.error(f"{', '.join(given)} apply to --prometheus-url; for --api-url use the --api-* forms (--api-header, …)")
+    try:
+        args.prometheus_options, args.api_options = connection_options(args)
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.once:
         from . import once
 
@@ -81,7 +131,7 @@ def run_console(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     try:
         names = MetricNames.from_env(requests=args.requests_metric, latency=args.latency_metric, endpoint_label=args.endpoint_label,
-                                     status_label=args.status_label, code_label=args.code_label)  # fmt: skip
+                                     status_label=args.status_label, code_label=args.code_label, model_label=args.model_label)  # fmt: skip
     except ValueError as exc:
         parser.error(str(exc))
     with ExitStack() as stack:
@@ -101,6 +151,7 @@ def run_console(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             window=args.window if args.window > 0 else 5.0, reports_dir=args.reports_dir, export_dir=args.export_dir,
             slo_p95=args.slo_p95 if args.slo_p95 is not None else 0.100,
             slo_error_ratio=args.slo_error_ratio if args.slo_error_ratio is not None else 0.05, names=names,
+            preset=args.preset, timeout=args.timeout, prometheus_options=args.prometheus_options, api_options=args.api_options,
         )  # fmt: skip
         create_app(config).run()
     return 0

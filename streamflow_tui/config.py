@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .core.connection import ConnectionOptions
 from .core.naming import MetricNames
 
 
@@ -22,6 +23,10 @@ class ConsoleConfig:
     slo_p95: float = 0.100  # highlighted when breached
     slo_error_ratio: float = 0.05
     names: MetricNames = field(default_factory=MetricNames)
+    preset: str | None = None  # read the target as this preset (default: recognised)
+    timeout: float = 3.0  # seconds a poll may take, whole
+    prometheus_options: ConnectionOptions = field(default_factory=ConnectionOptions)
+    api_options: ConnectionOptions = field(default_factory=ConnectionOptions)
 
     @property
     def history_points(self) -> int:

@@ -23,14 +23,15 @@ def take_snapshot(args, names: MetricNames, stack: ExitStack) -> tuple[Snapshot,
     if args.prometheus_url:
         from .core.prometheus import PrometheusSource
 
-        source = PrometheusSource(args.prometheus_url, names, api_url=args.api_url, timeout=args.timeout)
+        source = PrometheusSource(args.prometheus_url, names, api_url=args.api_url, timeout=args.timeout,
+                                  preset=args.preset, options=args.prometheus_options)  # fmt: skip
         stack.callback(source.close)
         return source.snapshot(args.window), args.api_url
 
     from .core.scrape import ScrapeSource
 
     api_url = args.api_url or stack.enter_context(embedded_api())
-    source = ScrapeSource(api_url, names, history_points=2, timeout=args.timeout)
+    source = ScrapeSource(api_url, names, history_points=2, timeout=args.timeout, preset=args.preset, options=args.api_options)
     stack.callback(source.close)
     status = source.poll()
     if args.window > 0 and status.up:
@@ -87,7 +88,7 @@ def run(args, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     try:
         names = MetricNames.from_env(
             requests=args.requests_metric, latency=args.latency_metric, endpoint_label=args.endpoint_label,
-            status_label=args.status_label, code_label=args.code_label,
+            status_label=args.status_label, code_label=args.code_label, model_label=args.model_label,
         )  # fmt: skip
     except ValueError as exc:
         print(f"streamflow-tui: {exc}", file=err)
@@ -156,8 +157,10 @@ def render_text(s: Snapshot, slo: tuple[SloCheck, ...] = ()) -> str:
         if t.url or t.error:
             lines.append(f"{name:<11} {t.url or '–'}  {_up(t.up)}" + (f"  ! {t.error}" if t.error else ""))
     r, lat = s.requests, s.latency
-    lines.append(f"{'requests':<11} total {num(r.total, '{:,.0f}')}   rate {num(r.rps)}/s   errors {pct(r.error_ratio)}")
-    lines.append(f"{'latency':<11} avg {ms(lat.avg)}   p50 {ms(lat.p50)}   p95 {ms(lat.p95)}   p99 {ms(lat.p99)}")
+    errors = pct(r.error_ratio) if s.metrics is None or s.metrics.errors_known else "– (not counted by the target)"
+    lines.append(f"{'requests':<11} total {num(r.total, '{:,.0f}')}   rate {num(r.rps)}/s   errors {errors}")
+    peak = f"   max {ms(lat.max)}" if lat.max is not None else ""
+    lines.append(f"{'latency':<11} avg {ms(lat.avg)}   p50 {ms(lat.p50)}   p95 {ms(lat.p95)}   p99 {ms(lat.p99)}{peak}")
     if s.model:
         m = s.model
         lines.append(
@@ -170,12 +173,18 @@ def render_text(s: Snapshot, slo: tuple[SloCheck, ...] = ()) -> str:
         verdict = {True: "BREACHED", False: "ok", None: "no data"}[c.breached]
         lines.append(f"{'slo ' + c.name:<11} {shown} (limit {limit})  {verdict}")
     if r.by_series:
-        lines += ["", f"  {'endpoint':<22} {'status':<8} {'code':<5} {'total':>10} {'req/s':>9}" + ("  instance" if any(x.instance for x in r.by_series) else "")]
+        models = any(x.model for x in r.by_series)
+        instances = any(x.instance for x in r.by_series)
+        head = f"  {'endpoint':<22} " + (f"{'model':<18} " if models else "") + f"{'status':<8} {'code':<5} {'total':>10} {'req/s':>9}"
+        lines += ["", head + ("  instance" if instances else "")]
         for x in r.by_series:
-            lines.append(f"  {x.endpoint[:22]:<22} {x.status:<8} {x.code:<5} {num(x.total, '{:,.0f}'):>10} {num(x.rps):>9}" + (f"  {x.instance}" if x.instance else ""))
+            row = f"  {x.endpoint[:22] or '–':<22} " + (f"{(x.model or '–')[:18]:<18} " if models else "")
+            row += f"{x.status or '–':<8} {x.code[:5] or '–':<5} {num(x.total, '{:,.0f}'):>10} {num(x.rps):>9}"
+            lines.append(row + (f"  {x.instance}" if x.instance else ""))
     if s.latency_histogram:
         lines += ["", "  latency histogram" + (" (window)" if s.window_seconds else " (since start)")]
         lines += bars(s.latency_histogram)
-    if s.metrics and s.metrics.detected:
-        lines += ["", f"metrics: {s.metrics.note}"]
+    if s.metrics:
+        what = s.metrics.family or "–"
+        lines += ["", f"metrics: {what}" + (f" (preset {s.metrics.preset})" if s.metrics.preset else "") + f" — {s.metrics.note}"]
     return "\n".join(lines) + "\n"

@@ -6,7 +6,7 @@ import math
 from datetime import datetime, timedelta, timezone
 
 from streamflow_tui.core.results import (
-    Bucket, Latency, MetricChoice, ModelStats, RequestStats, SeriesRate, Snapshot, TargetStatus,
+    Bucket, Latency, CounterPart, LatencySpec, MetricChoice, ModelStats, RequestStats, SeriesRate, Snapshot, TargetStatus,
 )  # fmt: skip
 
 T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=timezone.utc)
@@ -30,7 +30,8 @@ def snapshot(i: int, *, up: bool = True) -> Snapshot:
     hist = tuple(Bucket(le, c) for le, c in zip(LATENCY_LE, (12, 230, 540, 120, 30, 8, 3, 1, 0)))
     scores = tuple(Bucket(le, float(max(0, 120 - 12 * k))) for k, le in enumerate(SCORE_LE))
     model = ModelStats("month_000-2b3f3733a2e6", "month_000", "month_005", rps * 0.98, 0.118 + 0.01 * math.sin(i / 4), scores)
-    choice = MetricChoice("api_requests_total", "api_request_latency_seconds", "endpoint", "status", "code", False, "")
+    choice = MetricChoice((CounterPart("api_requests_total"),), LatencySpec("histogram", "api_request_latency_seconds"),
+                          "endpoint", "status", "code", family="StreamFlow API")  # fmt: skip
     return Snapshot(T0 + timedelta(seconds=i), "scrape", api, TargetStatus(None, None), 5.0,
                     RequestStats(15_310.0 + 201 * i, rps, 0.02, by_series), latency, hist, model, choice,
                     latency_by_endpoint=(("/predict", Latency(p50=p50, p95=p50 * 2.3, p99=p50 * 4.6)),))  # fmt: skip

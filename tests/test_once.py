@@ -13,7 +13,7 @@ from conftest import free_port, running_api
 from fake_targets import Reply, fake_target
 
 TOP_KEYS = ["schema", "taken_at", "source", "api", "prometheus", "window_seconds", "requests",
-            "latency_seconds", "latency_histogram", "model", "slo", "drift"]  # fmt: skip
+            "latency_seconds", "latency_histogram", "model", "slo", "drift", "naming"]  # fmt: skip
 
 
 def once(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -41,7 +41,7 @@ def test_json_is_exactly_the_snapshot_schema(api):
     assert set(doc["requests"]) == {"total", "rps", "error_ratio", "by_series"}
     row = next(x for x in doc["requests"]["by_series"] if x["code"] == "404")
     assert row == {"endpoint": "/predict", "status": "error", "code": "404", "total": 20.0, "rps": 0.0}
-    assert set(doc["latency_seconds"]) == {"avg", "p50", "p95", "p99"}
+    assert set(doc["latency_seconds"]) == {"avg", "p50", "p95", "p99", "max"}
     assert doc["latency_histogram"][0] == {"le": 0.0005, "count": doc["latency_histogram"][0]["count"]}
     assert doc["latency_histogram"][-1]["le"] == "+Inf"
     assert doc["model"]["served_month"] == "month_005" and doc["model"]["version"].startswith("month_000-")

@@ -56,10 +56,14 @@ def _vector(*rows) -> Reply:
 def test_nan_and_inf_values_are_not_numbers():
     def answer(path: str) -> Reply:
         q = path
-        if "count+by+%28__name__%29" in q or "count%20by%20(__name__)" in q or "__name__" in q:
-            return _vector(({"__name__": "api_requests_total"}, "1"), ({"__name__": "api_request_latency_seconds_bucket"}, "1"))
-        if path.startswith("/api/v1/labels"):
-            return _json(200, {"status": "success", "data": ["__name__", "endpoint", "status", "code", "instance"]})
+        if path.startswith("/api/v1/label/__name__/values"):
+            return _json(200, {"status": "success", "data": ["api_requests_total", "api_request_latency_seconds_bucket"]})
+        if path.startswith("/api/v1/series"):
+            series = [{"__name__": "api_requests_total", "endpoint": "/p", "status": "success", "code": "200", "instance": "a"},
+                      {"__name__": "api_request_latency_seconds_bucket", "endpoint": "/p", "le": "+Inf", "instance": "a"}]
+            return _json(200, {"status": "success", "data": series})
+        if path.startswith("/api/v1/metadata"):
+            return _json(200, {"status": "success", "data": {}})
         if "histogram_quantile" in q:
             return _vector(({}, "NaN"))
         if "%2F+sum" in q or "/ sum" in q or "%2F%20sum" in q:

@@ -121,7 +121,7 @@ def test_body_cap_applies_while_streaming_without_length():
         source = ScrapeSource(t.url, max_bytes=1024 * 1024)
         start = time.perf_counter()
         status = source.poll()
-    assert "exceeds the 1048576-byte cap" in status.error
+    assert "exceeds the 1,048,576-byte cap" in status.error
     assert time.perf_counter() - start < 5
 
 
@@ -193,7 +193,7 @@ def test_configured_names_win(monkeypatch):
         source = ScrapeSource(t.url, names)
         source.poll()
         snap = source.snapshot(0)
-    assert snap.metrics.requests == "http_requests_total" and snap.requests.total == 2
+    assert snap.metrics.requests_metrics == ("http_requests_total",) and snap.requests.total == 2
     with pytest.raises(ValueError, match="not a valid Prometheus name"):
         MetricNames(requests="bad name{}")
 

@@ -15,9 +15,9 @@ from typing import Callable, Iterable
 
 from .exposition import Labels, finite
 from .history import SampleRing
-from .naming import derive_status
+from .naming import derive_status, status_of
 from .promql import extrapolated_rate, histogram_quantile, parse_le
-from .results import Bucket, Latency, MetricChoice, RequestStats, SeriesRate
+from .results import Bucket, CounterPart, Latency, LatencySpec, MetricChoice, RequestStats, SeriesRate
 
 QUANTILES = (0.5, 0.95, 0.99)
 
@@ -52,18 +52,20 @@ def _latest(ring: SampleRing, eval_ms: int) -> float | None:
 
 
 def requests(series: Series, choice: MetricChoice, window: Window) -> RequestStats:
-    groups: dict[tuple[str, str, str], list] = {}
+    """``sum by (endpoint, status, code, model) (rate(<each request counter>[W]))``, classified per series."""
+    parts = {p.metric: p for p in choice.requests}
+    groups: dict[tuple[str, str | None, str, str | None], list] = {}
     for (name, labels), ring in series:
-        if name != choice.requests:
+        part = parts.get(name)
+        if part is None:
+            continue
+        lab = dict(labels)
+        if choice.match and not choice.keeps(lab):
             continue
         total = _latest(ring, window.eval_ms)
         if total is None:
             continue
-        lab = dict(labels)
-        code = lab.get(choice.code_label, "") if choice.code_label else ""
-        status = lab.get(choice.status_label) if choice.status_label else None
-        key = (lab.get(choice.endpoint_label, "") if choice.endpoint_label else "", status or derive_status(code), code)
-        g = groups.setdefault(key, [0.0, None])
+        g = groups.setdefault(classify(lab, part, choice), [0.0, None])
         g[0] += total
         r = None if window.cumulative else window.value(ring, per_second=True)
         if r is not None:
@@ -71,23 +73,39 @@ def requests(series: Series, choice: MetricChoice, window: Window) -> RequestSta
     if not groups:
         return RequestStats(total=None, rps=None, error_ratio=None)
     by_series = tuple(
-        SeriesRate(endpoint=e, status=s, code=c, total=finite(t), rps=finite(r))
-        for (e, s, c), (t, r) in sorted(groups.items())
+        SeriesRate(endpoint=e, status=s, code=c, total=finite(t), rps=finite(r), model=m)
+        for (e, s, c, m), (t, r) in sorted(groups.items(), key=lambda kv: tuple(x or "" for x in kv[0]))
     )
     total = sum(t for t, _ in groups.values())
     if window.cumulative:
-        errors = sum(t for (_, s, _), (t, _) in groups.items() if s == "error")
-        ratio = finite(errors / total) if total else None
+        errors = sum(t for (_, s, _, _), (t, _) in groups.items() if s == "error")
+        ratio = finite(errors / total) if total and choice.errors_known else None
         return RequestStats(total=finite(total), rps=None, error_ratio=ratio, by_series=by_series)
     rates = [r for _, r in groups.values() if r is not None]
     rps = sum(rates) if rates else None
-    errors = sum(r for (_, s, _), (_, r) in groups.items() if s == "error" and r is not None)
-    ratio = errors / rps if rps else None
+    errors = sum(r for (_, s, _, _), (_, r) in groups.items() if s == "error" and r is not None)
+    ratio = errors / rps if rps and choice.errors_known else None
     return RequestStats(total=finite(total), rps=finite(rps), error_ratio=finite(ratio), by_series=by_series)
 
 
+def classify(labels: dict[str, str], part: CounterPart, choice: MetricChoice) -> tuple[str, str | None, str, str | None]:
+    """(endpoint, status, code, model) of one request series; status None when the target does not say."""
+    code = part.code or (labels.get(choice.code_label, "") if choice.code_label else "")
+    if not choice.errors_known:
+        status = None
+    elif part.status:
+        status = part.status
+    else:
+        status = status_of(labels.get(choice.status_label)) if choice.status_label else None
+        status = status or derive_status(code)
+    endpoint = labels.get(choice.endpoint_label, "") if choice.endpoint_label else ""
+    model = labels.get(choice.model_label) if choice.model_label else None
+    return endpoint, status, code, model
+
+
 def bucket_values(
-    series: Series, bucket_name: str, window: Window, *, per_second: bool, group_by: Callable[[dict], str] | None = None
+    series: Series, bucket_name: str, window: Window, *, per_second: bool, group_by: Callable[[dict], str] | None = None,
+    keep: Callable[[dict], bool] | None = None,
 ) -> dict[str, list[tuple[float, float]]]:
     """``sum by (le[, group]) (rate|increase(bucket[W]))`` as {group: [(le, value)]}."""
     sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -95,6 +113,8 @@ def bucket_values(
         if name != bucket_name:
             continue
         lab = dict(labels)
+        if keep is not None and not keep(lab):
+            continue
         value = window.value(ring, per_second=per_second)
         if value is None or "le" not in lab:
             continue
@@ -110,29 +130,68 @@ def quantiles(buckets: list[tuple[float, float]]) -> dict[str, float | None]:
     return {f"p{round(q * 100)}": finite(histogram_quantile(q, buckets)) for q in QUANTILES}
 
 
-def latency(series: Series, base: str, window: Window) -> Latency:
+def latency(series: Series, spec: LatencySpec, window: Window, keep: Callable[[dict], bool] | None = None) -> Latency:
+    """avg/p50/p95/p99 (and max where served) in seconds, whatever unit the target serves."""
     per_second = not window.cumulative
-    buckets = bucket_values(series, base + "_bucket", window, per_second=per_second).get("", [])
+    scale = spec.scale
     sums = counts = 0.0
     seen = False
-    for (name, _), ring in series:
-        if name in (base + "_sum", base + "_count"):
+    count_names = set(spec.count_metrics)
+    peak = None
+    quantile_series: dict[str, list[float]] = defaultdict(list)
+    for (name, labels), ring in series:
+        if keep is not None and not keep(dict(labels)):
+            continue
+        if name == spec.sum_metric or name in count_names:
             value = window.value(ring, per_second=per_second)
             if value is not None:
                 seen = True
-                if name.endswith("_sum"):
+                if name == spec.sum_metric:
                     sums += value
                 else:
                     counts += value
-    avg = finite(sums / counts) if seen and counts else None
-    return Latency(avg=avg, **quantiles(buckets))
+        elif name == spec.max_metric:
+            value = _latest(ring, window.eval_ms)
+            if value is not None and math.isfinite(value):
+                peak = value if peak is None else max(peak, value)
+        elif spec.kind == "summary" and name == spec.metric:
+            lab = dict(labels)
+            value = _latest(ring, window.eval_ms)
+            if "quantile" in lab and value is not None:
+                quantile_series[lab["quantile"]].append(value)
+    avg = finite(sums / counts * scale) if seen and counts else None
+    maximum = finite(peak * scale) if peak is not None else None
+    if spec.kind == "histogram":
+        buckets = bucket_values(series, spec.metric + "_bucket", window, per_second=per_second, keep=keep).get("", [])
+        q = {k: (v * scale if v is not None else None) for k, v in quantiles(buckets).items()}
+        return Latency(avg=avg, max=maximum, **q)
+    if spec.kind == "summary":
+        return Latency(avg=avg, max=maximum, **summary_quantiles(quantile_series, scale))
+    return Latency(avg=avg, max=maximum)
 
 
-def histogram(buckets: list[tuple[float, float]]) -> tuple[Bucket, ...]:
-    """Cumulative (le, count) pairs to per-bucket counts, duplicate spellings merged."""
+def summary_quantiles(by_quantile: dict[str, list[float]], scale: float) -> dict[str, float | None]:
+    """A summary's own quantiles, only where one series serves them: quantiles of several series
+    (endpoints, instances) cannot be combined into the quantile of their sum."""
+    out: dict[str, float | None] = {}
+    for q in QUANTILES:
+        values = next((v for k, v in by_quantile.items() if _same_quantile(k, q)), [])
+        out[f"p{round(q * 100)}"] = finite(values[0] * scale) if len(values) == 1 else None
+    return out
+
+
+def _same_quantile(text: str, q: float) -> bool:
+    try:
+        return abs(float(text) - q) < 1e-9
+    except ValueError:
+        return False
+
+
+def histogram(buckets: list[tuple[float, float]], scale: float = 1.0) -> tuple[Bucket, ...]:
+    """Cumulative (le, count) pairs to per-bucket counts, duplicate spellings merged; bounds times ``scale``."""
     merged: dict[float, float] = defaultdict(float)
     for le, count in buckets:
-        merged[le] += count
+        merged[le * scale] += count
     out, previous = [], 0.0
     for le in sorted(merged):
         count = merged[le]

@@ -1,28 +1,58 @@
-"""Which metrics and labels to read: ours by default, configurable, or detected.
+"""Which metrics and labels to read: ours by default, configurable, a named preset, or detected.
 
 The console watches our API out of the box, any service when told the names
-(flags or STREAMFLOW_* variables), and falls back to the common HTTP
-instrumentation conventions when our names are absent: a counter ending in
-``_requests_total`` (prometheus-fastapi-instrumentator, starlette-exporter,
-client_golang's promhttp examples…) and a ``*_duration_seconds`` or
-``*_latency_seconds`` histogram, with the usual route and status labels.
+(flags or STREAMFLOW_* variables), the common model servers and web frameworks
+by a preset (``presets``: recognised by their own metric names, or forced with
+``--preset``), and anything else by the shapes HTTP instrumentation usually has:
+a request counter with route and status labels, and a latency histogram,
+summary or cumulative duration counter whose unit is in its name or HELP text.
+
+Everything here works on a *catalog*: sample name -> what is known of it (type,
+HELP, label names). The scrape source builds it from the exposition's metadata,
+the Prometheus source from its metadata and label APIs.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Mapping
 
-from .results import MetricChoice
+from .results import CounterPart, LatencySpec, MetricChoice
 
-ENDPOINT_LABELS = ("endpoint", "handler", "path_template", "route", "path", "url_rule", "uri", "url")
-CODE_LABELS = ("code", "status_code", "status")
-LATENCY_BUCKET = re.compile(r"^(?P<base>.+_(?:duration|latency)_seconds)_bucket$")
+ENDPOINT_LABELS = ("endpoint", "handler", "path_template", "route", "path", "url_rule", "uri", "url", "view",
+                   "service", "destination_service", "api", "method_name")  # fmt: skip
+CODE_LABELS = ("code", "status_code", "http_response_code", "response_code", "status", "http_status")
+MODEL_LABELS = ("model_name", "model", "model_id", "deployment")
+ERROR_STATUS_VALUES = frozenset({"error", "errors", "failure", "failed", "fail", "client_error", "server_error", "exception"})
 ENV_PREFIX = "STREAMFLOW_"
 METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+# Families that count the monitoring itself, never the service's traffic.
+SELF_MONITORING = re.compile(r"^(promhttp_metric_handler_|prometheus_target_|scrape_|up$)")
+# Names worth reading the labels of when looking for a request counter or a latency family.
+CANDIDATE = re.compile(r"(?i)(request|response|_rq|requests|duration|latency|_time|inference|http)")
+_REQUEST_COUNTER = re.compile(r"(?i)(requests?|responses?|_rq)(_count|_total|_success|_failure)*$|requests?_total_by|responses_total_by")
+_NOT_REQUESTS = re.compile(r"(?i)(in_progress|inprogress|in_flight|inflight|bytes|size|exception|duration|latency|seconds|_time|_created|active|pending|running|waiting|queue)")
+_LATENCY = re.compile(r"(?i)(duration|latency|_time\b|_time_|response_time|processing_time)")
+_UNIT_SUFFIXES = (("_seconds", "s"), ("_milliseconds", "ms"), ("_ms", "ms"), ("_microseconds", "us"), ("_us", "us"),
+                  ("_nanoseconds", "ns"), ("_ns", "ns"))  # fmt: skip
+_UNIT_HELP = ((re.compile(r"(?i)\bmilliseconds?\b|\(ms\)|\bin ms\b"), "ms"), (re.compile(r"(?i)\bmicroseconds?\b|\((us|µs)\)|\bin (us|µs)\b"), "us"),
+              (re.compile(r"(?i)\bnanoseconds?\b|\(ns\)"), "ns"), (re.compile(r"(?i)\bseconds?\b|\(s\)"), "s"))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SampleMeta:
+    """What a catalog knows of one sample name."""
+
+    type: str = "untyped"  # the family's TYPE: counter, gauge, histogram, summary, untyped
+    help: str = ""
+    labels: frozenset[str] = frozenset()
+
+
+Catalog = Mapping[str, SampleMeta]
 
 
 @dataclass(frozen=True)
@@ -32,12 +62,17 @@ class MetricNames:
     endpoint_label: str = "endpoint"
     status_label: str = "status"
     code_label: str = "code"
+    model_label: str = "model_name"
     predictions: str = "api_predictions_total"
     probability: str = "api_prediction_probability"
     model_info: str = "api_model_info"
+    # Fields the user set (flag or environment): those override a preset's or detection's choice.
+    explicit: frozenset[str] = field(default=frozenset(), compare=False)
 
     def __post_init__(self) -> None:
         for f in fields(self):
+            if f.name == "explicit":
+                continue
             value = getattr(self, f.name)
             pattern = LABEL_NAME if f.name.endswith("_label") else METRIC_NAME
             if not pattern.fullmatch(value):
@@ -49,73 +84,267 @@ class MetricNames:
         env = os.environ if environ is None else environ
         values = {}
         for f in fields(cls):
-            if env.get(env_variable(f.name)):
+            if f.name != "explicit" and env.get(env_variable(f.name)):
                 values[f.name] = env[env_variable(f.name)]
         values.update({k: v for k, v in overrides.items() if v})
-        return replace(cls(), **values)
+        return replace(cls(), explicit=frozenset(values), **values)
 
 
 def env_variable(field_name: str) -> str:
     return ENV_PREFIX + (field_name.upper() if field_name.endswith("_label") else field_name.upper() + "_METRIC")
 
 
-def choose(names: MetricNames, available: Mapping[str, frozenset[str]]) -> MetricChoice:
-    """Pick the metrics to read from ``available`` (sample name -> label names seen on it)."""
-    requests, latency = names.requests, names.latency
-    detected = False
-    if requests not in available:
-        candidates = sorted(n for n in available if n.endswith("_requests_total"))
-        requests = _best_requests(candidates, available)
-        detected = requests is not None
-    if latency + "_bucket" not in available:
-        latency = _best_latency(available, requests)
-        detected = detected or latency is not None
+# -- units ------------------------------------------------------------------------------------------
 
-    if requests is None:
-        note = (
-            f"no request counter found: neither {names.requests} nor any *_requests_total"
-            f" (set --requests-metric / {env_variable('requests')})"
-        )
-        return MetricChoice(None, latency, None, None, None, detected, note)
+def strip_suffix(name: str) -> str:
+    for suffix in ("_total", "_bucket", "_sum", "_count", "_max"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
 
-    labels = available[requests]
-    if not detected and {names.endpoint_label, names.code_label} <= labels:
-        endpoint_label, code_label = names.endpoint_label, names.code_label
-        status_label = names.status_label if names.status_label in labels else None
+
+def unit_of(name: str, help_text: str = "") -> tuple[str | None, str]:
+    """(unit, how it was found) for a latency family: from the name, else its HELP text, else None."""
+    base = strip_suffix(name)
+    for suffix, unit in _UNIT_SUFFIXES:
+        if base.endswith(suffix) or suffix + "_" in base:
+            return unit, f"from the name ({suffix[1:]})"
+    for pattern, unit in _UNIT_HELP:
+        if pattern.search(help_text):
+            return unit, "from its HELP text"
+    return None, "not in the name or HELP"
+
+
+# -- the choice -------------------------------------------------------------------------------------
+
+def is_candidate(sample_name: str, names: MetricNames) -> bool:
+    """Whether the labels of this sample name are needed to choose (cheap: the rest stay unparsed)."""
+    from .presets import PRESET_METRICS
+
+    if sample_name in PRESET_METRICS or sample_name in _configured(names):
+        return True
+    return bool(CANDIDATE.search(sample_name)) and not SELF_MONITORING.search(sample_name)
+
+
+def _configured(names: MetricNames) -> set[str]:
+    base = names.latency
+    return {names.requests, base, base + "_bucket", base + "_sum", base + "_count"}
+
+
+def latency_spec(catalog: Catalog, base: str, default_unit: str | None = None) -> tuple[LatencySpec | None, str]:
+    """A latency spec for the family ``base`` (histogram, summary or duration counter), and how its unit was found."""
+    if base + "_bucket" in catalog:
+        kind, meta = "histogram", catalog[base + "_bucket"]
+    elif base in catalog and "quantile" in catalog[base].labels:
+        kind, meta = "summary", catalog[base]
+    elif base + "_sum" in catalog and base + "_count" in catalog:
+        # A summary without quantiles (Micrometer's default): an average, and its _max gauge if served.
+        spec = LatencySpec("average", base + "_sum", count=(base + "_count",), max_metric=base + "_max" if base + "_max" in catalog else None)
+        unit, how = unit_of(base, catalog[base + "_sum"].help)
+        return replace(spec, unit=unit or default_unit or "s"), how if unit else _assumed(default_unit)
     else:
-        endpoint_label = next((l for l in (names.endpoint_label, *ENDPOINT_LABELS) if l in labels), None)
-        code_label = next((l for l in (names.code_label, *CODE_LABELS) if l in labels), None)
-        status_label = names.status_label if names.status_label in labels and names.status_label != code_label else None
-
-    parts = [f"requests: {requests}"]
-    parts.append(f"latency: {latency}" if latency else "latency: none found (no *_duration_seconds / *_latency_seconds histogram)")
-    parts.append(f"labels: endpoint={endpoint_label or '-'} code={code_label or '-'} status={status_label or '(from code)'}")
-    note = ("detected " if detected else "") + "; ".join(parts)
-    return MetricChoice(requests, latency, endpoint_label, status_label, code_label, detected, note)
+        return None, ""
+    unit, how = unit_of(base, meta.help)
+    return LatencySpec(kind, base, unit=unit or default_unit or "s"), how if unit else _assumed(default_unit)
 
 
-def _best_requests(candidates: list[str], available: Mapping[str, frozenset[str]]) -> str | None:
-    if not candidates:
+def _assumed(default_unit: str | None) -> str:
+    return "as the preset documents it" if default_unit else "assumed seconds (not in the name or HELP)"
+
+
+def pick_label(labels: frozenset[str], preferred: str | None, candidates: tuple[str, ...]) -> str | None:
+    return next((l for l in ((preferred,) if preferred else ()) + candidates if l in labels), None)
+
+
+def choose(names: MetricNames, catalog: Catalog, *, preset: str | None = None) -> MetricChoice:
+    """Pick the metrics to read from ``catalog`` (sample name -> SampleMeta)."""
+    from .presets import PRESETS, match_presets
+
+    if preset is not None:
+        p = PRESETS[preset]
+        choice = p.build(catalog)
+        if choice is None:
+            missing = ", ".join(p.signature)
+            return _none(f"preset {p.id} ({p.name}): none of its metrics ({missing}) are served")
+        return _apply_explicit(replace(choice, note=f"preset {p.id} (forced with --preset); " + choice.note), names, catalog)
+    if names.requests in catalog:
+        return _apply_explicit(_configured_choice(names, catalog), names, catalog)
+    matched = match_presets(catalog)
+    if matched:
+        p, choice = matched[0]
+        others = _generic(names, catalog)
+        why = f"recognised {p.name} by {p.signature_found(catalog)}"
+        if others.found and not set(others.requests_metrics) & set(choice.requests_metrics):
+            why += f"; preferred over the generic {', '.join(others.requests_metrics)}"
+        if len(matched) > 1:
+            why += f"; also matched: {', '.join(q.id for q, _ in matched[1:])}"
+        return _apply_explicit(replace(choice, note=why + "; " + choice.note), names, catalog)
+    choice = _generic(names, catalog)
+    if not choice.found:
+        return choice
+    absent = f"{names.requests} not served; " if "requests" in names.explicit else ""
+    return _apply_explicit(replace(choice, note=absent + choice.note), names, catalog)
+
+
+def _none(note: str) -> MetricChoice:
+    return MetricChoice((), None, None, None, None, note=note)
+
+
+def _configured_choice(names: MetricNames, catalog: Catalog) -> MetricChoice:
+    labels = catalog[names.requests].labels
+    endpoint = pick_label(labels, names.endpoint_label, () if "endpoint_label" in names.explicit else ENDPOINT_LABELS)
+    code = pick_label(labels, names.code_label, () if "code_label" in names.explicit else CODE_LABELS)
+    status = names.status_label if names.status_label in labels and names.status_label != code else None
+    latency, how = latency_spec(catalog, names.latency)
+    detected_latency = False
+    if latency is None:
+        latency, how = _best_latency(catalog, names.requests, labels)
+        detected_latency = latency is not None
+    model = pick_label(labels, names.model_label, MODEL_LABELS)
+    ours = names.requests == MetricNames.requests
+    return MetricChoice(
+        requests=(CounterPart(names.requests),), latency=latency, endpoint_label=endpoint, status_label=status,
+        code_label=code, model_label=model, family="StreamFlow API" if ours else "configured names",
+        detected=detected_latency, note=describe((CounterPart(names.requests),), latency, how, endpoint, code, status, model),
+    )  # fmt: skip
+
+
+def _apply_explicit(choice: MetricChoice, names: MetricNames, catalog: Catalog) -> MetricChoice:
+    """Flags and STREAMFLOW_* variables win over whatever was recognised."""
+    e = names.explicit
+    changes: dict = {}
+    if "latency" in e and names.latency not in {choice.latency.metric if choice.latency else None}:
+        latency, _ = latency_spec(catalog, names.latency)
+        changes["latency"] = latency
+    for label in ("endpoint_label", "status_label", "code_label", "model_label"):
+        if label in e:
+            changes[label] = getattr(names, label)
+    if "status_label" in e:
+        changes["errors_known"] = True
+    return replace(choice, **changes) if changes else choice
+
+
+def describe(requests, latency, how, endpoint, code, status, model, errors_known=True) -> str:
+    parts = ["requests: " + " + ".join(p.metric for p in requests)]
+    if latency:
+        parts.append(f"latency: {latency.metric} ({latency.kind}, {latency.unit} {how})".replace(" )", ")"))
+    else:
+        parts.append("latency: none found")
+    status_text = status or ("(from code)" if code else "(none)")
+    parts.append(f"labels: endpoint={endpoint or '-'} code={code or '-'} status={status_text} model={model or '-'}")
+    if not errors_known:
+        parts.append("errors: not counted by the target")
+    return "; ".join(parts)
+
+
+# -- generic detection ----------------------------------------------------------------------------
+
+def _is_counter(name: str, meta: SampleMeta) -> bool:
+    return meta.type == "counter" or (meta.type in ("untyped", "unknown") and name.endswith("_total"))
+
+
+def _generic(names: MetricNames, catalog: Catalog) -> MetricChoice:
+    counters = [n for n, m in catalog.items() if _is_counter(n, m) and _REQUEST_COUNTER.search(strip_suffix(n) if n.endswith("_total") else n)
+                and not _NOT_REQUESTS.search(n) and not SELF_MONITORING.search(n)]  # fmt: skip
+    requests: tuple[CounterPart, ...] = ()
+    labels: frozenset[str] = frozenset()
+    errors_known = True
+    if counters:
+        best = min(counters, key=lambda n: _request_score(n, catalog[n].labels))
+        labels = catalog[best].labels
+        requests = (CounterPart(best),)
+        if not any(l in labels for l in CODE_LABELS + ("outcome",)):
+            pair = _failure_sibling(best, catalog)
+            if pair:
+                requests = (CounterPart(best, status="success"), CounterPart(pair, status="error"))
+            else:
+                errors_known = False
+    latency, how = _best_latency(catalog, requests[0].metric if requests else None, labels)
+    if not requests and latency is not None and latency.kind in ("histogram", "summary"):
+        # No counter: the latency family's own count is the number of requests (KServe-style servers).
+        requests = (CounterPart(latency.metric + "_count"),)
+        labels = catalog[latency.metric + "_count"].labels if latency.metric + "_count" in catalog else frozenset()
+        errors_known = any(l in labels for l in CODE_LABELS)
+    if not requests:
+        return _none(
+            f"no request counter found: neither {names.requests} nor a recognised model server, nor any"
+            f" *_requests_total-like counter (set --requests-metric / {env_variable('requests')}, or --preset)"
+        )
+    endpoint = pick_label(labels, None, ENDPOINT_LABELS)
+    code = pick_label(labels, None, CODE_LABELS)
+    status = "outcome" if "outcome" in labels else None
+    model = pick_label(labels, None, MODEL_LABELS)
+    if status is None and code is None and requests[0].status is None:
+        errors_known = False
+    note = describe(requests, latency, how, endpoint, code, status, model, errors_known)
+    return MetricChoice(requests, latency, endpoint, status, code, model, errors_known=errors_known,
+                        family=f"detected ({requests[0].metric})", detected=True, note="detected " + note)  # fmt: skip
+
+
+def _request_score(name: str, labels: frozenset[str]) -> tuple:
+    has_code = any(l in labels for l in CODE_LABELS + ("outcome",))
+    has_route = any(l in labels for l in ENDPOINT_LABELS)
+    return (not has_code, not has_route, not name.startswith("http"), "request" not in name, len(name), name)
+
+
+def _failure_sibling(name: str, catalog: Catalog) -> str | None:
+    stem = re.sub(r"_?(success(ful)?|ok)(_total)?$", "", name)
+    if stem == name:
         return None
-
-    def score(name: str) -> tuple:
-        labels = available[name]
-        has_code = any(l in labels for l in CODE_LABELS)
-        has_route = any(l in labels for l in ENDPOINT_LABELS)
-        return (not has_code, not has_route, name)
-
-    return min(candidates, key=score)
+    for suffix in ("_failure", "_failures", "_failed", "_error", "_errors", "_fail"):
+        for candidate in (stem + suffix, stem + suffix + "_total"):
+            if candidate in catalog:
+                return candidate
+    return None
 
 
-def _best_latency(available: Mapping[str, frozenset[str]], requests: str | None) -> str | None:
-    bases = sorted(m.group("base") for n in available if (m := LATENCY_BUCKET.match(n)))
-    if not bases:
-        return None
-    prefix = requests[: -len("_requests_total")] if requests else ""
-    # http_requests_total goes with http_request_duration_seconds.
-    return min(bases, key=lambda b: (not (prefix and b.startswith(prefix)), b))
+def _best_latency(catalog: Catalog, requests: str | None, request_labels: frozenset[str]) -> tuple[LatencySpec | None, str]:
+    bases = set()
+    for n, meta in catalog.items():
+        if SELF_MONITORING.search(n):
+            continue
+        if n.endswith("_bucket") and meta.type in ("histogram", "untyped", "unknown"):
+            bases.add(n[: -len("_bucket")])
+        elif meta.type == "summary" and not n.endswith(("_sum", "_count")):
+            bases.add(n)
+    bases = {b for b in bases if _LATENCY.search(b) and not re.search(r"(?i)bytes|size", b)}
+    prefix = _prefix(requests)
+    specs = []
+    for base in bases:
+        spec, how = latency_spec(catalog, base)
+        if spec is None:
+            continue
+        labels = catalog.get(base + "_count", SampleMeta()).labels
+        endpoint_match = any(l in labels for l in ENDPOINT_LABELS if l in request_labels)
+        specs.append(((not (prefix and base.startswith(prefix)), not endpoint_match, "highr" in base, unit_of(base)[0] is None,
+                       spec.kind != "histogram", len(base), base), spec, how))  # fmt: skip
+    if not specs and requests:
+        # Cumulative duration counters (Triton's *_duration_us, TorchServe's *_latency_microseconds).
+        for n, meta in catalog.items():
+            if _is_counter(n, meta) and _LATENCY.search(n) and unit_of(n, meta.help)[0] and (not prefix or n.startswith(prefix)):
+                unit, how = unit_of(n, meta.help)
+                specs.append(((len(n), n), LatencySpec("average", n, unit=unit or "s", count=(requests,)), how))
+    if not specs:
+        return None, ""
+    _, spec, how = min(specs, key=lambda s: s[0])
+    return spec, how
+
+
+def _prefix(requests: str | None) -> str:
+    if not requests:
+        return ""
+    m = re.match(r"^([a-zA-Z0-9]+_(?:[a-zA-Z0-9]+_)?)", requests)
+    stem = re.sub(r"(requests?|responses?)(_total)?$", "", strip_suffix(requests))
+    return stem or (m.group(1) if m else "")
 
 
 def derive_status(code: str | None) -> str:
-    """success/error from a status code such as "404" or "5xx", for services without a status label."""
+    """success/error from a status code such as "404", "5xx" or a class digit, for services without a status label."""
     return "error" if code and code[:1] in ("4", "5") else "success"
+
+
+def status_of(value: str | None) -> str | None:
+    """A status label's value as success/error (ours: success/error; Micrometer's outcome: CLIENT_ERROR…)."""
+    if value is None:
+        return None
+    return "error" if value.lower() in ERROR_STATUS_VALUES else "success"

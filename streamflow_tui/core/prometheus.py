@@ -16,8 +16,10 @@ from typing import Any
 import httpx
 
 from . import compute
+from .compute import QUANTILES
+from .connection import ConnectionOptions, ConnectionOptionsError, connection_reason
 from .exposition import finite
-from .naming import LATENCY_BUCKET, MetricNames, choose, derive_status
+from .naming import ERROR_STATUS_VALUES, MetricNames, SampleMeta, choose, derive_status, is_candidate, strip_suffix
 from .results import (
     EMPTY_LATENCY,
     EMPTY_REQUESTS,
@@ -62,19 +64,25 @@ def _value(raw: Any) -> float | None:
 class PrometheusClient:
     """Prometheus's HTTP API (``/api/v1/*``), every failure turned into a PrometheusError."""
 
-    def __init__(self, url: str, *, timeout: float = 3.0):
+    def __init__(self, url: str, *, timeout: float = 3.0, options: ConnectionOptions | None = None):
         self.url = url.rstrip("/")
-        self._client = httpx.Client(timeout=timeout)
+        self._options_error: str | None = None
+        try:
+            kwargs = (options or ConnectionOptions()).client_kwargs()
+        except ConnectionOptionsError as exc:
+            self._options_error, kwargs = str(exc), {}
+        self._client = httpx.Client(timeout=timeout, **kwargs)
 
     def _get(self, path: str, params: dict[str, Any]) -> Any:
+        if self._options_error:
+            raise PrometheusError("config", self._options_error)
         url = self.url + path
         try:
             response = self._client.get(url, params=params)
         except httpx.TimeoutException:
             raise PrometheusError("timeout", f"Prometheus at {self.url} did not answer within {self._client.timeout.read} s") from None
         except httpx.ConnectError as exc:
-            reason = "connection refused" if "refused" in str(exc).lower() else str(exc)
-            raise PrometheusError("unreachable", f"cannot connect to Prometheus at {self.url}: {reason}") from None
+            raise PrometheusError("unreachable", f"cannot connect to Prometheus at {self.url}: {connection_reason(exc)}") from None
         except httpx.HTTPError as exc:
             raise PrometheusError("http", f"Prometheus at {self.url}: {exc}") from None
         try:
@@ -83,7 +91,10 @@ class PrometheusClient:
             body = None
         if not isinstance(body, dict) or "status" not in body:
             if response.status_code == 404:
-                raise PrometheusError("not_found", f"{url} answered 404: is {self.url} a Prometheus server?")
+                raise PrometheusError("not_found", f"{url} answered 404: is {self.url} a Prometheus server (with its path prefix)?")
+            if response.status_code in (401, 403):
+                raise PrometheusError("auth", f"Prometheus answered HTTP {response.status_code} for {path}: credentials needed or refused"
+                                      " (--header, --bearer-token-file, --basic-auth)")
             if response.status_code >= 400:
                 raise PrometheusError("http", f"Prometheus answered HTTP {response.status_code} for {path}")
             raise PrometheusError("invalid", f"Prometheus answered {path} with something that is not its JSON API")
@@ -110,9 +121,36 @@ class PrometheusClient:
             raise PrometheusError("invalid", f"unexpected range result for {expr!r}")
         return data["result"]
 
-    def label_names(self, match: str) -> frozenset[str]:
-        data = self._get("/api/v1/labels", {"match[]": match})
-        return frozenset(data or ())
+    def metric_names(self) -> list[str]:
+        data = self._get("/api/v1/label/__name__/values", {})
+        return [n for n in data or () if isinstance(n, str)]
+
+    def series_labels(self, names: list[str], start: float, end: float) -> dict[str, frozenset[str]]:
+        """Label names seen on each metric name (one series API call for all of them)."""
+        if not names:
+            return {}
+        # Metric names are validated ([a-zA-Z_:][a-zA-Z0-9_:]*), so they are safe inside a regex.
+        match = '{__name__=~"' + "|".join(sorted(names)) + '"}'
+        data = self._get("/api/v1/series", {"match[]": match, "start": f"{start:.3f}", "end": f"{end:.3f}"})
+        out: dict[str, set[str]] = {}
+        for series in data or ():
+            if isinstance(series, dict) and "__name__" in series:
+                out.setdefault(series["__name__"], set()).update(k for k in series if k != "__name__")
+        return {k: frozenset(v) for k, v in out.items()}
+
+    def metadata(self) -> dict[str, tuple[str, str]]:
+        """TYPE and HELP by family name, where the server keeps them (VictoriaMetrics 1.79 does not)."""
+        try:
+            data = self._get("/api/v1/metadata", {})
+        except PrometheusError as exc:
+            if exc.kind in ("not_found", "bad_data", "http"):
+                return {}
+            raise
+        out = {}
+        for name, entries in (data or {}).items() if isinstance(data, dict) else ():
+            if entries and isinstance(entries[0], dict):
+                out[name] = (str(entries[0].get("type", "untyped")), str(entries[0].get("help", "")))
+        return out
 
     def close(self) -> None:
         self._client.close()
@@ -121,30 +159,33 @@ class PrometheusClient:
 class PrometheusSource:
     kind = "prometheus"
 
-    def __init__(self, prometheus_url: str, names: MetricNames | None = None, *, api_url: str | None = None, timeout: float = 3.0):
-        self.client = PrometheusClient(prometheus_url, timeout=timeout)
+    def __init__(self, prometheus_url: str, names: MetricNames | None = None, *, api_url: str | None = None,
+                 timeout: float = 3.0, preset: str | None = None, options: ConnectionOptions | None = None):  # fmt: skip
+        self.client = PrometheusClient(prometheus_url, timeout=timeout, options=options)
         self.names = names or MetricNames()
         self.api_url = api_url
+        self.preset = preset
         self._choice: MetricChoice | None = None
         self._choice_at = 0.0
+        self._labels: dict[str, frozenset[str]] = {}
 
     def close(self) -> None:
         self.client.close()
 
     # -- which metrics -------------------------------------------------------------
     def choice(self, at: float) -> MetricChoice:
-        if self._choice and time.monotonic() - self._choice_at < CHOICE_TTL_S and self._choice.requests:
+        if self._choice and time.monotonic() - self._choice_at < CHOICE_TTL_S and self._choice.found:
             return self._choice
-        # Metric names are validated ([a-zA-Z_:][a-zA-Z0-9_:]*), so they are safe inside a regex.
-        wanted = f".+_requests_total|.+_(duration|latency)_seconds_bucket|{self.names.requests}|{self.names.latency}_bucket"
-        rows = self.client.query(f'count by (__name__) ({{__name__=~"{wanted}"}})', at)
-        available = {}
-        for row in rows:
-            name = row["metric"].get("__name__")
-            if name and (name.endswith("_requests_total") or name == self.names.requests or LATENCY_BUCKET.match(name)
-                         or name == self.names.latency + "_bucket"):  # fmt: skip
-                available[name] = self.client.label_names(name) if not LATENCY_BUCKET.match(name) else frozenset({"le"})
-        self._choice = choose(self.names, available)
+        n = self.names
+        model = {n.predictions, n.probability + "_bucket", n.model_info}
+        candidates = [m for m in self.client.metric_names() if m in model or is_candidate(m, n)]
+        self._labels = self.client.series_labels(candidates, at - CATALOG_LOOKBACK_S, at)
+        metadata = self.client.metadata()
+        catalog = {}
+        for name, labels in self._labels.items():
+            kind, help_text = metadata.get(name) or metadata.get(strip_suffix(name)) or (_infer_type(name, labels, self._labels), "")
+            catalog[name] = SampleMeta(kind, help_text, labels)
+        self._choice = choose(n, catalog, preset=self.preset)
         self._choice_at = time.monotonic()
         return self._choice
 
@@ -157,7 +198,7 @@ class PrometheusSource:
         try:
             choice = self.choice(at)
             instances, api = self._targets(at)
-            if not choice.requests:
+            if not choice.found:
                 prom = TargetStatus(url=self.client.url, up=True, error=choice.note)
                 return Snapshot(now, self.kind, api, prom, window_seconds, EMPTY_REQUESTS, EMPTY_LATENCY, (), None, choice)
             w = f"{max(1, round(window_seconds * 1000))}ms"
@@ -167,7 +208,8 @@ class PrometheusSource:
                 latency, histogram, by_endpoint = self._latency(choice, w, at)
             model = self._model(w, at)
         except PrometheusError as exc:
-            prom = TargetStatus(url=self.client.url, up=exc.kind not in ("unreachable", "timeout", "http", "not_found"), error=exc.message)
+            prom = TargetStatus(url=self.client.url, up=exc.kind not in ("unreachable", "timeout", "http", "not_found", "auth", "config"),
+                                error=exc.message)  # fmt: skip
             return Snapshot(now, self.kind, api, prom, window_seconds, EMPTY_REQUESTS, EMPTY_LATENCY, (), None, self._choice)
         return Snapshot(
             taken_at=now, source=self.kind, api=api, prometheus=prom, window_seconds=window_seconds,
@@ -185,49 +227,69 @@ class PrometheusSource:
         return tuple(sorted(states)), TargetStatus(url=self.api_url, up=any(states.values()), error=error)
 
     def _requests(self, c: MetricChoice, w: str, at: float) -> RequestStats:
-        labels = [l for l in (c.endpoint_label, c.status_label, c.code_label) if l] + ["instance"]
-        by = ", ".join(labels)
-        rates = {self._key(r["metric"], c): _value(r["value"][1]) for r in self.client.query(f"sum by ({by}) (rate({c.requests}[{w}]))", at)}
-        totals = {self._key(r["metric"], c): _value(r["value"][1]) for r in self.client.query(f"sum by ({by}) ({c.requests})", at)}
+        labels = [l for l in (c.endpoint_label, c.status_label, c.code_label, c.model_label) if l] + ["instance"]
+        by = ", ".join(dict.fromkeys(labels))
+        sel = _matchers(c)
+        rates: dict[tuple, float | None] = {}
+        totals: dict[tuple, float | None] = {}
+        for part in c.requests:
+            for target, expr in ((rates, f"sum by ({by}) (rate({part.metric}{sel}[{w}]))"), (totals, f"sum by ({by}) ({part.metric}{sel})")):
+                for r in self.client.query(expr, at):
+                    key = compute.classify(r["metric"], part, c) + (r["metric"].get("instance", ""),)
+                    value = _value(r["value"][1])
+                    previous = target.get(key)
+                    target[key] = value if previous is None else (previous + value if value is not None else previous)
         if not totals:
             return EMPTY_REQUESTS
-        several = len({k[3] for k in totals}) > 1
+        several = len({k[4] for k in totals}) > 1
         by_series = tuple(
-            SeriesRate(endpoint=key[0], status=key[1], code=key[2], total=totals[key], rps=rates.get(key),
-                       instance=key[3] if several else None)  # fmt: skip
-            for key in sorted(totals)
+            SeriesRate(endpoint=key[0], status=key[1], code=key[2], total=totals[key], rps=rates.get(key), model=key[3],
+                       instance=key[4] if several else None)  # fmt: skip
+            for key in sorted(totals, key=lambda k: tuple(x or "" for x in k))
         )
         total = sum(t for t in totals.values() if t is not None)
         measured = [r for r in rates.values() if r is not None]
         rps = sum(measured) if measured else None
         errors = sum(r for k, r in rates.items() if k[1] == "error" and r is not None)
-        return RequestStats(total=total, rps=rps, error_ratio=errors / rps if rps else None, by_series=by_series)
-
-    @staticmethod
-    def _key(metric: dict, c: MetricChoice) -> tuple[str, str, str, str]:
-        code = metric.get(c.code_label, "") if c.code_label else ""
-        status = (metric.get(c.status_label) if c.status_label else None) or derive_status(code)
-        endpoint = metric.get(c.endpoint_label, "") if c.endpoint_label else ""
-        return endpoint, status, code, metric.get("instance", "")
+        ratio = errors / rps if rps and c.errors_known else None
+        return RequestStats(total=total, rps=rps, error_ratio=ratio, by_series=by_series)
 
     def _latency(self, c: MetricChoice, w: str, at: float):
-        bucket = f"{c.latency}_bucket"
-        q = {}
-        for quantile in (0.5, 0.95, 0.99):
-            rows = self.client.query(f"histogram_quantile({quantile}, sum by (le) (rate({bucket}[{w}])))", at)
-            q[f"p{round(quantile * 100)}"] = _value(rows[0]["value"][1]) if rows else None
-        rows = self.client.query(f"sum(rate({c.latency}_sum[{w}])) / sum(rate({c.latency}_count[{w}]))", at)
-        latency = Latency(avg=_value(rows[0]["value"][1]) if rows else None, **q)
-        histogram = self._histogram(f"sum by (le) (increase({bucket}[{w}]))", at)
+        spec = c.latency
+        scale = spec.scale
+        sel = _matchers(c)
+        q: dict[str, float | None] = {}
+        histogram: tuple[Bucket, ...] = ()
         by_endpoint: dict[str, dict[str, float | None]] = {}
-        if c.endpoint_label:
-            for quantile in (0.5, 0.95, 0.99):
-                expr = f"histogram_quantile({quantile}, sum by (le, {c.endpoint_label}) (rate({bucket}[{w}])))"
-                for r in self.client.query(expr, at):
-                    by_endpoint.setdefault(r["metric"].get(c.endpoint_label, ""), {})[f"p{round(quantile * 100)}"] = _value(r["value"][1])
+        if spec.kind == "histogram":
+            bucket = f"{spec.metric}_bucket{sel}"
+            for quantile in QUANTILES:
+                rows = self.client.query(f"histogram_quantile({quantile}, sum by (le) (rate({bucket}[{w}])))", at)
+                q[_qkey(quantile)] = _scaled(rows[0]["value"][1], scale) if rows else None
+            histogram = self._histogram(f"sum by (le) (increase({bucket}[{w}]))", at, scale)
+            label = c.endpoint_label
+            if label and label in self._labels.get(spec.metric + "_bucket", frozenset()):
+                for quantile in QUANTILES:
+                    expr = f"histogram_quantile({quantile}, sum by (le, {label}) (rate({bucket}[{w}])))"
+                    for r in self.client.query(expr, at):
+                        by_endpoint.setdefault(r["metric"].get(label, ""), {})[_qkey(quantile)] = _scaled(r["value"][1], scale)
+        elif spec.kind == "summary":
+            for quantile in QUANTILES:
+                rows = self.client.query(f'{spec.metric}{_matchers(c, ("quantile", f"{quantile:g}"))}', at)
+                # One series: its own quantile. Several (endpoints, instances): they cannot be combined.
+                q[_qkey(quantile)] = _scaled(rows[0]["value"][1], scale) if len(rows) == 1 else None
+        counts = "|".join(spec.count_metrics)
+        count_sel = _matchers(c, ("__name__", counts), regex=True)
+        rows = self.client.query(f"sum(rate({spec.sum_metric}{sel}[{w}])) / sum(rate({count_sel}[{w}]))", at)
+        avg = _scaled(rows[0]["value"][1], scale) if rows else None
+        maximum = None
+        if spec.max_metric:
+            rows = self.client.query(f"max({spec.max_metric}{sel})", at)
+            maximum = _scaled(rows[0]["value"][1], scale) if rows else None
+        latency = Latency(avg=avg, max=maximum, **q)
         return latency, histogram, tuple((e, Latency(**v)) for e, v in sorted(by_endpoint.items()))
 
-    def _histogram(self, expr: str, at: float) -> tuple[Bucket, ...]:
+    def _histogram(self, expr: str, at: float, scale: float = 1.0) -> tuple[Bucket, ...]:
         cumulative = []
         for r in self.client.query(expr, at):
             try:
@@ -235,7 +297,7 @@ class PrometheusSource:
             except (KeyError, ValueError):
                 continue
         # The scrape source's de-cumulation (duplicate le spellings merged, NaN shown as None).
-        return compute.histogram([(le, math.nan if count is None else count) for le, count in cumulative])
+        return compute.histogram([(le, math.nan if count is None else count) for le, count in cumulative], scale)
 
     def _model(self, w: str, at: float) -> ModelStats | None:
         n = self.names
@@ -263,18 +325,17 @@ class PrometheusSource:
         end = time.time()
         start = end - duration_s
         c = self.choice(end)
-        if not c.requests:
+        if not c.found:
             raise PrometheusError("no_metrics", c.note)
         w = f"{max(1, round(window_seconds * 1000))}ms"
         step = max(step_s, 0.001)
-        errors = f'{c.status_label}="error"' if c.status_label else (f'{c.code_label}=~"[45].."' if c.code_label else "")
-        exprs = {
-            "rps": f"sum(rate({c.requests}[{w}]))",
-            "error_ratio": f"sum(rate({c.requests}{{{errors}}}[{w}])) / sum(rate({c.requests}[{w}]))" if errors else None,
-        }
-        if c.latency:
-            for quantile in (0.5, 0.95, 0.99):
-                exprs[f"p{round(quantile * 100)}"] = f"histogram_quantile({quantile}, sum by (le) (rate({c.latency}_bucket[{w}])))"
+        everything = f"sum(rate({_matchers(c, ('__name__', '|'.join(c.requests_metrics)), regex=True)}[{w}]))"
+        errors = _error_expr(c, w)
+        exprs = {"rps": everything, "error_ratio": f"({errors}) / {everything}" if errors else None}
+        spec = c.latency
+        if spec and spec.kind == "histogram":
+            for quantile in QUANTILES:
+                exprs[_qkey(quantile)] = f"histogram_quantile({quantile}, sum by (le) (rate({spec.metric}_bucket{_matchers(c)}[{w}])))"
         n = int(math.floor((end - start) / step)) + 1
         times = tuple(round(start + i * step, 3) for i in range(n))
         columns: dict[str, tuple[float | None, ...]] = {}
@@ -284,6 +345,65 @@ class PrometheusSource:
             if expr:
                 for series in self.client.query_range(expr, start, end, step):
                     for t, v in series.get("values", []):
-                        values[round(float(t), 3)] = _value(v)
+                        value = _value(v)
+                        if value is not None and key.startswith("p") and spec:
+                            value *= spec.scale
+                        values[round(float(t), 3)] = value
             columns[key] = tuple(values.get(t) for t in times)
         return History(times_s=times, **columns)
+
+
+CATALOG_LOOKBACK_S = 600.0
+
+
+def _qkey(quantile: float) -> str:
+    return f"p{round(quantile * 100)}"
+
+
+def _scaled(raw: Any, scale: float) -> float | None:
+    value = _value(raw)
+    return None if value is None else value * scale
+
+
+def _matchers(c: MetricChoice, extra: tuple[str, str] | None = None, *, regex: bool = False) -> str:
+    pairs = [f'{k}="{_escape(v)}"' for k, v in c.match]
+    if extra:
+        pairs.append(f'{extra[0]}{"=~" if regex else "="}"{_escape(extra[1])}"')
+    return "{" + ",".join(pairs) + "}" if pairs else ""
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _error_expr(c: MetricChoice, w: str) -> str | None:
+    """PromQL for the rate of failed requests, classified as compute.classify does; None if unknown."""
+    if not c.errors_known:
+        return None
+    terms = []
+    for part in c.requests:
+        if part.status or part.code:
+            if (part.status or derive_status(part.code)) == "error":
+                terms.append(f"sum(rate({part.metric}{_matchers(c)}[{w}]))")
+        elif c.status_label:
+            values = "|".join(sorted(ERROR_STATUS_VALUES))
+            terms.append(f"sum(rate({part.metric}{_matchers(c, (c.status_label, f'(?i)({values})'), regex=True)}[{w}]))")
+        elif c.code_label:
+            terms.append(f"sum(rate({part.metric}{_matchers(c, (c.code_label, '[45].*'), regex=True)}[{w}]))")
+    if not terms:
+        return "vector(0)"
+    return " + ".join(f"({t} or vector(0))" for t in terms)
+
+
+def _infer_type(name: str, labels: frozenset[str], known: dict[str, frozenset[str]]) -> str:
+    """A sample's family type when the server keeps no metadata, from its name and labels."""
+    if name.endswith("_bucket") and "le" in labels:
+        return "histogram"
+    base = strip_suffix(name)
+    if name.endswith(("_sum", "_count")) and base + "_bucket" in known:
+        return "histogram"
+    if "quantile" in labels or (name.endswith(("_sum", "_count")) and "quantile" in known.get(base, frozenset())):
+        return "summary"
+    if name.endswith("_total"):
+        return "counter"
+    return "untyped"

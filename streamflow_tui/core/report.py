@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .results import Bucket, Snapshot, TargetStatus
+from .results import Bucket, MetricChoice, Snapshot, TargetStatus
 
 SCHEMA = "streamflow.snapshot/1"
 
@@ -49,6 +49,8 @@ def to_json(snapshot: Snapshot, slo: tuple[SloCheck, ...] = (), drift: dict | No
     by_series = []
     for s in r.by_series:
         row: dict[str, Any] = {"endpoint": s.endpoint, "status": s.status, "code": s.code, "total": s.total, "rps": s.rps}
+        if s.model is not None:
+            row["model"] = s.model
         if s.instance is not None:
             row["instance"] = s.instance
         by_series.append(row)
@@ -72,9 +74,27 @@ def to_json(snapshot: Snapshot, slo: tuple[SloCheck, ...] = (), drift: dict | No
         "prometheus": _target(snapshot.prometheus),
         "window_seconds": snapshot.window_seconds,
         "requests": {"total": r.total, "rps": r.rps, "error_ratio": r.error_ratio, "by_series": by_series},
-        "latency_seconds": {"avg": lat.avg, "p50": lat.p50, "p95": lat.p95, "p99": lat.p99},
+        "latency_seconds": {"avg": lat.avg, "p50": lat.p50, "p95": lat.p95, "p99": lat.p99, "max": lat.max},
         "latency_histogram": buckets_json(snapshot.latency_histogram),
         "model": model,
         "slo": {c.name: {"limit": c.limit, "value": c.value, "breached": c.breached} for c in slo} or None,
         "drift": drift,
+        "naming": naming_json(snapshot.metrics),
+    }
+
+
+def naming_json(c: MetricChoice | None) -> dict[str, Any] | None:
+    """What was recognised and read, so a user can see (and override) the choice."""
+    if c is None:
+        return None
+    spec = c.latency
+    return {
+        "preset": c.preset,
+        "family": c.family or None,
+        "detected": c.detected,
+        "requests": list(c.requests_metrics),
+        "latency": {"metric": spec.metric, "kind": spec.kind, "unit": spec.unit, "count": list(spec.count_metrics)} if spec else None,
+        "labels": {"endpoint": c.endpoint_label, "status": c.status_label, "code": c.code_label, "model": c.model_label},
+        "errors_counted": c.errors_known,
+        "note": c.note,
     }

@@ -29,11 +29,12 @@ class TargetStatus:
 @dataclass(frozen=True)
 class SeriesRate:
     endpoint: str
-    status: str
+    status: str | None  # "success" | "error"; None when the target does not say
     code: str
     total: float | None
     rps: float | None
     instance: str | None = None
+    model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Latency:
     p50: float | None = None
     p95: float | None = None
     p99: float | None = None
+    max: float | None = None  # only where the target serves a maximum (Micrometer's _max gauge)
 
 
 @dataclass(frozen=True)
@@ -68,17 +70,88 @@ class ModelStats:
     score_histogram: tuple[Bucket, ...] = ()
 
 
+UNIT_SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+
+
+@dataclass(frozen=True)
+class CounterPart:
+    """One counter that counts requests; ``status``/``code`` when its name says them (Requests5XX)."""
+
+    metric: str  # sample name
+    status: str | None = None
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class LatencySpec:
+    """Where latency comes from and in which unit it is served.
+
+    ``histogram``: ``metric``_bucket/_sum/_count; ``summary``: ``metric``{quantile} and _sum/_count;
+    ``average``: a cumulative duration counter ``metric`` divided by the counters in ``count``.
+    """
+
+    kind: str
+    metric: str
+    unit: str = "s"
+    count: tuple[str, ...] = ()
+    max_metric: str | None = None
+
+    @property
+    def scale(self) -> float:
+        return UNIT_SCALE[self.unit]
+
+    @property
+    def sum_metric(self) -> str:
+        return self.metric if self.kind == "average" else self.metric + "_sum"
+
+    @property
+    def count_metrics(self) -> tuple[str, ...]:
+        return self.count if self.kind == "average" else (self.metric + "_count",)
+
+    def sample_names(self) -> set[str]:
+        names = {self.sum_metric, *self.count_metrics}
+        if self.kind == "histogram":
+            names.add(self.metric + "_bucket")
+        elif self.kind == "summary":
+            names.add(self.metric)
+        if self.max_metric:
+            names.add(self.max_metric)
+        return names
+
+
 @dataclass(frozen=True)
 class MetricChoice:
-    """Which metrics and labels a source reads, and whether it found them by itself."""
+    """Which metrics and labels a source reads, what it recognised, and why."""
 
-    requests: str | None
-    latency: str | None
+    requests: tuple[CounterPart, ...]
+    latency: LatencySpec | None
     endpoint_label: str | None
     status_label: str | None
     code_label: str | None
-    detected: bool
-    note: str
+    model_label: str | None = None
+    errors_known: bool = True  # False: the target does not count failures, so no error ratio
+    match: tuple[tuple[str, str], ...] = ()  # read only series carrying these label values
+    preset: str | None = None  # the named preset recognised or forced
+    family: str = ""  # what was recognised, for people ("vLLM", "detected: …")
+    detected: bool = False
+    note: str = ""
+
+    @property
+    def found(self) -> bool:
+        return bool(self.requests)
+
+    @property
+    def requests_metrics(self) -> tuple[str, ...]:
+        return tuple(p.metric for p in self.requests)
+
+    def sample_names(self) -> set[str]:
+        names = set(self.requests_metrics)
+        if self.latency:
+            names |= self.latency.sample_names()
+        return names
+
+    def keeps(self, labels: dict[str, str]) -> bool:
+        return all(labels.get(k) == v for k, v in self.match)
 
 
 @dataclass(frozen=True)

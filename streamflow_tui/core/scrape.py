@@ -6,9 +6,10 @@ from collections import deque
 from datetime import datetime, timezone
 
 from . import compute
-from .exposition import DEFAULT_MAX_BYTES, MetricsFetcher, ParsedScrape, ScrapeError, finite
+from .connection import ConnectionOptions
+from .exposition import DEFAULT_MAX_BYTES, Exposition, MetricsFetcher, ParsedScrape, ScrapeError, SeriesKey, finite
 from .history import SeriesStore
-from .naming import MetricNames, choose
+from .naming import Catalog, MetricNames, SampleMeta, choose, is_candidate
 from .results import EMPTY_LATENCY, EMPTY_REQUESTS, Latency, MetricChoice, ModelStats, Snapshot, TargetStatus
 
 NO_PROMETHEUS = TargetStatus(url=None, up=None, error=None)
@@ -36,10 +37,13 @@ class ScrapeSource:
         history_points: int = 3600,
         timeout: float = 2.0,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        preset: str | None = None,
+        options: ConnectionOptions | None = None,
     ):
         self.api_url = api_url.rstrip("/")
         self.names = names or MetricNames()
-        self._fetcher = MetricsFetcher(metrics_url(api_url), timeout=timeout, max_bytes=max_bytes)
+        self.preset = preset
+        self._fetcher = MetricsFetcher(metrics_url(api_url), timeout=timeout, max_bytes=max_bytes, options=options)
         self._store: SeriesStore = SeriesStore(capacity=max(2, history_points))
         self._scrape_times: deque[int] = deque(maxlen=self._store.capacity)
         self._model_info: dict[str, str] | None = None
@@ -73,15 +77,21 @@ class ScrapeSource:
         return self.ingest(scrape)
 
     def ingest(self, scrape: ParsedScrape) -> TargetStatus:
-        """Buffer one parsed scrape (``poll`` = fetch + ingest)."""
+        """Buffer one parsed scrape (``poll`` = fetch + ingest): only the families the console reads are parsed."""
         self.last_scrape = scrape
-        available: dict[str, set[str]] = {}
-        for name, labels in scrape.samples:
-            available.setdefault(name, set()).update(k for k, _ in labels)
-        self._choice = choose(self.names, {k: frozenset(v) for k, v in available.items()})
-        keep = self._wanted_names()
+        exposition = scrape.exposition
+        names = self.names
+        model_samples = {names.predictions, names.probability + "_bucket", names.model_info}
+        announced = exposition.sample_names()
+        try:
+            samples = exposition.samples({n for n in announced if n in model_samples or is_candidate(n, names)})
+        except ScrapeError as exc:
+            self._status = TargetStatus(url=self.api_url, up=False, error=exc.message)
+            return self._status
+        self._choice = choose(names, catalog_of(samples, exposition), preset=self.preset)
+        keep = self._choice.sample_names() | {names.predictions, names.probability + "_bucket"}
         info = None
-        for key, value in scrape.samples.items():
+        for key, value in samples.items():
             name = key[0]
             if name in keep:
                 if key not in self._store and self._last_ok_ms is not None:
@@ -89,7 +99,7 @@ class ScrapeSource:
                     # without this zero a series born inside the window would have no rate.
                     self._store.append(key, self._last_ok_ms, 0.0)
                 self._store.append(key, scrape.at_ms, value)
-            elif name == self.names.model_info and value == 1:
+            elif name == names.model_info and value == 1:
                 info = dict(key[1])
         self._model_info = info
         self._scrape_times.append(scrape.at_ms)
@@ -97,18 +107,10 @@ class ScrapeSource:
         if self._first_ok_ms is None:
             self._first_ok_ms = scrape.at_ms
         self._last_ok_ms = scrape.at_ms
-        error = None if self._choice.requests else self._choice.note
+        error = None if self._choice.found else self._choice.note
+        error = error or histogram_problem(samples, self._choice)
         self._status = TargetStatus(url=self.api_url, up=True, error=error)
         return self._status
-
-    def _wanted_names(self) -> set[str]:
-        c = self._choice
-        wanted = {self.names.predictions, self.names.probability + "_bucket"}
-        if c and c.requests:
-            wanted.add(c.requests)
-        if c and c.latency:
-            wanted.update({c.latency + "_bucket", c.latency + "_sum", c.latency + "_count"})
-        return wanted
 
     def snapshot(self, window_seconds: float) -> Snapshot:
         """Rates over the last ``window_seconds`` at the newest scrape; 0 means cumulative since start."""
@@ -122,17 +124,20 @@ class ScrapeSource:
         choice = self._choice
         requests = compute.requests(series, choice, window)
         latency, histogram, by_endpoint = EMPTY_LATENCY, (), ()
-        if choice.latency:
-            latency = compute.latency(series, choice.latency, window)
-            buckets = compute.bucket_values(series, choice.latency + "_bucket", window, per_second=False)
-            histogram = compute.histogram(buckets.get("", []))
-            label = choice.endpoint_label
-            if label:
-                grouped = compute.bucket_values(
-                    series, choice.latency + "_bucket", window, per_second=not window.cumulative,
-                    group_by=lambda lab: lab.get(label, ""),
-                )  # fmt: skip
-                by_endpoint = tuple((e, Latency(**compute.quantiles(b))) for e, b in sorted(grouped.items()))
+        spec = choice.latency
+        keep = choice.keeps if choice.match else None
+        if spec:
+            latency = compute.latency(series, spec, window, keep)
+            if spec.kind == "histogram":
+                bucket = spec.metric + "_bucket"
+                buckets = compute.bucket_values(series, bucket, window, per_second=False, keep=keep)
+                histogram = compute.histogram(buckets.get("", []), spec.scale)
+                label = choice.endpoint_label
+                if label:
+                    grouped = compute.bucket_values(
+                        series, bucket, window, per_second=not window.cumulative, group_by=lambda lab: lab.get(label, ""), keep=keep,
+                    )  # fmt: skip
+                    by_endpoint = tuple((e, scaled(compute.quantiles(b), spec.scale)) for e, b in sorted(grouped.items()))
         return Snapshot(
             taken_at=now,
             source=self.kind,
@@ -172,3 +177,37 @@ class ScrapeSource:
 
     def close(self) -> None:
         self._fetcher.close()
+
+
+def catalog_of(samples: dict[SeriesKey, float], exposition: Exposition) -> Catalog:
+    """What is known of each parsed sample name: its family's TYPE and HELP, and the label names seen."""
+    labels: dict[str, set[str]] = {}
+    for name, pairs in samples:
+        labels.setdefault(name, set()).update(k for k, _ in pairs)
+    catalog = {}
+    for name, seen in labels.items():
+        family = exposition.family_of(name)
+        catalog[name] = SampleMeta(family.type if family else "untyped", family.help if family else "", frozenset(seen))
+    return catalog
+
+
+def histogram_problem(samples: dict[SeriesKey, float], choice: MetricChoice) -> str | None:
+    """Why the chosen histogram cannot give percentiles (a series without a +Inf bucket), or None."""
+    spec = choice.latency
+    if spec is None or spec.kind != "histogram":
+        return None
+    bucket = spec.metric + "_bucket"
+    groups: dict[tuple, bool] = {}
+    for name, pairs in samples:
+        if name == bucket:
+            key = tuple(p for p in pairs if p[0] != "le")
+            groups[key] = groups.get(key, False) or dict(pairs).get("le") in ("+Inf", "Inf", "+inf", "inf")
+    missing = [k for k, has_inf in groups.items() if not has_inf]
+    if not missing:
+        return None
+    labels = ",".join(f'{k}="{v}"' for k, v in missing[0])
+    return f"histogram {spec.metric} has no +Inf bucket for {{{labels}}}: percentiles cannot be computed (malformed exposition)"
+
+
+def scaled(q: dict[str, float | None], scale: float) -> Latency:
+    return Latency(**{k: (v * scale if v is not None else None) for k, v in q.items()})

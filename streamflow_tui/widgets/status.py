@@ -21,6 +21,10 @@ class StatusLine(Static):
         t.append("● UP" if up else ("● DOWN" if up is False else "● …"), style="bold green" if up else "bold red")
         if age_s is not None:
             t.append(f" ({age_s:.1f} s)")
+        choice = snapshot.metrics if snapshot else None
+        if choice is not None and choice.found:
+            unit = f" {choice.latency.unit}" if choice.latency and choice.latency.unit != "s" else ""
+            t.append(f"  {choice.family or 'detected'}{unit}", style="bold" if choice.preset else "")
         source = snapshot.source if snapshot else "–"
         t.append(f"  source {source}")
         if fallback:

@@ -90,10 +90,14 @@ class TrafficView(Widget):
             if x.endpoint == "/metrics":
                 continue  # the console's own scrapes
             p95 = p95_by_endpoint.get(x.endpoint)
-            endpoint = f"{x.endpoint} @{x.instance}" if several and x.instance else x.endpoint
-            err = "–" if not x.rps else pct(1.0 if x.status == "error" else 0.0)
+            endpoint = x.endpoint or "–"
+            if x.model:
+                endpoint = f"{x.model} {x.endpoint}".strip()
+            if several and x.instance:
+                endpoint = f"{endpoint} @{x.instance}"
+            err = "–" if not x.rps or x.status is None else pct(1.0 if x.status == "error" else 0.0)
             rows[f"{endpoint}|{x.status}|{x.code}"] = (
-                Text(endpoint, style="red" if x.status == "error" else ""), x.status, x.code, num(x.rps), err,
+                Text(endpoint, style="red" if x.status == "error" else ""), x.status or "–", x.code or "–", num(x.rps), err,
                 ms(p95.p95 if p95 else None), num(x.total, "{:,.0f}"),
             )  # fmt: skip
         if list(rows) != [key.value for key in table.rows]:

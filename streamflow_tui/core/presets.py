@@ -1,0 +1,183 @@
+"""Named presets: how the common model servers and web frameworks count requests and time them.
+
+Each preset is written from the project's own source (the fixture under
+``tests/fixtures/expositions/<id>.1.prom`` names the file it follows). A preset
+is recognised when one of its signature metrics is served; model servers are
+tried before web frameworks, so a vLLM that also serves
+prometheus-fastapi-instrumentator's ``http_requests_total`` is read as vLLM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from .naming import Catalog, describe, latency_spec, pick_label
+from .results import CounterPart, LatencySpec, MetricChoice
+
+LatencyOption = Union[str, LatencySpec]  # a histogram/summary base (unit from name/HELP), or a full spec
+
+
+@dataclass(frozen=True)
+class Preset:
+    id: str
+    name: str
+    kind: str  # "model_server" | "framework"
+    signature: tuple[str, ...]  # sample names, any of which identifies the stack (optionally "name{label}")
+    requests: tuple[tuple[CounterPart, ...], ...]  # alternatives: the first whose first counter is served
+    latency: tuple[LatencyOption, ...] = ()  # alternatives: the first that is served
+    unit: str | None = None  # the unit the stack documents where neither name nor HELP says it
+    endpoint: tuple[str, ...] = ()
+    code: tuple[str, ...] = ()
+    status: tuple[str, ...] = ()
+    model: tuple[str, ...] = ()
+    errors_known: bool = True
+    match: tuple[tuple[str, str], ...] = ()
+    remark: str = ""  # what a user should know (shown in the note)
+
+    def recognised(self, catalog: Catalog) -> bool:
+        return bool(self.signature_found(catalog))
+
+    def signature_found(self, catalog: Catalog) -> str:
+        for entry in self.signature:
+            name, _, label = entry.partition("{")
+            label = label.rstrip("}")
+            if name in catalog and (not label or label in catalog[name].labels):
+                return entry
+        return ""
+
+    def build(self, catalog: Catalog) -> MetricChoice | None:
+        parts = next((alt for alt in self.requests if alt and alt[0].metric in catalog), None)
+        if parts is None:
+            return None
+        parts = tuple(p for p in parts if p.metric in catalog)
+        labels = frozenset().union(*(catalog[p.metric].labels for p in parts))
+        latency, how = None, ""
+        for option in self.latency:
+            if isinstance(option, LatencySpec):
+                if option.sum_metric in catalog:
+                    latency, how = option, "as the preset documents it"
+                    break
+            else:
+                latency, how = latency_spec(catalog, option, self.unit)
+                if latency is not None:
+                    break
+        endpoint = pick_label(labels, None, self.endpoint)
+        code = pick_label(labels, None, self.code)
+        status = pick_label(labels, None, self.status)
+        model = pick_label(labels, None, self.model)
+        errors_known = self.errors_known and bool(code or status or any(p.status or p.code for p in parts))
+        note = describe(parts, latency, how, endpoint, code, status, model, errors_known)
+        if self.remark:
+            note += "; " + self.remark
+        return MetricChoice(parts, latency, endpoint, status, code, model, errors_known=errors_known, match=self.match,
+                            preset=self.id, family=self.name, note=note)  # fmt: skip
+
+
+def _c(*metrics: str) -> tuple[CounterPart, ...]:
+    return tuple(CounterPart(m) for m in metrics)
+
+
+def _pair(success: str, failure: str) -> tuple[CounterPart, ...]:
+    return (CounterPart(success, status="success"), CounterPart(failure, status="error"))
+
+
+# Model servers first: they often serve a web framework's metrics beside their own.
+PRESET_LIST: tuple[Preset, ...] = (
+    Preset(
+        "vllm", "vLLM", "model_server", ("vllm:request_success_total",),
+        requests=(_c("vllm:request_success_total"),),
+        latency=("vllm:e2e_request_latency_seconds",),
+        model=("model_name",), errors_known=False,
+        remark="vLLM counts finished requests only (errors are not counted by the engine)",
+    ),
+    Preset(
+        "ray_serve", "Ray Serve", "model_server", ("ray_serve_num_http_requests_total",),
+        requests=(_c("ray_serve_num_http_requests_total"),),
+        latency=("ray_serve_http_request_latency_ms",),
+        endpoint=("route",), code=("status_code",), model=("application",),
+    ),
+    Preset(
+        "torchserve", "TorchServe", "model_server", ("Requests2XX", "ts_inference_requests_total"),
+        requests=((CounterPart("Requests2XX", code="2xx"), CounterPart("Requests4XX", code="4xx"), CounterPart("Requests5XX", code="5xx")),
+                  _c("ts_inference_requests_total")),  # fmt: skip
+        latency=(LatencySpec("average", "ts_inference_latency_microseconds", unit="us", count=("ts_inference_requests_total",)),),
+        model=("model_name",),
+        remark="status is in the metric name (Requests2XX/4XX/5XX, no model label); latency is an average of µs counters",
+    ),
+    Preset(
+        "mlserver", "Seldon MLServer", "model_server", ("model_infer_request_success_total", "model_infer_request_success"),
+        requests=(_pair("model_infer_request_success_total", "model_infer_request_failure_total"),
+                  _pair("model_infer_request_success", "model_infer_request_failure")),  # fmt: skip
+        latency=("model_infer_request_duration",),
+        model=("model",),
+        remark="per-model success/failure counters; latency from a summary without quantiles (average only)",
+    ),
+    Preset(
+        "kserve", "KServe model server", "model_server", ("request_predict_seconds_bucket",),
+        requests=(_c("request_predict_seconds_count"),),
+        latency=("request_predict_seconds",),
+        model=("model_name",), errors_known=False,
+        remark="KServe counts no requests or errors: requests are the predict histogram's count",
+    ),
+    Preset(
+        "fastapi_instrumentator", "prometheus-fastapi-instrumentator", "framework", ("http_request_duration_highr_seconds_bucket",),
+        requests=(_c("http_requests_total"),),
+        latency=("http_request_duration_seconds", "http_request_duration_highr_seconds"),
+        endpoint=("handler",), code=("status",),
+    ),
+    Preset(
+        "starlette_exporter", "starlette_exporter", "framework", ("starlette_requests_total{status_code}",),
+        requests=(_c("starlette_requests_total"),),
+        latency=("starlette_request_duration_seconds",),
+        endpoint=("path",), code=("status_code",),
+    ),
+    Preset(
+        "starlette_prometheus", "starlette-prometheus", "framework", ("starlette_responses_total",),
+        requests=(_c("starlette_responses_total"),),
+        latency=("starlette_requests_processing_time_seconds",),
+        endpoint=("path_template",), code=("status_code",),
+        remark="starlette_requests_total has no status code: responses are counted instead",
+    ),
+    Preset(
+        "django_prometheus", "django-prometheus", "framework", ("django_http_responses_total_by_status_view_method_total",),
+        requests=(_c("django_http_responses_total_by_status_view_method_total"),),
+        latency=("django_http_requests_latency_seconds_by_view_method", "django_http_requests_latency_including_middlewares_seconds"),
+        endpoint=("view",), code=("status",),
+    ),
+    Preset(
+        "flask_exporter", "prometheus-flask-exporter", "framework", ("flask_http_request_total",),
+        requests=(_c("flask_http_request_total"),),
+        latency=("flask_http_request_duration_seconds",),
+        endpoint=("path", "url_rule"), code=("status",),
+    ),
+)
+
+PRESETS: dict[str, Preset] = {p.id: p for p in PRESET_LIST}
+
+
+def _metrics_of(p: Preset) -> set[str]:
+    names = {e.partition("{")[0] for e in p.signature}
+    for alt in p.requests:
+        names.update(c.metric for c in alt)
+    for option in p.latency:
+        names.update(option.sample_names() if isinstance(option, LatencySpec) else
+                     {option, option + "_bucket", option + "_sum", option + "_count", option + "_max"})  # fmt: skip
+    return names
+
+
+# Every sample name a preset may read: their labels are always looked at.
+PRESET_METRICS: frozenset[str] = frozenset().union(*(_metrics_of(p) for p in PRESET_LIST))
+
+
+def match_presets(catalog: Catalog) -> list[tuple[Preset, MetricChoice]]:
+    """Every preset recognised in ``catalog`` with its choice, model servers first."""
+    out = []
+    for p in sorted(PRESET_LIST, key=lambda p: p.kind != "model_server"):
+        if p.recognised(catalog):
+            choice = p.build(catalog)
+            if choice is not None:
+                out.append((p, choice))
+    return out
+
+
