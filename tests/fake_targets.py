@@ -19,6 +19,8 @@ class Reply:
     declared_length: int | None = None  # a Content-Length that differs from the body: a truncated answer
     stream_bytes: int = 0  # then send this many more bytes of filler, chunk by chunk
     headers: dict[str, str] = field(default_factory=dict)
+    drip_s: float = 0.0  # send the body one byte at a time, this many seconds apart
+    reset_after: int | None = None  # send this many body bytes, then reset the connection (RST)
 
 
 class Target:
@@ -27,11 +29,13 @@ class Target:
     def __init__(self) -> None:
         self.reply: Reply | Callable[[str], Reply] = Reply()
         self.requests: list[str] = []
+        self.request_headers: list[dict[str, str]] = []
         self.url = ""
 
 
 @contextmanager
-def fake_target() -> Iterator[Target]:
+def fake_target(tls=None) -> Iterator[Target]:
+    """``tls``: an ssl.SSLContext to serve https with."""
     target = Target()
 
     class Handler(BaseHTTPRequestHandler):
@@ -42,6 +46,7 @@ def fake_target() -> Iterator[Target]:
 
         def do_GET(self) -> None:
             target.requests.append(self.path)
+            target.request_headers.append({k.lower(): v for k, v in self.headers.items()})
             reply = target.reply(self.path) if callable(target.reply) else target.reply
             if reply.delay:
                 time.sleep(reply.delay)
@@ -54,6 +59,22 @@ def fake_target() -> Iterator[Target]:
             self.send_header("Content-Length", str(length))
             self.end_headers()
             try:
+                if reply.reset_after is not None:
+                    import socket
+                    import struct
+
+                    self.wfile.write(reply.body[: reply.reset_after])
+                    self.wfile.flush()
+                    # SO_LINGER 0: close() sends a RST instead of a FIN.
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    return
+                if reply.drip_s:
+                    for i in range(len(reply.body)):
+                        self.wfile.write(reply.body[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(reply.drip_s)
+                    return
                 self.wfile.write(reply.body)
                 chunk = b"x" * 65536
                 sent = 0
@@ -67,7 +88,9 @@ def fake_target() -> Iterator[Target]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    target.url = f"http://127.0.0.1:{server.server_address[1]}"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    target.url = f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

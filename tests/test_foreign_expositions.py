@@ -65,6 +65,9 @@ def textbook_quantile(q: float, cumulative: list[tuple[float, float]]) -> float:
 
 def expected(spec: dict, first: str, second: str, span_s: float) -> dict:
     a, b = samples(first), samples(second)
+    if spec.get("series_filter"):  # only the series the stack means (Istio's destination reporter…)
+        f = spec["series_filter"]
+        a, b = ({k: v for k, v in d.items() if re.search(f["match"], dict(k[1]).get(f["label"], ""))} for d in (a, b))
     requests = set(spec["requests"])
     n = delta(a, b, lambda name, _: name in requests)
     errors = spec["errors"]

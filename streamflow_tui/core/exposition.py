@@ -67,12 +67,15 @@ class FamilyInfo:
     end: int
 
     def sample_names(self, openmetrics: bool) -> tuple[str, ...]:
+        # The text format serves _created as gauge families of their own; OpenMetrics inside the family.
+        created = ("_created",) if openmetrics else ()
         if self.type in _SUFFIXES:
-            return tuple(self.name + s for s in _SUFFIXES[self.type])
+            return tuple(self.name + s for s in _SUFFIXES[self.type] if s != "_created" or openmetrics)
         if self.type == "counter":
-            if self.name.endswith("_total"):
-                return (self.name, self.name[: -len("_total")] + "_created")
-            return (self.name + "_total", self.name + "_created") if openmetrics else (self.name,)
+            stem = self.name[: -len("_total")] if self.name.endswith("_total") else self.name
+            if self.name.endswith("_total") or openmetrics:
+                return (stem + "_total",) + tuple(stem + c for c in created)
+            return (self.name,)
         return (self.name,)
 
 
@@ -130,6 +133,9 @@ class Exposition:
             self.families[name] = info
             for sample in info.sample_names(self.openmetrics):
                 self._by_sample.setdefault(sample, name)
+        for name, info in self.families.items():
+            if info.type not in _SUFFIXES and info.type != "counter":
+                self._by_sample[name] = name  # a family named exactly so wins over a derived name
 
     def sample_names(self) -> dict[str, FamilyInfo]:
         """Every sample name the metadata announces, with its family."""
@@ -142,32 +148,36 @@ class Exposition:
     def samples(self, sample_names: Iterable[str] | None = None) -> dict[SeriesKey, float]:
         """Samples of the families serving ``sample_names`` (all of them when None), plus loose text."""
         if sample_names is None:
-            chunks = [self.text]
+            families = list(self.families.values())
         else:
             wanted = {self._by_sample[s] for s in sample_names if s in self._by_sample}
-            chunks = [self.text[a:b] for a, b in self.loose]
-            chunks += [self.text[f.start : f.end] for f in sorted((self.families[n] for n in wanted), key=lambda f: f.start)]
-        text = "".join(c if c.endswith("\n") else c + "\n" for c in chunks if c)
-        samples = _parse(text, self.openmetrics, complete=sample_names is None)
-        return samples if self.openmetrics else self._as_served(samples)
-
-    def _as_served(self, samples: dict[SeriesKey, float]) -> dict[SeriesKey, float]:
-        """prometheus-client's text parser names a counter's samples ``<name>_total`` even when the target
-        serves ``<name>`` (TorchServe's Requests2XX, TGI's tgi_request_count); Prometheus stores the name as
-        served, so the console does too, and both sources see the same names."""
-        renamed = {}
-        for name in {k[0] for k in samples if k[0].endswith("_total")}:
-            family = self.families.get(name[: -len("_total")])
-            if family and family.type == "counter" and name not in self.text[family.start : family.end]:
-                renamed[name] = family.name
-        if not renamed:
-            return samples
-        return {(renamed.get(n, n), labels): v for (n, labels), v in samples.items()}
+            families = sorted((self.families[n] for n in wanted), key=lambda f: f.start)
+        out: dict[SeriesKey, float] = {}
+        for a, b in self.loose:
+            _merge(out, _parse(self.text[a:b], self.openmetrics))
+        for family in families:
+            block = self.text[family.start : family.end]
+            parsed = _parse(block, self.openmetrics)
+            if not self.openmetrics and family.type == "counter" and not family.name.endswith("_total") and family.name + "_total" not in block:
+                # prometheus-client's text parser names the samples of a counter served as ``x`` (TorchServe's
+                # Requests2XX, TGI's tgi_request_count) ``x_total``; Prometheus stores them as served, so do we.
+                parsed = {((family.name if n == family.name + "_total" else n), labels): v for (n, labels), v in parsed.items()}
+            _merge(out, parsed)
+        return out
 
 
-def _parse(text: str, openmetrics: bool, *, complete: bool) -> dict[SeriesKey, float]:
-    if openmetrics and not complete:
-        # The blocks are a body of their own: one "# EOF", at their end.
+def _merge(into: dict[SeriesKey, float], parsed: dict[SeriesKey, float]) -> None:
+    for key, value in parsed.items():
+        if key in into:
+            raise ScrapeError("duplicate", f"duplicate series {_show(key)}: the target's metrics are inconsistent")
+        into[key] = value
+
+
+def _parse(text: str, openmetrics: bool) -> dict[SeriesKey, float]:
+    if not text.endswith("\n"):
+        text += "\n"
+    if openmetrics:
+        # Each block is parsed as a body of its own: one "# EOF", at its end.
         text = _EOF.sub("", text) + "# EOF\n"
     parser = parse_openmetrics if openmetrics else parse_text
     samples: dict[SeriesKey, float] = {}

@@ -36,6 +36,9 @@ SELF_MONITORING = re.compile(r"^(promhttp_metric_handler_|prometheus_target_|scr
 CANDIDATE = re.compile(r"(?i)(request|response|_rq|requests|duration|latency|_time|inference|http)")
 _REQUEST_COUNTER = re.compile(r"(?i)(requests?|responses?|_rq)(_count|_total|_success|_failure)*$|requests?_total_by|responses_total_by")
 _NOT_REQUESTS = re.compile(r"(?i)(in_progress|inprogress|in_flight|inflight|bytes|size|exception|duration|latency|seconds|_time|_created|active|pending|running|waiting|queue)")
+# Runtimes and host exporters: their "requests" and "durations" are disks, GC pauses and syscalls.
+_RUNTIME = re.compile(r"^(go_|process_|python_|jvm_|nodejs_|dotnet_|node_|system_|jetty_threads|hikaricp_)")
+_HTTPISH_LABELS = frozenset(ENDPOINT_LABELS + CODE_LABELS + ("method", "outcome"))
 _LATENCY = re.compile(r"(?i)(duration|latency|_time\b|_time_|response_time|processing_time)")
 _UNIT_SUFFIXES = (("_seconds", "s"), ("_milliseconds", "ms"), ("_ms", "ms"), ("_microseconds", "us"), ("_us", "us"),
                   ("_nanoseconds", "ns"), ("_ns", "ns"))  # fmt: skip
@@ -245,7 +248,7 @@ def _is_counter(name: str, meta: SampleMeta) -> bool:
 
 def _generic(names: MetricNames, catalog: Catalog) -> MetricChoice:
     counters = [n for n, m in catalog.items() if _is_counter(n, m) and _REQUEST_COUNTER.search(strip_suffix(n) if n.endswith("_total") else n)
-                and not _NOT_REQUESTS.search(n) and not SELF_MONITORING.search(n)]  # fmt: skip
+                and not _NOT_REQUESTS.search(n) and not SELF_MONITORING.search(n) and _httpish(n, m.labels)]  # fmt: skip
     requests: tuple[CounterPart, ...] = ()
     labels: frozenset[str] = frozenset()
     errors_known = True
@@ -281,6 +284,13 @@ def _generic(names: MetricNames, catalog: Catalog) -> MetricChoice:
                         family=f"detected ({requests[0].metric})", detected=True, note="detected " + note)  # fmt: skip
 
 
+def _httpish(name: str, labels: frozenset[str]) -> bool:
+    """A family that counts or times requests to a service: not a runtime's, and named or labelled like HTTP/RPC."""
+    if _RUNTIME.search(name):
+        return False
+    return bool(re.search(r"(?i)http|request|response|_rq|rpc|grpc|inference", name) and labels & _HTTPISH_LABELS) or "http" in name.lower()
+
+
 def _request_score(name: str, labels: frozenset[str]) -> tuple:
     has_code = any(l in labels for l in CODE_LABELS + ("outcome",))
     has_route = any(l in labels for l in ENDPOINT_LABELS)
@@ -307,7 +317,8 @@ def _best_latency(catalog: Catalog, requests: str | None, request_labels: frozen
             bases.add(n[: -len("_bucket")])
         elif meta.type == "summary" and not n.endswith(("_sum", "_count")):
             bases.add(n)
-    bases = {b for b in bases if _LATENCY.search(b) and not re.search(r"(?i)bytes|size", b)}
+    bases = {b for b in bases if _LATENCY.search(b) and not re.search(r"(?i)bytes|size", b)
+             and _httpish(b, catalog.get(b + "_count", catalog.get(b, SampleMeta())).labels)}  # fmt: skip
     prefix = _prefix(requests)
     specs = []
     for base in bases:

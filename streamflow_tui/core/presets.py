@@ -32,13 +32,16 @@ class Preset:
     status: tuple[str, ...] = ()
     model: tuple[str, ...] = ()
     errors_known: bool = True
-    match: tuple[tuple[str, str], ...] = ()
+    match: tuple[tuple[str, str, str], ...] = ()  # (label, PromQL op, value): only the series the preset's stack means
+    needs: tuple[str, ...] = ()  # sample names that must all be served too
     remark: str = ""  # what a user should know (shown in the note)
 
     def recognised(self, catalog: Catalog) -> bool:
         return bool(self.signature_found(catalog))
 
     def signature_found(self, catalog: Catalog) -> str:
+        if any(n not in catalog for n in self.needs):
+            return ""
         for entry in self.signature:
             name, _, label = entry.partition("{")
             label = label.rstrip("}")
@@ -88,8 +91,28 @@ PRESET_LIST: tuple[Preset, ...] = (
         "vllm", "vLLM", "model_server", ("vllm:request_success_total",),
         requests=(_c("vllm:request_success_total"),),
         latency=("vllm:e2e_request_latency_seconds",),
-        model=("model_name",), errors_known=False,
-        remark="vLLM counts finished requests only (errors are not counted by the engine)",
+        status=("finished_reason",), model=("model_name",),
+        remark="every request the engine finishes, by finished_reason (error = failed; abort = client gone, not an error);"
+               " requests rejected before the engine (4xx) are not counted",
+    ),
+    Preset(
+        "tgi", "Hugging Face TGI", "model_server", ("tgi_request_success", "tgi_request_count"),
+        requests=(_pair("tgi_request_success", "tgi_request_failure"),),
+        latency=("tgi_request_duration",), unit="s",
+        remark="tgi_request_count is not used: chat completions count twice in it",
+    ),
+    Preset(
+        "triton", "NVIDIA Triton", "model_server", ("nv_inference_request_success",),
+        requests=(_pair("nv_inference_request_success", "nv_inference_request_failure"),),
+        latency=(LatencySpec("average", "nv_inference_request_duration_us", unit="us", count=("nv_inference_request_success",)),),
+        model=("model",),
+        remark="latency is an average of cumulative µs counters (successful requests only; no percentiles served)",
+    ),
+    Preset(
+        "bentoml", "BentoML", "model_server", ("bentoml_service_request_total", "bentoml_api_server_request_total"),
+        requests=(_c("bentoml_service_request_total"), _c("bentoml_api_server_request_total")),
+        latency=("bentoml_service_request_duration_seconds", "bentoml_api_server_request_duration_seconds"),
+        endpoint=("endpoint",), code=("http_response_code",),
     ),
     Preset(
         "ray_serve", "Ray Serve", "model_server", ("ray_serve_num_http_requests_total",),
@@ -119,6 +142,50 @@ PRESET_LIST: tuple[Preset, ...] = (
         latency=("request_predict_seconds",),
         model=("model_name",), errors_known=False,
         remark="KServe counts no requests or errors: requests are the predict histogram's count",
+    ),
+    Preset(
+        "spring_micrometer", "Spring Boot (Micrometer)", "framework", ("http_server_requests_seconds_count",),
+        requests=(_c("http_server_requests_seconds_count"),),
+        latency=("http_server_requests_seconds",),
+        endpoint=("uri",), code=("status",),
+        remark="Micrometer's percentiles (when published) are per series over its own sliding window",
+    ),
+    Preset(
+        "istio", "Istio", "framework", ("istio_requests_total",),
+        requests=(_c("istio_requests_total"),),
+        latency=("istio_request_duration_milliseconds",),
+        endpoint=("destination_service_name", "destination_service"), code=("response_code",),
+        match=(("reporter", "=", "destination"),),
+        remark="reporter=destination only: the source side reports the same requests again",
+    ),
+    Preset(
+        "envoy", "Envoy", "framework", ("envoy_http_downstream_rq_xx",),
+        requests=(_c("envoy_http_downstream_rq_xx"),),
+        latency=("envoy_http_downstream_rq_time",), unit="ms",
+        endpoint=("envoy_http_conn_manager_prefix",), code=("envoy_response_code_class",),
+        match=(("envoy_http_conn_manager_prefix", "!=", "admin"),),
+        remark="downstream (what clients saw), the admin listener left out; codes are classes (2 = 2xx)",
+    ),
+    Preset(
+        "nginx_ingress", "ingress-nginx", "framework", ("nginx_ingress_controller_requests",),
+        requests=(_c("nginx_ingress_controller_requests"),),
+        latency=("nginx_ingress_controller_request_duration_seconds",),
+        endpoint=("path", "ingress"), code=("status",),
+        remark="request_duration_seconds is in seconds whatever its HELP text says",
+    ),
+    Preset(
+        "traefik", "Traefik", "framework", ("traefik_service_requests_total", "traefik_entrypoint_requests_total"),
+        requests=(_c("traefik_service_requests_total"), _c("traefik_entrypoint_requests_total")),
+        latency=("traefik_service_request_duration_seconds", "traefik_entrypoint_request_duration_seconds"),
+        endpoint=("service", "entrypoint"), code=("code",),
+        remark="service level: the entrypoint level counts the same requests",
+    ),
+    Preset(
+        "go_promhttp", "Go client_golang (promhttp middleware)", "framework", ("go_goroutines",),
+        needs=("http_requests_total",),
+        requests=(_c("http_requests_total"),),
+        latency=("http_request_duration_seconds",),
+        endpoint=("handler", "path", "route"), code=("code",),
     ),
     Preset(
         "fastapi_instrumentator", "prometheus-fastapi-instrumentator", "framework", ("http_request_duration_highr_seconds_bucket",),

@@ -366,7 +366,7 @@ def _scaled(raw: Any, scale: float) -> float | None:
 
 
 def _matchers(c: MetricChoice, extra: tuple[str, str] | None = None, *, regex: bool = False) -> str:
-    pairs = [f'{k}="{_escape(v)}"' for k, v in c.match]
+    pairs = [f'{k}{op}"{_escape(v)}"' for k, op, v in c.match]
     if extra:
         pairs.append(f'{extra[0]}{"=~" if regex else "="}"{_escape(extra[1])}"')
     return "{" + ",".join(pairs) + "}" if pairs else ""

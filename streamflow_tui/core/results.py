@@ -130,7 +130,7 @@ class MetricChoice:
     code_label: str | None
     model_label: str | None = None
     errors_known: bool = True  # False: the target does not count failures, so no error ratio
-    match: tuple[tuple[str, str], ...] = ()  # read only series carrying these label values
+    match: tuple[tuple[str, str, str], ...] = ()  # read only series matching these (label, op, value); op as in PromQL
     preset: str | None = None  # the named preset recognised or forced
     family: str = ""  # what was recognised, for people ("vLLM", "detected: …")
     detected: bool = False
@@ -151,7 +151,18 @@ class MetricChoice:
         return names
 
     def keeps(self, labels: dict[str, str]) -> bool:
-        return all(labels.get(k) == v for k, v in self.match)
+        return all(_matches(labels.get(label, ""), op, value) for label, op, value in self.match)
+
+
+def _matches(actual: str, op: str, value: str) -> bool:
+    import re
+
+    if op == "=":
+        return actual == value
+    if op == "!=":
+        return actual != value
+    hit = re.fullmatch(value, actual) is not None  # PromQL regex matchers are anchored
+    return hit if op == "=~" else not hit
 
 
 @dataclass(frozen=True)

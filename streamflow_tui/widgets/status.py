@@ -22,7 +22,7 @@ class StatusLine(Static):
         if age_s is not None:
             t.append(f" ({age_s:.1f} s)")
         choice = snapshot.metrics if snapshot else None
-        if choice is not None and choice.found:
+        if choice is not None and choice.found and choice.family != "StreamFlow API":  # say it when it is not ours
             unit = f" {choice.latency.unit}" if choice.latency and choice.latency.unit != "s" else ""
             t.append(f"  {choice.family or 'detected'}{unit}", style="bold" if choice.preset else "")
         source = snapshot.source if snapshot else "–"

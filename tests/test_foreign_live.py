@@ -1,0 +1,196 @@
+"""Real foreign targets and backends, really started: node_exporter and Prometheus's own /metrics
+(Go, gzip), a prometheus-client app (its own gzip-capable server), VictoriaMetrics in front of the
+bundled API (path prefix, basic auth), and the connection options against servers that check them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from conftest import running_api
+from fake_targets import Reply, fake_target
+from foreign_servers import running_client_app, running_node_exporter, running_victoria_metrics
+from prometheus_server import running_prometheus, scrape_config
+from streamflow_tui.core.connection import ConnectionOptions
+from streamflow_tui.core.prometheus import PrometheusSource
+from streamflow_tui.core.scrape import ScrapeSource
+
+
+def once(*args: str) -> tuple[int, dict]:
+    done = subprocess.run([sys.executable, "-m", "streamflow_tui.cli", "--once", "--json", *args], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    return done.returncode, json.loads(done.stdout)
+
+
+def two_polls(source: ScrapeSource, between=lambda: None):
+    assert source.poll().up, source.status.error
+    between()
+    status = source.poll()
+    return status, source.snapshot(source.span_seconds())
+
+
+def test_node_exporter_is_read_through_gzip():
+    with running_node_exporter() as url:
+        # No HTTP request counter of the usual shape: it says so, exit 1, no numbers.
+        code, doc = once("--api-url", url, "--window", "0")
+        assert code == 1 and doc["api"]["up"] is True and "no request counter found" in doc["api"]["error"]
+        assert doc["requests"]["rps"] is None and doc["requests"]["total"] is None
+        # Told which counter to read (its own /metrics handler's), it reads it.
+        code, doc = once("--api-url", url, "--window", "1", "--requests-metric", "promhttp_metric_handler_requests_total")
+        assert code == 0, doc["api"]
+        assert doc["requests"]["total"] >= 2 and doc["requests"]["rps"] > 0
+        assert doc["naming"]["requests"] == ["promhttp_metric_handler_requests_total"]
+        source = ScrapeSource(url, history_points=5)
+        try:
+            status, _ = two_polls(source)
+            assert status.up and source.last_scrape.encoding == "gzip"
+            assert source.last_scrape.raw_bytes < len(source.last_scrape.exposition.text) / 3  # really compressed
+            assert len(source.last_scrape.exposition.families) > 100  # the whole exporter was indexed…
+            assert len(source._store) == 0  # …and nothing of it was kept: no request family of ours
+        finally:
+            source.close()
+
+
+def test_prometheus_own_metrics_are_recognised_with_no_flags():
+    with running_prometheus(scrape_config([])) as url:
+        source = ScrapeSource(url, history_points=5)
+        try:
+            def twenty_queries():
+                with httpx.Client() as client:
+                    for _ in range(20):
+                        client.get(url + "/api/v1/query", params={"query": "1"})
+
+            status, snap = two_polls(source, twenty_queries)
+        finally:
+            source.close()
+    assert status.up and status.error is None, status.error
+    assert source.last_scrape.encoding == "gzip"
+    c = snap.metrics
+    assert c.requests_metrics == ("prometheus_http_requests_total",) and c.latency.metric == "prometheus_http_request_duration_seconds"
+    assert c.endpoint_label == "handler" and c.code_label == "code"
+    rows = [x for x in snap.requests.by_series if x.endpoint == "/api/v1/query"]
+    assert len(rows) == 1 and rows[0].rps * source.span_seconds() == pytest.approx(20, abs=1e-6)
+    assert snap.latency.p50 is not None and snap.latency.p50 > 0
+
+
+def test_a_prometheus_client_app_served_gzipped():
+    with running_client_app() as app:
+        app.record("/predict", "200", 5, 0.02)
+        source = ScrapeSource(app.url, history_points=5)
+        try:
+            status, snap = two_polls(source, lambda: (app.record("/predict", "200", 90, 0.02), app.record("/predict", "500", 10, 0.2)))
+        finally:
+            source.close()
+    assert status.up and status.error is None and source.last_scrape.encoding == "gzip"
+    span = source.span_seconds()
+    assert snap.requests.rps * span == pytest.approx(100, abs=1e-6)
+    assert snap.requests.error_ratio == pytest.approx(0.1)
+    # 90 observations in (0.01, 0.025], 10 in (0.1, 0.25]: p50 interpolates in the first, p95 in the second.
+    assert snap.latency.p50 == pytest.approx(0.01 + 0.015 * 50 / 90)
+    assert snap.latency.p95 == pytest.approx(0.1 + 0.15 * 5 / 10)
+
+
+@pytest.fixture(scope="module")
+def api_behind_victoria():
+    """The bundled API scraped by VictoriaMetrics under a path prefix, with basic auth on its API."""
+    with running_api() as api:
+        with running_victoria_metrics([api.removeprefix("http://")], path_prefix="/prometheus", user="ops", password="s3cret") as vm:
+            with httpx.Client(timeout=5) as client:
+                for i in range(60):
+                    client.post(api + "/predict", json={"user_id": "4369-PFYCS" if i % 4 else "0000-NOONE"})
+                deadline = time.monotonic() + 40
+                while time.monotonic() < deadline:  # until VictoriaMetrics holds the last of them
+                    rows = client.get(vm + "/api/v1/query", params={"query": 'sum(api_requests_total{endpoint="/predict"})'},
+                                      auth=("ops", "s3cret")).json()["data"]["result"]  # fmt: skip
+                    if rows and float(rows[0]["value"][1]) >= 60:
+                        break
+                    time.sleep(0.5)
+                else:
+                    raise TimeoutError("VictoriaMetrics did not scrape the API")
+            yield api, vm
+
+
+def test_once_reads_the_api_through_victoria_metrics(api_behind_victoria, monkeypatch):
+    api, vm = api_behind_victoria
+    code, doc = once("--prometheus-url", vm, "--window", "5")
+    assert code == 1 and "401" in (doc["prometheus"]["error"] or "") and "--basic-auth" in doc["prometheus"]["error"]
+    monkeypatch.setenv("STREAMFLOW_PROMETHEUS_PASSWORD", "s3cret")
+    code, doc = once("--prometheus-url", vm, "--basic-auth", "ops", "--window", "5")
+    assert code == 0, doc["prometheus"]
+    own = httpx.get(api + "/metrics").text
+    served = sum(float(line.rsplit(" ", 1)[1]) for line in own.splitlines()
+                 if line.startswith("api_requests_total{") and 'endpoint="/predict"' in line)  # fmt: skip
+    predict = sum(x["total"] for x in doc["requests"]["by_series"] if x["endpoint"] == "/predict")
+    assert predict == served == 60
+    assert doc["naming"]["family"] == "StreamFlow API" and doc["naming"]["requests"] == ["api_requests_total"]
+    assert doc["source"] == "prometheus" and doc["prometheus"]["url"] == vm
+
+
+async def test_console_reads_the_api_through_victoria_metrics(api_behind_victoria, monkeypatch):
+    from streamflow_tui.app import create_app
+    from streamflow_tui.config import ConsoleConfig
+
+    api, vm = api_behind_victoria
+    monkeypatch.setenv("STREAMFLOW_PROMETHEUS_PASSWORD", "s3cret")
+    options = ConnectionOptions(basic_auth_user="ops", basic_auth_password_env="STREAMFLOW_PROMETHEUS_PASSWORD")
+    app = create_app(ConsoleConfig(api_url=None, prometheus_url=vm, prometheus_options=options, window=10))
+    async with app.run_test(size=(160, 48)) as pilot:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (app.snapshot and app.snapshot.ok and app.snapshot.requests.total):
+            await pilot.pause(0.2)
+        s = app.snapshot
+        assert s is not None and s.ok, s and s.prometheus.error
+        assert s.source == "prometheus" and sum(x.total for x in s.requests.by_series if x.endpoint == "/predict") == 60
+        await app.action_quit()
+
+
+def test_headers_and_bearer_token_reach_the_backend(tmp_path, monkeypatch):
+    token = tmp_path / "token"
+    token.write_text("abc123\n")
+    with fake_target() as t:
+        t.reply = Reply(status=200, body=b'{"status":"success","data":[]}', content_type="application/json")
+        options = ConnectionOptions(headers=ConnectionOptions.parse_headers(["X-Scope-OrgID=tenant-1"]), bearer_token_file=str(token))
+        source = PrometheusSource(t.url + "/select/0/prometheus", options=options)
+        source.snapshot(30)
+        source.close()
+    assert t.requests[0].startswith("/select/0/prometheus/api/v1/")  # the path prefix is kept
+    assert t.request_headers[0]["x-scope-orgid"] == "tenant-1" and t.request_headers[0]["authorization"] == "Bearer abc123"
+    monkeypatch.setenv("API_TOKEN", "xyz")
+    with fake_target() as t:
+        t.reply = Reply(body=b"# TYPE http_requests_total counter\nhttp_requests_total{code=\"200\"} 1\n")
+        source = ScrapeSource(t.url, options=ConnectionOptions(bearer_token_env="API_TOKEN"))
+        assert source.poll().up
+        source.close()
+    assert t.request_headers[0]["authorization"] == "Bearer xyz"
+
+
+def test_a_private_ca_and_insecure(tmp_path):
+    from tls_cert import self_signed
+
+    tls, cert_file = self_signed(tmp_path)
+    body = b"# TYPE http_requests_total counter\nhttp_requests_total{code=\"200\"} 1\n"
+    with fake_target(tls=tls) as t:
+        t.reply = Reply(body=body)
+        for options, up in ((ConnectionOptions(), False), (ConnectionOptions(ca_file=str(cert_file)), True),
+                            (ConnectionOptions(insecure=True), True)):  # fmt: skip
+            source = ScrapeSource(t.url, options=options)
+            status = source.poll()
+            source.close()
+            assert status.up is up, status.error
+            if not up:
+                assert "certificate" in status.error.lower() and "--ca-file" in status.error
+
+
+def test_connection_flags_are_usage_errors_when_they_cannot_apply(tmp_path):
+    run = lambda *a: subprocess.run([sys.executable, "-m", "streamflow_tui.cli", "--once", *a], capture_output=True, text=True, timeout=60)  # noqa: E731
+    done = run("--api-url", "http://127.0.0.1:9", "--header", "X-A=1")
+    assert done.returncode == 2 and "apply to --prometheus-url" in done.stderr
+    done = run("--prometheus-url", "http://127.0.0.1:9", "--bearer-token-file", str(tmp_path / "missing"))
+    assert done.returncode == 2 and "cannot read the bearer token file" in done.stderr
+    done = run("--prometheus-url", "http://127.0.0.1:9", "--header", "no-equals-sign")
+    assert done.returncode == 2 and "NAME=VALUE" in done.stderr
