@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 sys.path.insert(0, str(Path(__file__).parent))
 from common import machine, uvicorn_server  # noqa: E402
 
-from streamflow_tui.core.exposition import ParsedScrape, parse_body  # noqa: E402
+from streamflow_tui.core.exposition import Exposition, ParsedScrape, parse_body  # noqa: E402
 from streamflow_tui.core.scrape import ScrapeSource  # noqa: E402
 
 
@@ -51,24 +51,25 @@ def main() -> None:
     n = len(samples)
 
     parse_only = per_call(lambda: [s for f in text_string_to_metric_families(body.decode()) for s in f.samples], args.reps)
-    parse_ours = per_call(lambda: parse_body(body, content_type), args.reps)
+    parse_ours = per_call(lambda: parse_body(body, content_type), args.reps)  # every family, block by block
     source = ScrapeSource("http://127.0.0.1:9", history_points=3600)
     clock = [1_700_000_000_000]
 
-    def ingest():
+    def ingest():  # index + parse of the wanted families + ingest: what a poll costs after the fetch
         clock[0] += 1000
-        source.ingest(ParsedScrape(clock[0], samples, 0.0))
+        source.ingest(ParsedScrape(clock[0], Exposition.parse(body, content_type), 0.0))
 
     ingest_cost = per_call(ingest, args.reps)
 
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     hour = ScrapeSource("http://127.0.0.1:9", history_points=3600)
+    text = body.decode()
     for i in range(3600):
-        hour.ingest(ParsedScrape(1_700_000_000_000 + i * 1000, {k: v + i for k, v in samples.items()}, 0.0))
+        hour.ingest(ParsedScrape.from_text(1_700_000_000_000 + i * 1000, text, content_type))
     after_hour = tracemalloc.get_traced_memory()[0]
     for i in range(3600, 7200):  # a second hour must not grow it
-        hour.ingest(ParsedScrape(1_700_000_000_000 + i * 1000, {k: v + i for k, v in samples.items()}, 0.0))
+        hour.ingest(ParsedScrape.from_text(1_700_000_000_000 + i * 1000, text, content_type))
     after_two = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     snapshot_cost = per_call(lambda: hour.snapshot(5), 50)
@@ -81,8 +82,8 @@ def main() -> None:
         "kept_series": len(hour._store),
         "prometheus_client_parse_us_per_sample": parse_only / n * 1e6,
         "our_parse_us_per_sample": parse_ours / n * 1e6,
-        "ingest_us_per_sample": ingest_cost / n * 1e6,
-        "parse_plus_ingest_ms_per_scrape": (parse_ours + ingest_cost) * 1e3,
+        "index_parse_wanted_ingest_us_per_sample": ingest_cost / n * 1e6,
+        "parse_plus_ingest_ms_per_scrape": ingest_cost * 1e3,
         "snapshot_ms_with_1h_history": snapshot_cost * 1e3,
         "history_1h_at_1s_mb": (after_hour - before) / 1e6,
         "history_2h_at_1s_mb": (after_two - before) / 1e6,
