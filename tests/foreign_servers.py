@@ -64,7 +64,7 @@ def running_node_exporter() -> Iterator[str]:
 
 @contextmanager
 def running_victoria_metrics(targets: list[str], *, interval: str = "1s", path_prefix: str = "", user: str | None = None,
-                             password: str | None = None) -> Iterator[str]:  # fmt: skip
+                             password: str | None = None, metrics_path: str = "/metrics") -> Iterator[str]:  # fmt: skip
     """Debian's VictoriaMetrics scraping ``targets`` (host:port) like Prometheus; yields its query base URL."""
     workdir = Path(tempfile.mkdtemp(prefix="streamflow-vm-"))
     port = free_port()
@@ -74,6 +74,7 @@ def running_victoria_metrics(targets: list[str], *, interval: str = "1s", path_p
           scrape_interval: {interval}
         scrape_configs:
           - job_name: streamflow-api
+            metrics_path: {metrics_path}
             static_configs:
               - targets: [{quoted}]
         """))

@@ -5,6 +5,7 @@ bundled API (path prefix, basic auth), and the connection options against server
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -32,6 +33,17 @@ def two_polls(source: ScrapeSource, between=lambda: None):
     between()
     status = source.poll()
     return status, source.snapshot(source.span_seconds())
+
+
+def wait_scraped(vm: str, server, case: str, scrapes: int, timeout: float = 30) -> None:
+    """Until VictoriaMetrics has scraped ``case`` ``scrapes`` more times and can answer for it."""
+    target = server.hits.get(case, 0) + scrapes
+    deadline = time.monotonic() + timeout
+    while server.hits.get(case, 0) < target:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"VictoriaMetrics scraped {case} {server.hits.get(case, 0)} times")
+        time.sleep(0.1)
+    time.sleep(0.5)  # the last scrape's samples are searchable
 
 
 def test_node_exporter_is_read_through_gzip():
@@ -194,3 +206,73 @@ def test_connection_flags_are_usage_errors_when_they_cannot_apply(tmp_path):
     assert done.returncode == 2 and "cannot read the bearer token file" in done.stderr
     done = run("--prometheus-url", "http://127.0.0.1:9", "--header", "no-equals-sign")
     assert done.returncode == 2 and "NAME=VALUE" in done.stderr
+
+
+VM_CASES = ["torchserve", "mlserver", "istio", "spring_micrometer_percentiles", "vllm"]
+
+
+@pytest.mark.parametrize("case", VM_CASES)
+def test_presets_through_a_prometheus_compatible_backend(case):
+    """The Prometheus source's PromQL for each kind (names with the status in them, success/failure
+    pairs, series filters, ms and µs units, summaries) against VictoriaMetrics scraping the fixture."""
+    from exposition_server import exposition_server
+    from test_foreign_expositions import expected, load, samples
+
+    spec, first, second = load(case)
+    with exposition_server() as server:
+        server.set(case, first)
+        target = server.target(case).removeprefix("http://")
+        host, _, path = target.partition("/")
+        with running_victoria_metrics([host], metrics_path=f"/{path}/metrics") as vm:
+            wait_scraped(vm, server, case, 3)
+            switch_at = time.time()
+            server.set(case, second)
+            wait_scraped(vm, server, case, 3)
+            window = time.time() - switch_at + 2.5  # one sample before the switch, the rest after
+            source = PrometheusSource(vm)
+            snap = source.snapshot(window)
+            source.close()
+    assert snap.prometheus.error is None, snap.prometheus.error
+    c = snap.metrics
+    assert c.preset == spec["preset"] and c.latency.unit == spec["latency"]["unit"], c.note
+    b = samples(second)
+    keep = (lambda lab: re.search(spec["series_filter"]["match"], lab.get(spec["series_filter"]["label"], ""))) if spec.get("series_filter") else (lambda lab: True)
+    assert snap.requests.total == pytest.approx(sum(v for (n, lab), v in b.items() if n in spec["requests"] and keep(dict(lab))))
+    want = expected(spec, first, second, 1.0)
+    if want["error_ratio"] is None:
+        assert snap.requests.error_ratio is None
+    else:
+        assert snap.requests.error_ratio == pytest.approx(want["error_ratio"], rel=1e-6, abs=1e-9)
+    assert snap.latency.avg == pytest.approx(want["avg"], rel=1e-6)
+    if "p95" in want:
+        assert (snap.latency.p95 is None) == (want["p95"] is None)
+
+
+async def test_console_on_node_exporter():
+    """Without a request counter the banner says so and no number is shown; told the counter, it reads it."""
+    from streamflow_tui.app import create_app
+    from streamflow_tui.config import ConsoleConfig
+    from streamflow_tui.core.naming import MetricNames
+    from streamflow_tui.widgets.status import Banner
+
+    async def first_snapshot(app, pilot):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (app.snapshot is None or app.polls < 3):
+            await pilot.pause(0.2)
+        return app.snapshot
+
+    with running_node_exporter() as url:
+        app = create_app(ConsoleConfig(api_url=url))
+        async with app.run_test(size=(120, 40)) as pilot:
+            s = await first_snapshot(app, pilot)
+            assert s.api.up and "no request counter found" in s.api.error
+            assert "no request counter found" in str(app.query_one(Banner).render())
+            assert s.requests.rps is None
+            await app.action_quit()
+        names = MetricNames.from_env({}, requests="promhttp_metric_handler_requests_total")
+        app = create_app(ConsoleConfig(api_url=url, names=names))
+        async with app.run_test(size=(120, 40)) as pilot:
+            s = await first_snapshot(app, pilot)
+            assert s.ok and s.requests.rps and s.requests.rps > 0  # its own scrapes, about one a second
+            assert not app.query_one(Banner).has_class("visible")
+            await app.action_quit()
