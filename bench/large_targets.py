@@ -51,30 +51,33 @@ def full_parse(body: bytes) -> dict:
     return {(s.name, tuple(sorted(s.labels.items()))): s.value for f in text_string_to_metric_families(body.decode()) for s in f.samples}
 
 
-def ours(body: bytes, names: MetricNames, clock: list[int]) -> ScrapeSource:
-    source = ScrapeSource("http://127.0.0.1:9", names, history_points=10)
+def ingest(source: ScrapeSource, body: bytes, clock: list[int]) -> None:
     clock[0] += 1000
     source.ingest(ParsedScrape(clock[0], Exposition.parse(body, TEXT), 0.0))
-    return source
 
 
 def parse_comparison(label: str, body: bytes, names: MetricNames, reps: int) -> dict:
     clock = [1_700_000_000_000]
     full_times, our_times = [], []
-    reference = source = None
+    reference = None
+    source = ScrapeSource("http://127.0.0.1:9", names, history_points=10)
+    t = time.perf_counter()
+    ingest(source, body, clock)  # the first scrape also chooses what to read, among all candidate families
+    first_ms = (time.perf_counter() - t) * 1e3
     for _ in range(reps):  # interleaved: the baseline and ours see the same machine state
         t = time.perf_counter()
         reference = full_parse(body)
         full_times.append(time.perf_counter() - t)
         t = time.perf_counter()
-        source = ours(body, names, clock)
+        ingest(source, body, clock)
         our_times.append(time.perf_counter() - t)
     kept = {key: ring.last()[1] for key, ring in source._store.items()}
     assert kept and all(reference[k] == v for k, v in kept.items()), "the wanted families differ from the full parse"
     full_ms, our_ms = statistics.median(full_times) * 1e3, statistics.median(our_times) * 1e3
     return {"body": label, "samples": len(reference), "bytes": len(body), "series_kept": len(kept),
             "prometheus_client_full_parse_ms": round(full_ms, 2), "ours_parse_and_ingest_ms": round(our_ms, 2),
-            "speedup": round(full_ms / our_ms, 1), "chosen": source.status.error or source._choice.note}  # fmt: skip
+            "speedup": round(full_ms / our_ms, 1), "ours_first_scrape_ms": round(first_ms, 2),
+            "first_scrape_speedup": round(full_ms / first_ms, 1), "chosen": source.status.error or source._choice.note}  # fmt: skip
 
 
 def node_exporter_body() -> bytes:

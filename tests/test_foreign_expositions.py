@@ -148,6 +148,8 @@ def test_recognised_with_no_flags(case, server):
     if on_requests:
         models = {dict(labels)[spec["model_label"]] for name, labels in samples(second) if name in spec["requests"]}
         assert {x.model for x in snap.requests.by_series} == models, "one row set per model"
+        if spec["latency"]["kind"] == "histogram" and not spec["endpoint_label"]:
+            assert {e for e, _ in snap.latency_by_endpoint} == models, "a p95 per model for the table"
     naming = naming_json(choice)
     assert naming["preset"] == spec["preset"] and naming["latency"]["unit"] == spec["latency"]["unit"]
     assert server.encodings[-1] == "gzip"  # read through compression, like every real target

@@ -19,6 +19,7 @@ from . import compute
 from .compute import QUANTILES
 from .connection import ConnectionOptions, ConnectionOptionsError, connection_reason
 from .exposition import finite
+from .scrape import breakdown_label
 from .naming import ERROR_STATUS_VALUES, MetricNames, SampleMeta, choose, derive_status, is_candidate, strip_suffix
 from .results import (
     EMPTY_LATENCY,
@@ -267,8 +268,8 @@ class PrometheusSource:
                 rows = self.client.query(f"histogram_quantile({quantile}, sum by (le) (rate({bucket}[{w}])))", at)
                 q[_qkey(quantile)] = _scaled(rows[0]["value"][1], scale) if rows else None
             histogram = self._histogram(f"sum by (le) (increase({bucket}[{w}]))", at, scale)
-            label = c.endpoint_label
-            if label and label in self._labels.get(spec.metric + "_bucket", frozenset()):
+            label = breakdown_label(c, self._labels.get(spec.metric + "_bucket", frozenset()))
+            if label:
                 for quantile in QUANTILES:
                     expr = f"histogram_quantile({quantile}, sum by (le, {label}) (rate({bucket}[{w}])))"
                     for r in self.client.query(expr, at):

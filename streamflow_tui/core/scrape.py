@@ -13,6 +13,7 @@ from .naming import Catalog, MetricNames, SampleMeta, choose, is_candidate
 from .results import EMPTY_LATENCY, EMPTY_REQUESTS, Latency, MetricChoice, ModelStats, Snapshot, TargetStatus
 
 NO_PROMETHEUS = TargetStatus(url=None, up=None, error=None)
+RECHOOSE_EVERY = 60  # scrapes
 
 
 def metrics_url(api_url: str) -> str:
@@ -48,6 +49,9 @@ class ScrapeSource:
         self._scrape_times: deque[int] = deque(maxlen=self._store.capacity)
         self._model_info: dict[str, str] | None = None
         self._choice: MetricChoice | None = None
+        self._families: tuple[str, ...] = ()  # the families served when the choice was made
+        self._since_choice = 0
+        self._candidates: dict[str, bool] = {}
         self._first_ok_ms: int | None = None
         self._last_ok_ms: int | None = None
         self._status = TargetStatus(url=self.api_url, up=None, error="not polled yet")
@@ -82,13 +86,22 @@ class ScrapeSource:
         exposition = scrape.exposition
         names = self.names
         model_samples = {names.predictions, names.probability + "_bucket", names.model_info}
-        announced = exposition.sample_names()
+        families = tuple(exposition.families)
+        # The choice stands while the target serves the same families: then only the chosen ones are
+        # parsed. It is made again when they change, and every RECHOOSE_EVERY scrapes (new label names).
+        rechoose = self._choice is None or not self._choice.found or families != self._families or self._since_choice >= RECHOOSE_EVERY
         try:
-            samples = exposition.samples({n for n in announced if n in model_samples or is_candidate(n, names)})
+            if rechoose:
+                samples = exposition.samples({n for n in exposition.sample_names() if n in model_samples or self._is_candidate(n)})
+            else:
+                samples = exposition.samples(self._choice.sample_names() | model_samples)
         except ScrapeError as exc:
             self._status = TargetStatus(url=self.api_url, up=False, error=exc.message)
             return self._status
-        self._choice = choose(names, catalog_of(samples, exposition), preset=self.preset)
+        if rechoose:
+            self._choice = choose(names, catalog_of(samples, exposition), preset=self.preset)
+            self._families, self._since_choice = families, 0
+        self._since_choice += 1
         keep = self._choice.sample_names() | {names.predictions, names.probability + "_bucket"}
         info = None
         for key, value in samples.items():
@@ -112,6 +125,14 @@ class ScrapeSource:
         self._status = TargetStatus(url=self.api_url, up=True, error=error)
         return self._status
 
+    def _is_candidate(self, sample_name: str) -> bool:
+        known = self._candidates.get(sample_name)
+        if known is None:
+            if len(self._candidates) > 100_000:  # a target with ever-new names must not grow this without end
+                self._candidates.clear()
+            known = self._candidates[sample_name] = is_candidate(sample_name, self.names)
+        return known
+
     def snapshot(self, window_seconds: float) -> Snapshot:
         """Rates over the last ``window_seconds`` at the newest scrape; 0 means cumulative since start."""
         now = datetime.now(timezone.utc)
@@ -132,7 +153,7 @@ class ScrapeSource:
                 bucket = spec.metric + "_bucket"
                 buckets = compute.bucket_values(series, bucket, window, per_second=False, keep=keep)
                 histogram = compute.histogram(buckets.get("", []), spec.scale)
-                label = choice.endpoint_label
+                label = breakdown_label(choice, samples_labels(series, bucket))
                 if label:
                     grouped = compute.bucket_values(
                         series, bucket, window, per_second=not window.cumulative, group_by=lambda lab: lab.get(label, ""), keep=keep,
@@ -207,6 +228,21 @@ def histogram_problem(samples: dict[SeriesKey, float], choice: MetricChoice) -> 
         return None
     labels = ",".join(f'{k}="{v}"' for k, v in missing[0])
     return f"histogram {spec.metric} has no +Inf bucket for {{{labels}}}: percentiles cannot be computed (malformed exposition)"
+
+
+def samples_labels(series, name: str) -> frozenset[str]:
+    for (n, labels), _ in series:
+        if n == name:
+            return frozenset(k for k, _ in labels)
+    return frozenset()
+
+
+def breakdown_label(choice: MetricChoice, histogram_labels: frozenset[str]) -> str | None:
+    """The label the table's per-row p95 comes from: the endpoint's, else the model's (vLLM has no routes)."""
+    for label in (choice.endpoint_label, choice.model_label):
+        if label and label in histogram_labels:
+            return label
+    return None
 
 
 def scaled(q: dict[str, float | None], scale: float) -> Latency:

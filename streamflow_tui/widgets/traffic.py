@@ -89,7 +89,7 @@ class TrafficView(Widget):
         for x in s.requests.by_series:
             if x.endpoint == "/metrics":
                 continue  # the console's own scrapes
-            p95 = p95_by_endpoint.get(x.endpoint)
+            p95 = p95_by_endpoint.get(x.endpoint) or p95_by_endpoint.get(x.model or "")
             endpoint = x.endpoint or "–"
             if x.model:
                 endpoint = f"{x.model} {x.endpoint}".strip()
