@@ -158,4 +158,4 @@ def _is_loopback(host: str) -> bool:
 
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory``: worker processes read their settings from the environment."""
-    return create_app(ApiSettings.from_env())
+    return create_app(ApiSettings.from_env())  # the CLI validated the same environment before starting workers

@@ -11,7 +11,7 @@ import tempfile
 from streamflow_data import LATEST_MONTH, MONTHS
 
 from .metrics import MULTIPROC_ENV
-from .settings import ApiSettings
+from .settings import ApiSettings, SettingsError
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -19,14 +19,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, loopback only)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes; metrics are aggregated across them")
-    parser.add_argument("--month", default=LATEST_MONTH, choices=MONTHS, help="month served by the online store")
+    parser.add_argument("--month", choices=MONTHS, help=f"month served by the online store (default: $STREAMFLOW_API_MONTH or {LATEST_MONTH})")
     parser.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--access-log", action="store_true", help="log every request (off: /metrics counts them)")
-    parser.add_argument("--live-buffer", type=int, default=10_000, help="scored rows kept for live drift (default: %(default)s)")
+    parser.add_argument("--live-buffer", type=int, help="scored rows kept for live drift (default: $STREAMFLOW_API_LIVE_BUFFER_ROWS or 10000)")
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
-    if args.live_buffer < 1:
+    if args.live_buffer is not None and args.live_buffer < 1:
         parser.error("--live-buffer must be at least 1")
     if not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535")
@@ -37,7 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     args = parse_args(argv)
-    settings = ApiSettings(month=args.month, live_buffer_rows=args.live_buffer)
+    try:
+        # The environment's STREAMFLOW_API_* settings, with the flags given on top.
+        settings = ApiSettings.from_env(month=args.month, live_buffer_rows=args.live_buffer)
+    except SettingsError as exc:
+        print(f"streamflow-api: invalid setting: {exc}", file=sys.stderr)
+        return 2
     os.environ.update(settings.to_env())
     multiproc_dir = None
     if args.workers > 1 and not os.environ.get(MULTIPROC_ENV):

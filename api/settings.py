@@ -1,12 +1,20 @@
-"""Settings of the churn predictor, from code or from STREAMFLOW_API_* variables."""
+"""Settings of the churn predictor: defaults, then STREAMFLOW_API_* variables, then flags (pydantic-settings).
+
+Worker processes (``--workers N``, ``uvicorn --factory api.app:app_from_env``)
+and containers (compose's ``STREAMFLOW_API_MONTH``) configure the API through
+the environment; a bad value is a clear validation error naming the variable,
+never a traceback.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from streamflow_data import LATEST_MONTH, REFERENCE_MONTH
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streamflow_data import LATEST_MONTH, MONTHS, REFERENCE_MONTH
 
 ENV_PREFIX = "STREAMFLOW_API_"
 
@@ -16,34 +24,45 @@ def default_cache_dir() -> Path:
     return Path(base) / "streamflow"
 
 
-@dataclass(frozen=True)
-class ApiSettings:
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
     month: str = LATEST_MONTH  # the month whose rows make the online feature store
     training_month: str = REFERENCE_MONTH
-    cache_dir: Path = field(default_factory=default_cache_dir)
-    max_body_bytes: int = 1_048_576
+    cache_dir: Path = Field(default_factory=default_cache_dir)
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
     instrument: bool = True  # off only to measure the instrumentation's cost
     bench_routes: bool = False  # adds /bench/echo, the baseline route of bench/
-    live_buffer_rows: int = 10_000  # feature rows of recent predictions kept for live drift
+    live_buffer_rows: int = Field(default=10_000, ge=1)  # feature rows of recent predictions kept for live drift
     monitoring_public: bool = False  # serve /monitoring/* to non-loopback clients too
 
+    @field_validator("month", "training_month")
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "ApiSettings":
-        env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            raw = env.get(ENV_PREFIX + f.name.upper())
-            if raw is None:
-                continue
-            if f.type == "bool":
-                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
-            elif f.type == "int":
-                values[f.name] = int(raw)
-            elif f.type == "Path":
-                values[f.name] = Path(raw)
-            else:
-                values[f.name] = raw
-        return cls(**values)
+    def _known_month(cls, value: str) -> str:
+        if value not in MONTHS:
+            raise ValueError(f"{value!r} is not a bundled month ({', '.join(MONTHS)})")
+        return value
+
+    @classmethod
+    def from_env(cls, **overrides) -> "ApiSettings":
+        """The environment's settings, with ``overrides`` (flags) on top; raises SettingsError."""
+        try:
+            return cls(**{k: v for k, v in overrides.items() if v is not None})
+        except ValidationError as exc:
+            raise SettingsError(describe(exc)) from None
 
     def to_env(self) -> dict[str, str]:
-        return {ENV_PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)}
+        return {ENV_PREFIX + name.upper(): str(getattr(self, name)) for name in type(self).model_fields}
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def describe(exc: ValidationError) -> str:
+    """One line per bad setting, naming the environment variable it can come from."""
+    lines = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "?"
+        lines.append(f"{name} ({ENV_PREFIX}{name.upper()}): {error['msg']} (got {error.get('input')!r})")
+    return "; ".join(lines)

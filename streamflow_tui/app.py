@@ -20,6 +20,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Button, Footer, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
 
 from loadgen import LoadConfig, LoadConfigError, LoadRunner, LoadSnapshot
 
@@ -29,7 +30,7 @@ from .core.drift import DriftEngine, DriftError, DriftRequest, DriftResult
 from .core.report import to_json
 from .core.results import Snapshot
 from .core.timeline import Timeline
-from .messages import DriftDone, DriftFailed, HtmlReady, SnapshotReady
+from .messages import DriftDone, DriftFailed, HtmlReady, PollFailed, SnapshotReady
 from .widgets.drift_view import DriftView
 from .widgets.help_screen import HelpScreen
 from .widgets.load_panel import LoadPanel
@@ -83,6 +84,7 @@ class StreamFlowApp(App[None]):
         self.drift_result: DriftResult | None = None
         self._drift_started: float | None = None
         self.polls = 0
+        self.poll_errors = 0
         self._charts_at = 0.0
         self._chart_interval = config.chart_interval if config.chart_interval is not None else max(5.0, config.history / CHART_POINTS)
 
@@ -120,17 +122,42 @@ class StreamFlowApp(App[None]):
     # -- polling ----------------------------------------------------------------------------
     def _poll(self) -> None:
         if self.paused:
+            self._show_status()  # the age of the last good poll keeps counting while paused
             self.set_timer(self.config.interval, self._poll)
             return
         self._poll_worker()
 
     @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
     def _poll_worker(self) -> None:
-        snapshot, fallback = poll_once(self._sources, self.config.window)
-        load = self.load
-        self.post_message(SnapshotReady(snapshot, fallback, load.snapshot() if load else None, id(load)))
+        try:
+            snapshot, fallback = poll_once(self._sources, self.config.window)
+            load = self.load
+            message = SnapshotReady(snapshot, fallback, load.snapshot() if load else None, id(load))
+        except Exception as exc:  # anything at all: the loop must go on, and say why it missed a beat
+            self.post_message(PollFailed(f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(message)
+
+    def on_poll_failed(self, message: PollFailed) -> None:
+        self.poll_errors += 1
+        self.query_one(Banner).show(f"⚠ poll failed: {message.error} — retrying every {self.config.interval:g} s")
+        self.notify(message.error, title="poll failed", severity="error", timeout=10)
+        self.set_timer(self.config.interval, self._poll)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that died of an exception is shown (the poll worker reports its own as PollFailed)."""
+        if event.state == WorkerState.ERROR and event.worker.group != "poll":
+            error = event.worker.error
+            self.notify(f"{type(error).__name__}: {error}", title=f"{event.worker.name or event.worker.group} failed",
+                        severity="error", timeout=10)  # fmt: skip
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        try:
+            self._take_snapshot(message)
+        finally:
+            self.set_timer(self.config.interval, self._poll)  # re-armed only now, and always: polls never overlap or stop
+
+    def _take_snapshot(self, message: SnapshotReady) -> None:
         self.polls += 1
         s = message.snapshot
         self.snapshot, self._fallback = s, message.fallback
@@ -145,7 +172,6 @@ class StreamFlowApp(App[None]):
         if self._drift_started is not None:
             ref, cur, _ = self.query_one(DriftView).choice()
             self.query_one(DriftView).running(ref, cur, self._clock() - self._drift_started)
-        self.set_timer(self.config.interval, self._poll)  # re-armed only now: polls never overlap
 
     def _show_views(self, *, force_charts: bool = False) -> None:
         """Update the visible view only: hidden ones catch up when their tab is chosen."""
@@ -181,7 +207,7 @@ class StreamFlowApp(App[None]):
         if s is not None and not s.ok:
             target = s.prometheus if s.source == "prometheus" else s.api
             banner = f"⚠ {target.url or 'target'} cannot be read: {target.error or 'down'} — retrying every {self.config.interval:g} s, history kept"
-        elif s is not None and s.api.error and s.source == "scrape":
+        elif s is not None and s.api.error:  # the target's own trouble: no metrics, or Prometheus cannot scrape it
             banner = f"⚠ {s.api.error}"
         self.query_one(Banner).show(banner)
         # The views keep the last good numbers for context, dimmed so they do not read as current.
@@ -196,7 +222,9 @@ class StreamFlowApp(App[None]):
         step = max(self.config.interval, self.config.history / 120)
         try:
             history = source.history(self.config.history, step, self.config.window)
-        except PrometheusError:
+        except PrometheusError as exc:
+            self.call_from_thread(self.notify, f"charts start empty: {exc.message}", title="no history from Prometheus",
+                                  severity="warning", timeout=8)  # fmt: skip
             return
         self.call_from_thread(self._apply_backfill, history)
 
@@ -389,27 +417,36 @@ def build_sources(config: ConsoleConfig) -> tuple:
     scrape = None
     if config.api_url:
         scrape = ScrapeSource(config.api_url, config.names, history_points=config.history_points, timeout=config.timeout,
-                              preset=config.preset, options=config.api_options)  # fmt: skip
+                              preset=config.preset, options=config.api_options, exclude=config.exclude)  # fmt: skip
     if config.prometheus_url:
         from .core.prometheus import PrometheusSource
 
         return PrometheusSource(config.prometheus_url, config.names, api_url=config.api_url, timeout=config.timeout,
-                                preset=config.preset, options=config.prometheus_options), scrape  # fmt: skip
+                                preset=config.preset, options=config.prometheus_options, exclude=config.exclude), scrape  # fmt: skip
     return scrape, None
 
 
 def poll_once(sources: tuple, window: float) -> tuple[Snapshot, str | None]:
-    """One poll of the primary source; a Prometheus that cannot be read falls back to scraping the API."""
+    """One poll of the primary source; a Prometheus that cannot be read falls back to scraping the API.
+
+    In Prometheus mode the API itself is scraped only while falling back: the console's own scrapes
+    would otherwise be traffic on the API it watches."""
     primary, fallback = sources
     if primary.kind == "scrape":
         primary.poll()
         return primary.snapshot(window), None
-    if fallback is not None:
-        fallback.poll()  # keep its buffers warm, so a fallback has rates at once
     snapshot = primary.snapshot(window)
     if not snapshot.ok and fallback is not None:
-        return fallback.snapshot(window), f"Prometheus unavailable ({snapshot.prometheus.error})"
+        fallback.poll()
+        return fallback_snapshot(fallback, window, snapshot.prometheus), f"Prometheus unavailable ({snapshot.prometheus.error})"
     return snapshot, None
+
+
+def fallback_snapshot(source, window: float, prometheus) -> Snapshot:
+    """The scrape source's snapshot, saying what happened to Prometheus."""
+    from dataclasses import replace
+
+    return replace(source.snapshot(window), prometheus=prometheus)
 
 
 def create_app(config: ConsoleConfig, *, drift_engine: DriftEngine | None = None, **kwargs) -> StreamFlowApp:

@@ -18,6 +18,14 @@ def preset_ids() -> list[str]:
     return sorted(PRESETS)
 
 
+def excluded_endpoints(given: list[str] | None) -> tuple[str, ...]:
+    from .core.naming import DEFAULT_EXCLUDED
+
+    if given is None:
+        return DEFAULT_EXCLUDED
+    return tuple(g for g in given if g)
+
+
 def connection_options(args: argparse.Namespace):
     """(Prometheus options, API options) from the flags; ValueError names a bad one."""
     from .core.connection import ConnectionOptions
@@ -52,9 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="with --once: print the streamflow.snapshot/1 JSON object")
     p.add_argument("--window", type=_positive_float, default=5.0, help="seconds to measure rates over (default: %(default)s; 0 = totals since start)")
     p.add_argument("--timeout", type=_positive_float, default=3.0, help="HTTP timeout in seconds (default: %(default)s)")
-    p.add_argument("--interval", type=_positive_float, default=1.0, help="console: seconds between polls (default: %(default)s)")
-    p.add_argument("--history", type=_positive_float, default=600.0, help="console: seconds of history kept (default: %(default)s)")
-    p.add_argument("--export-dir", default="exports", help="console: where e writes series and screenshots (default: %(default)s)")
+    p.add_argument("--interval", type=_positive_float, help="console: seconds between polls (default: 1)")
+    p.add_argument("--history", type=_positive_float, help="console: seconds of history kept (default: 600)")
+    p.add_argument("--export-dir", help="console: where e writes series and screenshots (default: exports)")
     p.add_argument("--slo-p95", type=_positive_float, metavar="SECONDS",
                    help="objective for p95 latency: highlighted in the console (default 0.1 there); --once exits 4 when breached")
     p.add_argument("--slo-error-ratio", type=_positive_float, metavar="R",
@@ -85,11 +93,71 @@ def build_parser() -> argparse.ArgumentParser:
     conn.add_argument("--api-ca-file", metavar="PEM", help="--api-url: trust this CA bundle")
     conn.add_argument("--api-insecure", action="store_true", help="--api-url: do not verify its TLS certificate")
     names = p.add_argument_group("metric names (default: the bundled API's; otherwise a recognised preset, or detected)")
+    names.add_argument("--exclude-endpoint", action="append", metavar="GLOB",
+                       help="endpoints left out of every number, repeatable (default: /metrics /health /monitoring/*;"
+                            " an empty GLOB leaves nothing out)")
     names.add_argument("--preset", choices=preset_ids(), help="read the target as this model server / framework (default: recognised by its metric names)")
     for flag, field in (("--requests-metric", "requests"), ("--latency-metric", "latency"), ("--endpoint-label", "endpoint_label"),
                         ("--status-label", "status_label"), ("--code-label", "code_label"), ("--model-label", "model_label")):  # fmt: skip
         names.add_argument(flag, help=f"(env {env_variable(field)})")
     return p
+
+
+def check_drift_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Per-column overrides name a real column and, for thresholds, a number > 0 (exit 2 otherwise)."""
+    from streamflow_data.schema import FEATURES, LABEL
+
+    columns = (*FEATURES, LABEL)
+    for flag, items in (("--column-stattest", args.column_stattest), ("--column-threshold", args.column_threshold)):
+        for item in items:
+            column, sep, value = item.partition("=")
+            if not sep or not value:
+                parser.error(f"{flag}: expected COLUMN=VALUE, got {item!r}")
+            if column not in columns:
+                parser.error(f"{flag}: unknown column {column!r} (columns: {', '.join(columns)})")
+            if flag == "--column-threshold":
+                try:
+                    number = float(value)
+                except ValueError:
+                    parser.error(f"{flag}: {value!r} is not a number (in {item!r})")
+                if not number > 0 or number == float("inf"):
+                    parser.error(f"{flag}: the threshold must be a number > 0, got {value} (in {item!r})")
+    for flag in ("num_threshold", "cat_threshold"):
+        value = getattr(args, flag)
+        if value is not None and value <= 0:
+            parser.error(f"--{flag.replace('_', '-')} must be greater than 0")
+
+
+CONSOLE_ONLY = {"interval": 1.0, "history": 600.0, "export_dir": "exports"}
+ONCE_ONLY = ("json", "drift", "fail_on_drift")
+
+
+def check_mode_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """A flag that does nothing in the chosen mode is a usage error, not silently ignored."""
+    if args.once:
+        given = [f"--{k.replace('_', '-')}" for k in CONSOLE_ONLY if getattr(args, k) is not None]
+        if given:
+            parser.error(f"{', '.join(given)} only apply to the console, not to --once")
+    else:
+        given = [f"--{k.replace('_', '-')}" for k in ONCE_ONLY if getattr(args, k)]
+        drift_options = [f for f, v in (("--num-stattest", args.num_stattest), ("--cat-stattest", args.cat_stattest),
+                                       ("--num-threshold", args.num_threshold), ("--cat-threshold", args.cat_threshold),
+                                       ("--column-stattest", args.column_stattest), ("--column-threshold", args.column_threshold)) if v]  # fmt: skip
+        if given or drift_options:
+            parser.error(f"{', '.join(given + drift_options)} only apply with --once (the console picks drift settings in its Drift view)")
+    if args.fail_on_drift and not args.drift:
+        parser.error("--fail-on-drift needs --drift REF CUR")
+    if not args.drift and args.once:
+        unused = [f for f, v in (("--num-stattest", args.num_stattest), ("--cat-stattest", args.cat_stattest),
+                                 ("--column-stattest", args.column_stattest), ("--column-threshold", args.column_threshold)) if v]  # fmt: skip
+        if unused:
+            parser.error(f"{', '.join(unused)} need --drift REF CUR")
+    for key, default in CONSOLE_ONLY.items():
+        if getattr(args, key) is None:
+            setattr(args, key, default)
+    if not args.once and args.history < args.window:
+        parser.error(f"--history ({args.history:g} s) is shorter than --window ({args.window:g} s): rates over the window"
+                     " need that much history; raise --history or lower --window")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,9 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--slo-error-ratio is a ratio between 0 and 1")
     if args.threshold <= 0 or args.threshold > 1:
         parser.error("--threshold is a share of columns between 0 and 1")
-    for item in args.column_stattest + args.column_threshold:
-        if "=" not in item:
-            parser.error(f"expected COLUMN=VALUE, got {item!r}")
+    check_drift_flags(args, parser)
+    check_mode_flags(args, parser)
     if args.interval <= 0:
         parser.error("--interval must be greater than 0")
     if not args.prometheus_url:
@@ -112,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                                 ("--ca-file", args.ca_file), ("--insecure", args.insecure)) if v]  # fmt: skip
         if given:
             parser.error(f"{', '.join(given)} apply to --prometheus-url; for --api-url use the --api-* forms (--api-header, …)")
+    args.exclude = excluded_endpoints(args.exclude_endpoint)
     try:
         args.prometheus_options, args.api_options = connection_options(args)
     except ValueError as exc:
@@ -152,6 +220,7 @@ def run_console(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             slo_p95=args.slo_p95 if args.slo_p95 is not None else 0.100,
             slo_error_ratio=args.slo_error_ratio if args.slo_error_ratio is not None else 0.05, names=names,
             preset=args.preset, timeout=args.timeout, prometheus_options=args.prometheus_options, api_options=args.api_options,
+            exclude=args.exclude,
         )  # fmt: skip
         create_app(config).run()
     return 0

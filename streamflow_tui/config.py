@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .core.connection import ConnectionOptions
-from .core.naming import MetricNames
+from .core.naming import DEFAULT_EXCLUDED, MetricNames
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class ConsoleConfig:
     slo_error_ratio: float = 0.05
     names: MetricNames = field(default_factory=MetricNames)
     preset: str | None = None  # read the target as this preset (default: recognised)
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDED  # endpoints left out of every number
     timeout: float = 3.0  # seconds a poll may take, whole
     prometheus_options: ConnectionOptions = field(default_factory=ConnectionOptions)
     api_options: ConnectionOptions = field(default_factory=ConnectionOptions)

@@ -21,6 +21,13 @@ class SnapshotReady(Message):
 
 
 @dataclass
+class PollFailed(Message):
+    """A poll raised instead of returning a snapshot: a bug or an unforeseen answer, shown, never swallowed."""
+
+    error: str
+
+
+@dataclass
 class DriftDone(Message):
     result: DriftResult
 

@@ -7,6 +7,7 @@ import math
 import sys
 import time
 from contextlib import ExitStack
+from dataclasses import replace
 from typing import TextIO
 
 from .core.embedded import EmbeddedApiError, embedded_api
@@ -24,14 +25,25 @@ def take_snapshot(args, names: MetricNames, stack: ExitStack) -> tuple[Snapshot,
         from .core.prometheus import PrometheusSource
 
         source = PrometheusSource(args.prometheus_url, names, api_url=args.api_url, timeout=args.timeout,
-                                  preset=args.preset, options=args.prometheus_options)  # fmt: skip
+                                  preset=args.preset, options=args.prometheus_options, exclude=args.exclude)  # fmt: skip
         stack.callback(source.close)
-        return source.snapshot(args.window), args.api_url
+        snapshot = source.snapshot(args.window)
+        if snapshot.ok or not args.api_url or snapshot.prometheus.up:
+            return snapshot, args.api_url
+        # Prometheus cannot be reached: scrape the API itself, as the console does, and say so.
+        fallback, api_url = scrape_snapshot(args, names, stack, args.api_url)
+        return replace(fallback, prometheus=snapshot.prometheus), api_url
 
+    return scrape_snapshot(args, names, stack, args.api_url)
+
+
+def scrape_snapshot(args, names: MetricNames, stack: ExitStack, api_url: str | None) -> tuple[Snapshot, str | None]:
+    """Two scrapes of the API (the embedded one when no URL is given), ``--window`` apart."""
     from .core.scrape import ScrapeSource
 
-    api_url = args.api_url or stack.enter_context(embedded_api())
-    source = ScrapeSource(api_url, names, history_points=2, timeout=args.timeout, preset=args.preset, options=args.api_options)
+    api_url = api_url or stack.enter_context(embedded_api())
+    source = ScrapeSource(api_url, names, history_points=2, timeout=args.timeout, preset=args.preset, options=args.api_options,
+                          exclude=args.exclude)  # fmt: skip
     stack.callback(source.close)
     status = source.poll()
     if args.window > 0 and status.up:
@@ -152,7 +164,9 @@ def render_drift(d) -> str:
 
 
 def render_text(s: Snapshot, slo: tuple[SloCheck, ...] = ()) -> str:
-    lines = [f"StreamFlow snapshot {s.taken_at:%Y-%m-%d %H:%M:%S} UTC · source {s.source} · window {s.window_seconds:g} s"]
+    fallback = " (fallback: Prometheus unavailable)" if s.source == "scrape" and s.prometheus.up is False else ""
+    interval = f" ({s.scrape_interval_s:g} s scrapes)" if s.scrape_interval_s else ""
+    lines = [f"StreamFlow snapshot {s.taken_at:%Y-%m-%d %H:%M:%S} UTC · source {s.source}{fallback} · window {s.window_seconds:g} s{interval}"]
     for name, t in (("api", s.api), ("prometheus", s.prometheus)):
         if t.url or t.error:
             lines.append(f"{name:<11} {t.url or '–'}  {_up(t.up)}" + (f"  ! {t.error}" if t.error else ""))

@@ -25,6 +25,7 @@ from streamflow_tui.core.scrape import ScrapeSource
 FIXTURES = Path(__file__).parent / "fixtures" / "expositions"
 CASES = sorted(p.stem for p in FIXTURES.glob("*.json"))
 UNIT = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+MONITORING = re.compile(r"/metrics|/health|/monitoring/.*|/healthz|/livez|/readyz|/ready|/-/.*|/actuator/.*")
 
 
 def load(case: str) -> tuple[dict, str, str]:
@@ -68,6 +69,10 @@ def expected(spec: dict, first: str, second: str, span_s: float) -> dict:
     if spec.get("series_filter"):  # only the series the stack means (Istio's destination reporter…)
         f = spec["series_filter"]
         a, b = ({k: v for k, v in d.items() if re.search(f["match"], dict(k[1]).get(f["label"], ""))} for d in (a, b))
+    endpoint = spec["endpoint_label"]
+    if endpoint and any(name in spec["requests"] and endpoint in dict(labels) for name, labels in b):
+        # The console's own scrapes and health probes are not the service's traffic: left out everywhere.
+        a, b = ({k: v for k, v in d.items() if not MONITORING.fullmatch(dict(k[1]).get(endpoint, ""))} for d in (a, b))
     requests = set(spec["requests"])
     n = delta(a, b, lambda name, _: name in requests)
     errors = spec["errors"]
@@ -146,7 +151,9 @@ def test_recognised_with_no_flags(case, server):
             if want[key] is not None:
                 assert got == pytest.approx(want[key], rel=1e-6), key
     if on_requests:
-        models = {dict(labels)[spec["model_label"]] for name, labels in samples(second) if name in spec["requests"]}
+        endpoint = spec["endpoint_label"] or "-"
+        models = {dict(labels)[spec["model_label"]] for name, labels in samples(second)
+                  if name in spec["requests"] and not MONITORING.fullmatch(dict(labels).get(endpoint, ""))}  # fmt: skip
         assert {x.model for x in snap.requests.by_series} == models, "one row set per model"
         if spec["latency"]["kind"] == "histogram" and not spec["endpoint_label"]:
             assert {e for e, _ in snap.latency_by_endpoint} == models, "a p95 per model for the table"

@@ -62,6 +62,8 @@ def test_nan_and_inf_values_are_not_numbers():
             series = [{"__name__": "api_requests_total", "endpoint": "/p", "status": "success", "code": "200", "instance": "a"},
                       {"__name__": "api_request_latency_seconds_bucket", "endpoint": "/p", "le": "+Inf", "instance": "a"}]
             return _json(200, {"status": "success", "data": series})
+        if path.startswith("/api/v1/targets"):
+            return _json(200, {"status": "success", "data": {"activeTargets": [{"scrapeInterval": "1s"}]}})
         if path.startswith("/api/v1/metadata"):
             return _json(200, {"status": "success", "data": {}})
         if "histogram_quantile" in q:

@@ -60,7 +60,7 @@ def requests(series: Series, choice: MetricChoice, window: Window) -> RequestSta
         if part is None:
             continue
         lab = dict(labels)
-        if choice.match and not choice.keeps(lab):
+        if choice.match and not choice.keeps(lab):  # preset filters and excluded endpoints
             continue
         total = _latest(ring, window.eval_ms)
         if total is None:

@@ -349,6 +349,29 @@ def _prefix(requests: str | None) -> str:
     return stem or (m.group(1) if m else "")
 
 
+# Monitoring endpoints: the console's own scrapes, health and readiness probes (Kubernetes', Ray Serve's
+# /-/healthz, Prometheus's /-/ready, Spring's /actuator/*). Left out of every number by default.
+DEFAULT_EXCLUDED = ("/metrics", "/health", "/monitoring/*", "/healthz", "/livez", "/readyz", "/ready", "/-/*", "/actuator/*")
+
+
+def glob_regex(pattern: str) -> str:
+    """An endpoint glob (``/monitoring/*``) as a regex both Python and Prometheus (RE2) read the same."""
+    return "".join(".*" if c == "*" else ("\\" + c if c in ".^$+?()[]{}|\\" else c) for c in pattern)
+
+
+def without_endpoints(choice: MetricChoice, patterns: tuple[str, ...], latency_labels: frozenset[str] | None = None) -> MetricChoice:
+    """The choice with the monitoring endpoints (the console's own scrapes, health checks) left out of
+    every number: a matcher on the endpoint label, so both sources and PromQL apply the same filter."""
+    label = choice.endpoint_label
+    if not patterns or not label or not choice.found:
+        return choice
+    regex = "|".join(glob_regex(p) for p in patterns)
+    note = choice.note + f"; left out: {label} {' '.join(patterns)}"
+    if latency_labels is not None and choice.latency and label not in latency_labels:
+        note += f" (not from the latency, which has no {label} label)"
+    return replace(choice, match=choice.match + ((label, "!~", regex),), excluded=patterns, note=note)
+
+
 def derive_status(code: str | None) -> str:
     """success/error from a status code such as "404", "5xx" or a class digit, for services without a status label."""
     return "error" if code and code[:1] in ("4", "5") else "success"

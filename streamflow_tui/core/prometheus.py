@@ -20,7 +20,8 @@ from .compute import QUANTILES
 from .connection import ConnectionOptions, ConnectionOptionsError, connection_reason
 from .exposition import finite
 from .scrape import breakdown_label
-from .naming import ERROR_STATUS_VALUES, MetricNames, SampleMeta, choose, derive_status, is_candidate, strip_suffix
+from .naming import (DEFAULT_EXCLUDED, ERROR_STATUS_VALUES, MetricNames, SampleMeta, choose, derive_status, is_candidate,
+                     strip_suffix, without_endpoints)
 from .results import (
     EMPTY_LATENCY,
     EMPTY_REQUESTS,
@@ -36,6 +37,19 @@ from .results import (
 )
 
 CHOICE_TTL_S = 30.0
+INTERVAL_TTL_S = 60.0
+RATE_INTERVAL_SCRAPES = 4  # a rate needs two samples; four intervals survive a missed scrape, as Grafana's $__rate_interval
+
+
+def go_duration(text: str) -> float | None:
+    """Seconds of a Prometheus duration ("15s", "1m", "1m30s", "500ms"); None when it is not one."""
+    import re
+
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+    return sum(float(n) * unit[u] for n, u in parts)
 
 
 class PrometheusError(SourceError):
@@ -115,6 +129,28 @@ class PrometheusClient:
             raise PrometheusError("invalid", f"unexpected result for {expr!r}")
         return result
 
+    def query_matrix(self, expr: str, at: float) -> list[dict]:
+        """An instant query of a range selector (``up[5m]``): the raw samples with their timestamps."""
+        data = self._get("/api/v1/query", {"query": expr, "time": f"{at:.3f}"})
+        if not isinstance(data, dict) or data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
+            raise PrometheusError("invalid", f"unexpected result for {expr!r}")
+        return data["result"]
+
+    def scrape_intervals(self) -> list[float]:
+        """Configured scrape intervals of the active targets (Prometheus ≥ 2.31 reports them), in seconds."""
+        try:
+            data = self._get("/api/v1/targets", {"state": "active"})
+        except PrometheusError as exc:
+            if exc.kind in ("not_found", "bad_data", "http"):
+                return []
+            raise
+        out = []
+        for target in (data or {}).get("activeTargets", []) if isinstance(data, dict) else ():
+            seconds = go_duration(str(target.get("scrapeInterval", ""))) if isinstance(target, dict) else None
+            if seconds:
+                out.append(seconds)
+        return out
+
     def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict]:
         params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:.3f}"}
         data = self._get("/api/v1/query_range", params)
@@ -161,14 +197,45 @@ class PrometheusSource:
     kind = "prometheus"
 
     def __init__(self, prometheus_url: str, names: MetricNames | None = None, *, api_url: str | None = None,
-                 timeout: float = 3.0, preset: str | None = None, options: ConnectionOptions | None = None):  # fmt: skip
+                 timeout: float = 3.0, preset: str | None = None, options: ConnectionOptions | None = None,
+                 exclude: tuple[str, ...] = DEFAULT_EXCLUDED):  # fmt: skip
         self.client = PrometheusClient(prometheus_url, timeout=timeout, options=options)
         self.names = names or MetricNames()
         self.api_url = api_url
         self.preset = preset
+        self.exclude = exclude
         self._choice: MetricChoice | None = None
         self._choice_at = 0.0
         self._labels: dict[str, frozenset[str]] = {}
+        self._interval: float | None = None
+        self._interval_at = -INTERVAL_TTL_S
+
+    # -- how often Prometheus scrapes ---------------------------------------------------
+    def scrape_interval(self, at: float) -> float | None:
+        """The targets' scrape interval: from the targets API, else from the spacing of ``up`` samples."""
+        if time.monotonic() - self._interval_at < INTERVAL_TTL_S:
+            return self._interval
+        intervals = self.client.scrape_intervals()
+        if not intervals:  # VictoriaMetrics 1.79, or a server without the targets API: measure it
+            try:
+                spaced = self.client.query_matrix("up[10m]", at)
+            except PrometheusError as exc:
+                if exc.kind != "invalid":
+                    raise
+                spaced = []  # an answer of another shape: the interval stays unknown, the window as asked
+            for series in spaced:
+                times = [float(t) for t, _ in series.get("values", [])]
+                gaps = sorted(b - a for a, b in zip(times, times[1:]))
+                if gaps:
+                    intervals.append(gaps[len(gaps) // 2])
+        self._interval = max(intervals) if intervals else None
+        self._interval_at = time.monotonic()
+        return self._interval
+
+    def effective_window(self, window_seconds: float, at: float) -> float:
+        """The asked window, widened to four scrape intervals: a shorter one holds one sample or none."""
+        interval = self.scrape_interval(at)
+        return max(window_seconds, RATE_INTERVAL_SCRAPES * interval) if interval else window_seconds
 
     def close(self) -> None:
         self.client.close()
@@ -186,7 +253,9 @@ class PrometheusSource:
         for name, labels in self._labels.items():
             kind, help_text = metadata.get(name) or metadata.get(strip_suffix(name)) or (_infer_type(name, labels, self._labels), "")
             catalog[name] = SampleMeta(kind, help_text, labels)
-        self._choice = choose(n, catalog, preset=self.preset)
+        choice = choose(n, catalog, preset=self.preset)
+        latency_labels = catalog[choice.latency.count_metrics[0]].labels if choice.latency and choice.latency.count_metrics[0] in catalog else None
+        self._choice = without_endpoints(choice, self.exclude, latency_labels)
         self._choice_at = time.monotonic()
         return self._choice
 
@@ -196,12 +265,16 @@ class PrometheusSource:
         at = now.timestamp()
         prom = TargetStatus(url=self.client.url, up=True, error=None)
         api = TargetStatus(url=self.api_url, up=None, error=None)
+        interval = None
         try:
             choice = self.choice(at)
             instances, api = self._targets(at)
+            interval = self.scrape_interval(at)
+            window_seconds = self.effective_window(window_seconds, at)
             if not choice.found:
                 prom = TargetStatus(url=self.client.url, up=True, error=choice.note)
-                return Snapshot(now, self.kind, api, prom, window_seconds, EMPTY_REQUESTS, EMPTY_LATENCY, (), None, choice)
+                return Snapshot(now, self.kind, api, prom, window_seconds, EMPTY_REQUESTS, EMPTY_LATENCY, (), None, choice,
+                                scrape_interval_s=interval)  # fmt: skip
             w = f"{max(1, round(window_seconds * 1000))}ms"
             requests = self._requests(choice, w, at)
             latency, histogram, by_endpoint = EMPTY_LATENCY, (), ()
@@ -211,11 +284,12 @@ class PrometheusSource:
         except PrometheusError as exc:
             prom = TargetStatus(url=self.client.url, up=exc.kind not in ("unreachable", "timeout", "http", "not_found", "auth", "config"),
                                 error=exc.message)  # fmt: skip
-            return Snapshot(now, self.kind, api, prom, window_seconds, EMPTY_REQUESTS, EMPTY_LATENCY, (), None, self._choice)
+            return Snapshot(now, self.kind, api, prom, window_seconds, EMPTY_REQUESTS, EMPTY_LATENCY, (), None, self._choice,
+                            scrape_interval_s=interval)  # fmt: skip
         return Snapshot(
             taken_at=now, source=self.kind, api=api, prometheus=prom, window_seconds=window_seconds,
             requests=requests, latency=latency, latency_histogram=histogram, model=model, metrics=choice,
-            latency_by_endpoint=by_endpoint, instances=instances,
+            latency_by_endpoint=by_endpoint, instances=instances, scrape_interval_s=interval,
         )  # fmt: skip
 
     def _targets(self, at: float) -> tuple[tuple[str, ...], TargetStatus]:
@@ -322,14 +396,18 @@ class PrometheusSource:
 
     # -- history for charts ---------------------------------------------------------
     def history(self, duration_s: float, step_s: float, window_seconds: float) -> History:
-        """The last ``duration_s`` seconds at ``step_s`` resolution (about one point per chart column)."""
+        """The last ``duration_s`` seconds, one point per ``step_s`` (at least one scrape interval), at the
+        timestamps Prometheus answers with."""
         end = time.time()
-        start = end - duration_s
         c = self.choice(end)
         if not c.found:
             raise PrometheusError("no_metrics", c.note)
-        w = f"{max(1, round(window_seconds * 1000))}ms"
-        step = max(step_s, 0.001)
+        interval = self.scrape_interval(end)
+        step = max(step_s, interval or 0.0, 0.001)
+        w = f"{max(1, round(self.effective_window(window_seconds, end) * 1000))}ms"
+        # Align to the step, as Grafana does, so the points stay put between backfills.
+        end = math.floor(end / step) * step
+        start = end - duration_s
         everything = f"sum(rate({_matchers(c, ('__name__', '|'.join(c.requests_metrics)), regex=True)}[{w}]))"
         errors = _error_expr(c, w)
         exprs = {"rps": everything, "error_ratio": f"({errors}) / {everything}" if errors else None}
@@ -337,9 +415,7 @@ class PrometheusSource:
         if spec and spec.kind == "histogram":
             for quantile in QUANTILES:
                 exprs[_qkey(quantile)] = f"histogram_quantile({quantile}, sum by (le) (rate({spec.metric}_bucket{_matchers(c)}[{w}])))"
-        n = int(math.floor((end - start) / step)) + 1
-        times = tuple(round(start + i * step, 3) for i in range(n))
-        columns: dict[str, tuple[float | None, ...]] = {}
+        columns: dict[str, dict[float, float | None]] = {}
         for key in ("rps", "error_ratio", "p50", "p95", "p99"):
             expr = exprs.get(key)
             values: dict[float, float | None] = {}
@@ -349,9 +425,10 @@ class PrometheusSource:
                         value = _value(v)
                         if value is not None and key.startswith("p") and spec:
                             value *= spec.scale
-                        values[round(float(t), 3)] = value
-            columns[key] = tuple(values.get(t) for t in times)
-        return History(times_s=times, **columns)
+                        values[float(t)] = value
+            columns[key] = values
+        times = tuple(sorted(set().union(*(v.keys() for v in columns.values()))))
+        return History(times_s=times, **{k: tuple(v.get(t) for t in times) for k, v in columns.items()})
 
 
 CATALOG_LOOKBACK_S = 600.0

@@ -73,6 +73,7 @@ def to_json(snapshot: Snapshot, slo: tuple[SloCheck, ...] = (), drift: dict | No
         "api": _target(snapshot.api),
         "prometheus": _target(snapshot.prometheus),
         "window_seconds": snapshot.window_seconds,
+        "scrape_interval_seconds": snapshot.scrape_interval_s,
         "requests": {"total": r.total, "rps": r.rps, "error_ratio": r.error_ratio, "by_series": by_series},
         "latency_seconds": {"avg": lat.avg, "p50": lat.p50, "p95": lat.p95, "p99": lat.p99, "max": lat.max},
         "latency_histogram": buckets_json(snapshot.latency_histogram),
@@ -96,5 +97,6 @@ def naming_json(c: MetricChoice | None) -> dict[str, Any] | None:
         "latency": {"metric": spec.metric, "kind": spec.kind, "unit": spec.unit, "count": list(spec.count_metrics)} if spec else None,
         "labels": {"endpoint": c.endpoint_label, "status": c.status_label, "code": c.code_label, "model": c.model_label},
         "errors_counted": c.errors_known,
+        "excluded_endpoints": list(c.excluded),
         "note": c.note,
     }

@@ -131,6 +131,7 @@ class MetricChoice:
     model_label: str | None = None
     errors_known: bool = True  # False: the target does not count failures, so no error ratio
     match: tuple[tuple[str, str, str], ...] = ()  # read only series matching these (label, op, value); op as in PromQL
+    excluded: tuple[str, ...] = ()  # endpoint globs left out of every number (monitoring endpoints)
     preset: str | None = None  # the named preset recognised or forced
     family: str = ""  # what was recognised, for people ("vLLM", "detected: …")
     detected: bool = False
@@ -179,6 +180,7 @@ class Snapshot:
     metrics: MetricChoice | None
     latency_by_endpoint: tuple[tuple[str, Latency], ...] = ()
     instances: tuple[str, ...] = ()
+    scrape_interval_s: float | None = None  # Prometheus source: the interval its targets are scraped at
 
     @property
     def ok(self) -> bool:

@@ -9,7 +9,7 @@ from . import compute
 from .connection import ConnectionOptions
 from .exposition import DEFAULT_MAX_BYTES, Exposition, MetricsFetcher, ParsedScrape, ScrapeError, SeriesKey, finite
 from .history import SeriesStore
-from .naming import Catalog, MetricNames, SampleMeta, choose, is_candidate
+from .naming import DEFAULT_EXCLUDED, Catalog, MetricNames, SampleMeta, choose, is_candidate, without_endpoints
 from .results import EMPTY_LATENCY, EMPTY_REQUESTS, Latency, MetricChoice, ModelStats, Snapshot, TargetStatus
 
 NO_PROMETHEUS = TargetStatus(url=None, up=None, error=None)
@@ -40,10 +40,12 @@ class ScrapeSource:
         max_bytes: int = DEFAULT_MAX_BYTES,
         preset: str | None = None,
         options: ConnectionOptions | None = None,
+        exclude: tuple[str, ...] = DEFAULT_EXCLUDED,
     ):
         self.api_url = api_url.rstrip("/")
         self.names = names or MetricNames()
         self.preset = preset
+        self.exclude = exclude
         self._fetcher = MetricsFetcher(metrics_url(api_url), timeout=timeout, max_bytes=max_bytes, options=options)
         self._store: SeriesStore = SeriesStore(capacity=max(2, history_points))
         self._scrape_times: deque[int] = deque(maxlen=self._store.capacity)
@@ -99,7 +101,10 @@ class ScrapeSource:
             self._status = TargetStatus(url=self.api_url, up=False, error=exc.message)
             return self._status
         if rechoose:
-            self._choice = choose(names, catalog_of(samples, exposition), preset=self.preset)
+            catalog = catalog_of(samples, exposition)
+            choice = choose(names, catalog, preset=self.preset)
+            latency_labels = catalog[choice.latency.count_metrics[0]].labels if choice.latency and choice.latency.count_metrics[0] in catalog else None
+            self._choice = without_endpoints(choice, self.exclude, latency_labels)
             self._families, self._since_choice = families, 0
         self._since_choice += 1
         keep = self._choice.sample_names() | {names.predictions, names.probability + "_bucket"}

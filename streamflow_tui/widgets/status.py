@@ -27,6 +27,8 @@ class StatusLine(Static):
             t.append(f"  {choice.family or 'detected'}{unit}", style="bold" if choice.preset else "")
         source = snapshot.source if snapshot else "–"
         t.append(f"  source {source}")
+        if snapshot and snapshot.scrape_interval_s:
+            t.append(f" · {snapshot.scrape_interval_s:g} s scrapes, window {snapshot.window_seconds:g} s")
         if fallback:
             t.append(" (fallback)", style="bold yellow")
         model = snapshot.model if snapshot else None

@@ -87,8 +87,6 @@ class TrafficView(Widget):
         p95_by_endpoint = dict(s.latency_by_endpoint)
         rows = {}
         for x in s.requests.by_series:
-            if x.endpoint == "/metrics":
-                continue  # the console's own scrapes
             p95 = p95_by_endpoint.get(x.endpoint) or p95_by_endpoint.get(x.model or "")
             endpoint = x.endpoint or "–"
             if x.model:
