@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 import os
-from collections import deque
+from pathlib import Path
 from typing import Any, Mapping
 
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from streamflow_data.schema import FEATURES
 
+from .live_rows import LiveRows, LiveRowsError
 from .metrics import ApiMetrics
 from .middleware import BodyLimitMiddleware, InstrumentationMiddleware
 from .model import ChurnModel, load_or_train
@@ -28,12 +31,12 @@ DECISION_THRESHOLD = 0.5
 class Predictor:
     """Scores requests against the model and the online store, and counts the outputs."""
 
-    def __init__(self, model: ChurnModel, store: FeatureStore, metrics: ApiMetrics, live_rows: int):
+    def __init__(self, model: ChurnModel, store: FeatureStore, metrics: ApiMetrics, live: LiveRows):
         self.model = model
         self.store = store
         self.metrics = metrics
-        # The feature rows actually scored, newest last, for live drift; tuples in FEATURES order.
-        self.recent: deque[tuple] = deque(maxlen=max(1, live_rows))
+        # The feature rows actually scored, for live drift, shared by every worker; FEATURES order.
+        self.live = live
 
     def features_for(self, request: PredictRequest) -> Mapping[str, Any]:
         if request.features is not None:
@@ -47,7 +50,7 @@ class Predictor:
         probability = self.model.probability(features)
         predicted = int(probability >= DECISION_THRESHOLD)
         self.metrics.observe_prediction(probability, predicted)
-        self.recent.append(tuple(features[f] for f in FEATURES))
+        self.live.append(tuple(features[f] for f in FEATURES))
         return {
             "user_id": request.user_id,
             "churn_probability": probability,
@@ -78,7 +81,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     model = load_or_train(settings.training_month, settings.cache_dir)
     store = FeatureStore(settings.month)
     metrics = ApiMetrics(model_version=model.version, training_month=model.training_month, served_month=store.month)
-    predictor = Predictor(model, store, metrics, settings.live_buffer_rows)
+    live = LiveRows(settings.live_log or _private_live_log(), settings.live_buffer_rows)
+    predictor = Predictor(model, store, metrics, live)
 
     app = FastAPI(
         title="StreamFlow churn predictor",
@@ -120,17 +124,21 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         return {**model.describe(), "served_month": store.month, "decision_threshold": DECISION_THRESHOLD}
 
     @app.get("/monitoring/recent")
-    async def recent_inputs(request: Request, limit: int | None = Query(default=None, ge=1)) -> dict[str, Any]:
-        """The newest scored feature rows (at most the buffer's capacity), for live drift checks.
+    async def recent_inputs(request: Request, limit: int | None = Query(default=None, ge=1)) -> Response:
+        """The newest scored feature rows of every worker (at most the log's capacity), for live drift checks.
 
         Loopback clients only, unless the monitoring_public setting is on: the rows are user data.
         """
         if not settings.monitoring_public and not _is_loopback(request.client.host if request.client else ""):
             raise HTTPException(403, "/monitoring is served to loopback clients only (STREAMFLOW_API_MONITORING_PUBLIC=1 to change)")
-        capacity = predictor.recent.maxlen
-        n = min(limit or capacity, capacity, len(predictor.recent))
-        rows = list(predictor.recent)[-n:] if n else []
-        return {"capacity": capacity, "count": len(rows), "served_month": store.month, "columns": list(FEATURES), "rows": rows}
+        try:
+            # In a thread: the read and the join of 10,000 rows stay off the loop that answers /predict.
+            count, rows = await run_in_threadpool(live.recent_json, limit or live.capacity)
+        except LiveRowsError as exc:
+            raise HTTPException(503, str(exc)) from None
+        head = json.dumps({"capacity": live.capacity, "count": count, "served_month": store.month, "columns": list(FEATURES),
+                           "dropped": live.dropped, "error": live.error})  # fmt: skip
+        return Response(head[:-1] + ', "rows": ' + rows + "}", media_type="application/json")
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics(request: Request) -> Response:
@@ -154,6 +162,17 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return host == "localhost"
+
+
+def _private_live_log() -> Path:
+    """A log of this process alone, removed at exit (the CLI gives workers a shared one)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="streamflow-live-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return Path(folder) / "live.sqlite"
 
 
 def app_from_env() -> FastAPI:

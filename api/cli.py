@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 import tempfile
+from pathlib import Path
 
 from streamflow_data import LATEST_MONTH, MONTHS
 
@@ -43,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"streamflow-api: invalid setting: {exc}", file=sys.stderr)
         return 2
+    live_dir = None
+    if settings.live_log is None:
+        # One live-rows log for every worker of this run, removed when it ends.
+        live_dir = tempfile.mkdtemp(prefix="streamflow-live-")
+        settings = settings.model_copy(update={"live_log": Path(live_dir) / "live.sqlite"})
     os.environ.update(settings.to_env())
     multiproc_dir = None
     if args.workers > 1 and not os.environ.get(MULTIPROC_ENV):
@@ -54,19 +60,34 @@ def main(argv: list[str] | None = None) -> int:
         from .model import load_or_train
 
         load_or_train(settings.training_month, settings.cache_dir)
-        uvicorn.run(
-            "api.app:app_from_env",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_level=args.log_level,
-            access_log=args.access_log,
-        )
+        options = dict(factory=True, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level,
+                       access_log=args.access_log)  # fmt: skip
+        if args.workers > 1:
+            serve_workers(uvicorn.Config("api.app:app_from_env", **options))
+        else:
+            uvicorn.run("api.app:app_from_env", **options)
     finally:
-        if multiproc_dir:
-            shutil.rmtree(multiproc_dir, ignore_errors=True)
+        for folder in (multiproc_dir, live_dir):
+            if folder:
+                shutil.rmtree(folder, ignore_errors=True)
     return 0
+
+
+def serve_workers(config) -> None:
+    """What ``uvicorn.run`` does for several workers, with one change: SIGHUP (the terminal closed)
+    stops the server as it stops a single worker, instead of uvicorn's restart of every worker,
+    which would leave the API running with no terminal and no one to stop it."""
+    from uvicorn.supervisors.multiprocess import Multiprocess
+
+    class Supervisor(Multiprocess):
+        def handle_hup(self) -> None:
+            self.handle_term()
+
+    sock = config.bind_socket()
+    try:
+        Supervisor(config, sockets=[sock]).run()
+    except KeyboardInterrupt:
+        pass
 
 
 if __name__ == "__main__":

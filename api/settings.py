@@ -34,6 +34,7 @@ class ApiSettings(BaseSettings):
     instrument: bool = True  # off only to measure the instrumentation's cost
     bench_routes: bool = False  # adds /bench/echo, the baseline route of bench/
     live_buffer_rows: int = Field(default=10_000, ge=1)  # feature rows of recent predictions kept for live drift
+    live_log: Path | None = None  # the SQLite file of those rows, shared by workers (default: a private temp file)
     monitoring_public: bool = False  # serve /monitoring/* to non-loopback clients too
 
     @field_validator("month", "training_month")
@@ -52,7 +53,7 @@ class ApiSettings(BaseSettings):
             raise SettingsError(describe(exc)) from None
 
     def to_env(self) -> dict[str, str]:
-        return {ENV_PREFIX + name.upper(): str(getattr(self, name)) for name in type(self).model_fields}
+        return {ENV_PREFIX + name.upper(): str(value) for name in type(self).model_fields if (value := getattr(self, name)) is not None}
 
 
 class SettingsError(ValueError):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from urllib.parse import urlsplit
 
 from .config import PAYLOADS, LoadConfig, LoadConfigError
@@ -85,14 +87,22 @@ def main(argv: list[str] | None = None) -> int:
 
         stats = run_processes(config, args.processes, on_progress)
     else:
-        runner = LoadRunner(config).start()
+        # Ctrl-C sets a flag rather than raising: a KeyboardInterrupt inside Thread.join can leave the
+        # join believing the engine thread ended while its requests are still in flight.
+        interrupted = threading.Event()
+        previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
         try:
+            runner = LoadRunner(config).start()
             while not runner.finished(0.25):
+                if interrupted.is_set():
+                    runner.stop(timeout=30)  # in-flight requests finish or are cancelled, then counted
+                    break
                 if show:
                     progress(report.progress_line(runner.snapshot()))
-            runner.wait()  # re-raises what ended the run, if anything did
-        except KeyboardInterrupt:
-            runner.stop()
+            if not interrupted.is_set():
+                runner.wait()  # re-raises what ended the run, if anything did
+        finally:
+            signal.signal(signal.SIGINT, previous)
         stats = runner.stats
     if show:
         sys.stderr.write("\r\033[K")

@@ -20,7 +20,7 @@ from .config import LoadConfig
 from .engine import LoadRunner
 from .stats import LoadStats
 
-COUNTERS = ("sent", "ok", "errors", "cancelled", "not_sent", "late")
+COUNTERS = ("sent", "ok", "errors", "cancelled", "not_sent", "late", "no_answer")
 
 
 def split(config: LoadConfig, n: int) -> list[LoadConfig]:

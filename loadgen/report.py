@@ -17,7 +17,8 @@ def build(config: LoadConfig, stats: LoadStats) -> dict[str, Any]:
     for kind, corrected in (("corrected", True), ("uncorrected", False)):
         latency[kind] = {**stats.latency_summary(corrected), **(s.corrected if corrected else s.uncorrected)}
     timeline = stats.timeline_rows()
-    per_second = [row["ok"] + row["errors"] for row in timeline[1:-1]] or [row["ok"] + row["errors"] for row in timeline]
+    answered = [row["ok"] + row["errors"] - row["no_answer"] for row in timeline]
+    per_second = answered[1:-1] or answered  # answered requests a second, the partial first and last seconds left out
     return {
         "schema": SCHEMA,
         "target": {"url": config.url, "method": config.method, "payload": config.payload,
@@ -29,7 +30,7 @@ def build(config: LoadConfig, stats: LoadStats) -> dict[str, Any]:
         "requests_limit": config.requests,
         "elapsed_s": s.elapsed_s,
         "totals": {"sent": s.sent, "ok": s.ok, "errors": s.errors, "cancelled": s.cancelled,
-                   "not_sent": s.not_sent, "late": s.late},  # fmt: skip
+                   "not_sent": s.not_sent, "late": s.late, "no_answer": s.no_answer},  # fmt: skip
         "throughput_rps": s.achieved_rps,
         "send_rate": s.send_rate,
         "per_second": {"min": min(per_second, default=None), "median": statistics.median(per_second) if per_second else None,
@@ -41,7 +42,22 @@ def build(config: LoadConfig, stats: LoadStats) -> dict[str, Any]:
         "status_codes": dict(sorted(s.status_codes.items())),
         "error_kinds": dict(sorted(s.error_kinds.items())),
         "timeline": timeline,
+        "warnings": warnings(s, config),
     }
+
+
+def warnings(s: LoadSnapshot, config: LoadConfig) -> list[str]:
+    """What makes the run's numbers mean something else than the user may think."""
+    out = []
+    answered = sum(s.status_codes.values())
+    not_found = s.status_codes.get("404", 0)
+    if answered and not_found > answered / 2:
+        what = f"user ids from {config.month}" if config.payload == "user_id" else "the requests"
+        out.append(f"{not_found / answered:.0%} of the answers were 404: the target does not know {what}"
+                   " (does it serve that month? try --payload features)")  # fmt: skip
+    if s.sent and s.no_answer > s.sent / 2:
+        out.append(f"{s.no_answer:,} of {s.sent:,} requests got no answer at all (is the target up?)")
+    return out
 
 
 def _ms(v: float | None) -> str:
@@ -58,7 +74,8 @@ def render(r: dict[str, Any]) -> str:
         "",
         "Summary:",
         f"  Total:        {r['elapsed_s']:.3f} s",
-        f"  Requests:     {t['sent']:,} sent = {t['ok']:,} ok + {t['errors']:,} errors + {t['cancelled']:,} cancelled",
+        f"  Requests:     {t['sent']:,} sent = {t['ok']:,} ok + {t['errors']:,} errors + {t['cancelled']:,} cancelled"
+        + (f" ({t['no_answer']:,} errors got no answer)" if t.get("no_answer") else ""),
         f"  Requests/sec: {r['throughput_rps']:.1f}" if r["throughput_rps"] is not None else "  Requests/sec: –",
     ]
     if r["model"] == "open":
@@ -86,6 +103,8 @@ def render(r: dict[str, Any]) -> str:
         lines += ["", "Status codes:"] + [f"  [{code}] {n:,} responses" for code, n in r["status_codes"].items()]
     if r["error_kinds"]:
         lines += ["", "Errors:"] + [f"  {kind}: {n:,}" for kind, n in r["error_kinds"].items()]
+    for warning in r.get("warnings", []):
+        lines += ["", f"! {warning}"]
     if r["fell_behind"]:
         lines += ["", f"! The target fell behind the schedule: {t['late']:,} requests went out more than 10 ms late "
                       f"(worst {r['max_send_lag_s'] * 1000:.0f} ms) and {t['not_sent']:,} were never sent. "

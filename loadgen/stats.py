@@ -42,11 +42,12 @@ class LoadSnapshot:
     ok: int
     errors: int
     cancelled: int
+    no_answer: int  # errors without an HTTP answer (refused, reset, timeout…): not in achieved nor the latencies
     in_flight: int
     not_sent: int  # open model: scheduled but never sent before the run ended
     late: int  # open model: sent more than 10 ms after their intended time
     max_send_lag_s: float
-    achieved_rps: float | None  # completions per second over the last two full seconds (live) / the run (final)
+    achieved_rps: float | None  # answered requests per second over the last two full seconds (live) / the run (final)
     send_rate: float | None  # requests started per second, first to last send
     corrected: dict[str, float | None]  # p50, p90, p95, p99, p99_9 from the intended send time
     uncorrected: dict[str, float | None]  # the same from the actual send time
@@ -70,12 +71,13 @@ class LoadStats:
     ok: int = 0
     errors: int = 0
     cancelled: int = 0
+    no_answer: int = 0
     not_sent: int = 0
     late: int = 0
     max_send_lag_s: float = 0.0
     status_codes: Counter = field(default_factory=Counter)
     error_kinds: Counter = field(default_factory=Counter)
-    timeline: dict[int, list[int]] = field(default_factory=dict)  # second -> [sent, ok, errors]
+    timeline: dict[int, list[int]] = field(default_factory=dict)  # second -> [sent, ok, errors, no_answer]
     started: float = field(default_factory=time.perf_counter)
     ended: float | None = None
     first_send: float | None = None
@@ -89,7 +91,7 @@ class LoadStats:
         s = int(t - self.started)
         bucket = self.timeline.get(s)
         if bucket is None:
-            bucket = self.timeline[s] = [0, 0, 0]
+            bucket = self.timeline[s] = [0, 0, 0, 0]
             if len(self.timeline) > TIMELINE_SECONDS:
                 del self.timeline[min(self.timeline)]
         return bucket
@@ -115,11 +117,17 @@ class LoadStats:
         start = sent_at if intended is None else min(intended, sent_at)
         corrected_us = min(MAX_LATENCY_US, max(1, round((done_at - start) * 1e6)))
         with self._lock:
-            self.uncorrected.record_value(uncorrected_us)
-            self.corrected.record_value(corrected_us)
-            if status is not None:
-                self.status_codes[str(status)] += 1
             second = self._second(done_at)
+            if status is None:
+                # No answer at all (refused, reset, timeout): an error, but no latency and no throughput.
+                # A dead API answers "connection refused" in microseconds; counted as answers, those
+                # would read as a fast, busy service.
+                self.no_answer += 1
+                second[3] += 1
+            else:
+                self.uncorrected.record_value(uncorrected_us)
+                self.corrected.record_value(corrected_us)
+                self.status_codes[str(status)] += 1
             if error is None:
                 self.ok += 1
                 second[1] += 1
@@ -151,10 +159,10 @@ class LoadStats:
             elapsed = max(1e-9, end - self.started)
             if self.ended is None:
                 current = int(end - self.started)
-                recent = [self.timeline.get(s, [0, 0, 0]) for s in (current - 2, current - 1) if s >= 0]
-                achieved = sum(b[1] + b[2] for b in recent) / len(recent) if recent else None
+                recent = [self.timeline.get(s, [0, 0, 0, 0]) for s in (current - 2, current - 1) if s >= 0]
+                achieved = sum(b[1] + b[2] - b[3] for b in recent) / len(recent) if recent else None
             else:
-                achieved = (self.ok + self.errors) / elapsed
+                achieved = (self.ok + self.errors - self.no_answer) / elapsed
             fields = dict(
                 model=self.model,
                 running=self.ended is None,
@@ -165,6 +173,7 @@ class LoadStats:
                 ok=self.ok,
                 errors=self.errors,
                 cancelled=self.cancelled,
+                no_answer=self.no_answer,
                 in_flight=self.sent - self.ok - self.errors - self.cancelled,
                 not_sent=self.not_sent,
                 late=self.late,
@@ -190,7 +199,7 @@ class LoadStats:
 
     def timeline_rows(self) -> list[dict[str, int]]:
         with self._lock:
-            return [{"second": s, "sent": b[0], "ok": b[1], "errors": b[2]} for s, b in sorted(self.timeline.items())]
+            return [{"second": s, "sent": b[0], "ok": b[1], "errors": b[2], "no_answer": b[3]} for s, b in sorted(self.timeline.items())]
 
     def latency_summary(self, corrected: bool = True) -> dict[str, float | None]:
         with self._lock:
@@ -217,7 +226,7 @@ class LoadStats:
         with self._lock:
             self.corrected.add(other.corrected)
             self.uncorrected.add(other.uncorrected)
-            for name in ("sent", "ok", "errors", "cancelled", "not_sent", "late"):
+            for name in ("sent", "ok", "errors", "cancelled", "not_sent", "late", "no_answer"):
                 setattr(self, name, getattr(self, name) + getattr(other, name))
             self.max_send_lag_s = max(self.max_send_lag_s, other.max_send_lag_s)
             firsts = [t for t in (self.first_send, other.first_send) if t is not None]
@@ -227,6 +236,6 @@ class LoadStats:
             self.status_codes.update(other.status_codes)
             self.error_kinds.update(other.error_kinds)
             for s, b in other.timeline.items():
-                mine = self.timeline.setdefault(s, [0, 0, 0])
-                for i in range(3):
+                mine = self.timeline.setdefault(s, [0, 0, 0, 0])
+                for i in range(4):
                     mine[i] += b[i]

@@ -8,7 +8,9 @@ drift in the drift engine's worker process.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 import time
 import webbrowser
 from datetime import datetime
@@ -67,8 +69,10 @@ class StreamFlowApp(App[None]):
         sources: tuple | None = None,
         drift_engine: DriftEngine | None = None,
         clock: Callable[[], float] = time.time,
+        handle_signals: bool = False,
     ):
         super().__init__()
+        self._handle_signals = handle_signals
         self.config = config
         self._clock = clock
         self._sources = sources  # (primary, fallback scrape source or None); built on mount if not given
@@ -104,6 +108,12 @@ class StreamFlowApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        if self._handle_signals:
+            # kill -TERM, or the terminal closing (SIGHUP): quit as q does, so the load stops, the drift
+            # worker ends, and the CLI stops the embedded API — nothing left running, the terminal restored.
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(sig, lambda: self.call_later(self.action_quit))
         if self._sources is None:
             self._sources = build_sources(self.config)
         self.query_one(LoadPanel).show(None)
@@ -422,7 +432,8 @@ def build_sources(config: ConsoleConfig) -> tuple:
         from .core.prometheus import PrometheusSource
 
         return PrometheusSource(config.prometheus_url, config.names, api_url=config.api_url, timeout=config.timeout,
-                                preset=config.preset, options=config.prometheus_options, exclude=config.exclude), scrape  # fmt: skip
+                                preset=config.preset, options=config.prometheus_options, exclude=config.exclude,
+                                job=config.job), scrape  # fmt: skip
     return scrape, None
 
 

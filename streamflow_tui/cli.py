@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="streamflow-tui", description="Watch a prediction service: traffic, latency, model output, drift.")
     p.add_argument("--api-url", help="base URL of the API to watch (default: start the bundled API on a free loopback port)")
     p.add_argument("--prometheus-url", help="read metrics from this Prometheus server instead of scraping the API")
+    p.add_argument("--job", help="with --prometheus-url: the scrape job of the API (its up, and only its series; default: every job)")
     p.add_argument("--once", action="store_true", help="take one snapshot, print it and exit")
     p.add_argument("--json", action="store_true", help="with --once: print the streamflow.snapshot/1 JSON object")
     p.add_argument("--window", type=_positive_float, default=5.0, help="seconds to measure rates over (default: %(default)s; 0 = totals since start)")
@@ -174,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.interval <= 0:
         parser.error("--interval must be greater than 0")
     if not args.prometheus_url:
-        given = [f for f, v in (("--header", args.header), ("--bearer-token-file", args.bearer_token_file),
+        given = [f for f, v in (("--job", args.job), ("--header", args.header), ("--bearer-token-file", args.bearer_token_file),
                                 ("--bearer-token-env", args.bearer_token_env), ("--basic-auth", args.basic_auth),
                                 ("--ca-file", args.ca_file), ("--insecure", args.insecure)) if v]  # fmt: skip
         if given:
@@ -220,9 +221,9 @@ def run_console(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             slo_p95=args.slo_p95 if args.slo_p95 is not None else 0.100,
             slo_error_ratio=args.slo_error_ratio if args.slo_error_ratio is not None else 0.05, names=names,
             preset=args.preset, timeout=args.timeout, prometheus_options=args.prometheus_options, api_options=args.api_options,
-            exclude=args.exclude,
+            exclude=args.exclude, job=args.job,
         )  # fmt: skip
-        create_app(config).run()
+        create_app(config, handle_signals=True).run()
     return 0
 
 

@@ -25,6 +25,7 @@ class ConsoleConfig:
     names: MetricNames = field(default_factory=MetricNames)
     preset: str | None = None  # read the target as this preset (default: recognised)
     exclude: tuple[str, ...] = DEFAULT_EXCLUDED  # endpoints left out of every number
+    job: str | None = None  # Prometheus scrape job of the API
     timeout: float = 3.0  # seconds a poll may take, whole
     prometheus_options: ConnectionOptions = field(default_factory=ConnectionOptions)
     api_options: ConnectionOptions = field(default_factory=ConnectionOptions)

@@ -25,7 +25,7 @@ def take_snapshot(args, names: MetricNames, stack: ExitStack) -> tuple[Snapshot,
         from .core.prometheus import PrometheusSource
 
         source = PrometheusSource(args.prometheus_url, names, api_url=args.api_url, timeout=args.timeout,
-                                  preset=args.preset, options=args.prometheus_options, exclude=args.exclude)  # fmt: skip
+                                  preset=args.preset, options=args.prometheus_options, exclude=args.exclude, job=args.job)  # fmt: skip
         stack.callback(source.close)
         snapshot = source.snapshot(args.window)
         if snapshot.ok or not args.api_url or snapshot.prometheus.up:
@@ -69,15 +69,15 @@ def drift_request(args, api_url: str | None):
 
 
 def run_drift(args, api_url: str | None, err: TextIO):
-    """The drift result, or None after saying why on stderr. Evidently runs in a worker process."""
+    """(the drift result, None) or (None, why it failed, also said on stderr). Evidently runs in a worker process."""
     from .core.drift import DriftEngine, DriftError
 
     engine = DriftEngine()
     try:
-        return engine.run(drift_request(args, api_url))
+        return engine.run(drift_request(args, api_url)), None
     except DriftError as exc:
         print(f"streamflow-tui: drift check failed: {exc}", file=err)
-        return None
+        return None, str(exc)
     finally:
         engine.close()
 
@@ -112,16 +112,20 @@ def run(args, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
         except EmbeddedApiError as exc:
             print(f"streamflow-tui: cannot start the embedded API: {exc}", file=err)
             return EXIT_UNREADABLE
+        drift_error = None
         if args.drift:
-            drift = run_drift(args, api_url, err)  # while an embedded API still serves its live rows
+            drift, drift_error = run_drift(args, api_url, err)  # while an embedded API still serves its live rows
     slo = slo_checks(snapshot, p95=args.slo_p95, error_ratio=args.slo_error_ratio)
     if args.json:
-        json.dump(to_json(snapshot, slo, drift.to_json() if drift else None), out, indent=2, allow_nan=False)
+        drift_doc = drift.to_json() if drift else ({"error": drift_error} if drift_error else None)
+        json.dump(to_json(snapshot, slo, drift_doc), out, indent=2, allow_nan=False)
         out.write("\n")
     else:
         out.write(render_text(snapshot, slo))
         if drift is not None:
             out.write(render_drift(drift))
+        elif drift_error:
+            out.write(f"\n{'drift':<11} check failed: {drift_error}\n")
     return exit_code(snapshot, slo, drift=drift, drift_asked=bool(args.drift), fail_on_drift=args.fail_on_drift)
 
 

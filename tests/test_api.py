@@ -17,6 +17,7 @@ from conftest import running_api
 from metrics_text import samples, total, value
 
 USERS = [row["user_id"] for row in sd.iter_rows("month_005")]
+EVER = {row["user_id"] for m in sd.MONTHS for row in sd.iter_rows(m)}  # every user up to the served month_005
 FEATURES_ROW = {k: v for k, v in next(sd.iter_rows("month_003")).items() if k not in ("user_id", "as_of", "churn_label")}
 
 
@@ -60,7 +61,7 @@ def test_predict_inline_features_and_missing_resolution(client):
 
 def test_health_and_model_card(client):
     health = client.get("/health").json()
-    assert health["status"] == "ok" and health["served_month"] == "month_005" and health["users"] == len(USERS)
+    assert health["status"] == "ok" and health["served_month"] == "month_005" and health["users"] == len(EVER)
     card = client.get("/model").json()
     assert card["training_month"] == "month_000"
     assert card["metrics"]["auc_next_month"] >= 0.75
@@ -228,3 +229,12 @@ def test_monitoring_is_loopback_only():
         assert r.status_code == 403 and "loopback clients only" in r.text
     with TestClient(create_app(ApiSettings(monitoring_public=True))) as c:
         assert c.get("/monitoring/recent").status_code == 200
+
+
+def test_users_of_earlier_months_are_scored_from_their_latest_row(client):
+    """The online store holds every user's latest row as of the served month, as a materialised store does."""
+    gone = next(u for u in (row["user_id"] for row in sd.iter_rows("month_000")) if u not in set(USERS))
+    latest = next(row for m in reversed(sd.MONTHS) for row in sd.iter_rows(m) if row["user_id"] == gone)
+    r = client.post("/predict", json={"user_id": gone})
+    assert r.status_code == 200
+    assert r.json()["features_used"]["monthly_fee"] == pytest.approx(latest["monthly_fee"])

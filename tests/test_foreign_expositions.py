@@ -64,15 +64,20 @@ def textbook_quantile(q: float, cumulative: list[tuple[float, float]]) -> float:
     raise AssertionError("no bucket holds the rank")
 
 
-def expected(spec: dict, first: str, second: str, span_s: float) -> dict:
-    a, b = samples(first), samples(second)
-    if spec.get("series_filter"):  # only the series the stack means (Istio's destination reporter…)
+def kept(spec: dict, d: dict) -> dict:
+    """The series the console reads: the stack's own filter (Istio's destination reporter…), and not the
+    monitoring endpoints (the console's own scrapes, health probes), which are left out everywhere."""
+    if spec.get("series_filter"):
         f = spec["series_filter"]
-        a, b = ({k: v for k, v in d.items() if re.search(f["match"], dict(k[1]).get(f["label"], ""))} for d in (a, b))
+        d = {k: v for k, v in d.items() if re.search(f["match"], dict(k[1]).get(f["label"], ""))}
     endpoint = spec["endpoint_label"]
-    if endpoint and any(name in spec["requests"] and endpoint in dict(labels) for name, labels in b):
-        # The console's own scrapes and health probes are not the service's traffic: left out everywhere.
-        a, b = ({k: v for k, v in d.items() if not MONITORING.fullmatch(dict(k[1]).get(endpoint, ""))} for d in (a, b))
+    if endpoint and any(name in spec["requests"] and endpoint in dict(labels) for name, labels in d):
+        d = {k: v for k, v in d.items() if not MONITORING.fullmatch(dict(k[1]).get(endpoint, ""))}
+    return d
+
+
+def expected(spec: dict, first: str, second: str, span_s: float) -> dict:
+    a, b = kept(spec, samples(first)), kept(spec, samples(second))
     requests = set(spec["requests"])
     n = delta(a, b, lambda name, _: name in requests)
     errors = spec["errors"]

@@ -205,3 +205,50 @@ def test_processes_merge_their_histograms(api):
     assert_accounting(s)
     assert s.sent == 200 and s.ok == 200
     assert stats.corrected.get_total_count() == 200
+
+
+def test_a_dead_api_is_not_throughput():
+    """Refused connections are errors with their own count, not answers: achieved 0, no latencies."""
+    s = LoadRunner(LoadConfig(url=f"http://127.0.0.1:{free_port()}/predict", rate=200, duration=1.5, payload="none")).start().wait()
+    assert_accounting(s)
+    assert s.errors == s.sent == s.no_answer > 200
+    assert s.achieved_rps == 0
+    assert s.corrected["p50"] is None and s.uncorrected["p50"] is None
+    live = LoadRunner(LoadConfig(url=f"http://127.0.0.1:{free_port()}/predict", rate=200, duration=3, payload="none")).start()
+    try:
+        time.sleep(2.2)
+        assert live.snapshot().achieved_rps == 0
+    finally:
+        live.stop()
+
+
+def test_http_errors_are_answers():
+    with fake_target() as t:
+        t.reply = Reply(status=503, body=b"busy")
+        s = LoadRunner(LoadConfig(url=t.url + "/", concurrency=2, requests=30, duration=5, payload="none")).start().wait()
+    assert s.errors == 30 and s.no_answer == 0 and s.achieved_rps > 0 and s.corrected["p50"] is not None
+
+
+def test_ctrl_c_still_reports_every_request(api):
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "loadgen.cli", "--url", api, "--rate", "300", "--duration", "30", "--json",
+                             "--no-progress"], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=20)
+    t = json.loads(out)["totals"]
+    assert t["sent"] == t["ok"] + t["errors"] + t["cancelled"] and t["sent"] > 100
+
+
+def test_a_run_of_mostly_unknown_ids_warns():
+    from loadgen import report
+
+    with fake_target() as t:
+        t.reply = Reply(status=404, body=b'{"detail": "unknown user_id"}', content_type="application/json")
+        config = LoadConfig(url=t.url + "/predict", concurrency=2, requests=20, duration=5, month="month_000")
+        runner = LoadRunner(config).start()
+        runner.wait()
+    result = report.build(config, runner.stats)
+    assert any("404" in w and "month_000" in w for w in result["warnings"])
+    assert "! " in report.render(result)

@@ -55,12 +55,14 @@ def requests(series: Series, choice: MetricChoice, window: Window) -> RequestSta
     """``sum by (endpoint, status, code, model) (rate(<each request counter>[W]))``, classified per series."""
     parts = {p.metric: p for p in choice.requests}
     groups: dict[tuple[str, str | None, str, str | None], list] = {}
+    left_out_rate = False  # a left-out series had a rate: the service's own traffic is then measured as 0
     for (name, labels), ring in series:
         part = parts.get(name)
         if part is None:
             continue
         lab = dict(labels)
         if choice.match and not choice.keeps(lab):  # preset filters and excluded endpoints
+            left_out_rate = left_out_rate or (not window.cumulative and window.value(ring, per_second=True) is not None)
             continue
         total = _latest(ring, window.eval_ms)
         if total is None:
@@ -71,7 +73,8 @@ def requests(series: Series, choice: MetricChoice, window: Window) -> RequestSta
         if r is not None:
             g[1] = r if g[1] is None else g[1] + r
     if not groups:
-        return RequestStats(total=None, rps=None, error_ratio=None)
+        # Only monitoring traffic (an idle API being scraped): zero requests, measured — not "no data".
+        return RequestStats(total=0.0, rps=0.0, error_ratio=None) if left_out_rate else RequestStats(total=None, rps=None, error_ratio=None)
     by_series = tuple(
         SeriesRate(endpoint=e, status=s, code=c, total=finite(t), rps=finite(r), model=m)
         for (e, s, c, m), (t, r) in sorted(groups.items(), key=lambda kv: tuple(x or "" for x in kv[0]))

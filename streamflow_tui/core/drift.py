@@ -43,6 +43,7 @@ class DriftRequest:
     column_thresholds: tuple[tuple[str, float], ...] = ()
     label_method: str = LABEL_METHOD
     label_threshold: float = LABEL_THRESHOLD
+    keep_reports: int = 100  # runs whose report files are kept in reports_dir; older ones are deleted
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold <= 1:

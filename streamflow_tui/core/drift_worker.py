@@ -244,11 +244,14 @@ def run(request: DriftRequest) -> DriftResult:
     if request.reports_dir is None:
         return result
     token = uuid.uuid4().hex
-    base = Path(request.reports_dir) / report_name(ref_as_of, cur_as_of)
+    # One pair of files per run: a run never overwrites an earlier one (live checks every minute would).
+    run = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + token[:6]
+    base = Path(request.reports_dir) / f"{report_name(ref_as_of, cur_as_of)}_{run}"
     json_path = base.with_suffix(".json")
     document = {"streamflow": result.to_json() | {"report_json": str(json_path), "report_html": str(base.with_suffix(".html"))},
                 "evidently": snapshot.dict()}  # fmt: skip
     _write_atomically(json_path, lambda tmp: tmp.write_text(json.dumps(document, indent=1, default=str)))
+    prune_reports(Path(request.reports_dir), request.keep_reports)
     _PENDING_HTML[token] = (report, cur_ds, ref_ds, base.with_suffix(".html"))
     while len(_PENDING_HTML) > _KEEP_PENDING:
         _PENDING_HTML.popitem(last=False)
@@ -271,6 +274,14 @@ def write_html(token: str) -> str:
     if not path.exists() or path.stat().st_size == 0:
         raise DriftError(f"Evidently wrote no HTML report to {path}")
     return str(path)
+
+
+def prune_reports(folder: Path, keep: int) -> None:
+    """Keep the newest ``keep`` runs' reports: scheduled live checks must not fill the disk."""
+    runs = sorted(folder.glob("drift_*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in runs[keep:]:
+        old.unlink(missing_ok=True)
+        old.with_suffix(".html").unlink(missing_ok=True)
 
 
 def report_name(ref_as_of: str, cur_as_of: str) -> str:

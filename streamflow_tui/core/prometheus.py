@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -198,12 +198,13 @@ class PrometheusSource:
 
     def __init__(self, prometheus_url: str, names: MetricNames | None = None, *, api_url: str | None = None,
                  timeout: float = 3.0, preset: str | None = None, options: ConnectionOptions | None = None,
-                 exclude: tuple[str, ...] = DEFAULT_EXCLUDED):  # fmt: skip
+                 exclude: tuple[str, ...] = DEFAULT_EXCLUDED, job: str | None = None):  # fmt: skip
         self.client = PrometheusClient(prometheus_url, timeout=timeout, options=options)
         self.names = names or MetricNames()
         self.api_url = api_url
         self.preset = preset
         self.exclude = exclude
+        self.job = job  # read only this scrape job's series (the API's), when given
         self._choice: MetricChoice | None = None
         self._choice_at = 0.0
         self._labels: dict[str, frozenset[str]] = {}
@@ -255,7 +256,10 @@ class PrometheusSource:
             catalog[name] = SampleMeta(kind, help_text, labels)
         choice = choose(n, catalog, preset=self.preset)
         latency_labels = catalog[choice.latency.count_metrics[0]].labels if choice.latency and choice.latency.count_metrics[0] in catalog else None
-        self._choice = without_endpoints(choice, self.exclude, latency_labels)
+        choice = without_endpoints(choice, self.exclude, latency_labels)
+        if self.job:
+            choice = replace(choice, match=choice.match + (("job", "=", self.job),))
+        self._choice = choice
         self._choice_at = time.monotonic()
         return self._choice
 
@@ -268,7 +272,7 @@ class PrometheusSource:
         interval = None
         try:
             choice = self.choice(at)
-            instances, api = self._targets(at)
+            targets, api = self._targets(at)
             interval = self.scrape_interval(at)
             window_seconds = self.effective_window(window_seconds, at)
             if not choice.found:
@@ -289,17 +293,19 @@ class PrometheusSource:
         return Snapshot(
             taken_at=now, source=self.kind, api=api, prometheus=prom, window_seconds=window_seconds,
             requests=requests, latency=latency, latency_histogram=histogram, model=model, metrics=choice,
-            latency_by_endpoint=by_endpoint, instances=instances, scrape_interval_s=interval,
+            latency_by_endpoint=by_endpoint, targets=targets, scrape_interval_s=interval,
         )  # fmt: skip
 
-    def _targets(self, at: float) -> tuple[tuple[str, ...], TargetStatus]:
-        rows = self.client.query("up", at)
+    def _targets(self, at: float) -> tuple[tuple[tuple[str, bool], ...], TargetStatus]:
+        """The API's health as Prometheus sees it, per instance (``up`` of ``--job``, or of every job)."""
+        rows = self.client.query(f'up{{job="{_escape(self.job)}"}}' if self.job else "up", at)
         states = {r["metric"].get("instance", "?"): _value(r["value"][1]) == 1 for r in rows}
         down = sorted(i for i, up in states.items() if not up)
         if not states:
-            return (), TargetStatus(url=self.api_url, up=None, error="Prometheus scrapes no targets")
-        error = f"Prometheus cannot scrape {', '.join(down)}" if down else None
-        return tuple(sorted(states)), TargetStatus(url=self.api_url, up=any(states.values()), error=error)
+            scope = f"job {self.job!r}" if self.job else "any job"
+            return (), TargetStatus(url=self.api_url, up=None, error=f"Prometheus scrapes no targets of {scope}")
+        error = f"Prometheus cannot scrape {', '.join(down)} ({len(down)} of {len(states)} down)" if down else None
+        return tuple(sorted(states.items())), TargetStatus(url=self.api_url, up=any(states.values()), error=error)
 
     def _requests(self, c: MetricChoice, w: str, at: float) -> RequestStats:
         labels = [l for l in (c.endpoint_label, c.status_label, c.code_label, c.model_label) if l] + ["instance"]
@@ -315,6 +321,8 @@ class PrometheusSource:
                     previous = target.get(key)
                     target[key] = value if previous is None else (previous + value if value is not None else previous)
         if not totals:
+            if c.excluded and any(self.client.query(f"sum(rate({part.metric}[{w}]))", at) for part in c.requests):
+                return RequestStats(total=0.0, rps=0.0, error_ratio=None)  # only monitoring traffic: zero, measured
             return EMPTY_REQUESTS
         several = len({k[4] for k in totals}) > 1
         by_series = tuple(
@@ -345,9 +353,12 @@ class PrometheusSource:
             label = breakdown_label(c, self._labels.get(spec.metric + "_bucket", frozenset()))
             if label:
                 for quantile in QUANTILES:
-                    expr = f"histogram_quantile({quantile}, sum by (le, {label}) (rate({bucket}[{w}])))"
-                    for r in self.client.query(expr, at):
-                        by_endpoint.setdefault(r["metric"].get(label, ""), {})[_qkey(quantile)] = _scaled(r["value"][1], scale)
+                    # Per endpoint and per instance: a replica's row shows that replica's p95.
+                    for by in (label, f"{label}, instance"):
+                        expr = f"histogram_quantile({quantile}, sum by (le, {by}) (rate({bucket}[{w}])))"
+                        for r in self.client.query(expr, at):
+                            key = r["metric"].get(label, "") + (f"@{r['metric'].get('instance', '')}" if "instance" in by else "")
+                            by_endpoint.setdefault(key, {})[_qkey(quantile)] = _scaled(r["value"][1], scale)
         elif spec.kind == "summary":
             for quantile in QUANTILES:
                 rows = self.client.query(f'{spec.metric}{_matchers(c, ("quantile", f"{quantile:g}"))}', at)

@@ -32,8 +32,11 @@ def slo_checks(snapshot: Snapshot, *, p95: float | None = None, error_ratio: flo
     return tuple(checks)
 
 
-def _target(t: TargetStatus) -> dict[str, Any]:
-    return {"url": t.url, "up": t.up, "error": t.error}
+def _target(t: TargetStatus, instances: tuple[tuple[str, bool], ...] = ()) -> dict[str, Any]:
+    out: dict[str, Any] = {"url": t.url, "up": t.up, "error": t.error}
+    if instances:
+        out["instances"] = [{"instance": i, "up": up} for i, up in instances]
+    return out
 
 
 def _le(value: float) -> float | str:
@@ -70,7 +73,7 @@ def to_json(snapshot: Snapshot, slo: tuple[SloCheck, ...] = (), drift: dict | No
         "schema": SCHEMA,
         "taken_at": snapshot.taken_at.isoformat(),
         "source": snapshot.source,
-        "api": _target(snapshot.api),
+        "api": _target(snapshot.api, snapshot.targets),
         "prometheus": _target(snapshot.prometheus),
         "window_seconds": snapshot.window_seconds,
         "scrape_interval_seconds": snapshot.scrape_interval_s,

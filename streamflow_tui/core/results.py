@@ -179,7 +179,7 @@ class Snapshot:
     model: ModelStats | None
     metrics: MetricChoice | None
     latency_by_endpoint: tuple[tuple[str, Latency], ...] = ()
-    instances: tuple[str, ...] = ()
+    targets: tuple[tuple[str, bool], ...] = ()  # Prometheus source: (instance, up) of the API's scrape targets
     scrape_interval_s: float | None = None  # Prometheus source: the interval its targets are scraped at
 
     @property

@@ -15,9 +15,13 @@ class StatusLine(Static):
         t.append(" StreamFlow ", style="bold reverse")
         target = snapshot.api.url if snapshot and snapshot.api.url else "–"
         t.append(f"  api {target.removeprefix('http://')} ")
+        if snapshot and snapshot.targets:  # the API's health as Prometheus scrapes it
+            up_count = sum(up for _, up in snapshot.targets)
+            t.append(f"{up_count}/{len(snapshot.targets)} up ", style="bold green" if up_count == len(snapshot.targets) else "bold red")
         up = snapshot.ok if snapshot else None
         if snapshot and snapshot.source == "prometheus":
             up = bool(snapshot.prometheus.up) and snapshot.prometheus.error is None
+            t.append("prom ")
         t.append("● UP" if up else ("● DOWN" if up is False else "● …"), style="bold green" if up else "bold red")
         if age_s is not None:
             t.append(f" ({age_s:.1f} s)")

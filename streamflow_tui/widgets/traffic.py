@@ -85,15 +85,23 @@ class TrafficView(Widget):
         table = self.query_one("#series-table", DataTable)
         several = any(x.instance for x in s.requests.by_series)
         p95_by_endpoint = dict(s.latency_by_endpoint)
+        # Error % is the endpoint's (its error rows over all its rows), not the row's own 0 or 100 %.
+        per_endpoint: dict[tuple, list[float]] = {}
+        for x in s.requests.by_series:
+            agg = per_endpoint.setdefault((x.endpoint, x.model, x.instance), [0.0, 0.0])
+            agg[0] += x.rps or 0.0
+            agg[1] += (x.rps or 0.0) if x.status == "error" else 0.0
         rows = {}
         for x in s.requests.by_series:
-            p95 = p95_by_endpoint.get(x.endpoint) or p95_by_endpoint.get(x.model or "")
+            key = f"{x.endpoint}@{x.instance}" if x.instance else x.endpoint
+            p95 = p95_by_endpoint.get(key) or p95_by_endpoint.get(x.endpoint) or p95_by_endpoint.get(x.model or "")
             endpoint = x.endpoint or "–"
             if x.model:
                 endpoint = f"{x.model} {x.endpoint}".strip()
             if several and x.instance:
                 endpoint = f"{endpoint} @{x.instance}"
-            err = "–" if not x.rps or x.status is None else pct(1.0 if x.status == "error" else 0.0)
+            total_rps, error_rps = per_endpoint[(x.endpoint, x.model, x.instance)]
+            err = "–" if not total_rps or x.status is None else pct(error_rps / total_rps)
             rows[f"{endpoint}|{x.status}|{x.code}"] = (
                 Text(endpoint, style="red" if x.status == "error" else ""), x.status or "–", x.code or "–", num(x.rps), err,
                 ms(p95.p95 if p95 else None), num(x.total, "{:,.0f}"),
