@@ -57,3 +57,29 @@ def test_monitoring_buffer_is_bounded_and_limited():
         assert full["count"] == 50 and len(full["rows"]) == 50 and full["columns"][0] == "months_active"
         assert httpx.get(api + "/monitoring/recent", params={"limit": 7}).json()["count"] == 7
         assert httpx.get(api + "/monitoring/recent", params={"limit": 0}).status_code == 422
+
+
+def test_live_rows_are_shared_by_every_worker():
+    """With --workers 2 every /monitoring/recent answers the same rows, whichever worker serves it."""
+    import time
+
+    import httpx
+
+    from conftest import running_api
+
+    with running_api("--workers", "2") as url:
+        with httpx.Client(base_url=url, timeout=10) as c:
+            for i in range(120):
+                c.post("/predict", json={"user_id": "4369-PFYCS"})
+            deadline = time.monotonic() + 10
+            while c.get("/monitoring/recent").json()["count"] < 120 and time.monotonic() < deadline:
+                time.sleep(0.05)  # written in batches every 50 ms
+        # A new connection each time, so both workers answer (a kept-alive one sticks to one worker).
+        answers = {}
+        deadline = time.monotonic() + 30
+        while len(answers) < 2 and time.monotonic() < deadline:
+            with httpx.Client(base_url=url, timeout=10) as fresh:
+                pid = fresh.get("/health").json()["pid"]
+                answers.setdefault(pid, fresh.get("/monitoring/recent").content)
+    assert len(answers) == 2, "both workers answered"
+    assert len(set(answers.values())) == 1 and json.loads(next(iter(answers.values())))["count"] == 120
