@@ -85,7 +85,10 @@ class LiveRows:
             log.error("%s (%d rows dropped so far)", self.error, self.dropped)
 
     def recent_json(self, limit: int) -> tuple[int, str]:
-        """(number of rows, their JSON array text), newest last; call off the event loop."""
+        """(number of rows, their JSON array text), newest last; call off the event loop.
+
+        This worker's queued rows are written first; other workers' reach the file within FLUSH_EVERY_S."""
+        self.flush()
         try:
             # SQLite joins the rows itself (in C, without Python's GIL): one string comes back, not
             # 10,000 tuples built while the event loop waits for the GIL.

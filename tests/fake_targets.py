@@ -44,6 +44,10 @@ def fake_target(tls=None) -> Iterator[Target]:
         def log_message(self, *args) -> None:
             pass
 
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            self.do_GET()
+
         def do_GET(self) -> None:
             target.requests.append(self.path)
             target.request_headers.append({k.lower(): v for k, v in self.headers.items()})

@@ -209,3 +209,49 @@ def test_bad_api_settings_are_clear_errors():
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "STREAMFLOW_API_MONTH" in done.stderr and "month_099" in done.stderr
     assert "STREAMFLOW_API_LIVE_BUFFER_ROWS" in done.stderr
+
+
+def test_prometheus_that_cannot_scrape_the_api_is_a_banner(live):
+    """The API's health per instance as Prometheus sees it, apart from Prometheus's own."""
+    from prometheus_server import running_prometheus, scrape_config
+    from streamflow_tui.core.prometheus import PrometheusSource
+
+    dead = f"127.0.0.1:{free_port()}"
+    with running_prometheus(scrape_config([live.api.removeprefix("http://"), dead])) as prom:
+        source = PrometheusSource(prom, job="streamflow-api")
+        deadline = time.monotonic() + 30
+        while True:
+            snap = source.snapshot(5)
+            if len(snap.targets) == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        source.close()
+    assert snap.prometheus.up and snap.prometheus.error is None  # Prometheus itself is fine
+    assert dict(snap.targets) == {live.api.removeprefix("http://"): True, dead: False}
+    assert snap.api.up and f"Prometheus cannot scrape {dead} (1 of 2 down)" == snap.api.error
+
+
+async def test_the_console_honours_timeout(tmp_path):
+    from fake_targets import Reply, fake_target
+
+    with fake_target() as t:
+        t.reply = Reply(body=b"# TYPE x_requests_total counter\n", delay=3)
+        app = create_app(ConsoleConfig(api_url=t.url, interval=0.2, timeout=0.5, reports_dir=str(tmp_path), export_dir=str(tmp_path)))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.snapshot is not None)
+            assert "within 0.5 s" in app.snapshot.api.error
+            assert "within 0.5 s" in str(app.query_one(Banner).render())
+            await app.action_quit()
+
+
+def test_old_reports_are_pruned(tmp_path):
+    from streamflow_tui.core.drift_worker import prune_reports
+
+    for i in range(5):
+        for suffix in (".json", ".html"):
+            path = tmp_path / f"drift_a_vs_b_{i}{suffix}"
+            path.write_text("{}")
+            os.utime(path, (1_700_000_000 + i, 1_700_000_000 + i))
+    prune_reports(tmp_path, keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["drift_a_vs_b_3.html", "drift_a_vs_b_3.json", "drift_a_vs_b_4.html",
+                                                          "drift_a_vs_b_4.json"]  # fmt: skip

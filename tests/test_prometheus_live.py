@@ -80,12 +80,19 @@ def test_replicas_are_summed_and_broken_down_per_instance(live):
         if x.endpoint == "/predict" and x.rps:
             per_instance[x.instance] = per_instance.get(x.instance, 0) + x.rps
     assert all(v == pytest.approx(40, rel=0.2) for v in per_instance.values()), per_instance
+    # A replica's row shows that replica's p95, not the endpoint's across replicas.
+    p95 = dict(snap.latency_by_endpoint)
+    assert all(p95[f"/predict@{i}"].p95 is not None for i in instances)
+    assert {i for i, up in snap.targets} == instances and all(up for _, up in snap.targets)
 
 
 def test_history_is_backfilled_with_query_range(live):
     source = PrometheusSource(live.prometheus)
     history = source.history(duration_s=60, step_s=2, window_seconds=5)
-    assert len(history.times_s) == 31
+    # The timestamps Prometheus answers with: on the step's grid, within the last minute, where data is.
+    assert 2 <= len(history.times_s) <= 31
+    assert all(t % 2 == 0 for t in history.times_s) and history.times_s[-1] - history.times_s[0] <= 60
+    assert all(b - a == 2 for a, b in zip(history.times_s, history.times_s[1:]))
     recent = [v for v in history.rps[-3:] if v is not None]
     assert recent and all(v == pytest.approx(40, rel=0.2) for v in recent)
     assert any(v is not None and v > 0 for v in history.error_ratio)
