@@ -6,6 +6,7 @@ import ipaddress
 import json
 import math
 import os
+import uuid
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -17,11 +18,11 @@ from starlette.concurrency import run_in_threadpool
 
 from streamflow_data.schema import FEATURES
 
-from .live_rows import LiveRows, LiveRowsError
+from .prediction_log import NoLog, PredictionLog, PredictionLogError
 from .metrics import ApiMetrics
 from .middleware import BodyLimitMiddleware, InstrumentationMiddleware
 from .model import ChurnModel, load_or_train
-from .schemas import BatchRequest, BatchResponse, Prediction, PredictRequest
+from .schemas import BatchRequest, BatchResponse, FeedbackBatch, FeedbackItem, Prediction, PredictRequest
 from .settings import ApiSettings
 from .store import FeatureStore
 
@@ -31,12 +32,12 @@ DECISION_THRESHOLD = 0.5
 class Predictor:
     """Scores requests against the model and the online store, and counts the outputs."""
 
-    def __init__(self, model: ChurnModel, store: FeatureStore, metrics: ApiMetrics, live: LiveRows):
+    def __init__(self, model: ChurnModel, store: FeatureStore, metrics: ApiMetrics, log: PredictionLog):
         self.model = model
         self.store = store
         self.metrics = metrics
-        # The feature rows actually scored, for live drift, shared by every worker; FEATURES order.
-        self.live = live
+        # Every scored row with its id, shared by every worker: live drift reads it, feedback labels it.
+        self.log = log
 
     def features_for(self, request: PredictRequest) -> Mapping[str, Any]:
         if request.features is not None:
@@ -50,8 +51,10 @@ class Predictor:
         probability = self.model.probability(features)
         predicted = int(probability >= DECISION_THRESHOLD)
         self.metrics.observe_prediction(probability, predicted)
-        self.live.append(tuple(features[f] for f in FEATURES))
+        prediction_id = uuid.uuid4().hex
+        self.log.append(prediction_id, self.model.version, request.user_id, probability, predicted, tuple(features[f] for f in FEATURES))
         return {
+            "prediction_id": prediction_id,
             "user_id": request.user_id,
             "churn_probability": probability,
             "prediction": predicted,
@@ -81,8 +84,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     model = load_or_train(settings.training_month, settings.cache_dir)
     store = FeatureStore(settings.month)
     metrics = ApiMetrics(model_version=model.version, training_month=model.training_month, served_month=store.month)
-    live = LiveRows(settings.live_log or _private_live_log(), settings.live_buffer_rows)
-    predictor = Predictor(model, store, metrics, live)
+    if settings.log_predictions:
+        log = PredictionLog(settings.prediction_log or _private_log(), settings.prediction_log_rows,
+                            max_age_s=settings.prediction_log_max_age_s)  # fmt: skip
+    else:
+        log = NoLog()
+    predictor = Predictor(model, store, metrics, log)
 
     app = FastAPI(
         title="StreamFlow churn predictor",
@@ -129,16 +136,37 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
         Loopback clients only, unless the monitoring_public setting is on: the rows are user data.
         """
-        if not settings.monitoring_public and not _is_loopback(request.client.host if request.client else ""):
-            raise HTTPException(403, "/monitoring is served to loopback clients only (STREAMFLOW_API_MONITORING_PUBLIC=1 to change)")
+        _loopback_only(request, settings)
         try:
             # In a thread: the read and the join of 10,000 rows stay off the loop that answers /predict.
-            count, rows = await run_in_threadpool(live.recent_json, limit or live.capacity)
-        except LiveRowsError as exc:
+            count, rows = await run_in_threadpool(log.recent_json, min(limit or settings.live_buffer_rows, settings.live_buffer_rows))
+        except PredictionLogError as exc:
             raise HTTPException(503, str(exc)) from None
-        head = json.dumps({"capacity": live.capacity, "count": count, "served_month": store.month, "columns": list(FEATURES),
-                           "dropped": live.dropped, "error": live.error})  # fmt: skip
+        head = json.dumps({"capacity": settings.live_buffer_rows, "count": count, "served_month": store.month,
+                           "columns": list(FEATURES), "dropped": log.dropped, "error": log.error})  # fmt: skip
         return Response(head[:-1] + ', "rows": ' + rows + "}", media_type="application/json")
+
+    @app.post("/feedback")
+    async def feedback(request: Request, body: FeedbackItem | FeedbackBatch) -> JSONResponse:
+        """Ground truth for logged predictions: one item (404 when unknown) or a batch (a status per item)."""
+        _loopback_only(request, settings)
+        items = body.items if isinstance(body, FeedbackBatch) else [body]
+        try:
+            statuses, newly = await run_in_threadpool(log.label, [(i.prediction_id, i.user_id, i.actual) for i in items])
+        except PredictionLogError as exc:
+            raise HTTPException(503, str(exc)) from None
+        for labelled in newly:
+            metrics.observe_label(labelled.probability, labelled.predicted, labelled.actual)
+        if isinstance(body, FeedbackItem):
+            status = statuses[0]
+            if status == "unknown":
+                which = f"prediction_id {body.prediction_id!r}" if body.prediction_id else f"user_id {body.user_id!r}"
+                raise HTTPException(404, f"no logged prediction for {which} (unknown, or older than the log keeps)")
+            if status == "conflict":
+                raise HTTPException(409, "that prediction already has the other label; labels are not changed")
+            return JSONResponse({"status": status, "labelled": len(newly)})
+        return JSONResponse({"labelled": len(newly), "items": [{"status": s} for s in statuses],
+                             "unknown": statuses.count("unknown"), "conflicts": statuses.count("conflict")})  # fmt: skip
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics(request: Request) -> Response:
@@ -164,15 +192,21 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
-def _private_live_log() -> Path:
+def _loopback_only(request: Request, settings: ApiSettings) -> None:
+    """/monitoring and /feedback carry user data: loopback clients only, unless opened by setting."""
+    if not settings.monitoring_public and not _is_loopback(request.client.host if request.client else ""):
+        raise HTTPException(403, f"{request.url.path} is served to loopback clients only (STREAMFLOW_API_MONITORING_PUBLIC=1 to change)")
+
+
+def _private_log() -> Path:
     """A log of this process alone, removed at exit (the CLI gives workers a shared one)."""
     import atexit
     import shutil
     import tempfile
 
-    folder = tempfile.mkdtemp(prefix="streamflow-live-")
+    folder = tempfile.mkdtemp(prefix="streamflow-predictions-")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return Path(folder) / "live.sqlite"
+    return Path(folder) / "predictions.sqlite"
 
 
 def app_from_env() -> FastAPI:

@@ -24,6 +24,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--access-log", action="store_true", help="log every request (off: /metrics counts them)")
     parser.add_argument("--live-buffer", type=int, help="scored rows kept for live drift (default: $STREAMFLOW_API_LIVE_BUFFER_ROWS or 10000)")
+    parser.add_argument("--prediction-log", metavar="PATH",
+                        help="SQLite file logging every scored row and its feedback, kept across restarts (default: a temporary one)")
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
@@ -40,15 +42,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         # The environment's STREAMFLOW_API_* settings, with the flags given on top.
-        settings = ApiSettings.from_env(month=args.month, live_buffer_rows=args.live_buffer)
+        settings = ApiSettings.from_env(month=args.month, live_buffer_rows=args.live_buffer, prediction_log=args.prediction_log)
     except SettingsError as exc:
         print(f"streamflow-api: invalid setting: {exc}", file=sys.stderr)
         return 2
     live_dir = None
-    if settings.live_log is None:
-        # One live-rows log for every worker of this run, removed when it ends.
-        live_dir = tempfile.mkdtemp(prefix="streamflow-live-")
-        settings = settings.model_copy(update={"live_log": Path(live_dir) / "live.sqlite"})
+    if settings.prediction_log is None:
+        # One prediction log for every worker of this run, removed when it ends (--prediction-log keeps one).
+        live_dir = tempfile.mkdtemp(prefix="streamflow-predictions-")
+        settings = settings.model_copy(update={"prediction_log": Path(live_dir) / "predictions.sqlite"})
     os.environ.update(settings.to_env())
     multiproc_dir = None
     if args.workers > 1 and not os.environ.get(MULTIPROC_ENV):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 Flag = Literal[0, 1]
 
@@ -54,6 +54,7 @@ class PredictRequest(BaseModel):
 
 
 class Prediction(BaseModel):
+    prediction_id: str  # give it back with the true label to POST /feedback
     user_id: Optional[str]
     churn_probability: float
     prediction: Flag
@@ -70,3 +71,25 @@ class BatchRequest(BaseModel):
 class BatchResponse(BaseModel):
     model_version: str
     predictions: list[Prediction]
+
+
+class FeedbackItem(BaseModel):
+    """The true label of a prediction (by its id), or of every unlabelled prediction of a user."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prediction_id: Optional[str] = Field(default=None, min_length=1, max_length=64)
+    user_id: Optional[str] = Field(default=None, min_length=1, max_length=64)
+    actual: StrictInt = Field(ge=0, le=1)  # 1 = churned; not true/false, not "1"
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "FeedbackItem":
+        if (self.prediction_id is None) == (self.user_id is None):
+            raise ValueError("give exactly one of 'prediction_id' or 'user_id'")
+        return self
+
+
+class FeedbackBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[FeedbackItem] = Field(min_length=1, max_length=10_000)

@@ -32,10 +32,13 @@ class ApiSettings(BaseSettings):
     cache_dir: Path = Field(default_factory=default_cache_dir)
     max_body_bytes: int = Field(default=1_048_576, ge=1)
     instrument: bool = True  # off only to measure the instrumentation's cost
+    log_predictions: bool = True  # off only to measure the prediction log's cost (no live drift, no feedback then)
     bench_routes: bool = False  # adds /bench/echo, the baseline route of bench/
-    live_buffer_rows: int = Field(default=10_000, ge=1)  # feature rows of recent predictions kept for live drift
-    live_log: Path | None = None  # the SQLite file of those rows, shared by workers (default: a private temp file)
-    monitoring_public: bool = False  # serve /monitoring/* to non-loopback clients too
+    live_buffer_rows: int = Field(default=10_000, ge=1)  # newest scored rows /monitoring/recent answers with, for live drift
+    prediction_log: Path | None = None  # SQLite file of every scored row, shared by workers (default: a temp file of the run)
+    prediction_log_rows: int = Field(default=1_000_000, ge=1)  # the log keeps this many newest predictions…
+    prediction_log_max_age_s: float | None = Field(default=None, gt=0)  # …and none older than this
+    monitoring_public: bool = False  # serve /monitoring/* and /feedback to non-loopback clients too
 
     @field_validator("month", "training_month")
     @classmethod

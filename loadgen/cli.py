@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-in-flight", type=int, default=256, help="open model: cap on outstanding requests")
     p.add_argument("--processes", type=int, default=1, help="split the load over N processes and merge the histograms")
     p.add_argument("--seed", type=int, default=0, help="payload order (default: %(default)s)")
+    p.add_argument("--feedback-delay", type=float, metavar="S",
+                   help="send each answered row's true churn_label to /feedback S seconds later (needs --payload user_id)")
+    p.add_argument("--feedback-fraction", type=float, default=1.0, metavar="F", help="…for this share of the answers (default: 1)")
     p.add_argument("--json", action="store_true", help="print the streamflow.load/1 JSON report")
     p.add_argument("--no-progress", action="store_true", help="no live progress line on stderr")
     return p
@@ -56,7 +59,8 @@ def config_from_args(args: argparse.Namespace) -> LoadConfig:
         url=url, rate=args.rate, concurrency=8 if concurrency is None and args.rate is None else concurrency,
         duration=args.duration if args.duration is not None or args.requests is not None else 10.0,
         requests=args.requests, ramp_up=args.ramp_up, timeout=args.timeout, max_in_flight=args.max_in_flight,
-        month=args.month, payload=payload, seed=args.seed,
+        month=args.month, payload=payload, seed=args.seed, feedback_delay=args.feedback_delay,
+        feedback_fraction=args.feedback_fraction,
     )  # fmt: skip
 
 

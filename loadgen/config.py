@@ -26,6 +26,8 @@ class LoadConfig:
     month: str = "month_005"
     payload: str = "user_id"  # user_id | features | none (GET)
     seed: int = 0
+    feedback_delay: float | None = None  # send each answered row's true label this many seconds later
+    feedback_fraction: float = 1.0  # …for this share of the answered rows
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -53,6 +55,13 @@ class LoadConfig:
             raise LoadConfigError("max in-flight must be at least 1")
         if self.payload not in PAYLOADS:
             raise LoadConfigError(f"payload must be one of {', '.join(PAYLOADS)}")
+        if self.feedback_delay is not None:
+            if not (math.isfinite(self.feedback_delay) and self.feedback_delay >= 0):
+                raise LoadConfigError("feedback delay must be >= 0 seconds")
+            if self.payload != "user_id":
+                raise LoadConfigError("feedback joins labels by user id: it needs --payload user_id")
+        if not 0 < self.feedback_fraction <= 1:
+            raise LoadConfigError("feedback fraction must be in (0, 1]")
 
     @property
     def model(self) -> str:

@@ -19,7 +19,7 @@ import time
 from dataclasses import replace
 
 from .config import LoadConfig
-from .payloads import bodies
+from .payloads import bodies, labels
 from .stats import LoadSnapshot, LoadStats
 from .transport import Client, ConnectError, Pending, ResponseError, request_bytes
 
@@ -45,6 +45,12 @@ class _Engine:
         self.stats = stats
         self.requests = [request_bytes(config.url, config.method, body, CONTENT_TYPE)
                          for body in bodies(config.month, config.payload, seed=config.seed)]  # fmt: skip
+        self.feedback = None
+        if config.feedback_delay is not None:
+            from .feedback import FeedbackSender
+
+            self.feedback = FeedbackSender(config.url, labels(config.month, seed=config.seed), delay=config.feedback_delay,
+                                           fraction=config.feedback_fraction, seed=config.seed)  # fmt: skip
         self.rate = config.rate
         self.concurrency = config.concurrency
         self.loop: asyncio.AbstractEventLoop | None = None  # the running loop, set by run()
@@ -63,13 +69,15 @@ class _Engine:
         self.started += 1
         return True
 
-    def _next_request(self, intended: float | None) -> tuple[bytes, float]:
-        """The next prepared request and its send time (counted as sent once this step ends)."""
+    def _next_request(self, intended: float | None) -> tuple[bytes, float, int]:
+        """The next prepared request, its send time (counted as sent once this step ends) and its row."""
         sent_at = time.perf_counter()
         self.loop.call_soon(self.stats.on_send, sent_at, intended)
-        return self.requests[self.started % len(self.requests)], sent_at
+        index = self.started % len(self.requests)
+        return self.requests[index], sent_at, index
 
-    def _record(self, intended: float | None, sent_at: float, status: int | None, exc: BaseException | None) -> None:
+    def _record(self, intended: float | None, sent_at: float, status: int | None, exc: BaseException | None,
+                index: int = 0) -> None:  # fmt: skip
         # Every record runs after the request (or the worker's next one) is on the wire: bookkeeping
         # on the turnaround path makes a closed-model client miss the server's next event-loop round.
         # call_soon keeps them in order, so a snapshot never sees a request done before it was sent.
@@ -79,10 +87,12 @@ class _Engine:
         else:
             error = "http_5xx" if status >= 500 else "http_4xx" if status >= 400 else None
         self.loop.call_soon(self.stats.on_done, intended, sent_at, done_at, status, error)
+        if self.feedback is not None and status is not None and status < 300:
+            self.loop.call_soon(self.feedback.answered, index, done_at)
 
     async def _one(self, client: Client, intended: float) -> None:
         """One open-model request."""
-        data, sent_at = self._next_request(intended)
+        data, sent_at, index = self._next_request(intended)
         status = exc = None
         try:
             status = await client.request(data)
@@ -91,7 +101,7 @@ class _Engine:
             raise
         except Exception as error:  # every failure of a request is data, not a crash
             exc = error
-        self._record(intended, sent_at, status, exc)
+        self._record(intended, sent_at, status, exc, index)
 
     def _deadline(self, t0: float) -> float:
         return t0 + self.config.duration if self.config.duration is not None else math.inf
@@ -215,6 +225,10 @@ class _Engine:
         finally:
             client.close()
             await asyncio.sleep(0)  # lets the last deferred on_done calls run before finish()
+        if self.feedback is not None:
+            # The last answers' labels are still due: wait out the delay, off the loop.
+            await self.loop.run_in_executor(None, self.feedback.close)
+            self.stats.feedback = self.feedback.summary()
         self.stats.finish()
 
     async def _drain(self) -> None:
@@ -256,6 +270,7 @@ class _ClosedWorker:
         self.deadline = deadline
         self.pending: Pending | None = None
         self.sent_at = 0.0
+        self.index = 0
         self.finished: asyncio.Future = engine.loop.create_future()
 
     def next(self) -> None:
@@ -264,12 +279,12 @@ class _ClosedWorker:
                 or not e._claim()):  # fmt: skip
             self._exit()
             return
-        data, self.sent_at = e._next_request(None)
+        data, self.sent_at, self.index = e._next_request(None)
         self.pending = self.client.submit(data, self._done)
 
     def _done(self, status: int | None, error: BaseException | None) -> None:
         self.pending = None
-        self.engine._record(None, self.sent_at, status, error)
+        self.engine._record(None, self.sent_at, status, error, self.index)
         self.next()
 
     def _exit(self) -> None:

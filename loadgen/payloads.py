@@ -9,6 +9,17 @@ from streamflow_data import iter_rows
 from streamflow_data.schema import FEATURES
 
 
+def sample_rows(month: str, *, seed: int = 0, limit: int = 10_000) -> list[dict]:
+    rows = list(iter_rows(month))
+    random.Random(seed).shuffle(rows)
+    return rows[:limit]
+
+
+def labels(month: str, *, seed: int = 0, limit: int = 10_000) -> list[tuple[str, int]]:
+    """(user_id, churn_label) of the rows ``bodies`` sends, in the same order."""
+    return [(row["user_id"], int(row["churn_label"])) for row in sample_rows(month, seed=seed, limit=limit)]
+
+
 def bodies(month: str, payload: str, *, seed: int = 0, limit: int = 10_000) -> list[bytes]:
     """JSON bodies for /predict: ``{"user_id": ...}`` or ``{"features": {...}}``, shuffled with ``seed``.
 
@@ -17,10 +28,8 @@ def bodies(month: str, payload: str, *, seed: int = 0, limit: int = 10_000) -> l
     """
     if payload == "none":
         return [b""]
-    rows = list(iter_rows(month))
-    random.Random(seed).shuffle(rows)
     out = []
-    for row in rows[:limit]:
+    for row in sample_rows(month, seed=seed, limit=limit):
         if payload == "user_id":
             out.append(json.dumps({"user_id": row["user_id"]}).encode())
         else:

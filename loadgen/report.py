@@ -43,6 +43,7 @@ def build(config: LoadConfig, stats: LoadStats) -> dict[str, Any]:
         "error_kinds": dict(sorted(s.error_kinds.items())),
         "timeline": timeline,
         "warnings": warnings(s, config),
+        "feedback": stats.feedback,
     }
 
 
@@ -103,6 +104,10 @@ def render(r: dict[str, Any]) -> str:
         lines += ["", "Status codes:"] + [f"  [{code}] {n:,} responses" for code, n in r["status_codes"].items()]
     if r["error_kinds"]:
         lines += ["", "Errors:"] + [f"  {kind}: {n:,}" for kind, n in r["error_kinds"].items()]
+    if r.get("feedback"):
+        f = r["feedback"]
+        lines += ["", f"Feedback:     {f['sent']:,} labels sent {f['delay_s']:g} s after their answer ({f['fraction']:.0%} of answers);"
+                      f" {f['unknown']:,} unknown to the API, {f['failed']:,} not delivered" + (f" ({f['error']})" if f["error"] else "")]  # fmt: skip
     for warning in r.get("warnings", []):
         lines += ["", f"! {warning}"]
     if r["fell_behind"]:

@@ -80,6 +80,7 @@ class LoadStats:
     timeline: dict[int, list[int]] = field(default_factory=dict)  # second -> [sent, ok, errors, no_answer]
     started: float = field(default_factory=time.perf_counter)
     ended: float | None = None
+    feedback: dict | None = None  # what the feedback sender delivered (--feedback-delay)
     first_send: float | None = None
     last_send: float | None = None
 

@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="objective for p95 latency: highlighted in the console (default 0.1 there); --once exits 4 when breached")
     p.add_argument("--slo-error-ratio", type=_positive_float, metavar="R",
                    help="objective for the error ratio (0-1): highlighted in the console (default 0.05 there); --once exits 4")
+    p.add_argument("--slo-min-auc", type=_positive_float, metavar="AUC",
+                   help="objective for the model's ROC AUC (realised, or estimated before labels): --once exits 4 below it")
     drift = p.add_argument_group("drift (with --once)")
     drift.add_argument("--drift", nargs=2, metavar=("REF", "CUR"), help="compare two datasets: month_XXX, a .csv/.parquet file, or live")
     drift.add_argument("--threshold", type=_positive_float, default=0.30, help="drift share that triggers retraining (default: %(default)s)")
@@ -168,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--prometheus-url needs a --window greater than 0")
     if args.slo_error_ratio is not None and args.slo_error_ratio > 1:
         parser.error("--slo-error-ratio is a ratio between 0 and 1")
+    if args.slo_min_auc is not None and not 0 < args.slo_min_auc <= 1:
+        parser.error("--slo-min-auc is an AUC between 0 and 1")
     if args.threshold <= 0 or args.threshold > 1:
         parser.error("--threshold is a share of columns between 0 and 1")
     check_drift_flags(args, parser)

@@ -115,7 +115,7 @@ def run(args, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
         drift_error = None
         if args.drift:
             drift, drift_error = run_drift(args, api_url, err)  # while an embedded API still serves its live rows
-    slo = slo_checks(snapshot, p95=args.slo_p95, error_ratio=args.slo_error_ratio)
+    slo = slo_checks(snapshot, p95=args.slo_p95, error_ratio=args.slo_error_ratio, min_auc=args.slo_min_auc)
     if args.json:
         drift_doc = drift.to_json() if drift else ({"error": drift_error} if drift_error else None)
         json.dump(to_json(snapshot, slo, drift_doc), out, indent=2, allow_nan=False)
@@ -167,6 +167,17 @@ def render_drift(d) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_performance(p) -> str:
+    def scores(x) -> str:
+        return f"AUC {num(x.roc_auc, '{:.3f}')}  precision {pct(x.precision)}  recall {pct(x.recall)}  accuracy {pct(x.accuracy)}"
+
+    realized = scores(p.realized) if p.realized else "– (no labels yet)"
+    line = f"{'quality':<11} realised {realized}   labels {num(p.labels, '{:,.0f}')} ({pct(p.coverage)} of predictions)"
+    if p.estimated:
+        line += f"\n{'':<11} estimated {scores(p.estimated)}   ({p.assumption})"
+    return line
+
+
 def render_text(s: Snapshot, slo: tuple[SloCheck, ...] = ()) -> str:
     fallback = " (fallback: Prometheus unavailable)" if s.source == "scrape" and s.prometheus.up is False else ""
     interval = f" ({s.scrape_interval_s:g} s scrapes)" if s.scrape_interval_s else ""
@@ -185,9 +196,11 @@ def render_text(s: Snapshot, slo: tuple[SloCheck, ...] = ()) -> str:
             f"{'model':<11} {m.version or '–'}  served {m.served_month or '–'}   predicted churn {pct(m.predicted_churn_rate)}"
             f"   {num(m.predictions_per_s)} predictions/s"
         )
+    if s.performance:
+        lines.append(render_performance(s.performance))
     for c in slo:
-        shown = ms(c.value) if c.name == "p95" else pct(c.value)
-        limit = ms(c.limit) if c.name == "p95" else pct(c.limit)
+        shown = ms(c.value) if c.name == "p95" else (num(c.value, "{:.3f}") + (f" ({c.source})" if c.source else "") if c.minimum else pct(c.value))
+        limit = ms(c.limit) if c.name == "p95" else (f"{c.limit:.3f}" if c.minimum else pct(c.limit))
         verdict = {True: "BREACHED", False: "ok", None: "no data"}[c.breached]
         lines.append(f"{'slo ' + c.name:<11} {shown} (limit {limit})  {verdict}")
     if r.by_series:

@@ -14,7 +14,7 @@ from conftest import free_port, running_api
 from fake_targets import Reply, fake_target
 
 TOP_KEYS = ["schema", "taken_at", "source", "api", "prometheus", "window_seconds", "scrape_interval_seconds", "requests",
-            "latency_seconds", "latency_histogram", "model", "slo", "drift", "naming"]  # fmt: skip
+            "latency_seconds", "latency_histogram", "model", "slo", "performance", "drift", "naming"]  # fmt: skip
 
 
 def once(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -190,6 +190,11 @@ def _same_quantile(text: str, q: float) -> bool:
         return False
 
 
+def coarser(cumulative: list[tuple[float, float]], width: float) -> list[tuple[float, float]]:
+    """Cumulative buckets with only the bounds on a ``width`` grid kept: merging buckets is dropping bounds."""
+    return [(le, c) for le, c in cumulative if math.isinf(le) or abs(le / width - round(le / width)) < 1e-6]
+
+
 def histogram(buckets: list[tuple[float, float]], scale: float = 1.0) -> tuple[Bucket, ...]:
     """Cumulative (le, count) pairs to per-bucket counts, duplicate spellings merged; bounds times ``scale``."""
     merged: dict[float, float] = defaultdict(float)

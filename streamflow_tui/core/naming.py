@@ -69,6 +69,8 @@ class MetricNames:
     predictions: str = "api_predictions_total"
     probability: str = "api_prediction_probability"
     model_info: str = "api_model_info"
+    labelled: str = "api_labelled_predictions_total"
+    labelled_probability: str = "api_labelled_probability"
     # Fields the user set (flag or environment): those override a preset's or detection's choice.
     explicit: frozenset[str] = field(default=frozenset(), compare=False)
 

@@ -19,7 +19,9 @@ from . import compute
 from .compute import QUANTILES
 from .connection import ConnectionOptions, ConnectionOptionsError, connection_reason
 from .exposition import finite
-from .scrape import breakdown_label
+from .performance import Performance
+from .promql import parse_le
+from .scrape import SCORE_BAR_WIDTH, breakdown_label, performance_of
 from .naming import (DEFAULT_EXCLUDED, ERROR_STATUS_VALUES, MetricNames, SampleMeta, choose, derive_status, is_candidate,
                      strip_suffix, without_endpoints)
 from .results import (
@@ -285,6 +287,7 @@ class PrometheusSource:
             if choice.latency:
                 latency, histogram, by_endpoint = self._latency(choice, w, at)
             model = self._model(w, at)
+            performance = self._performance(at)
         except PrometheusError as exc:
             prom = TargetStatus(url=self.client.url, up=exc.kind not in ("unreachable", "timeout", "http", "not_found", "auth", "config"),
                                 error=exc.message)  # fmt: skip
@@ -293,7 +296,7 @@ class PrometheusSource:
         return Snapshot(
             taken_at=now, source=self.kind, api=api, prometheus=prom, window_seconds=window_seconds,
             requests=requests, latency=latency, latency_histogram=histogram, model=model, metrics=choice,
-            latency_by_endpoint=by_endpoint, targets=targets, scrape_interval_s=interval,
+            latency_by_endpoint=by_endpoint, targets=targets, scrape_interval_s=interval, performance=performance,
         )  # fmt: skip
 
     def _targets(self, at: float) -> tuple[tuple[tuple[str, bool], ...], TargetStatus]:
@@ -375,15 +378,16 @@ class PrometheusSource:
         latency = Latency(avg=avg, max=maximum, **q)
         return latency, histogram, tuple((e, Latency(**v)) for e, v in sorted(by_endpoint.items()))
 
-    def _histogram(self, expr: str, at: float, scale: float = 1.0) -> tuple[Bucket, ...]:
+    def _histogram(self, expr: str, at: float, scale: float = 1.0, coarse: float | None = None) -> tuple[Bucket, ...]:
         cumulative = []
         for r in self.client.query(expr, at):
             try:
                 cumulative.append((float(r["metric"]["le"]), _value(r["value"][1])))
             except (KeyError, ValueError):
                 continue
+        pairs = [(le, math.nan if count is None else count) for le, count in cumulative]
         # The scrape source's de-cumulation (duplicate le spellings merged, NaN shown as None).
-        return compute.histogram([(le, math.nan if count is None else count) for le, count in cumulative], scale)
+        return compute.histogram(compute.coarser(pairs, coarse) if coarse else pairs, scale)
 
     def _model(self, w: str, at: float) -> ModelStats | None:
         n = self.names
@@ -402,8 +406,24 @@ class PrometheusSource:
             served_month=info.get("served_month"),
             predictions_per_s=total,
             predicted_churn_rate=churn,
-            score_histogram=self._histogram(f"sum by (le) (increase({n.probability}_bucket[{w}]))", at),
+            score_histogram=self._histogram(f"sum by (le) (increase({n.probability}_bucket[{w}]))", at, coarse=SCORE_BAR_WIDTH),
         )
+
+    def _performance(self, at: float) -> Performance | None:
+        """From the cumulative counts summed over replicas (labels arrive long after the predictions)."""
+        n = self.names
+        confusion = {(r["metric"].get("predicted", ""), r["metric"].get("actual", "")): _value(r["value"][1]) or 0.0
+                     for r in self.client.query(f"sum by (predicted, actual) ({n.labelled})", at)}  # fmt: skip
+        by_actual: dict[str, list[tuple[float, float]]] = {}
+        for r in self.client.query(f"sum by (le, actual) ({n.labelled_probability}_bucket)", at):
+            le = parse_le(r["metric"].get("le", ""))
+            if le is not None and _value(r["value"][1]) is not None:
+                by_actual.setdefault(r["metric"].get("actual", ""), []).append((le, _value(r["value"][1])))
+        scores = [(le, v) for r in self.client.query(f"sum by (le) ({n.probability}_bucket)", at)
+                  if (le := parse_le(r["metric"].get("le", ""))) is not None and (v := _value(r["value"][1])) is not None]  # fmt: skip
+        rows = self.client.query(f"sum({n.predictions})", at)
+        predictions = _value(rows[0]["value"][1]) if rows else None
+        return performance_of(confusion, by_actual.get("1", []), by_actual.get("0", []), scores, predictions)
 
     # -- history for charts ---------------------------------------------------------
     def history(self, duration_s: float, step_s: float, window_seconds: float) -> History:

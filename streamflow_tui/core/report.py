@@ -13,22 +13,34 @@ SCHEMA = "streamflow.snapshot/1"
 
 @dataclass(frozen=True)
 class SloCheck:
-    name: str  # "p95" | "error_ratio"
+    name: str  # "p95" | "error_ratio" | "min_auc"
     limit: float
     value: float | None
+    minimum: bool = False  # the value must not fall below the limit (AUC), instead of not exceed it
+    source: str | None = None  # where the value came from, when it could come from several ("realized"/"estimated")
 
     @property
     def breached(self) -> bool | None:
         """None when there was nothing to measure: an SLO cannot be judged on no data."""
-        return None if self.value is None else self.value > self.limit
+        if self.value is None:
+            return None
+        return self.value < self.limit if self.minimum else self.value > self.limit
 
 
-def slo_checks(snapshot: Snapshot, *, p95: float | None = None, error_ratio: float | None = None) -> tuple[SloCheck, ...]:
+def slo_checks(snapshot: Snapshot, *, p95: float | None = None, error_ratio: float | None = None,
+               min_auc: float | None = None) -> tuple[SloCheck, ...]:  # fmt: skip
     checks = []
     if p95 is not None:
         checks.append(SloCheck("p95", p95, snapshot.latency.p95))
     if error_ratio is not None:
         checks.append(SloCheck("error_ratio", error_ratio, snapshot.requests.error_ratio))
+    if min_auc is not None:
+        # The realised AUC when labels exist, else the estimate: the question is the model's, not the data's.
+        perf = snapshot.performance
+        realized = perf.realized.roc_auc if perf and perf.realized else None
+        estimated = perf.estimated.roc_auc if perf and perf.estimated else None
+        value, source = (realized, "realized") if realized is not None else (estimated, "estimated" if estimated is not None else None)
+        checks.append(SloCheck("min_auc", min_auc, value, minimum=True, source=source))
     return tuple(checks)
 
 
@@ -81,7 +93,9 @@ def to_json(snapshot: Snapshot, slo: tuple[SloCheck, ...] = (), drift: dict | No
         "latency_seconds": {"avg": lat.avg, "p50": lat.p50, "p95": lat.p95, "p99": lat.p99, "max": lat.max},
         "latency_histogram": buckets_json(snapshot.latency_histogram),
         "model": model,
-        "slo": {c.name: {"limit": c.limit, "value": c.value, "breached": c.breached} for c in slo} or None,
+        "slo": {c.name: {"limit": c.limit, "value": c.value, "breached": c.breached, **({"source": c.source} if c.minimum else {})}
+                for c in slo} or None,
+        "performance": snapshot.performance.to_json() if snapshot.performance else None,
         "drift": drift,
         "naming": naming_json(snapshot.metrics),
     }

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .performance import Performance
 
 
 class SourceError(Exception):
@@ -181,6 +185,7 @@ class Snapshot:
     latency_by_endpoint: tuple[tuple[str, Latency], ...] = ()
     targets: tuple[tuple[str, bool], ...] = ()  # Prometheus source: (instance, up) of the API's scrape targets
     scrape_interval_s: float | None = None  # Prometheus source: the interval its targets are scraped at
+    performance: "Performance | None" = None  # realised and estimated model performance, where the target counts it
 
     @property
     def ok(self) -> bool:

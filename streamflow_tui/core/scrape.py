@@ -9,11 +9,14 @@ from . import compute
 from .connection import ConnectionOptions
 from .exposition import DEFAULT_MAX_BYTES, Exposition, MetricsFetcher, ParsedScrape, ScrapeError, SeriesKey, finite
 from .history import SeriesStore
+from .performance import Performance, cbpe, realised, reliability
 from .naming import DEFAULT_EXCLUDED, Catalog, MetricNames, SampleMeta, choose, is_candidate, without_endpoints
 from .results import EMPTY_LATENCY, EMPTY_REQUESTS, Latency, MetricChoice, ModelStats, Snapshot, TargetStatus
 
 NO_PROMETHEUS = TargetStatus(url=None, up=None, error=None)
 RECHOOSE_EVERY = 60  # scrapes
+DECISION_THRESHOLD = 0.5  # the bundled API's (GET /model says it)
+SCORE_BAR_WIDTH = 0.05  # the score distribution is shown in bars this wide (served 0.01 wide, for the AUC)
 
 
 def metrics_url(api_url: str) -> str:
@@ -87,7 +90,8 @@ class ScrapeSource:
         self.last_scrape = scrape
         exposition = scrape.exposition
         names = self.names
-        model_samples = {names.predictions, names.probability + "_bucket", names.model_info}
+        model_samples = {names.predictions, names.probability + "_bucket", names.model_info, names.labelled,
+                         names.labelled_probability + "_bucket"}  # fmt: skip
         families = tuple(exposition.families)
         # The choice stands while the target serves the same families: then only the chosen ones are
         # parsed. It is made again when they change, and every RECHOOSE_EVERY scrapes (new label names).
@@ -107,7 +111,7 @@ class ScrapeSource:
             self._choice = without_endpoints(choice, self.exclude, latency_labels)
             self._families, self._since_choice = families, 0
         self._since_choice += 1
-        keep = self._choice.sample_names() | {names.predictions, names.probability + "_bucket"}
+        keep = self._choice.sample_names() | (model_samples - {names.model_info})
         info = None
         for key, value in samples.items():
             name = key[0]
@@ -175,6 +179,7 @@ class ScrapeSource:
             latency_histogram=histogram,
             model=self._model(series, window),
             metrics=choice,
+            performance=self._performance(series),
             latency_by_endpoint=by_endpoint,
         )
 
@@ -198,8 +203,30 @@ class ScrapeSource:
             served_month=info.get("served_month"),
             predictions_per_s=None if window.cumulative else finite(total),
             predicted_churn_rate=finite(churn_rate),
-            score_histogram=compute.histogram(scores.get("", [])),
+            score_histogram=compute.histogram(compute.coarser(scores.get("", []), SCORE_BAR_WIDTH)),
         )
+
+    def _performance(self, series) -> Performance | None:
+        """From the latest cumulative counts (since the API started): labels arrive long after predictions."""
+        n = self.names
+        latest = compute.Window(self._last_ok_ms, 0)
+        confusion: dict[tuple[str, str], float] = {}
+        predictions = None
+        for (name, labels), ring in series:
+            if name == n.labelled:
+                value = latest.value(ring, per_second=False)
+                if value is not None:
+                    lab = dict(labels)
+                    key = (lab.get("predicted", ""), lab.get("actual", ""))
+                    confusion[key] = confusion.get(key, 0.0) + value
+            elif name == n.predictions:
+                value = latest.value(ring, per_second=False)
+                if value is not None:
+                    predictions = (predictions or 0.0) + value
+        by_actual = compute.bucket_values(series, n.labelled_probability + "_bucket", latest, per_second=False,
+                                          group_by=lambda lab: lab.get("actual", ""))  # fmt: skip
+        scores = compute.bucket_values(series, n.probability + "_bucket", latest, per_second=False).get("", [])
+        return performance_of(confusion, by_actual.get("1", []), by_actual.get("0", []), scores, predictions)
 
     def close(self) -> None:
         self._fetcher.close()
@@ -248,6 +275,17 @@ def breakdown_label(choice: MetricChoice, histogram_labels: frozenset[str]) -> s
         if label and label in histogram_labels:
             return label
     return None
+
+
+def performance_of(confusion: dict[tuple[str, str], float], positives, negatives, scores, predictions: float | None,
+                   threshold: float = DECISION_THRESHOLD) -> Performance | None:  # fmt: skip
+    """Realised scores when labels exist, the CBPE estimate when scores exist; None when the target has neither."""
+    if not scores and not confusion:
+        return None
+    labels = sum(confusion.values()) if confusion else None
+    realized = realised(confusion, positives, negatives, threshold) if labels else None
+    return Performance(threshold=threshold, predictions=predictions, labels=labels, realized=realized,
+                       estimated=cbpe(scores, threshold), reliability=reliability(positives, negatives) if labels else ())  # fmt: skip
 
 
 def scaled(q: dict[str, float | None], scale: float) -> Latency:

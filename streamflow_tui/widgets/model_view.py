@@ -23,6 +23,28 @@ def _score_label(bucket, previous: float) -> str:
     return f"{previous:.2f}–{bucket.le:.2f}" if bucket.le <= 1 else "> 1"
 
 
+def quality_text(p) -> Text:
+    """Realised performance (labels), the estimate beside it, and the reliability table, since the API started."""
+    t = Text()
+    if p is None:
+        return t
+    t.append("\nquality ", style="bold")
+    if p.realized:
+        t.append(f"AUC {num(p.realized.roc_auc, '{:.3f}')}", style="bold green")
+        t.append(f" realised  precision {pct(p.realized.precision)}  recall {pct(p.realized.recall)}"
+                 f"  ({num(p.labels, '{:,.0f}')} labels, {pct(p.coverage)} of predictions)")  # fmt: skip
+    else:
+        t.append("no labels yet (POST /feedback)", style="dim")
+    if p.estimated:
+        t.append(f"   estimated AUC {num(p.estimated.roc_auc, '{:.3f}')}", style="bold cyan")
+        t.append(f" precision {pct(p.estimated.precision)} (assumes calibrated scores)", style="dim")
+    if p.reliability:
+        t.append("\nreliability ", style="bold")
+        t.append("observed churn by score band  ", style="dim")
+        t.append("  ".join(f"≤{r.high:.1f} {r.observed_rate * 100:.0f}%" for r in p.reliability if r.observed_rate is not None))
+    return t
+
+
 class ModelView(Widget):
     def compose(self) -> ComposeResult:
         yield Static(id="model-summary")
@@ -41,6 +63,7 @@ class ModelView(Widget):
             summary.append("predicted churn rate ", style="bold")
             summary.append(pct(m.predicted_churn_rate), style="bold magenta")
             summary.append(f"   predictions/s {num(m.predictions_per_s)}")
+        summary.append_text(quality_text(s.performance))
         set_if_changed(self.query_one("#model-summary", Static), summary)
         scores = m.score_histogram if m else ()
         set_if_changed(self.query_one("#score-histogram", Static), histogram_text("predicted churn probability, window", scores, label=_score_label))
