@@ -22,6 +22,7 @@ from pathlib import Path
 log = logging.getLogger("streamflow.api")
 
 FLUSH_EVERY_S = 0.05
+MAX_PENDING = 200_000  # rows queued for the writer; past that, new rows are dropped (counted) rather than held in memory
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS predictions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -85,6 +86,10 @@ class PredictionLog:
         """Queue one scored row (cheap: the request path never touches the database)."""
         encoded = json.dumps(row, separators=(",", ":"))
         with self._lock:
+            if len(self._pending) >= MAX_PENDING:  # the writer is behind (a stalled disk): bounded memory, said
+                self.dropped += 1
+                self.error = f"the prediction log's writer is behind: {self.dropped:,} rows dropped"
+                return
             self._pending.append((prediction_id, time.time(), model_version, user_id, probability, predicted, encoded))
 
     def _write_loop(self) -> None:
