@@ -62,6 +62,14 @@ def main(argv: list[str] | None = None) -> int:
         from .model import load_or_train
 
         load_or_train(settings.training_month, settings.cache_dir)
+        # The prediction log opens (or is created) here too: a corrupt file is one clear line, not a worker traceback.
+        from .prediction_log import PredictionLog, PredictionLogError
+
+        try:
+            PredictionLog(settings.prediction_log, settings.prediction_log_rows).close()
+        except PredictionLogError as exc:
+            print(f"streamflow-api: {exc}", file=sys.stderr)
+            return 1
         options = dict(factory=True, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level,
                        access_log=args.access_log)  # fmt: skip
         if args.workers > 1:

@@ -274,3 +274,28 @@ async def test_console_on_node_exporter():
             assert s.ok and s.requests.rps and s.requests.rps > 0  # its own scrapes, about one a second
             assert not app.query_one(Banner).has_class("visible")
             await app.action_quit()
+
+
+def test_performance_through_a_prometheus_compatible_backend(api_behind_victoria, monkeypatch):
+    """The labelled-prediction metrics summed by PromQL: labels and coverage as the API counted them."""
+    api, vm = api_behind_victoria
+    answer = httpx.post(api + "/feedback", json={"user_id": "4369-PFYCS", "actual": 1}).json()
+    labelled = answer["labelled"]
+    assert labelled == 45  # the 45 known-user predictions of the fixture's 60 requests
+    options = ConnectionOptions(basic_auth_user="ops", basic_auth_password_env="VM_PASSWORD")
+    monkeypatch.setenv("VM_PASSWORD", "s3cret")
+    source = PrometheusSource(vm, options=options)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            perf = source.snapshot(5).performance
+            if (perf and perf.labels == labelled) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    finally:
+        source.close()
+    assert perf.labels == 45 and perf.coverage == pytest.approx(1.0)
+    # All 45 churned (actual 1) and were predicted 0 (p = 0.0019): no positive prediction, recall 0, no AUC.
+    assert perf.realized.precision is None and perf.realized.recall == 0.0 and perf.realized.accuracy == 0.0
+    assert perf.realized.roc_auc is None
+    assert perf.estimated.roc_auc == pytest.approx(0.5)  # one score for every prediction: all ties

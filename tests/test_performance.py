@@ -164,3 +164,32 @@ def test_feedback_needs_user_id_payloads():
     done = subprocess.run([sys.executable, "-m", "loadgen.cli", "--payload", "features", "--feedback-delay", "1", "-n", "1"],
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert done.returncode == 2 and "needs --payload user_id" in done.stderr
+
+
+def test_the_log_is_bounded_and_says_what_it_could_not_write(tmp_path):
+    import sqlite3
+
+    from api.prediction_log import PredictionLog, PredictionLogError
+
+    log = PredictionLog(tmp_path / "p.sqlite", capacity=100)
+    for i in range(150):
+        log.append(f"id{i}", "v1", f"u{i}", 0.2, 0, (i,))
+    count, rows = log.recent_json(1000)
+    assert count == 100 and json.loads(rows)[0] == [50] and json.loads(rows)[-1] == [149]  # the newest 100
+    statuses, _ = log.label([("id10", None, 1), ("id120", None, 1)])
+    assert statuses == ["unknown", "labelled"]  # id10 expired with the rows the bound let go
+    # Another process holds the write lock: rows queued meanwhile are counted as dropped, never silently lost,
+    # and the API's request path (append) keeps working.
+    other = sqlite3.connect(tmp_path / "p.sqlite", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    import api.prediction_log as pl
+
+    log._connect().execute("PRAGMA busy_timeout = 100")
+    log.append("late", "v1", None, 0.1, 0, (0,))
+    log.flush()
+    assert log.dropped == 1 and "could not be written" in log.error
+    other.execute("ROLLBACK")
+    log.close()
+    (tmp_path / "bad.sqlite").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(PredictionLogError, match="cannot be opened"):
+        pl.PredictionLog(tmp_path / "bad.sqlite", capacity=10)
