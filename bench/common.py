@@ -36,6 +36,13 @@ def machine() -> str:
 @contextmanager
 def uvicorn_server(env: dict[str, str], cpus: str | None = None) -> Iterator[str]:
     """The API from its factory in a uvicorn process, like ``streamflow-api`` runs it (on ``cpus`` if given)."""
+    with uvicorn_process(env, cpus) as (url, _):
+        yield url
+
+
+@contextmanager
+def uvicorn_process(env: dict[str, str], cpus: str | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``uvicorn_server`` that also yields the process (for its RSS)."""
     port = free_port()
     cmd = [*pinned(cpus), sys.executable, "-m", "uvicorn", "--factory", "api.app:app_from_env", "--port", str(port),
            "--log-level", "warning", "--no-access-log"]  # fmt: skip
@@ -48,7 +55,7 @@ def uvicorn_server(env: dict[str, str], cpus: str | None = None) -> Iterator[str
                 break
             except httpx.HTTPError:
                 time.sleep(0.05)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         proc.wait()

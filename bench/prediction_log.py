@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import hey, machine, uvicorn_server  # noqa: E402
+from common import hey, machine, uvicorn_process, uvicorn_server  # noqa: E402
 
 import streamflow_data as sd  # noqa: E402
 
@@ -69,39 +69,24 @@ def main() -> None:
             seconds = time.perf_counter() - start
         out["feedback"] = {"labels": len(labels), "seconds": round(seconds, 2), "labels_per_s": round(len(labels) / seconds)}
     if args.million:
-        import subprocess
-
-        from common import free_port
-
-        port = free_port()
         log = Path("/tmp/streamflow-bench-million.sqlite")
         log.unlink(missing_ok=True)
-        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "api.app:app_from_env", "--port", str(port),
-                                 "--log-level", "warning"], env={**__import__("os").environ, "STREAMFLOW_API_PREDICTION_LOG": str(log)})  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(400):
-                try:
-                    httpx.get(url + "/health", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.05)
+        with uvicorn_process({"STREAMFLOW_API_PREDICTION_LOG": str(log)}) as (url, proc):
             growth = []
             with httpx.Client(base_url=url, timeout=120) as c:
                 for step in range(10):
                     predict_batches(c, users, 100_000)
                     growth.append({"rows": (step + 1) * 100_000, "rss_mb": round(rss_mb(proc.pid), 1),
-                                   "log_mb": round(log.stat().st_size / 1e6, 1)})  # fmt: skip
+                                   "log_mb": round(log.stat().st_size / 1e6, 1),
+                                   "dropped": c.get("/monitoring/recent", params={"limit": 1}).json()["dropped"]})  # fmt: skip
                 times = []
                 for _ in range(20):
                     t = time.perf_counter()
                     assert c.get("/monitoring/recent", params={"limit": 10_000}).json()["count"] == 10_000
                     times.append(time.perf_counter() - t)
             out["million"] = {"growth": growth, "recent_10000_ms_median": round(statistics.median(times) * 1e3, 2)}
-        finally:
-            proc.terminate()
-            proc.wait()
-            log.unlink(missing_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(log) + suffix).unlink(missing_ok=True)
     print(json.dumps(out, indent=2))
 
 

@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from conftest import free_port, running_api, wait_http
+from conftest import free_port, running_api
 from fake_sources import FakeSource
 from streamflow_tui.app import create_app
 from streamflow_tui.config import ConsoleConfig

@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 import time
 from contextlib import ExitStack
-from pathlib import Path
 
 import pytest
 import yaml
@@ -78,7 +77,6 @@ def test_sixty_second_scrapes_from_backfilled_data(tmp_path):
     """A minute between samples (backfilled with promtool: no waiting for real minutes)."""
     now = math.floor(time.time())
     end = now - 5
-    lines = ["# TYPE api_requests counter", "# TYPE up gauge"]
     counts, ups = [], []
     for i in range(31):  # 30 minutes, one sample a minute, 10 requests a second, 1 in 10 an error
         t = end - (30 - i) * 60
