@@ -21,7 +21,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Button, Footer, TabbedContent, TabPane
+from textual.widgets import Button, Footer, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from loadgen import LoadConfig, LoadConfigError, LoadRunner, LoadSnapshot
@@ -29,11 +29,12 @@ from loadgen import LoadConfig, LoadConfigError, LoadRunner, LoadSnapshot
 from .config import ConsoleConfig
 from .widgets.charts import CHART_POINTS
 from .core.drift import DriftEngine, DriftError, DriftRequest, DriftResult
+from .core.drift_history import DriftHistory
 from .core.report import to_json
 from .core.results import Snapshot
 from .core.timeline import Timeline
 from .messages import DriftDone, DriftFailed, HtmlReady, PollFailed, SnapshotReady
-from .widgets.drift_view import DriftView
+from .widgets.drift_view import DriftView, heatmap_text
 from .widgets.help_screen import HelpScreen
 from .widgets.load_panel import LoadPanel
 from .widgets.model_view import ModelView
@@ -54,6 +55,7 @@ class StreamFlowApp(App[None]):
         Binding("p", "pause", "Pause"),
         Binding("e", "export", "Export"),
         Binding("o", "open_report", "Open report"),
+        Binding("t", "toggle_scheduled_drift", "Timed drift"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
         Binding("1", "tab('traffic')", "Traffic", show=False),
@@ -86,6 +88,10 @@ class StreamFlowApp(App[None]):
         self._load_snapshot: LoadSnapshot | None = None
         self._load_error: str | None = None
         self.drift_result: DriftResult | None = None
+        self.drift_history = DriftHistory()
+        self._drift_every = config.drift_every
+        self._scheduled_timer = None
+        self._scheduled_run = False  # the running check was started by the schedule
         self._drift_started: float | None = None
         self.polls = 0
         self.poll_errors = 0
@@ -121,6 +127,8 @@ class StreamFlowApp(App[None]):
         if self._sources[0].kind == "prometheus":
             self._backfill()
         self._poll()
+        if self._drift_every:
+            self._arm_scheduled_drift()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -356,13 +364,49 @@ class StreamFlowApp(App[None]):
             except Exception as exc:
                 self.post_message(HtmlReady(None, str(exc)))
 
+    # -- scheduled live drift -------------------------------------------------------------------
+    def action_toggle_scheduled_drift(self) -> None:
+        if self._scheduled_timer is not None:
+            self._scheduled_timer.stop()
+            self._scheduled_timer = None
+            self.notify("scheduled live drift off")
+            return
+        if not self.config.api_url:
+            self.notify("scheduled drift checks live rows: it needs --api-url", severity="warning")
+            return
+        self._drift_every = self._drift_every or 60.0
+        self._arm_scheduled_drift()
+        self.notify(f"live drift checked every {self._drift_every:g} s (t stops it)")
+
+    def _arm_scheduled_drift(self) -> None:
+        self._scheduled_timer = self.set_interval(self._drift_every, self._scheduled_drift)
+
+    def _scheduled_drift(self) -> None:
+        """Reference (the Drift view's) against the API's latest rows, no report files: a point of the time series."""
+        if self._drift_started is not None:
+            return  # the last check still runs: this tick is skipped, not queued
+        reference, _, threshold = self.query_one(DriftView).choice()
+        try:
+            request = DriftRequest(reference, "live", threshold=threshold or 0.3, reports_dir=None, api_url=self.config.api_url)
+        except DriftError as exc:
+            self.notify(str(exc), title="scheduled drift", severity="error")
+            return
+        self._drift_started = self._clock()
+        self._scheduled_run = True
+        self._drift_worker(request)
+
     def on_drift_done(self, message: DriftDone) -> None:
         self._drift_started = None
         self.drift_result = message.result
+        if self._scheduled_run or message.result.current == "live":
+            self.drift_history.add(message.result, self._clock())
+            self.query_one("#drift-heatmap", Static).update(heatmap_text(self.drift_history, self.size.width - 4))
+        self._scheduled_run = False
         self.query_one(DriftView).show(message.result)
 
     def on_drift_failed(self, message: DriftFailed) -> None:
         self._drift_started = None
+        self._scheduled_run = False
         self.query_one(DriftView).failed(message.error)
         # The view's status row is one line; the whole message stays readable here.
         self.notify(message.error, title="drift check failed", severity="error", timeout=10)

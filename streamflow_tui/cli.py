@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=_positive_float, help="console: seconds between polls (default: 1)")
     p.add_argument("--history", type=_positive_float, help="console: seconds of history kept (default: 600)")
     p.add_argument("--export-dir", help="console: where e writes series and screenshots (default: exports)")
+    p.add_argument("--drift-every", type=_positive_float, metavar="S",
+                   help="console: check live drift against the reference every S seconds (default: off; t toggles it, at 60 s)")
     p.add_argument("--slo-p95", type=_positive_float, metavar="SECONDS",
                    help="objective for p95 latency: highlighted in the console (default 0.1 there); --once exits 4 when breached")
     p.add_argument("--slo-error-ratio", type=_positive_float, metavar="R",
@@ -131,7 +133,7 @@ def check_drift_flags(args: argparse.Namespace, parser: argparse.ArgumentParser)
             parser.error(f"--{flag.replace('_', '-')} must be greater than 0")
 
 
-CONSOLE_ONLY = {"interval": 1.0, "history": 600.0, "export_dir": "exports"}
+CONSOLE_ONLY = {"interval": 1.0, "history": 600.0, "export_dir": "exports", "drift_every": None}
 ONCE_ONLY = ("json", "drift", "fail_on_drift")
 
 
@@ -178,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     check_mode_flags(args, parser)
     if args.interval <= 0:
         parser.error("--interval must be greater than 0")
+    if args.drift_every is not None and args.drift_every <= 0:
+        parser.error("--drift-every must be greater than 0 seconds")
     if not args.prometheus_url:
         given = [f for f, v in (("--job", args.job), ("--header", args.header), ("--bearer-token-file", args.bearer_token_file),
                                 ("--bearer-token-env", args.bearer_token_env), ("--basic-auth", args.basic_auth),
@@ -225,7 +229,7 @@ def run_console(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             slo_p95=args.slo_p95 if args.slo_p95 is not None else 0.100,
             slo_error_ratio=args.slo_error_ratio if args.slo_error_ratio is not None else 0.05, names=names,
             preset=args.preset, timeout=args.timeout, prometheus_options=args.prometheus_options, api_options=args.api_options,
-            exclude=args.exclude, job=args.job,
+            exclude=args.exclude, job=args.job, drift_every=args.drift_every,
         )  # fmt: skip
         create_app(config, handle_signals=True).run()
     return 0

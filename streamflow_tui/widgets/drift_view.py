@@ -29,6 +29,7 @@ class DriftView(Widget):
             yield Button("Run drift (d)", id="drift-run", variant="primary")
         yield Static("press d to compare the datasets (Evidently runs in a background process)", id="drift-status")
         yield Static(id="drift-summary")
+        yield Static(id="drift-heatmap")
         yield DataTable(id="drift-table", zebra_stripes=True, cursor_type="row")
 
     def on_mount(self) -> None:
@@ -71,10 +72,40 @@ class DriftView(Widget):
             t.append("\ntarget drift –  (no churn_label in the current data)", style="dim")
         t.append(f"\nreports {r.report_json or '–'}", style="dim")
         set_if_changed(self.query_one("#drift-summary", Static), t)
-        self._status(Text(f"✔ table ready in {r.seconds:.2f} s; writing the HTML report…", style="green"))
+        follow = "writing the HTML report…" if r.token else "no report files (scheduled check)"
+        self._status(Text(f"✔ table ready in {r.seconds:.2f} s; {follow}", style="green"))
         table = self.query_one("#drift-table", DataTable)
         table.clear()
         for c in r.columns:
             style = "bold red" if c.drifted else ""
             table.add_row(Text(c.column, style=style), c.type, c.stattest, num(c.score, "{:.4g}"), f"{c.threshold:g}",
                           Text("DRIFT", style="bold red") if c.drifted else Text("no", style="dim"))  # fmt: skip
+
+
+LEVELS = " ░▒▓█"
+
+
+def heatmap_text(history, width: int) -> Text:
+    """Features × time (oldest left): shade = how far past its threshold, red ■ = drifted; the share below."""
+    t = Text()
+    if not history.runs:
+        return t
+    label_width = 30
+    names, rows = history.matrix(max(1, width - label_width - 2))
+    runs = list(history.runs)[-len(rows[0]):] if rows else []
+    t.append(f"scheduled live drift, {len(history.runs)} runs (last {runs[-1].reference} → {runs[-1].current}); shade = score vs its threshold,"
+             " ■ drifted\n", style="bold")  # fmt: skip
+    for name, cells in zip(names, rows):
+        t.append(f"{name[:label_width]:<{label_width}}  ", style="bold red" if cells and cells[-1] and cells[-1].drifted else "")
+        for cell in cells:
+            if cell is None or cell.strength is None:
+                t.append("·", style="dim")
+            elif cell.drifted:
+                t.append("■", style="bold red")
+            else:
+                t.append(LEVELS[min(len(LEVELS) - 1, int(cell.strength * (len(LEVELS) - 1)))], style="yellow")
+        t.append("\n")
+    t.append(f"{'drift share':<{label_width}}  ", style="bold")
+    for run in runs:
+        t.append("▁▂▃▄▅▆▇█"[min(7, int(run.share * 8))], style="bold red" if run.decision == "RETRAINING_TRIGGERED" else "green")
+    return t
