@@ -20,6 +20,7 @@ from .promql import extrapolated_rate, histogram_quantile, parse_le
 from .results import Bucket, CounterPart, Latency, LatencySpec, MetricChoice, RequestStats, SeriesRate
 
 QUANTILES = (0.5, 0.95, 0.99)
+SCORE_BAR_WIDTH = 0.05  # the score distribution is shown in bars this wide (served 0.01 wide, for the AUC)
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,19 @@ def _same_quantile(text: str, q: float) -> bool:
         return abs(float(text) - q) < 1e-9
     except ValueError:
         return False
+
+
+def scaled(q: dict[str, float | None], scale: float) -> Latency:
+    """Quantiles as served (ms, µs…) to seconds."""
+    return Latency(**{k: (v * scale if v is not None else None) for k, v in q.items()})
+
+
+def breakdown_label(choice: MetricChoice, histogram_labels: frozenset[str]) -> str | None:
+    """The label the table's per-row p95 comes from: the endpoint's, else the model's (vLLM has no routes)."""
+    for label in (choice.endpoint_label, choice.model_label):
+        if label and label in histogram_labels:
+            return label
+    return None
 
 
 def coarser(cumulative: list[tuple[float, float]], width: float) -> list[tuple[float, float]]:

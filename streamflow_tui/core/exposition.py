@@ -253,10 +253,9 @@ class MetricsFetcher:
         self.url = url
         self.timeout = timeout
         self.max_bytes = max_bytes
-        self._options = options or ConnectionOptions()
         self._options_error: str | None = None
         try:
-            kwargs = self._options.client_kwargs()
+            kwargs = (options or ConnectionOptions()).client_kwargs()
         except ConnectionOptionsError as exc:
             self._options_error, kwargs = str(exc), {}
         headers = {"accept": ACCEPT, "accept-encoding": ACCEPT_ENCODING, **kwargs.pop("headers", {})}

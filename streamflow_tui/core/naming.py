@@ -139,18 +139,17 @@ def _configured(names: MetricNames) -> set[str]:
 def latency_spec(catalog: Catalog, base: str, default_unit: str | None = None) -> tuple[LatencySpec | None, str]:
     """A latency spec for the family ``base`` (histogram, summary or duration counter), and how its unit was found."""
     if base + "_bucket" in catalog:
-        kind, meta = "histogram", catalog[base + "_bucket"]
+        spec, meta = LatencySpec("histogram", base), catalog[base + "_bucket"]
     elif base in catalog and "quantile" in catalog[base].labels:
-        kind, meta = "summary", catalog[base]
+        spec, meta = LatencySpec("summary", base), catalog[base]
     elif base + "_sum" in catalog and base + "_count" in catalog:
         # A summary without quantiles (Micrometer's default): an average, and its _max gauge if served.
         spec = LatencySpec("average", base + "_sum", count=(base + "_count",), max_metric=base + "_max" if base + "_max" in catalog else None)
-        unit, how = unit_of(base, catalog[base + "_sum"].help)
-        return replace(spec, unit=unit or default_unit or "s"), how if unit else _assumed(default_unit)
+        meta = catalog[base + "_sum"]
     else:
         return None, ""
     unit, how = unit_of(base, meta.help)
-    return LatencySpec(kind, base, unit=unit or default_unit or "s"), how if unit else _assumed(default_unit)
+    return replace(spec, unit=unit or default_unit or "s"), how if unit else _assumed(default_unit)
 
 
 def _assumed(default_unit: str | None) -> str:
@@ -361,7 +360,7 @@ def glob_regex(pattern: str) -> str:
     return "".join(".*" if c == "*" else ("\\" + c if c in ".^$+?()[]{}|\\" else c) for c in pattern)
 
 
-def without_endpoints(choice: MetricChoice, patterns: tuple[str, ...], latency_labels: frozenset[str] | None = None) -> MetricChoice:
+def without_endpoints(choice: MetricChoice, patterns: tuple[str, ...], catalog: Catalog) -> MetricChoice:
     """The choice with the monitoring endpoints (the console's own scrapes, health checks) left out of
     every number: a matcher on the endpoint label, so both sources and PromQL apply the same filter."""
     label = choice.endpoint_label
@@ -369,7 +368,8 @@ def without_endpoints(choice: MetricChoice, patterns: tuple[str, ...], latency_l
         return choice
     regex = "|".join(glob_regex(p) for p in patterns)
     note = choice.note + f"; left out: {label} {' '.join(patterns)}"
-    if latency_labels is not None and choice.latency and label not in latency_labels:
+    latency = catalog.get(choice.latency.count_metrics[0]) if choice.latency else None
+    if latency is not None and label not in latency.labels:
         note += f" (not from the latency, which has no {label} label)"
     return replace(choice, match=choice.match + ((label, "!~", regex),), excluded=patterns, note=note)
 

@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 
 CALIBRATION_ASSUMPTION = "estimate assumes calibrated scores (no concept shift)"
+DECISION_THRESHOLD = 0.5  # the bundled API's (GET /model says it)
 
 
 @dataclass(frozen=True)
@@ -159,3 +160,14 @@ def reliability(positives: list[tuple[float, float]], negatives: list[tuple[floa
         if pos + neg:
             out.append(Reliability(round(band * width, 6), round((band + 1) * width, 6), int(pos + neg), pos / (pos + neg)))
     return tuple(out)
+
+
+def performance_of(confusion: dict[tuple[str, str], float], positives: list[tuple[float, float]], negatives: list[tuple[float, float]],
+                   scores: list[tuple[float, float]], predictions: float | None, threshold: float = DECISION_THRESHOLD) -> Performance | None:  # fmt: skip
+    """Realised scores when labels exist, the CBPE estimate when scores exist; None when the target has neither."""
+    if not scores and not confusion:
+        return None
+    labels = sum(confusion.values()) if confusion else None
+    realized = realised(confusion, positives, negatives, threshold) if labels else None
+    return Performance(threshold=threshold, predictions=predictions, labels=labels, realized=realized,
+                       estimated=cbpe(scores, threshold), reliability=reliability(positives, negatives) if labels else ())  # fmt: skip

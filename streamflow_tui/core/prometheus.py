@@ -19,9 +19,8 @@ from . import compute
 from .compute import QUANTILES
 from .connection import ConnectionOptions, ConnectionOptionsError, connection_reason
 from .exposition import finite
-from .performance import Performance
+from .performance import Performance, performance_of
 from .promql import parse_le
-from .scrape import SCORE_BAR_WIDTH, breakdown_label, performance_of
 from .naming import (DEFAULT_EXCLUDED, ERROR_STATUS_VALUES, MetricNames, SampleMeta, choose, derive_status, is_candidate,
                      strip_suffix, without_endpoints)
 from .results import (
@@ -248,7 +247,7 @@ class PrometheusSource:
         if self._choice and time.monotonic() - self._choice_at < CHOICE_TTL_S and self._choice.found:
             return self._choice
         n = self.names
-        model = {n.predictions, n.probability + "_bucket", n.model_info}
+        model = {n.predictions, n.probability + "_bucket", n.model_info, n.labelled}
         candidates = [m for m in self.client.metric_names() if m in model or is_candidate(m, n)]
         self._labels = self.client.series_labels(candidates, at - CATALOG_LOOKBACK_S, at)
         metadata = self.client.metadata()
@@ -256,9 +255,7 @@ class PrometheusSource:
         for name, labels in self._labels.items():
             kind, help_text = metadata.get(name) or metadata.get(strip_suffix(name)) or (_infer_type(name, labels, self._labels), "")
             catalog[name] = SampleMeta(kind, help_text, labels)
-        choice = choose(n, catalog, preset=self.preset)
-        latency_labels = catalog[choice.latency.count_metrics[0]].labels if choice.latency and choice.latency.count_metrics[0] in catalog else None
-        choice = without_endpoints(choice, self.exclude, latency_labels)
+        choice = without_endpoints(choose(n, catalog, preset=self.preset), self.exclude, catalog)
         if self.job:
             choice = replace(choice, match=choice.match + (("job", "=", self.job),))
         self._choice = choice
@@ -353,7 +350,7 @@ class PrometheusSource:
                 rows = self.client.query(f"histogram_quantile({quantile}, sum by (le) (rate({bucket}[{w}])))", at)
                 q[_qkey(quantile)] = _scaled(rows[0]["value"][1], scale) if rows else None
             histogram = self._histogram(f"sum by (le) (increase({bucket}[{w}]))", at, scale)
-            label = breakdown_label(c, self._labels.get(spec.metric + "_bucket", frozenset()))
+            label = compute.breakdown_label(c, self._labels.get(spec.metric + "_bucket", frozenset()))
             if label:
                 for quantile in QUANTILES:
                     # Per endpoint and per instance: a replica's row shows that replica's p95.
@@ -406,12 +403,14 @@ class PrometheusSource:
             served_month=info.get("served_month"),
             predictions_per_s=total,
             predicted_churn_rate=churn,
-            score_histogram=self._histogram(f"sum by (le) (increase({n.probability}_bucket[{w}]))", at, coarse=SCORE_BAR_WIDTH),
+            score_histogram=self._histogram(f"sum by (le) (increase({n.probability}_bucket[{w}]))", at, coarse=compute.SCORE_BAR_WIDTH),
         )
 
     def _performance(self, at: float) -> Performance | None:
         """From the cumulative counts summed over replicas (labels arrive long after the predictions)."""
         n = self.names
+        if not ({n.labelled, n.probability + "_bucket"} & self._labels.keys()):
+            return None  # a target without model metrics: no four queries a poll for nothing
         confusion = {(r["metric"].get("predicted", ""), r["metric"].get("actual", "")): _value(r["value"][1]) or 0.0
                      for r in self.client.query(f"sum by (predicted, actual) ({n.labelled})", at)}  # fmt: skip
         by_actual: dict[str, list[tuple[float, float]]] = {}

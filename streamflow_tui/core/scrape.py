@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from datetime import datetime, timezone
 
@@ -9,14 +10,13 @@ from . import compute
 from .connection import ConnectionOptions
 from .exposition import DEFAULT_MAX_BYTES, Exposition, MetricsFetcher, ParsedScrape, ScrapeError, SeriesKey, finite
 from .history import SeriesStore
-from .performance import Performance, cbpe, realised, reliability
 from .naming import DEFAULT_EXCLUDED, Catalog, MetricNames, SampleMeta, choose, is_candidate, without_endpoints
-from .results import EMPTY_LATENCY, EMPTY_REQUESTS, Latency, MetricChoice, ModelStats, Snapshot, TargetStatus
+from .performance import Performance, performance_of
+from .promql import parse_le
+from .results import EMPTY_LATENCY, EMPTY_REQUESTS, MetricChoice, ModelStats, Snapshot, TargetStatus
 
 NO_PROMETHEUS = TargetStatus(url=None, up=None, error=None)
 RECHOOSE_EVERY = 60  # scrapes
-DECISION_THRESHOLD = 0.5  # the bundled API's (GET /model says it)
-SCORE_BAR_WIDTH = 0.05  # the score distribution is shown in bars this wide (served 0.01 wide, for the AUC)
 
 
 def metrics_url(api_url: str) -> str:
@@ -106,9 +106,7 @@ class ScrapeSource:
             return self._status
         if rechoose:
             catalog = catalog_of(samples, exposition)
-            choice = choose(names, catalog, preset=self.preset)
-            latency_labels = catalog[choice.latency.count_metrics[0]].labels if choice.latency and choice.latency.count_metrics[0] in catalog else None
-            self._choice = without_endpoints(choice, self.exclude, latency_labels)
+            self._choice = without_endpoints(choose(names, catalog, preset=self.preset), self.exclude, catalog)
             self._families, self._since_choice = families, 0
         self._since_choice += 1
         keep = self._choice.sample_names() | (model_samples - {names.model_info})
@@ -162,12 +160,12 @@ class ScrapeSource:
                 bucket = spec.metric + "_bucket"
                 buckets = compute.bucket_values(series, bucket, window, per_second=False, keep=keep)
                 histogram = compute.histogram(buckets.get("", []), spec.scale)
-                label = breakdown_label(choice, samples_labels(series, bucket))
+                label = compute.breakdown_label(choice, samples_labels(series, bucket))
                 if label:
                     grouped = compute.bucket_values(
                         series, bucket, window, per_second=not window.cumulative, group_by=lambda lab: lab.get(label, ""), keep=keep,
                     )  # fmt: skip
-                    by_endpoint = tuple((e, scaled(compute.quantiles(b), spec.scale)) for e, b in sorted(grouped.items()))
+                    by_endpoint = tuple((e, compute.scaled(compute.quantiles(b), spec.scale)) for e, b in sorted(grouped.items()))
         return Snapshot(
             taken_at=now,
             source=self.kind,
@@ -203,7 +201,7 @@ class ScrapeSource:
             served_month=info.get("served_month"),
             predictions_per_s=None if window.cumulative else finite(total),
             predicted_churn_rate=finite(churn_rate),
-            score_histogram=compute.histogram(compute.coarser(scores.get("", []), SCORE_BAR_WIDTH)),
+            score_histogram=compute.histogram(compute.coarser(scores.get("", []), compute.SCORE_BAR_WIDTH)),
         )
 
     def _performance(self, series) -> Performance | None:
@@ -254,7 +252,8 @@ def histogram_problem(samples: dict[SeriesKey, float], choice: MetricChoice) -> 
     for name, pairs in samples:
         if name == bucket:
             key = tuple(p for p in pairs if p[0] != "le")
-            groups[key] = groups.get(key, False) or dict(pairs).get("le") in ("+Inf", "Inf", "+inf", "inf")
+            le = parse_le(dict(pairs).get("le", ""))
+            groups[key] = groups.get(key, False) or (le is not None and math.isinf(le))
     missing = [k for k, has_inf in groups.items() if not has_inf]
     if not missing:
         return None
@@ -269,24 +268,4 @@ def samples_labels(series, name: str) -> frozenset[str]:
     return frozenset()
 
 
-def breakdown_label(choice: MetricChoice, histogram_labels: frozenset[str]) -> str | None:
-    """The label the table's per-row p95 comes from: the endpoint's, else the model's (vLLM has no routes)."""
-    for label in (choice.endpoint_label, choice.model_label):
-        if label and label in histogram_labels:
-            return label
-    return None
 
-
-def performance_of(confusion: dict[tuple[str, str], float], positives, negatives, scores, predictions: float | None,
-                   threshold: float = DECISION_THRESHOLD) -> Performance | None:  # fmt: skip
-    """Realised scores when labels exist, the CBPE estimate when scores exist; None when the target has neither."""
-    if not scores and not confusion:
-        return None
-    labels = sum(confusion.values()) if confusion else None
-    realized = realised(confusion, positives, negatives, threshold) if labels else None
-    return Performance(threshold=threshold, predictions=predictions, labels=labels, realized=realized,
-                       estimated=cbpe(scores, threshold), reliability=reliability(positives, negatives) if labels else ())  # fmt: skip
-
-
-def scaled(q: dict[str, float | None], scale: float) -> Latency:
-    return Latency(**{k: (v * scale if v is not None else None) for k, v in q.items()})
