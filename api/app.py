@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from streamflow_data import iter_rows
 from streamflow_data.schema import FEATURES
 
 from .prediction_log import NoLog, PredictionLog, PredictionLogError
@@ -84,6 +85,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     model = load_or_train(settings.training_month, settings.cache_dir)
     store = FeatureStore(settings.month)
     metrics = ApiMetrics(model_version=model.version, training_month=model.training_month, served_month=store.month)
+    metrics.observe_reference(model.probability(row) for row in iter_rows(model.training_month))
     if settings.log_predictions:
         log = PredictionLog(settings.prediction_log or _private_log(), settings.prediction_log_rows,
                             max_age_s=settings.prediction_log_max_age_s)  # fmt: skip

@@ -52,6 +52,11 @@ class ApiMetrics:
             "api_labelled_probability", "Predicted churn probability of labelled predictions, by actual class.",
             ["actual"], buckets=PROBABILITY_BUCKETS, registry=r,
         )  # fmt: skip
+        self.reference_probability = Histogram(
+            "api_reference_probability",
+            "Predicted churn probability of the training month's rows, observed once at start: the distribution live scores are compared with.",
+            buckets=PROBABILITY_BUCKETS, registry=r,
+        )  # fmt: skip
         self.model_info = Gauge(
             "api_model_info", "The model being served (value is always 1).",
             ["version", "training_month", "served_month"], multiprocess_mode="max", registry=r,
@@ -66,6 +71,10 @@ class ApiMetrics:
         for endpoint in ("/predict", "/predict/batch"):
             self.requests.labels(endpoint, "success", "200")
             self.latency.labels(endpoint)
+
+    def observe_reference(self, probabilities) -> None:
+        for p in probabilities:
+            self.reference_probability.observe(p)
 
     def observe_request(self, endpoint: str, code: int, seconds: float) -> None:
         status = "success" if code < 400 else "error"

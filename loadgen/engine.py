@@ -338,6 +338,11 @@ class LoadRunner:
     def snapshot(self) -> LoadSnapshot:
         return self.stats.snapshot()
 
+    def feedback(self) -> dict | None:
+        """What the delayed-label sender has delivered so far (None: the run sends no labels)."""
+        engine = self._engine
+        return engine.feedback.summary() if engine is not None and engine.feedback is not None else None
+
     def finished(self, timeout: float | None = None) -> bool:
         """Wait up to ``timeout`` seconds for the run to end; True once it has."""
         self._thread.join(timeout)

@@ -264,7 +264,7 @@ class StreamFlowApp(App[None]):
         return self._load_snapshot
 
     def _show_load(self) -> None:
-        self.query_one(LoadPanel).show(self._current_load(), self._load_error)
+        self.query_one(LoadPanel).show(self._current_load(), self._load_error, self.load.feedback() if self.load else None)
 
     def action_toggle_load(self) -> None:
         if self.load is not None and self.load.running:
@@ -292,6 +292,11 @@ class StreamFlowApp(App[None]):
         s = self.query_one(LoadPanel).settings()
         open_model = s["mode"] == "open"
         try:
+            feedback_delay = float(s["feedback_delay"]) if s["feedback_delay"] else None
+        except ValueError:
+            self._load_error = f"labels after: {s['feedback_delay']!r} is not a number of seconds (blank: send no labels)"
+            return
+        try:
             config = LoadConfig(
                 url=url.rstrip("/") + "/predict",
                 rate=s["rate"] if open_model else None,
@@ -299,6 +304,7 @@ class StreamFlowApp(App[None]):
                 duration=24 * 3600.0,  # until stopped (a day at most)
                 month=s["month"],
                 payload=s["payload"],
+                feedback_delay=feedback_delay,
             )
         except LoadConfigError as exc:
             self._load_error = str(exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta, timezone
 
+from streamflow_tui.core.performance import Performance, Reliability, Scores
 from streamflow_tui.core.results import (
     Bucket, Latency, CounterPart, LatencySpec, MetricChoice, ModelStats, RequestStats, SeriesRate, Snapshot, TargetStatus,
 )  # fmt: skip
@@ -29,12 +30,21 @@ def snapshot(i: int, *, up: bool = True) -> Snapshot:
     )
     hist = tuple(Bucket(le, c) for le, c in zip(LATENCY_LE, (12, 230, 540, 120, 30, 8, 3, 1, 0)))
     scores = tuple(Bucket(le, float(max(0, 120 - 12 * k))) for k, le in enumerate(SCORE_LE))
-    model = ModelStats("month_000-2b3f3733a2e6", "month_000", "month_005", rps * 0.98, 0.118 + 0.01 * math.sin(i / 4), scores)
+    reference = tuple(Bucket(le, float(max(0, 3000 - 450 * k))) for k, le in enumerate(SCORE_LE))
+    model = ModelStats("month_000-2b3f3733a2e6", "month_000", "month_005", rps * 0.98, 0.118 + 0.01 * math.sin(i / 4), scores, reference)
+    labels = 40.0 * i  # labels arrive as the run goes on
+    performance = Performance(
+        threshold=0.5, predictions=15_000.0 + 200 * i, labels=labels,
+        realized=Scores(0.80 + 0.02 * math.sin(i / 5), 0.71, 0.14, 0.90) if i > 5 else None,
+        estimated=Scores(0.825, 0.64, 0.13, 0.907),
+        reliability=(Reliability(0.0, 0.1, 900, 0.05), Reliability(0.1, 0.2, 300, 0.16), Reliability(0.2, 0.3, 120, 0.27)) if i > 5 else (),
+    )  # fmt: skip
     choice = MetricChoice((CounterPart("api_requests_total"),), LatencySpec("histogram", "api_request_latency_seconds"),
                           "endpoint", "status", "code", family="StreamFlow API")  # fmt: skip
     return Snapshot(T0 + timedelta(seconds=i), "scrape", api, TargetStatus(None, None), 5.0,
                     RequestStats(15_310.0 + 201 * i, rps, 0.02, by_series), latency, hist, model, choice,
-                    latency_by_endpoint=(("/predict", Latency(p50=p50, p95=p50 * 2.3, p99=p50 * 4.6)),))  # fmt: skip
+                    latency_by_endpoint=(("/predict", Latency(p50=p50, p95=p50 * 2.3, p99=p50 * 4.6)),),
+                    performance=performance)  # fmt: skip
 
 
 class FakeSource:

@@ -7,6 +7,7 @@ import pytest
 from fake_sources import FakeSource, T0
 from streamflow_tui.app import create_app
 from streamflow_tui.config import ConsoleConfig
+from streamflow_tui.core.distribution import Distribution
 from streamflow_tui.core.drift import ColumnDrift, DriftEngine, DriftResult
 
 SIZES = [(80, 24), (160, 48)]
@@ -43,7 +44,11 @@ DRIFT = DriftResult(
     decision="RETRAINING_TRIGGERED", target_drift=0.211, churn_rate_reference=0.105, churn_rate_current=0.316,
     label_drift=True, label_test=None,
     columns=(
-        ColumnDrift("monthly_fee", "num", "wasserstein", 0.7768, 0.1, True),
+        ColumnDrift("monthly_fee", "num", "wasserstein", 0.7768, 0.1, True, Distribution(
+            ("≤7.64", "7.64–8.81", "8.81–9.97", "9.97–11.1", "11.1–12.3", "12.3–13.5", "13.5–14.6", "14.6–15.8", "15.8–17", ">17"),
+            (0.130, 0.167, 0.130, 0.171, 0.158, 0.106, 0.077, 0.034, 0.019, 0.008),
+            (0.002, 0.036, 0.148, 0.156, 0.139, 0.186, 0.128, 0.096, 0.063, 0.046), 0.0, 0.0,
+            "equal-width bins over the 1st–99th percentiles, tails in the end ones")),
         ColumnDrift("rebuffer_events_7d", "num", "wasserstein", 1.63, 0.1, True),
         ColumnDrift("churn_label", "cat", "z", 0.0, 0.05, True),
         ColumnDrift("months_active", "num", "wasserstein", 0.021, 0.1, False),

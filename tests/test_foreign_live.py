@@ -16,6 +16,7 @@ from conftest import running_api
 from fake_targets import Reply, fake_target
 from foreign_servers import running_client_app, running_node_exporter, running_victoria_metrics
 from prometheus_server import running_prometheus, scrape_config
+from reference_scores import reference_shares, shares_of
 from streamflow_tui.core.connection import ConnectionOptions
 from streamflow_tui.core.prometheus import PrometheusSource
 from streamflow_tui.core.scrape import ScrapeSource
@@ -288,12 +289,19 @@ def test_performance_through_a_prometheus_compatible_backend(api_behind_victoria
     try:
         deadline = time.monotonic() + 30
         while True:
-            perf = source.snapshot(5).performance
+            snapshot = source.snapshot(5)
+            perf = snapshot.performance
             if (perf and perf.labels == labelled) or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
     finally:
         source.close()
+    # The training month's score distribution, served by the API and read by PromQL: what the model gives
+    # the month_000 rows, computed here from the rows themselves.
+    expected = reference_shares("month_000")
+    served = shares_of(snapshot.model.reference_histogram)
+    assert served.keys() == expected.keys()
+    assert all(served[le] == pytest.approx(expected[le], abs=1e-9) for le in expected)
     assert perf.labels == 45 and perf.coverage == pytest.approx(1.0)
     # All 45 churned (actual 1) and were predicted 0 (p = 0.0019): no positive prediction, recall 0, no AUC.
     assert perf.realized.precision is None and perf.realized.recall == 0.0 and perf.realized.accuracy == 0.0

@@ -16,6 +16,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .distribution import Distribution
+
 DEFAULT_THRESHOLD = 0.30
 DEFAULT_REPORTS_DIR = "reports/evidently"
 RETRAIN, NO_ACTION = "RETRAINING_TRIGGERED", "NO_ACTION"
@@ -58,6 +60,7 @@ class ColumnDrift:
     score: float | None
     threshold: float
     drifted: bool
+    distribution: Distribution | None = field(default=None, compare=False)  # reference vs current, for the view
 
 
 @dataclass(frozen=True)

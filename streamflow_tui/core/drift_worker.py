@@ -15,6 +15,7 @@ import time
 import uuid
 from collections import OrderedDict
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import lru_cache
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 from streamflow_data.schema import CATEGORICAL_FEATURES, FEATURES, LABEL, NUMERIC_FEATURES
 
+from . import distribution
 from .drift import ColumnDrift, DriftError, DriftRequest, DriftResult, decide
 
 MIN_ROWS = 30
@@ -203,6 +205,12 @@ def _without_widgets():
         ValueDriftCalculation._render = original
 
 
+def _distribution(reference, current, is_numeric: bool):
+    if is_numeric:
+        return distribution.numeric(reference.to_numpy(dtype=float, na_value=float("nan")), current.to_numpy(dtype=float, na_value=float("nan")))
+    return distribution.categorical(reference.tolist(), current.tolist())
+
+
 def run(request: DriftRequest) -> DriftResult:
     started = time.perf_counter()
     ref, ref_name, ref_as_of = _load(request.reference, request.api_url, "reference")
@@ -227,6 +235,7 @@ def run(request: DriftRequest) -> DriftResult:
     except Exception as exc:  # Evidently's own failures reach the user as a message, not a traceback
         raise DriftError(f"Evidently could not compare {ref_name} and {cur_name}: {type(exc).__name__}: {exc}") from None
 
+    by_column = {name: replace(c, distribution=_distribution(ref[name], cur[name], name in numeric)) for name, c in by_column.items()}
     table = sorted(by_column.values(), key=lambda c: (not c.drifted, columns.index(c.column)))
     drifted = sum(c.drifted for c in table)
     share = drifted / len(table)
@@ -255,8 +264,6 @@ def run(request: DriftRequest) -> DriftResult:
     _PENDING_HTML[token] = (report, cur_ds, ref_ds, base.with_suffix(".html"))
     while len(_PENDING_HTML) > _KEEP_PENDING:
         _PENDING_HTML.popitem(last=False)
-    from dataclasses import replace
-
     return replace(result, report_json=str(json_path), token=token, seconds=time.perf_counter() - started)
 
 

@@ -71,6 +71,7 @@ class MetricNames:
     model_info: str = "api_model_info"
     labelled: str = "api_labelled_predictions_total"
     labelled_probability: str = "api_labelled_probability"
+    reference_probability: str = "api_reference_probability"  # the training month's scores, observed once at start
     # Fields the user set (flag or environment): those override a preset's or detection's choice.
     explicit: frozenset[str] = field(default=frozenset(), compare=False)
 

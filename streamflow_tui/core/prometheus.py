@@ -247,7 +247,7 @@ class PrometheusSource:
         if self._choice and time.monotonic() - self._choice_at < CHOICE_TTL_S and self._choice.found:
             return self._choice
         n = self.names
-        model = {n.predictions, n.probability + "_bucket", n.model_info, n.labelled}
+        model = {n.predictions, n.probability + "_bucket", n.model_info, n.labelled, n.reference_probability + "_bucket"}
         candidates = [m for m in self.client.metric_names() if m in model or is_candidate(m, n)]
         self._labels = self.client.series_labels(candidates, at - CATALOG_LOOKBACK_S, at)
         metadata = self.client.metadata()
@@ -404,6 +404,8 @@ class PrometheusSource:
             predictions_per_s=total,
             predicted_churn_rate=churn,
             score_histogram=self._histogram(f"sum by (le) (increase({n.probability}_bucket[{w}]))", at, coarse=compute.SCORE_BAR_WIDTH),
+            reference_histogram=self._histogram(f"sum by (le) ({n.reference_probability}_bucket)", at, coarse=compute.SCORE_BAR_WIDTH)
+            if n.reference_probability + "_bucket" in self._labels else (),
         )
 
     def _performance(self, at: float) -> Performance | None:

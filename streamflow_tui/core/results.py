@@ -72,6 +72,7 @@ class ModelStats:
     predictions_per_s: float | None
     predicted_churn_rate: float | None
     score_histogram: tuple[Bucket, ...] = ()
+    reference_histogram: tuple[Bucket, ...] = ()  # the training month's scores, where the target serves them
 
 
 UNIT_SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}

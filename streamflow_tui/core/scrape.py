@@ -91,7 +91,7 @@ class ScrapeSource:
         exposition = scrape.exposition
         names = self.names
         model_samples = {names.predictions, names.probability + "_bucket", names.model_info, names.labelled,
-                         names.labelled_probability + "_bucket"}  # fmt: skip
+                         names.labelled_probability + "_bucket", names.reference_probability + "_bucket"}  # fmt: skip
         families = tuple(exposition.families)
         # The choice stands while the target serves the same families: then only the chosen ones are
         # parsed. It is made again when they change, and every RECHOOSE_EVERY scrapes (new label names).
@@ -195,6 +195,7 @@ class ScrapeSource:
         total = sum(by_class.values()) if by_class else None
         churn_rate = by_class.get("1", 0.0) / total if total else None
         scores = compute.bucket_values(series, self.names.probability + "_bucket", window, per_second=False)
+        reference = compute.bucket_values(series, self.names.reference_probability + "_bucket", compute.Window(window.eval_ms, 0), per_second=False)
         return ModelStats(
             version=info.get("version"),
             training_month=info.get("training_month"),
@@ -202,6 +203,7 @@ class ScrapeSource:
             predictions_per_s=None if window.cumulative else finite(total),
             predicted_churn_rate=finite(churn_rate),
             score_histogram=compute.histogram(compute.coarser(scores.get("", []), compute.SCORE_BAR_WIDTH)),
+            reference_histogram=compute.histogram(compute.coarser(reference.get("", []), compute.SCORE_BAR_WIDTH)),
         )
 
     def _performance(self, series) -> Performance | None:

@@ -21,6 +21,9 @@ class Point:
     p99: float | None
     churn_rate: float | None
     load_rps: float | None = None
+    auc_realised: float | None = None  # model quality (core/performance.py), where the target counts it
+    auc_estimated: float | None = None
+    label_coverage: float | None = None
 
 
 class Timeline:
@@ -30,10 +33,14 @@ class Timeline:
         self.points: deque[Point] = deque(maxlen=max(2, capacity))
 
     def add_snapshot(self, s: Snapshot, load_rps: float | None = None) -> None:
+        perf = s.performance
         self.points.append(Point(
             t=s.taken_at.timestamp(), rps=s.requests.rps, error_ratio=s.requests.error_ratio,
             p50=s.latency.p50, p95=s.latency.p95, p99=s.latency.p99,
             churn_rate=s.model.predicted_churn_rate if s.model else None, load_rps=load_rps,
+            auc_realised=perf.realized.roc_auc if perf and perf.realized else None,
+            auc_estimated=perf.estimated.roc_auc if perf and perf.estimated else None,
+            label_coverage=perf.coverage if perf else None,
         ))  # fmt: skip
 
     def add(self, point: Point) -> None:

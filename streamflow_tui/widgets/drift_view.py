@@ -10,8 +10,9 @@ from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from streamflow_data import MONTHS
 
-from ..core.drift import DriftResult
+from ..core.drift import ColumnDrift, DriftResult
 from ..core.format import num, pct
+from .bars import shares_text
 from .quiet import set_if_changed
 
 CHOICES = [(m, m) for m in MONTHS] + [("live (what the API scored)", "live")]
@@ -30,7 +31,11 @@ class DriftView(Widget):
         yield Static("press d to compare the datasets (Evidently runs in a background process)", id="drift-status")
         yield Static(id="drift-summary")
         yield Static(id="drift-heatmap")
-        yield DataTable(id="drift-table", zebra_stripes=True, cursor_type="row")
+        with Horizontal(id="drift-body"):
+            yield DataTable(id="drift-table", zebra_stripes=True, cursor_type="row")
+            yield Static(id="drift-distribution")
+
+    _columns: tuple[ColumnDrift, ...] = ()
 
     def on_mount(self) -> None:
         self.query_one("#drift-table", DataTable).add_columns("column", "type", "test", "score", "threshold", "drifted")
@@ -75,11 +80,44 @@ class DriftView(Widget):
         follow = "writing the HTML report…" if r.token else "no report files (scheduled check)"
         self._status(Text(f"✔ table ready in {r.seconds:.2f} s; {follow}", style="green"))
         table = self.query_one("#drift-table", DataTable)
+        selected = self._columns[table.cursor_row].column if 0 <= table.cursor_row < len(self._columns) else None
+        self._columns = r.columns
         table.clear()
         for c in r.columns:
             style = "bold red" if c.drifted else ""
             table.add_row(Text(c.column, style=style), c.type, c.stattest, num(c.score, "{:.4g}"), f"{c.threshold:g}",
                           Text("DRIFT", style="bold red") if c.drifted else Text("no", style="dim"))  # fmt: skip
+        # The same feature stays selected across runs (scheduled checks redraw the table every minute).
+        names = [c.column for c in r.columns]
+        table.move_cursor(row=names.index(selected) if selected in names else 0)
+        self._show_distribution(table.cursor_row)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_distribution(event.cursor_row)
+
+    def _show_distribution(self, row: int) -> None:
+        box = self.query_one("#drift-distribution", Static)
+        if not 0 <= row < len(self._columns):
+            set_if_changed(box, Text("select a feature to see its reference and current distributions", style="dim"))
+            return
+        width = box.content_size.width or max(20, self.size.width // 2 - 3)  # before the first layout
+        set_if_changed(box, distribution_text(self._columns[row], width))
+
+
+def distribution_text(c: ColumnDrift, width: int) -> Text:
+    """The selected feature: reference and current shares side by side, on bins shared by both."""
+    d = c.distribution
+    if d is None or not d.labels:
+        return Text(f"{c.column}: no distribution for this column", style="dim")
+    label_width = max(len(label) for label in d.labels)
+    bar = max(3, (width - label_width - 1 - 2 * 8) // 2)
+    verdict = "DRIFT" if c.drifted else "no drift"
+    text = shares_text(f"{c.column}: reference vs current ({verdict}, {c.stattest} {num(c.score, '{:.3g}')})",
+                       list(zip(d.labels, d.reference, d.current)), ("reference", "current"), width=bar)  # fmt: skip
+    if d.missing_reference or d.missing_current:
+        text.append(f"missing: reference {pct(d.missing_reference)}, current {pct(d.missing_current)}\n", style="yellow")
+    text.append(d.note, style="dim")
+    return text
 
 
 LEVELS = " ░▒▓█"

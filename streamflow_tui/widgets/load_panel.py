@@ -27,6 +27,8 @@ class LoadPanel(Widget):
             yield Label("month")
             yield Select([(m, m) for m in MONTHS], value=MONTHS[-1], allow_blank=False, id="load-month")
             yield Select([("user_id", "user_id"), ("features", "features")], value="user_id", allow_blank=False, id="load-payload")
+            yield Label("labels after s")
+            yield Input("", placeholder="off", id="load-feedback", type="number")
             yield Button("Start load (l)", id="load-toggle", variant="success")
         yield Static(id="load-stats")
 
@@ -43,6 +45,8 @@ class LoadPanel(Widget):
             "concurrency": number("#load-concurrency", int, 8),
             "month": self.query_one("#load-month", Select).value,
             "payload": self.query_one("#load-payload", Select).value,
+            # Delayed ground truth (blank: none): the true churn_label of each answered row, sent to /feedback.
+            "feedback_delay": self.query_one("#load-feedback", Input).value.strip(),
         }
 
     def show_target(self, rate: float | None, concurrency: int | None) -> None:
@@ -51,7 +55,7 @@ class LoadPanel(Widget):
         if concurrency is not None:
             self.query_one("#load-concurrency", Input).value = str(concurrency)
 
-    def show(self, s: LoadSnapshot | None, error: str | None = None) -> None:
+    def show(self, s: LoadSnapshot | None, error: str | None = None, feedback: dict | None = None) -> None:
         button = self.query_one("#load-toggle", Button)
         running = bool(s and s.running)
         button.label = "Stop load (l)" if running else "Start load (l)"
@@ -71,6 +75,11 @@ class LoadPanel(Widget):
                 text.append(f"{key} {ms(s.corrected[key])}   ")
             if s.error_kinds:
                 text.append("\nerrors: " + ", ".join(f"{k} {v:,}" for k, v in sorted(s.error_kinds.items())), style="red")
+            if feedback:
+                text.append(f"\nlabels {feedback['delay_s']:g} s after each answer: {feedback['sent']:,} taken by /feedback"
+                            f", {feedback['unknown']:,} unknown, {feedback['failed']:,} not delivered")  # fmt: skip
+                if feedback["error"]:
+                    text.append(f"\nfeedback failed: {feedback['error']}", style="bold red")
             if s.fell_behind:
                 text.append(f"\nthe target fell behind: {s.late:,} late, {s.not_sent:,} never sent", style="bold yellow")
         set_if_changed(self.query_one("#load-stats", Static), text)

@@ -6,7 +6,7 @@ import statistics
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
@@ -14,13 +14,31 @@ from textual_plotext import PlotextPlot
 from ..core.format import num, pct
 from ..core.results import Snapshot
 from ..core.timeline import Timeline, downsample
-from .bars import histogram_text
+from .bars import shares_text
 from .charts import CHART_POINTS
 from .quiet import set_if_changed
 
 
-def _score_label(bucket, previous: float) -> str:
-    return f"{previous:.2f}–{bucket.le:.2f}" if bucket.le <= 1 else "> 1"
+def _shares(buckets) -> dict[float, float]:
+    total = sum(b.count or 0.0 for b in buckets)
+    return {b.le: (b.count or 0.0) / total for b in buckets if b.le <= 1} if total else {}
+
+
+def score_distribution_text(current, reference, width: int = 56) -> Text:
+    """The window's scores beside the reference (training) month's, as shares of each, in 0.05-wide bands."""
+    now, ref = _shares(current), _shares(reference)
+    edges = sorted(set(now) | set(ref))
+    used = [le for le in edges if now.get(le) or ref.get(le)]
+    if not used:
+        return shares_text("predicted churn probability", [], ("window", "reference"))
+    rows, previous = [], 0.0
+    for le in edges:
+        if used[0] <= le <= used[-1]:
+            rows.append((f"{previous:.2f}–{le:.2f}", now.get(le) if now else None, ref.get(le) if ref else None))
+        previous = le
+    title = "churn probability: window vs reference" if ref else "churn probability, window (no reference)"
+    bar = max(3, (width - 10 - 2 * 8) // 2)  # label, and " 12.3% " after each bar
+    return shares_text(title, rows, ("window", "reference"), width=bar)
 
 
 def quality_text(p) -> Text:
@@ -50,7 +68,9 @@ class ModelView(Widget):
         yield Static(id="model-summary")
         with Horizontal(id="model-body"):
             yield Static(id="score-histogram")
-            yield PlotextPlot(id="churn-plot")
+            with Vertical(id="model-charts"):
+                yield PlotextPlot(id="churn-plot")
+                yield PlotextPlot(id="quality-plot")
 
     def show(self, s: Snapshot, timeline: Timeline, charts: bool = True) -> None:
         m = s.model
@@ -65,16 +85,45 @@ class ModelView(Widget):
             summary.append(f"   predictions/s {num(m.predictions_per_s)}")
         summary.append_text(quality_text(s.performance))
         set_if_changed(self.query_one("#model-summary", Static), summary)
-        scores = m.score_histogram if m else ()
-        set_if_changed(self.query_one("#score-histogram", Static), histogram_text("predicted churn probability, window", scores, label=_score_label))
+        box = self.query_one("#score-histogram", Static)
+        # Before the first layout the box has no size yet: half the view is what the stylesheet gives it.
+        width = box.content_size.width or max(20, self.size.width // 2 - 3)
+        text = score_distribution_text(m.score_histogram, m.reference_histogram, width) if m else Text()
+        set_if_changed(box, text)
         if not charts:
             return
+        points = list(timeline.points)
         plot = self.query_one("#churn-plot", PlotextPlot)
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
-        xs, ys = downsample(list(timeline.points), "churn_rate", CHART_POINTS, reduce=statistics.fmean)
+        xs, ys = downsample(points, "churn_rate", CHART_POINTS, reduce=statistics.fmean)
         if xs:
             plt.plot(xs, [y * 100 for y in ys], color="magenta", marker="braille")
         plt.title("predicted churn rate (%) over time (s)")
+        plot.refresh()
+        self._quality_chart(points)
+
+    def _quality_chart(self, points) -> None:
+        """Realised and estimated AUC (left, 0.5–1: 0.5 is a coin toss) and label coverage (right, %).
+
+        The estimate is all there is until labels arrive; where the two part, the calibration assumption has
+        failed (docs/PERFORMANCE.md). Fixed scales: an autoscaled 0.005 wobble would look like a collapse.
+        """
+        plot = self.query_one("#quality-plot", PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        drawn = False
+        # Drawn last, on top: realised AUC where the lines share a row.
+        for name, color, label, side, scale in (("label_coverage", "gray", "label coverage % (right)", "right", 100),
+                                                ("auc_estimated", "cyan", "estimated AUC", "left", 1),
+                                                ("auc_realised", "green", "realised AUC", "left", 1)):  # fmt: skip
+            xs, ys = downsample(points, name, CHART_POINTS, reduce=statistics.fmean)
+            if xs:
+                plt.plot(xs, [y * scale for y in ys], color=color, marker="braille", label=label, yside=side)
+                drawn = True
+        plt.ylim(0.5, 1, yside="left")
+        plt.ylim(0, 100, yside="right")
+        plt.title("model quality over time (s)" if drawn else "model quality: no scores or labels on this target yet")
         plot.refresh()
