@@ -1,7 +1,7 @@
 """The console under its real workload, headless (Textual's run_test), next to nothing but its own polls:
 
 1. CPU of the console process at --interval 1 with no traffic, then with 500 req/s
-   sent by a separate streamflow-load process;
+   sent by a separate streamflow-load process, each on the Traffic and on the Model view;
    The chart history is pre-filled first (``--history`` worth of points), as
    after ten minutes of uptime: chart redraws cost more as it fills.
 2. key press -> screen painted while 500 req/s run and drift checks are kept in
@@ -64,7 +64,8 @@ def prefill_history(app) -> None:
     now = time.time() - len(live)
     for i in range(app.config.history_points - len(live)):
         p50 = 0.002 + rng.random() * 0.001
-        app.timeline.add(Point(now - app.config.history + i, 1.0, 0.0, p50, p50 * 1.5, p50 * 2, 0.1))
+        app.timeline.add(Point(now - app.config.history + i, 1.0, 0.0, p50, p50 * 1.5, p50 * 2, 0.1, None,
+                               0.80 + 0.01 * rng.random(), 0.825, min(1.0, i / app.config.history_points)))  # fmt: skip
     for point in live:
         app.timeline.add(point)
 
@@ -76,8 +77,10 @@ async def measure(url: str, args, out: dict) -> None:
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.pause(8)  # first polls, and the drift worker warms up
         prefill_history(app)
-        for name, rate in (("idle", 0), ("500rps", 500)):
+        # Each view side by side in the same run: the Model view draws two charts and the quality lines.
+        for name, rate, view in (("idle", 0, "1"), ("idle_model_view", 0, "2"), ("500rps", 500, "1"), ("500rps_model_view", 500, "2")):
             load = start_load(url, rate, args.phase_seconds + 5) if rate else None
+            await pilot.press(view)
             await pilot.pause(2)
             c0, t0 = cpu_seconds(), time.perf_counter()
             await pilot.pause(args.phase_seconds)
@@ -86,6 +89,7 @@ async def measure(url: str, args, out: dict) -> None:
                 out["console_rps_seen_500rps"] = app.snapshot.requests.rps
             if load:
                 load.wait()
+        await pilot.press("1")
 
         load = start_load(url, 500, 60)
         await pilot.pause(2)

@@ -477,13 +477,14 @@ def build_sources(config: ConsoleConfig) -> tuple:
     scrape = None
     if config.api_url:
         scrape = ScrapeSource(config.api_url, config.names, history_points=config.history_points, timeout=config.timeout,
-                              preset=config.preset, options=config.api_options, exclude=config.exclude)  # fmt: skip
+                              preset=config.preset, options=config.api_options, exclude=config.exclude,
+                              performance_window=config.performance_window)  # fmt: skip
     if config.prometheus_url:
         from .core.prometheus import PrometheusSource
 
         return PrometheusSource(config.prometheus_url, config.names, api_url=config.api_url, timeout=config.timeout,
                                 preset=config.preset, options=config.prometheus_options, exclude=config.exclude,
-                                job=config.job), scrape  # fmt: skip
+                                job=config.job, performance_window=config.performance_window), scrape  # fmt: skip
     return scrape, None
 
 

@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="objective for the error ratio (0-1): highlighted in the console (default 0.05 there); --once exits 4")
     p.add_argument("--slo-min-auc", type=_positive_float, metavar="AUC",
                    help="objective for the model's ROC AUC (realised, or estimated before labels): --once exits 4 below it")
+    p.add_argument("--performance-window", type=_positive_float, default=0.0, metavar="S",
+                   help="model quality over the last S seconds: the labels that arrived and the predictions made in them"
+                        " (default: 0 = since the API started)")
     drift = p.add_argument_group("drift (with --once)")
     drift.add_argument("--drift", nargs=2, metavar=("REF", "CUR"), help="compare two datasets: month_XXX, a .csv/.parquet file, or live")
     drift.add_argument("--threshold", type=_positive_float, default=0.30, help="drift share that triggers retraining (default: %(default)s)")
@@ -160,6 +163,12 @@ def check_mode_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) 
     for key, default in CONSOLE_ONLY.items():
         if getattr(args, key) is None:
             setattr(args, key, default)
+    if args.performance_window > 0:
+        if args.once and not args.prometheus_url:
+            parser.error("--performance-window with --once needs --prometheus-url: one scrape has no history to take an increase over")
+        if not args.once and not args.prometheus_url and args.history < args.performance_window:
+            parser.error(f"--history ({args.history:g} s) is shorter than --performance-window ({args.performance_window:g} s):"
+                         " the console keeps only that much history of the label counts; raise --history")
     if not args.once and args.history < args.window:
         parser.error(f"--history ({args.history:g} s) is shorter than --window ({args.window:g} s): rates over the window"
                      " need that much history; raise --history or lower --window")
@@ -229,7 +238,7 @@ def run_console(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             slo_p95=args.slo_p95 if args.slo_p95 is not None else 0.100,
             slo_error_ratio=args.slo_error_ratio if args.slo_error_ratio is not None else 0.05, names=names,
             preset=args.preset, timeout=args.timeout, prometheus_options=args.prometheus_options, api_options=args.api_options,
-            exclude=args.exclude, job=args.job, drift_every=args.drift_every,
+            exclude=args.exclude, job=args.job, drift_every=args.drift_every, performance_window=args.performance_window,
         )  # fmt: skip
         create_app(config, handle_signals=True).run()
     return 0

@@ -26,6 +26,7 @@ class ConsoleConfig:
     preset: str | None = None  # read the target as this preset (default: recognised)
     exclude: tuple[str, ...] = DEFAULT_EXCLUDED  # endpoints left out of every number
     job: str | None = None  # Prometheus scrape job of the API
+    performance_window: float = 0.0  # seconds model quality is computed over (0: since the API started)
     drift_every: float | None = None  # seconds between scheduled live drift checks (None: off until t is pressed)
     timeout: float = 3.0  # seconds a poll may take, whole
     prometheus_options: ConnectionOptions = field(default_factory=ConnectionOptions)

@@ -25,7 +25,8 @@ def take_snapshot(args, names: MetricNames, stack: ExitStack) -> tuple[Snapshot,
         from .core.prometheus import PrometheusSource
 
         source = PrometheusSource(args.prometheus_url, names, api_url=args.api_url, timeout=args.timeout,
-                                  preset=args.preset, options=args.prometheus_options, exclude=args.exclude, job=args.job)  # fmt: skip
+                                  preset=args.preset, options=args.prometheus_options, exclude=args.exclude, job=args.job,
+                                  performance_window=args.performance_window)  # fmt: skip
         stack.callback(source.close)
         snapshot = source.snapshot(args.window)
         if snapshot.ok or not args.api_url or snapshot.prometheus.up:
@@ -172,7 +173,7 @@ def render_performance(p) -> str:
         return f"AUC {num(x.roc_auc, '{:.3f}')}  precision {pct(x.precision)}  recall {pct(x.recall)}  accuracy {pct(x.accuracy)}"
 
     realized = scores(p.realized) if p.realized else "– (no labels yet)"
-    line = f"{'quality':<11} realised {realized}   labels {num(p.labels, '{:,.0f}')} ({pct(p.coverage)} of predictions)"
+    line = f"{'quality':<11} realised {realized}   labels {num(p.labels, '{:,.0f}')} ({pct(p.coverage)} of predictions, {p.window})"
     if p.estimated:
         line += f"\n{'':<11} estimated {scores(p.estimated)}   ({p.assumption})"
     return line

@@ -17,6 +17,24 @@ def test_ring_keeps_the_newest_in_order(capacity, n, start, width):
     assert [t for t, _ in ring] == kept
     assert ring.between(start, start + width) == [(t, float(t)) for t in kept if start <= t <= start + width]
     assert ring.last() == ((n - 1, float(n - 1)) if n else None)
+    assert ring.first() == ((kept[0], float(kept[0])) if kept else None)
+    older = [t for t in kept if t <= start]
+    assert ring.at_or_before(start) == ((older[-1], float(older[-1])) if older else None)
+
+
+def test_growth_is_exact_and_counts_resets():
+    """Counter growth over a window: value now minus value at the window's start, not extrapolated."""
+    from streamflow_tui.core.compute import Window
+
+    ring = SampleRing(100)
+    for t, v in [(0, 5.0), (5000, 9.0), (10_000, 20.0), (15_000, 26.0)]:
+        ring.append(t, v)
+    assert Window(15_000, 10_000).growth(ring) == 26.0 - 9.0  # from the sample at 5 s, the window's start
+    assert Window(15_000, 7_000).growth(ring) == 26.0 - 9.0  # the newest sample at or before 8 s
+    assert Window(15_000, 60_000).growth(ring) == 26.0 - 5.0  # a window longer than the history: from the first
+    assert Window(10_000, 10_000).growth(ring) is None  # the series is not in the newest scrape
+    ring.append(20_000, 4.0)  # a restart reset the counter
+    assert Window(20_000, 10_000).growth(ring) == 4.0
 
 
 def test_store_caps_series_and_prunes_the_gone():

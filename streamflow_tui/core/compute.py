@@ -34,14 +34,28 @@ class Window:
     def cumulative(self) -> bool:
         return self.range_ms <= 0
 
-    def value(self, ring: SampleRing, *, per_second: bool) -> float | None:
-        """rate() / increase() over the window, or the latest cumulative value."""
+    def value(self, ring: SampleRing, *, per_second: bool, exact: bool = False) -> float | None:
+        """rate() / increase() over the window, or the latest cumulative value; ``exact``: the counter's
+        growth over the window, not extrapolated (``growth``)."""
         if self.cumulative:
             return _latest(ring, self.eval_ms)
+        if exact:
+            return self.growth(ring)
         samples = ring.between(self.eval_ms - self.range_ms, self.eval_ms)
         if not samples or samples[-1][0] != self.eval_ms:
             return None  # the series was absent from the newest scrape
         return extrapolated_rate(samples, self.eval_ms, self.range_ms, is_rate=per_second)
+
+    def growth(self, ring: SampleRing) -> float | None:
+        """How much a counter grew in the window: its value now minus its value at the window's start (the
+        newest sample then; its first sample if it is younger). Counts of labels must stay counts, and
+        increase()'s extrapolation scales each series by its own factor, which skews ratios between them.
+        A counter that fell was reset: everything since the reset is its current value."""
+        end = ring.last()
+        if end is None or end[0] != self.eval_ms:
+            return None
+        start = ring.at_or_before(self.eval_ms - self.range_ms) or ring.first()
+        return end[1] - start[1] if end[1] >= start[1] else end[1]
 
 
 Series = Iterable[tuple[tuple[str, Labels], SampleRing]]
@@ -109,7 +123,7 @@ def classify(labels: dict[str, str], part: CounterPart, choice: MetricChoice) ->
 
 def bucket_values(
     series: Series, bucket_name: str, window: Window, *, per_second: bool, group_by: Callable[[dict], str] | None = None,
-    keep: Callable[[dict], bool] | None = None,
+    keep: Callable[[dict], bool] | None = None, exact: bool = False,
 ) -> dict[str, list[tuple[float, float]]]:
     """``sum by (le[, group]) (rate|increase(bucket[W]))`` as {group: [(le, value)]}."""
     sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -119,7 +133,7 @@ def bucket_values(
         lab = dict(labels)
         if keep is not None and not keep(lab):
             continue
-        value = window.value(ring, per_second=per_second)
+        value = window.value(ring, per_second=per_second, exact=exact)
         if value is None or "le" not in lab:
             continue
         sums[group_by(lab) if group_by else ""][lab["le"]] += value

@@ -31,6 +31,18 @@ def _label(x: float) -> str:
     return f"{x:.3g}" if abs(x) < 1e4 else f"{x:.2e}"
 
 
+def _few_distinct(values):
+    """The sorted distinct values when there are at most DISCRETE_UP_TO of them, else None — without
+    sorting a million values: a hash pass (pandas) stops being needed once a sample shows too many."""
+    import numpy as np
+    import pandas as pd
+
+    if pd.unique(values[: 10_000]).size > DISCRETE_UP_TO:
+        return None
+    distinct = pd.unique(values)
+    return np.sort(distinct) if distinct.size <= DISCRETE_UP_TO else None
+
+
 def numeric(reference, current, bins: int = NUMERIC_BINS) -> Distribution:
     """Equal-width bins over the 1st–99th percentiles of both sides; the tails fold into the end bins."""
     import numpy as np
@@ -43,8 +55,8 @@ def numeric(reference, current, bins: int = NUMERIC_BINS) -> Distribution:
     both = np.concatenate([ref, cur])
     if not both.size:
         return Distribution((), (), (), miss_ref, miss_cur, "no values")
-    values = np.unique(both)
-    if values.size <= DISCRETE_UP_TO:
+    values = _few_distinct(both)
+    if values is not None:
         labels = tuple(_label(v) for v in values)
         return Distribution(labels, _share([(ref == v).sum() for v in values], ref.size),
                             _share([(cur == v).sum() for v in values], cur.size), miss_ref, miss_cur, "one bin per value")  # fmt: skip
@@ -52,33 +64,36 @@ def numeric(reference, current, bins: int = NUMERIC_BINS) -> Distribution:
     if high <= low:
         low, high = float(both.min()), float(both.max())
     edges = np.linspace(low, high, bins + 1)
-    ref_counts = np.histogram(np.clip(ref, low, high), edges)[0]
-    cur_counts = np.histogram(np.clip(cur, low, high), edges)[0]
+    # bins + range, not the edges: numpy's uniform-bin path counts without sorting (10× faster at 1M rows).
+    ref_counts = np.histogram(np.clip(ref, low, high), bins, range=(low, high))[0]
+    cur_counts = np.histogram(np.clip(cur, low, high), bins, range=(low, high))[0]
     labels = [f"{_label(a)}–{_label(b)}" for a, b in zip(edges[:-1], edges[1:])]
     labels[0], labels[-1] = f"≤{_label(edges[1])}", f">{_label(edges[-2])}"
     return Distribution(tuple(labels), _share(ref_counts, ref.size), _share(cur_counts, cur.size), miss_ref, miss_cur,
                         "equal-width bins over the 1st–99th percentiles, tails in the end ones")  # fmt: skip
 
 
+def _counts(values) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for key, n in values.dropna().value_counts().items():
+        out[str(key)] = out.get(str(key), 0) + int(n)
+    return out
+
+
 def categorical(reference, current, top: int = MAX_CATEGORIES) -> Distribution:
     """The most common categories (by reference share, then current), the rest as "other"."""
-    ref = [None if v is None or v != v else str(v) for v in reference]  # v != v: NaN
-    cur = [None if v is None or v != v else str(v) for v in current]
-    miss_ref = sum(v is None for v in ref) / len(ref) if ref else 0.0
-    miss_cur = sum(v is None for v in cur) / len(cur) if cur else 0.0
-    ref, cur = [v for v in ref if v is not None], [v for v in cur if v is not None]
+    import pandas as pd
 
-    def counts(values: list[str]) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for v in values:
-            out[v] = out.get(v, 0) + 1
-        return out
-
-    rc, cc = counts(ref), counts(cur)
+    ref, cur = pd.Series(reference), pd.Series(current)
+    miss_ref = float(ref.isna().mean()) if len(ref) else 0.0
+    miss_cur = float(cur.isna().mean()) if len(cur) else 0.0
+    # Counted by their text: 1 and "1" are one category, as a user reads them.
+    rc, cc = _counts(ref), _counts(cur)
+    n_ref, n_cur = sum(rc.values()), sum(cc.values())
     order = sorted(set(rc) | set(cc), key=lambda k: (-rc.get(k, 0), -cc.get(k, 0), k))
     shown, rest = order[:top], order[top:]
     labels = tuple(shown) + (("other",) if rest else ())
     ref_counts = [rc.get(k, 0) for k in shown] + ([sum(rc.get(k, 0) for k in rest)] if rest else [])
     cur_counts = [cc.get(k, 0) for k in shown] + ([sum(cc.get(k, 0) for k in rest)] if rest else [])
-    return Distribution(labels, _share(ref_counts, len(ref)), _share(cur_counts, len(cur)), miss_ref, miss_cur,
+    return Distribution(labels, _share(ref_counts, n_ref), _share(cur_counts, n_cur), miss_ref, miss_cur,
                         f"the {top} most common categories" + (", the rest as other" if rest else ""))  # fmt: skip

@@ -208,7 +208,7 @@ def _without_widgets():
 def _distribution(reference, current, is_numeric: bool):
     if is_numeric:
         return distribution.numeric(reference.to_numpy(dtype=float, na_value=float("nan")), current.to_numpy(dtype=float, na_value=float("nan")))
-    return distribution.categorical(reference.tolist(), current.tolist())
+    return distribution.categorical(reference, current)
 
 
 def run(request: DriftRequest) -> DriftResult:

@@ -50,6 +50,27 @@ class SampleRing:
         j = (self._next - 1) % len(self._t)
         return self._t[j], self._v[j]
 
+    def at_or_before(self, t_ms: int) -> tuple[int, float] | None:
+        """The newest sample taken at or before ``t_ms`` (binary search: samples are in time order)."""
+        cap, start = len(self._t), (self._next - self._size) % len(self._t)
+        low, high = 0, self._size  # the answer is the last i in [0, size) with t <= t_ms
+        while low < high:
+            mid = (low + high) // 2
+            if self._t[(start + mid) % cap] <= t_ms:
+                low = mid + 1
+            else:
+                high = mid
+        if low == 0:
+            return None
+        j = (start + low - 1) % cap
+        return self._t[j], self._v[j]
+
+    def first(self) -> tuple[int, float] | None:
+        if not self._size:
+            return None
+        j = (self._next - self._size) % len(self._t)
+        return self._t[j], self._v[j]
+
     def between(self, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
         """Samples with start_ms <= t <= end_ms, oldest first; walks back from the newest,
         so a window at the end of a long buffer costs only its own samples."""

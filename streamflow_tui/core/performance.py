@@ -54,6 +54,11 @@ class Performance:
     estimated: Scores | None  # None without scored rows
     reliability: tuple[Reliability, ...] = ()
     assumption: str = CALIBRATION_ASSUMPTION
+    window_seconds: float | None = None  # None: counts since the API started; else labels and predictions of the last N s
+
+    @property
+    def window(self) -> str:
+        return "since the API started" if self.window_seconds is None else f"last {self.window_seconds:g} s"
 
     @property
     def coverage(self) -> float | None:
@@ -66,7 +71,8 @@ class Performance:
             "coverage": self.coverage,
             "realized": self.realized.to_json() if self.realized else None,
             "estimated": self.estimated.to_json() if self.estimated else None,
-            "window": "since the API started",
+            "window": self.window,
+            "window_seconds": self.window_seconds,
             "assumption": self.assumption,
         }
 
@@ -163,11 +169,13 @@ def reliability(positives: list[tuple[float, float]], negatives: list[tuple[floa
 
 
 def performance_of(confusion: dict[tuple[str, str], float], positives: list[tuple[float, float]], negatives: list[tuple[float, float]],
-                   scores: list[tuple[float, float]], predictions: float | None, threshold: float = DECISION_THRESHOLD) -> Performance | None:  # fmt: skip
+                   scores: list[tuple[float, float]], predictions: float | None, threshold: float = DECISION_THRESHOLD,
+                   window_seconds: float | None = None) -> Performance | None:  # fmt: skip
     """Realised scores when labels exist, the CBPE estimate when scores exist; None when the target has neither."""
     if not scores and not confusion:
         return None
     labels = sum(confusion.values()) if confusion else None
     realized = realised(confusion, positives, negatives, threshold) if labels else None
     return Performance(threshold=threshold, predictions=predictions, labels=labels, realized=realized,
-                       estimated=cbpe(scores, threshold), reliability=reliability(positives, negatives) if labels else ())  # fmt: skip
+                       estimated=cbpe(scores, threshold), reliability=reliability(positives, negatives) if labels else (),
+                       window_seconds=window_seconds)  # fmt: skip

@@ -199,7 +199,8 @@ class PrometheusSource:
 
     def __init__(self, prometheus_url: str, names: MetricNames | None = None, *, api_url: str | None = None,
                  timeout: float = 3.0, preset: str | None = None, options: ConnectionOptions | None = None,
-                 exclude: tuple[str, ...] = DEFAULT_EXCLUDED, job: str | None = None):  # fmt: skip
+                 exclude: tuple[str, ...] = DEFAULT_EXCLUDED, job: str | None = None, performance_window: float = 0.0):  # fmt: skip
+        self.performance_window = performance_window  # seconds; 0: since the API started
         self.client = PrometheusClient(prometheus_url, timeout=timeout, options=options)
         self.names = names or MetricNames()
         self.api_url = api_url
@@ -413,18 +414,26 @@ class PrometheusSource:
         n = self.names
         if not ({n.labelled, n.probability + "_bucket"} & self._labels.keys()):
             return None  # a target without model metrics: no four queries a poll for nothing
+        w = self.performance_window
+
+        def counted(metric: str) -> str:
+            """Cumulative since start, or its exact growth over the window: not increase(), whose extrapolation
+            scales each series by its own factor and skews the ratios between them. A series that fell was
+            reset, one with no sample a window ago is new: for both, all of its current value is in the window."""
+            return f"(({metric} - {metric} offset {w:g}s) >= 0 or {metric})" if w else metric
+
         confusion = {(r["metric"].get("predicted", ""), r["metric"].get("actual", "")): _value(r["value"][1]) or 0.0
-                     for r in self.client.query(f"sum by (predicted, actual) ({n.labelled})", at)}  # fmt: skip
+                     for r in self.client.query(f"sum by (predicted, actual) ({counted(n.labelled)})", at)}  # fmt: skip
         by_actual: dict[str, list[tuple[float, float]]] = {}
-        for r in self.client.query(f"sum by (le, actual) ({n.labelled_probability}_bucket)", at):
+        for r in self.client.query(f"sum by (le, actual) ({counted(n.labelled_probability + '_bucket')})", at):
             le = parse_le(r["metric"].get("le", ""))
             if le is not None and _value(r["value"][1]) is not None:
                 by_actual.setdefault(r["metric"].get("actual", ""), []).append((le, _value(r["value"][1])))
-        scores = [(le, v) for r in self.client.query(f"sum by (le) ({n.probability}_bucket)", at)
+        scores = [(le, v) for r in self.client.query(f"sum by (le) ({counted(n.probability + '_bucket')})", at)
                   if (le := parse_le(r["metric"].get("le", ""))) is not None and (v := _value(r["value"][1])) is not None]  # fmt: skip
-        rows = self.client.query(f"sum({n.predictions})", at)
+        rows = self.client.query(f"sum({counted(n.predictions)})", at)
         predictions = _value(rows[0]["value"][1]) if rows else None
-        return performance_of(confusion, by_actual.get("1", []), by_actual.get("0", []), scores, predictions)
+        return performance_of(confusion, by_actual.get("1", []), by_actual.get("0", []), scores, predictions, window_seconds=w or None)
 
     # -- history for charts ---------------------------------------------------------
     def history(self, duration_s: float, step_s: float, window_seconds: float) -> History:

@@ -44,8 +44,10 @@ class ScrapeSource:
         preset: str | None = None,
         options: ConnectionOptions | None = None,
         exclude: tuple[str, ...] = DEFAULT_EXCLUDED,
+        performance_window: float = 0.0,
     ):
         self.api_url = api_url.rstrip("/")
+        self.performance_window = performance_window  # seconds; 0: since the API started
         self.names = names or MetricNames()
         self.preset = preset
         self.exclude = exclude
@@ -207,26 +209,28 @@ class ScrapeSource:
         )
 
     def _performance(self, series) -> Performance | None:
-        """From the latest cumulative counts (since the API started): labels arrive long after predictions."""
+        """From the latest cumulative counts (since the API started: labels arrive long after predictions),
+        or their increase over the performance window (the labels that arrived in it, the predictions made in it)."""
         n = self.names
-        latest = compute.Window(self._last_ok_ms, 0)
+        latest = compute.Window(self._last_ok_ms, round(self.performance_window * 1000))
         confusion: dict[tuple[str, str], float] = {}
         predictions = None
         for (name, labels), ring in series:
             if name == n.labelled:
-                value = latest.value(ring, per_second=False)
+                value = latest.value(ring, per_second=False, exact=True)
                 if value is not None:
                     lab = dict(labels)
                     key = (lab.get("predicted", ""), lab.get("actual", ""))
                     confusion[key] = confusion.get(key, 0.0) + value
             elif name == n.predictions:
-                value = latest.value(ring, per_second=False)
+                value = latest.value(ring, per_second=False, exact=True)
                 if value is not None:
                     predictions = (predictions or 0.0) + value
         by_actual = compute.bucket_values(series, n.labelled_probability + "_bucket", latest, per_second=False,
-                                          group_by=lambda lab: lab.get("actual", ""))  # fmt: skip
-        scores = compute.bucket_values(series, n.probability + "_bucket", latest, per_second=False).get("", [])
-        return performance_of(confusion, by_actual.get("1", []), by_actual.get("0", []), scores, predictions)
+                                          group_by=lambda lab: lab.get("actual", ""), exact=True)  # fmt: skip
+        scores = compute.bucket_values(series, n.probability + "_bucket", latest, per_second=False, exact=True).get("", [])
+        return performance_of(confusion, by_actual.get("1", []), by_actual.get("0", []), scores, predictions,
+                              window_seconds=self.performance_window or None)  # fmt: skip
 
     def close(self) -> None:
         self._fetcher.close()

@@ -50,7 +50,7 @@ def quality_text(p) -> Text:
     if p.realized:
         t.append(f"AUC {num(p.realized.roc_auc, '{:.3f}')}", style="bold green")
         t.append(f" realised  precision {pct(p.realized.precision)}  recall {pct(p.realized.recall)}"
-                 f"  ({num(p.labels, '{:,.0f}')} labels, {pct(p.coverage)} of predictions)")  # fmt: skip
+                 f"  ({num(p.labels, '{:,.0f}')} labels, {pct(p.coverage)} of predictions, {p.window})")  # fmt: skip
     else:
         t.append("no labels yet (POST /feedback)", style="dim")
     if p.estimated:
