@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import logging
 import json
 import math
 import os
 import uuid
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -16,13 +19,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from streamflow_data import iter_rows
-from streamflow_data.schema import FEATURES
+from streamflow_data.schema import FEATURES, LABEL
 
 from .prediction_log import NoLog, PredictionLog, PredictionLogError
 from .metrics import ApiMetrics
 from .middleware import BodyLimitMiddleware, InstrumentationMiddleware
-from .model import ChurnModel, load_or_train
+from .model import ChurnModel, load_or_train, score_counts
+from .registry import ModelRecord, RegistryError, open_registry
+from .serving import ModelReloader
 from .schemas import BatchRequest, BatchResponse, FeedbackBatch, FeedbackItem, Prediction, PredictRequest
 from .settings import ApiSettings
 from .store import FeatureStore
@@ -48,18 +52,19 @@ class Predictor:
             raise HTTPException(404, f"unknown user_id {request.user_id!r} in {self.store.month}")
         return features
 
-    def score(self, request: PredictRequest, features: Mapping[str, Any]) -> dict[str, Any]:
-        probability = self.model.probability(features)
+    def score(self, request: PredictRequest, features: Mapping[str, Any], model: ChurnModel | None = None) -> dict[str, Any]:
+        model = model or self.model  # read once: a hot reload mid-request does not mix two models
+        probability = model.probability(features)
         predicted = int(probability >= DECISION_THRESHOLD)
         self.metrics.observe_prediction(probability, predicted)
         prediction_id = uuid.uuid4().hex
-        self.log.append(prediction_id, self.model.version, request.user_id, probability, predicted, tuple(features[f] for f in FEATURES))
+        self.log.append(prediction_id, model.version, request.user_id, probability, predicted, tuple(features[f] for f in FEATURES))
         return {
             "prediction_id": prediction_id,
             "user_id": request.user_id,
             "churn_probability": probability,
             "prediction": predicted,
-            "model_version": self.model.version,
+            "model_version": model.version,
             "features_used": features,
         }
 
@@ -82,25 +87,40 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or ApiSettings()
-    model = load_or_train(settings.training_month, settings.cache_dir)
+    registry, record, registry_error = _champion(settings)
+    model = record.model
     store = FeatureStore(settings.month)
     metrics = ApiMetrics(model_version=model.version, training_month=model.training_month, served_month=store.month)
-    metrics.observe_reference(model.probability(row) for row in iter_rows(model.training_month))
     if settings.log_predictions:
         log = PredictionLog(settings.prediction_log or _private_log(), settings.prediction_log_rows,
                             max_age_s=settings.prediction_log_max_age_s)  # fmt: skip
     else:
         log = NoLog()
     predictor = Predictor(model, store, metrics, log)
+    reloader = ModelReloader(registry, predictor, metrics, store.month, record)
+    reloader.serve(record)
+    reloader.error = registry_error
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        # Poll the registry for a new champion; POST /admin/reload checks at once.
+        task = asyncio.create_task(_watch(reloader, settings.registry_poll_s)) if settings.registry_poll_s > 0 else None
+        try:
+            yield
+        finally:
+            if task:
+                task.cancel()
 
     app = FastAPI(
         title="StreamFlow churn predictor",
         version=model.version,
         description="Predicts which subscribers of a video-streaming service will churn.",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.state.predictor = predictor
+    app.state.reloader = reloader
 
     @app.post("/predict", response_model=Prediction)
     async def predict(request: PredictRequest) -> dict[str, Any]:
@@ -112,16 +132,18 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         if missing:
             shown = ", ".join(repr(m) for m in missing[:10]) + (" …" if len(missing) > 10 else "")
             raise HTTPException(404, f"{len(missing)} unknown user_id(s) in {store.month}: {shown}")
+        model = predictor.model  # one model for the whole batch, even across a hot reload
         return {
             "model_version": model.version,
-            "predictions": [predictor.score(item, predictor.features_for(item)) for item in batch.items],
+            "predictions": [predictor.score(item, predictor.features_for(item), model) for item in batch.items],
         }
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
         return {
             "status": "ok",
-            "model_version": model.version,
+            "model_version": predictor.model.version,
+            "registry": reloader.status(),
             "served_month": store.month,
             "as_of": store.as_of,
             "users": len(store),
@@ -130,7 +152,19 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     @app.get("/model")
     async def model_card() -> dict[str, Any]:
-        return {**model.describe(), "served_month": store.month, "decision_threshold": DECISION_THRESHOLD}
+        record = reloader.record
+        return {**record.model.describe(), "served_month": store.month, "decision_threshold": DECISION_THRESHOLD,
+                "lineage": record.lineage()}  # fmt: skip
+
+    @app.post("/admin/reload")
+    async def reload_model(request: Request) -> JSONResponse:
+        """Serve the registry's champion now, not at the next poll. Loopback clients only; with several
+        workers only the one that answers reloads here, the others at their next poll."""
+        _loopback_only(request, settings)
+        changed = await run_in_threadpool(reloader.check)
+        if reloader.error:
+            raise HTTPException(503, f"{reloader.error}; still serving {predictor.model.version}")
+        return JSONResponse({"model_version": predictor.model.version, "changed": changed, "previous": reloader.previous})
 
     @app.get("/monitoring/recent")
     async def recent_inputs(request: Request, limit: int | None = Query(default=None, ge=1)) -> Response:
@@ -146,6 +180,18 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             raise HTTPException(503, str(exc)) from None
         head = json.dumps({"capacity": settings.live_buffer_rows, "count": count, "served_month": store.month,
                            "columns": list(FEATURES), "dropped": log.dropped, "error": log.error})  # fmt: skip
+        return Response(head[:-1] + ', "rows": ' + rows + "}", media_type="application/json")
+
+    @app.get("/monitoring/labelled")
+    async def labelled_rows(request: Request, limit: int = Query(default=100_000, ge=1, le=1_000_000)) -> Response:
+        """The newest predictions that received their label: features then churn_label per row, for retraining
+        on live data (``streamflow-retrain --data live``). Loopback clients only, like /monitoring/recent."""
+        _loopback_only(request, settings)
+        try:
+            count, rows = await run_in_threadpool(log.labelled_json, limit)
+        except PredictionLogError as exc:
+            raise HTTPException(503, str(exc)) from None
+        head = json.dumps({"count": count, "columns": [*FEATURES, LABEL], "served_month": store.month, "error": log.error})
         return Response(head[:-1] + ', "rows": ' + rows + "}", media_type="application/json")
 
     @app.post("/feedback")
@@ -185,6 +231,31 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     if settings.instrument:
         app.add_middleware(InstrumentationMiddleware, metrics=metrics)
     return app
+
+
+def _champion(settings: ApiSettings):
+    """(registry, the record to serve, the registry's problem or None). A registry that cannot give a
+    champion does not stop the API: it serves the bundled model and /health says why."""
+    from .retrain import RetrainError, bootstrap_champion
+
+    registry = open_registry(settings.registry, settings.registry_location, settings.cache_dir)
+    try:
+        return registry, bootstrap_champion(registry, settings.cache_dir, settings.training_month), None
+    except (RegistryError, RetrainError) as exc:
+        from streamflow_data import load_frame
+
+        model = load_or_train(settings.training_month, settings.cache_dir)
+        logging.getLogger("streamflow.api").error("model registry: %s; serving the bundled model %s", exc, model.version)
+        frame = load_frame(settings.training_month)
+        record = ModelRecord(model=model, data=settings.training_month, data_hash="", rows=len(frame),
+                             reference_counts=score_counts(model, frame))  # fmt: skip
+        return registry, record, str(exc)
+
+
+async def _watch(reloader: ModelReloader, every_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        await run_in_threadpool(reloader.check)
 
 
 def _is_loopback(host: str) -> bool:

@@ -26,6 +26,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--live-buffer", type=int, help="scored rows kept for live drift (default: $STREAMFLOW_API_LIVE_BUFFER_ROWS or 10000)")
     parser.add_argument("--prediction-log", metavar="PATH",
                         help="SQLite file logging every scored row and its feedback, kept across restarts (default: a temporary one)")
+    parser.add_argument("--registry", choices=("local", "mlflow"),
+                        help="serve the champion of this model registry (default: $STREAMFLOW_API_REGISTRY or local)")
+    parser.add_argument("--registry-location", metavar="DIR|URI",
+                        help="local: the registry directory (default: <cache>/registry); mlflow: the tracking URI (default: $MLFLOW_TRACKING_URI)")
+    parser.add_argument("--registry-poll", type=float, metavar="S",
+                        help="seconds between checks for a new champion (default: $STREAMFLOW_API_REGISTRY_POLL_S or 5; 0: only POST /admin/reload)")
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
@@ -42,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         # The environment's STREAMFLOW_API_* settings, with the flags given on top.
-        settings = ApiSettings.from_env(month=args.month, live_buffer_rows=args.live_buffer, prediction_log=args.prediction_log)
+        settings = ApiSettings.from_env(month=args.month, live_buffer_rows=args.live_buffer, prediction_log=args.prediction_log,
+                                        registry=args.registry, registry_location=args.registry_location,
+                                        registry_poll_s=args.registry_poll)  # fmt: skip
     except SettingsError as exc:
         print(f"streamflow-api: invalid setting: {exc}", file=sys.stderr)
         return 2
@@ -58,10 +66,17 @@ def main(argv: list[str] | None = None) -> int:
         multiproc_dir = tempfile.mkdtemp(prefix="streamflow-metrics-")
         os.environ[MULTIPROC_ENV] = multiproc_dir
     try:
-        # Train (or load) the model once here, so workers start from the cache.
-        from .model import load_or_train
+        # The champion once here (the bundled model trained and registered on first use), so workers start
+        # from the registry; a registry that cannot give one is said here, and the workers serve the bundled model.
+        from .registry import RegistryError, open_registry
+        from .retrain import RetrainError, bootstrap_champion
 
-        load_or_train(settings.training_month, settings.cache_dir)
+        try:
+            record = bootstrap_champion(open_registry(settings.registry, settings.registry_location, settings.cache_dir),
+                                        settings.cache_dir, settings.training_month)  # fmt: skip
+            print(f"serving {record.version} (champion of the {settings.registry} registry)", file=sys.stderr)
+        except (RegistryError, RetrainError) as exc:
+            print(f"streamflow-api: model registry: {exc}; serving the bundled model instead", file=sys.stderr)
         # The prediction log opens (or is created) here too: a corrupt file is one clear line, not a worker traceback.
         from .prediction_log import PredictionLog, PredictionLogError
 

@@ -12,6 +12,8 @@ import os
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import HistogramMetricFamily
+from prometheus_client.utils import floatToGoString
 
 # 0.5 ms to 10 s: sub-millisecond model calls up to timeouts.
 LATENCY_BUCKETS = (
@@ -25,10 +27,36 @@ UNMATCHED_ENDPOINT = "unmatched"  # every path that matches no route
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
+class ReferenceScores:
+    """``api_reference_probability{version}``: the served model's scores on its own training rows, as a
+    histogram with the same buckets as ``api_prediction_probability``. Counts come from the registry
+    record (computed once, at training); a new champion replaces them."""
+
+    def __init__(self):
+        self.version: str | None = None
+        self.counts: tuple[int, ...] = ()
+
+    def collect(self):
+        family = HistogramMetricFamily("api_reference_probability",
+                                       "Predicted churn probability of the served model's training rows: the distribution live scores are compared with.",
+                                       labels=["version"])  # fmt: skip
+        if self.version and len(self.counts) == len(PROBABILITY_BUCKETS):
+            cumulative, total, middle_sum = [], 0, 0.0
+            for le, count in zip(PROBABILITY_BUCKETS, self.counts):
+                total += count
+                middle_sum += count * (le - 0.005)
+                cumulative.append((floatToGoString(le), total))
+            cumulative.append(("+Inf", total))
+            family.add_metric([self.version], cumulative, sum_value=middle_sum)
+        yield family
+
+
 class ApiMetrics:
     def __init__(self, *, model_version: str, training_month: str, served_month: str):
         self.registry = CollectorRegistry()
         r = self.registry
+        self.reference = ReferenceScores()
+        r.register(self.reference)
         self.requests = Counter(
             "api_requests", "HTTP requests by route template, outcome and status code.",
             ["endpoint", "status", "code"], registry=r,
@@ -52,11 +80,6 @@ class ApiMetrics:
             "api_labelled_probability", "Predicted churn probability of labelled predictions, by actual class.",
             ["actual"], buckets=PROBABILITY_BUCKETS, registry=r,
         )  # fmt: skip
-        self.reference_probability = Histogram(
-            "api_reference_probability",
-            "Predicted churn probability of the training month's rows, observed once at start: the distribution live scores are compared with.",
-            buckets=PROBABILITY_BUCKETS, registry=r,
-        )  # fmt: skip
         self.model_info = Gauge(
             "api_model_info", "The model being served (value is always 1).",
             ["version", "training_month", "served_month"], multiprocess_mode="max", registry=r,
@@ -72,9 +95,14 @@ class ApiMetrics:
             self.requests.labels(endpoint, "success", "200")
             self.latency.labels(endpoint)
 
-    def observe_reference(self, probabilities) -> None:
-        for p in probabilities:
-            self.reference_probability.observe(p)
+    def set_model(self, version: str, training_month: str, served_month: str, reference_counts: tuple[int, ...],
+                  previous: tuple[str, str] | None = None) -> None:  # fmt: skip
+        """The served model changed: its info series is 1, the previous one's 0 (with several workers the
+        values are maxed across them, so the old version reads 1 until every worker has swapped)."""
+        if previous:
+            self.model_info.labels(previous[0], previous[1], served_month).set(0)
+        self.model_info.labels(version, training_month, served_month).set(1)
+        self.reference.version, self.reference.counts = version, tuple(reference_counts)
 
     def observe_request(self, endpoint: str, code: int, seconds: float) -> None:
         status = "success" if code < 400 else "error"
@@ -98,5 +126,6 @@ class ApiMetrics:
 
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry, path=path)
+            registry.register(self.reference)  # this worker's model: not kept in the shared files
             return encoder(registry), content_type
         return encoder(self.registry), content_type

@@ -102,12 +102,8 @@ def predict_frame(pipeline, frame):
     return pipeline.predict_proba(_design_matrix(frame))[:, 1]
 
 
-def train(training_month: str) -> ChurnModel:
-    from sklearn.metrics import roc_auc_score
-
-    from streamflow_data import load_frame
-
-    pipeline = fit_pipeline(training_month)
+def _folded(pipeline) -> tuple[float, dict[str, float], dict[str, float]]:
+    """The fitted pipeline as arithmetic: bias, one weight per raw feature, one per net_service value."""
     scaler = pipeline.named_steps["encode"].named_transformers_["numeric"]
     coef = pipeline.named_steps["classify"].coef_[0]
     n_linear = len(LINEAR_FEATURES)
@@ -115,13 +111,57 @@ def train(training_month: str) -> ChurnModel:
     bias = float(pipeline.named_steps["classify"].intercept_[0])
     bias -= sum(float(c * m / s) for c, m, s in zip(coef[:n_linear], scaler.mean_, scaler.scale_))
     category_weights = {net: float(c) for net, c in zip(NET_SERVICES, coef[n_linear:])}
+    return bias, weights, category_weights
 
+
+def train(training_month: str) -> ChurnModel:
+    from sklearn.metrics import roc_auc_score
+
+    from streamflow_data import load_frame
+
+    pipeline = fit_pipeline(training_month)
     metrics: dict[str, float] = {}
     position = MONTHS.index(training_month)
     for key, month in (("auc_train", training_month), ("auc_next_month", MONTHS[min(position + 1, len(MONTHS) - 1)])):
         frame = load_frame(month)
         metrics[key] = round(float(roc_auc_score(frame[LABEL], predict_frame(pipeline, frame))), 4)
-    return ChurnModel(model_version(training_month), training_month, bias, weights, category_weights, metrics)
+    return ChurnModel(model_version(training_month), training_month, *_folded(pipeline), metrics)
+
+
+def frame_hash(frame) -> str:
+    """sha256 of the rows' features and labels and of the training parameters."""
+    import pandas as pd
+
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(frame[list(FEATURES) + [LABEL]], index=False).to_numpy().tobytes())
+    digest.update(json.dumps({"algorithm": ALGORITHM, "params": PARAMS, "features": FEATURES}).encode())
+    return digest.hexdigest()
+
+
+def fit_frame(frame, data_name: str) -> ChurnModel:
+    """A model trained on labelled rows (FEATURES and LABEL), versioned by their hash."""
+    pipeline = build_pipeline()
+    pipeline.fit(_design_matrix(frame), frame[LABEL].astype(int))
+    return ChurnModel(f"{data_name}-{frame_hash(frame)[:12]}", data_name, *_folded(pipeline), {})
+
+
+def probabilities(model: ChurnModel, frame):
+    """``model.probability`` of every row of a DataFrame, vectorised (numpy)."""
+    import numpy as np
+
+    z = np.full(len(frame), model.bias) + frame["net_service"].map(model.category_weights).to_numpy(dtype=float)
+    for name, weight in model.weights.items():
+        z += weight * frame[name].fillna(MISSING_VALUE).to_numpy(dtype=float)
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def score_counts(model: ChurnModel, frame, bins: int = 100) -> tuple[int, ...]:
+    """How many rows score in each 0.01-wide band, upper bound included as Prometheus' ``le`` counts."""
+    import numpy as np
+
+    p = probabilities(model, frame)
+    index = np.clip(np.ceil(np.round(p * bins, 9)).astype(int) - 1, 0, bins - 1)
+    return tuple(int(c) for c in np.bincount(index, minlength=bins))
 
 
 def _write_atomically(path: Path, text: str) -> None:

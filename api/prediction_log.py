@@ -137,6 +137,21 @@ class PredictionLog:
             raise PredictionLogError(f"the prediction log {self.path} cannot be read: {exc}") from None
         return count, "[" + text + "]"
 
+    def labelled_json(self, limit: int) -> tuple[int, str]:
+        """(number, JSON array text) of the newest labelled rows, each its features then its label, oldest
+        first: what ``streamflow-retrain --data live`` trains on. Call off the event loop."""
+        self.flush()
+        try:
+            count, text = self._connect().execute(
+                "SELECT count(*), coalesce(group_concat(substr(row, 1, length(row) - 1) || ',' || actual || ']', ','), '') FROM"
+                " (SELECT row, actual FROM (SELECT id, row, actual FROM predictions WHERE actual IS NOT NULL"
+                "  ORDER BY id DESC LIMIT ?) ORDER BY id)",
+                (limit,),
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise PredictionLogError(f"the prediction log {self.path} cannot be read: {exc}") from None
+        return count, "[" + text + "]"
+
     def label(self, items: list[tuple[str | None, str | None, int]]) -> tuple[list[str], list[Labelled]]:
         """Join ground truth: ``items`` of (prediction_id, user_id, actual). Returns a status per item
         (``labelled``, ``already`` for the same label again, ``conflict``, ``unknown``) and the
@@ -195,6 +210,8 @@ class NoLog(PredictionLog):
 
     def recent_json(self, limit: int) -> tuple[int, str]:
         return 0, "[]"
+
+    labelled_json = recent_json
 
     def label(self, items):
         return ["unknown"] * len(items), []

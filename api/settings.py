@@ -38,7 +38,17 @@ class ApiSettings(BaseSettings):
     prediction_log: Path | None = None  # SQLite file of every scored row, shared by workers (default: a temp file of the run)
     prediction_log_rows: int = Field(default=1_000_000, ge=1)  # the log keeps this many newest predictions…
     prediction_log_max_age_s: float | None = Field(default=None, gt=0)  # …and none older than this
+    registry: str = "local"  # where the served model comes from: local (a directory) or mlflow
+    registry_location: str | None = None  # local: directory (default <cache_dir>/registry); mlflow: tracking URI
+    registry_poll_s: float = Field(default=5.0, ge=0)  # seconds between checks for a new champion (0: only POST /admin/reload)
     monitoring_public: bool = False  # serve /monitoring/* and /feedback to non-loopback clients too
+
+    @field_validator("registry")
+    @classmethod
+    def _known_registry(cls, value: str) -> str:
+        if value not in ("local", "mlflow"):
+            raise ValueError(f"{value!r} is not a registry: local or mlflow")
+        return value
 
     @field_validator("month", "training_month")
     @classmethod

@@ -1,0 +1,187 @@
+"""The model registry: versioned models with their lineage, and the aliases ``champion`` / ``challenger``.
+
+Two backends behind one interface (``Registry``): an embedded one (a directory:
+one JSON file per version, one for the aliases, every write atomic) and MLflow's
+model registry (``api/registry_mlflow.py``, the optional ``[mlflow]`` extra).
+The API serves ``champion`` and polls for a new one; ``streamflow-retrain``
+registers challengers and moves the alias. A version is complete on disk before
+any alias can name it, so nothing half-written ever becomes champion.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+from .model import ChurnModel
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+ALIASES = (CHAMPION, CHALLENGER)
+RECORD_FORMAT = 1
+
+
+class RegistryError(Exception):
+    """The registry cannot be read or written: the message says which file or store, and why."""
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    model: ChurnModel
+    data: str  # what it was trained on: a bundled month, a file, or "live"
+    data_hash: str  # sha256 of the training rows (features and labels)
+    rows: int  # training rows
+    parent: str | None = None  # the champion it was compared against (None: the first model)
+    metrics: dict[str, Any] = field(default_factory=dict)  # held-out evaluation when it was registered
+    # Its scores on its own training rows in 0.01-wide bins: the reference the API serves
+    # (api_reference_probability) while this model is champion.
+    reference_counts: tuple[int, ...] = ()
+    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    @property
+    def version(self) -> str:
+        return self.model.version
+
+    def to_json(self) -> dict[str, Any]:
+        return {"record_format": RECORD_FORMAT, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> "ModelRecord":
+        if doc.get("record_format") != RECORD_FORMAT:
+            raise ValueError(f"record format {doc.get('record_format')!r}, expected {RECORD_FORMAT}")
+        fields = {k: v for k, v in doc.items() if k != "record_format"}
+        fields["model"] = ChurnModel(**fields["model"])
+        fields["reference_counts"] = tuple(fields.get("reference_counts") or ())
+        return cls(**fields)
+
+    def lineage(self) -> dict[str, Any]:
+        return {"version": self.version, "data": self.data, "data_hash": self.data_hash, "rows": self.rows,
+                "parent": self.parent, "created": self.created, "metrics": self.metrics}  # fmt: skip
+
+
+class Registry(Protocol):
+    """Where versions live and which one each alias names."""
+
+    kind: str
+    location: str
+
+    def register(self, record: ModelRecord) -> None:
+        """Store a version (idempotent: the same version twice is one)."""
+
+    def get(self, version: str) -> ModelRecord:
+        """A stored version; RegistryError if it is missing or unreadable."""
+
+    def alias(self, name: str) -> str | None:
+        """The version an alias names, None if it names none yet."""
+
+    def set_alias(self, name: str, version: str) -> None:
+        """Point an alias at a stored version (checked readable first)."""
+
+
+def champion(registry: Registry) -> ModelRecord | None:
+    version = registry.alias(CHAMPION)
+    return registry.get(version) if version else None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write to a temporary file beside ``path``, flush it to disk, then rename over: readers see the old
+    file or the new one, never a part."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class LocalRegistry:
+    """A directory: ``models/<version>.json`` per version, ``aliases.json`` for the aliases."""
+
+    kind = "local"
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.location = str(self.root)
+
+    def _models(self) -> Path:
+        return self.root / "models"
+
+    def _path(self, version: str) -> Path:
+        if not version or "/" in version or version.startswith("."):
+            raise RegistryError(f"{version!r} is not a model version")
+        return self._models() / f"{version}.json"
+
+    def _writable(self, action: str):
+        try:
+            self._models().mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RegistryError(f"cannot {action}: the registry directory {self.root} cannot be created ({exc.strerror})") from None
+
+    def register(self, record: ModelRecord) -> None:
+        self._writable(f"register {record.version}")
+        path = self._path(record.version)
+        if path.exists():
+            self.get(record.version)  # an unreadable file with this name is an error, not "already there"
+            return
+        try:
+            _write_atomically(path, json.dumps(record.to_json(), indent=1))
+        except OSError as exc:
+            raise RegistryError(f"cannot register {record.version} in {self.root}: {exc.strerror or exc}") from None
+
+    def get(self, version: str) -> ModelRecord:
+        path = self._path(version)
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            raise RegistryError(f"model version {version} is not in the registry {self.root}") from None
+        except OSError as exc:
+            raise RegistryError(f"cannot read {path}: {exc.strerror or exc}") from None
+        try:
+            return ModelRecord.from_json(json.loads(text))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise RegistryError(f"{path} is corrupted ({type(exc).__name__}: {exc}); that version cannot be served") from None
+
+    def _aliases(self) -> dict[str, str]:
+        path = self.root / "aliases.json"
+        try:
+            doc = json.loads(path.read_text())
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise RegistryError(f"cannot read {path}: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise RegistryError(f"{path} is corrupted ({exc}); fix or remove it to choose a champion again") from None
+        if not isinstance(doc, dict) or not all(isinstance(v, str) for v in doc.values()):
+            raise RegistryError(f"{path} is corrupted (not a mapping of alias to version)")
+        return doc
+
+    def alias(self, name: str) -> str | None:
+        return self._aliases().get(name)
+
+    def set_alias(self, name: str, version: str) -> None:
+        self.get(version)  # complete and readable, or no alias names it
+        aliases = self._aliases() | {name: version}
+        try:
+            _write_atomically(self.root / "aliases.json", json.dumps(aliases, indent=1, sort_keys=True))
+        except OSError as exc:
+            raise RegistryError(f"cannot set {name} → {version} in {self.root}: {exc.strerror or exc}") from None
+
+
+def open_registry(kind: str, location: str | Path | None, cache_dir: Path) -> Registry:
+    """The registry a setting names: ``local`` (a directory; default ``<cache>/registry``) or ``mlflow``
+    (a tracking URI; default ``$MLFLOW_TRACKING_URI``)."""
+    if kind == "local":
+        return LocalRegistry(Path(location) if location else cache_dir / "registry")
+    if kind == "mlflow":
+        from .registry_mlflow import MlflowRegistry
+
+        return MlflowRegistry(str(location) if location else None)
+    raise RegistryError(f"unknown registry {kind!r}: local or mlflow")

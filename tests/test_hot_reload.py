@@ -1,0 +1,113 @@
+"""A new champion takes over a running API under load: 200 req/s across a promotion, two uvicorn workers,
+zero errors, every answer from the old model or the new one, the switch within one poll interval."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+import streamflow_data as sd
+from conftest import running_api
+
+POLL_S = 1.0
+RATE = 200
+
+
+def retrain(registry: str, month: str) -> dict:
+    done = subprocess.run([sys.executable, "-m", "api.retrain_cli", "--data", month, "--registry-location", registry],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+async def open_load(url: str, users: list[str], seconds: float, answers: list) -> None:
+    """Bounded open-model load: one request every 1/RATE s for ``seconds``, each answer recorded."""
+    async with httpx.AsyncClient(base_url=url, timeout=10, limits=httpx.Limits(max_connections=64)) as client:
+        async def one(i: int) -> None:
+            sent = time.time()
+            try:
+                r = await client.post("/predict", json={"user_id": users[i % len(users)]})
+                answers.append((sent, r.status_code, r.json().get("model_version")))
+            except httpx.HTTPError as exc:
+                answers.append((sent, type(exc).__name__, None))
+
+        start = time.perf_counter()
+        tasks = []
+        for i in range(int(seconds * RATE)):
+            await asyncio.sleep(max(0.0, start + i / RATE - time.perf_counter()))
+            tasks.append(asyncio.create_task(one(i)))
+        await asyncio.gather(*tasks)
+
+
+def test_a_promotion_under_load_drops_nothing(tmp_path):
+    registry = str(tmp_path / "registry")
+    users = [r["user_id"] for r in sd.iter_rows("month_005")][:2000]
+    with running_api("--workers", "2", "--registry-location", registry, "--registry-poll", str(POLL_S)) as api:
+        old = httpx.get(api + "/health").json()["model_version"]
+        answers: list = []
+        promoted_at: list[float] = []
+
+        async def scenario() -> None:
+            load = asyncio.create_task(open_load(api, users, 8.0, answers))
+            await asyncio.sleep(3.0)
+            decision = await asyncio.to_thread(retrain, registry, "month_004")
+            promoted_at.append(time.time())
+            assert decision["decision"] == "PROMOTED"
+            await load
+
+        asyncio.run(scenario())
+        new = httpx.get(api + "/model").json()["version"]
+    assert new != old and new.startswith("month_004-")
+    assert len(answers) == 8 * RATE
+    assert [a for a in answers if a[1] != 200] == []  # zero errors, zero dropped
+    versions = {a[2] for a in answers}
+    assert versions == {old, new}  # old before, new after; nothing else
+    # Both workers serve the new model within one poll interval of the alias moving (plus one answer's time).
+    late_old = [a for a in answers if a[2] == old and a[0] > promoted_at[0] + POLL_S + 0.25]
+    assert late_old == []
+    first_new = min(a[0] for a in answers if a[2] == new)
+    assert first_new <= promoted_at[0] + POLL_S + 0.25
+
+
+def test_admin_reload_now_and_a_broken_registry_keeps_the_model(tmp_path):
+    registry = tmp_path / "registry"
+    with running_api("--registry-location", str(registry), "--registry-poll", "0") as api:
+        old = httpx.get(api + "/health").json()["model_version"]
+        retrain(str(registry), "month_004")
+        assert httpx.get(api + "/health").json()["model_version"] == old  # no poll: nothing changes by itself
+        answer = httpx.post(api + "/admin/reload").json()
+        assert answer["changed"] is True and answer["previous"] == old and answer["model_version"].startswith("month_004-")
+        metrics = httpx.get(api + "/metrics").text
+        info = {line.split(" ")[0]: float(line.split(" ")[1]) for line in metrics.splitlines() if line.startswith("api_model_info{")}
+        assert sorted(info.values()) == [0.0, 1.0] and any(answer["model_version"] in k and v == 1 for k, v in info.items())
+        assert f'api_reference_probability_count{{version="{answer["model_version"]}"}} 4900.0' in metrics  # its 70 % training part
+
+        (registry / "aliases.json").write_text("{ not json")  # a corrupted registry
+        broken = httpx.post(api + "/admin/reload")
+        assert broken.status_code == 503 and "aliases.json is corrupted" in broken.json()["detail"]
+        assert f"still serving {answer['model_version']}" in broken.json()["detail"]
+        served = httpx.post(api + "/predict", json={"user_id": next(sd.iter_rows("month_005"))["user_id"]})
+        assert served.status_code == 200 and served.json()["model_version"] == answer["model_version"]
+        assert "corrupted" in httpx.get(api + "/health").json()["registry"]["error"]
+
+
+def test_an_unusable_registry_at_start_serves_the_bundled_model_and_says_so(tmp_path):
+    registry = tmp_path / "registry"
+    (registry / "models").mkdir(parents=True)
+    (registry / "aliases.json").write_text('{"champion": "gone-123"}')
+    with running_api("--registry-location", str(registry)) as api:
+        health = httpx.get(api + "/health").json()
+        assert health["model_version"].startswith("month_000-")
+        assert "gone-123 is not in the registry" in health["registry"]["error"]
+        assert httpx.post(api + "/predict", json={"user_id": next(sd.iter_rows("month_005"))["user_id"]}).status_code == 200
+
+
+@pytest.fixture(autouse=True)
+def _no_shared_registry(monkeypatch):
+    monkeypatch.delenv("STREAMFLOW_API_REGISTRY_LOCATION", raising=False)
