@@ -89,7 +89,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or ApiSettings()
     registry, record, registry_error = _champion(settings)
     model = record.model
-    store = FeatureStore(settings.month)
+    store = FeatureStore(settings.month, settings.cache_dir)
     metrics = ApiMetrics(model_version=model.version, training_month=model.training_month, served_month=store.month)
     if settings.log_predictions:
         log = PredictionLog(settings.prediction_log or _private_log(), settings.prediction_log_rows,

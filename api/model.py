@@ -11,14 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 from streamflow_data import MONTHS, month_path
 from streamflow_data.schema import FEATURE_KINDS, FEATURES, LABEL, NET_SERVICES
+
+from .files import write_atomically
 
 ALGORITHM = "logistic-regression"
 PARAMS: dict[str, Any] = {"C": 1.0, "max_iter": 1000, "solver": "lbfgs", "impute_missing": 0.0}
@@ -164,18 +164,6 @@ def score_counts(model: ChurnModel, frame, bins: int = 100) -> tuple[int, ...]:
     return tuple(int(c) for c in np.bincount(index, minlength=bins))
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def load_or_train(training_month: str, cache_dir: Path) -> ChurnModel:
     """The cached model for this data and these parameters, training it on first use."""
     version = model_version(training_month)
@@ -188,7 +176,7 @@ def load_or_train(training_month: str, cache_dir: Path) -> ChurnModel:
         pass  # missing or unreadable cache: train again
     model = train(training_month)
     try:
-        _write_atomically(path, json.dumps({"cache_format": CACHE_FORMAT, **asdict(model)}, indent=1))
+        write_atomically(path, json.dumps({"cache_format": CACHE_FORMAT, **asdict(model)}, indent=1))
     except OSError:
         pass  # a read-only cache only costs the next start a retrain
     return model

@@ -11,13 +11,12 @@ any alias can name it, so nothing half-written ever becomes champion.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
+from .files import write_atomically
 from .model import ChurnModel
 
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -87,21 +86,6 @@ def champion(registry: Registry) -> ModelRecord | None:
     return registry.get(version) if version else None
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file beside ``path``, flush it to disk, then rename over: readers see the old
-    file or the new one, never a part."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class LocalRegistry:
     """A directory: ``models/<version>.json`` per version, ``aliases.json`` for the aliases."""
 
@@ -132,7 +116,7 @@ class LocalRegistry:
             self.get(record.version)  # an unreadable file with this name is an error, not "already there"
             return
         try:
-            _write_atomically(path, json.dumps(record.to_json(), indent=1))
+            write_atomically(path, json.dumps(record.to_json(), indent=1), durable=True)
         except OSError as exc:
             raise RegistryError(f"cannot register {record.version} in {self.root}: {exc.strerror or exc}") from None
 
@@ -170,7 +154,7 @@ class LocalRegistry:
         self.get(version)  # complete and readable, or no alias names it
         aliases = self._aliases() | {name: version}
         try:
-            _write_atomically(self.root / "aliases.json", json.dumps(aliases, indent=1, sort_keys=True))
+            write_atomically(self.root / "aliases.json", json.dumps(aliases, indent=1, sort_keys=True), durable=True)
         except OSError as exc:
             raise RegistryError(f"cannot set {name} → {version} in {self.root}: {exc.strerror or exc}") from None
 
