@@ -28,12 +28,13 @@ from loadgen import LoadConfig, LoadConfigError, LoadRunner, LoadSnapshot
 
 from .config import ConsoleConfig
 from .widgets.charts import CHART_POINTS
-from .core.drift import DriftEngine, DriftError, DriftRequest, DriftResult
+from .core.drift import DriftEngine, DriftError, DriftRequest, DriftResult, RetrainError, RetrainJob
 from .core.drift_history import DriftHistory
 from .core.report import to_json
 from .core.results import Snapshot
 from .core.timeline import Timeline
-from .messages import DriftDone, DriftFailed, HtmlReady, PollFailed, SnapshotReady
+from .core.versions import VersionTracker
+from .messages import DriftDone, DriftFailed, HtmlReady, PollFailed, RetrainDone, RetrainFailed, SnapshotReady
 from .widgets.drift_view import DriftView, heatmap_text
 from .widgets.help_screen import HelpScreen
 from .widgets.load_panel import LoadPanel
@@ -56,6 +57,7 @@ class StreamFlowApp(App[None]):
         Binding("e", "export", "Export"),
         Binding("o", "open_report", "Open report"),
         Binding("t", "toggle_scheduled_drift", "Timed drift"),
+        Binding("r", "retrain", "Retrain"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
         Binding("1", "tab('traffic')", "Traffic", show=False),
@@ -80,6 +82,7 @@ class StreamFlowApp(App[None]):
         self._sources = sources  # (primary, fallback scrape source or None); built on mount if not given
         self._drift_engine = drift_engine
         self.timeline = Timeline(config.history_points)
+        self.versions = VersionTracker()
         self.snapshot: Snapshot | None = None
         self._fallback: str | None = None
         self._last_ok: float | None = None
@@ -93,6 +96,9 @@ class StreamFlowApp(App[None]):
         self._scheduled_timer = None
         self._scheduled_run = False  # the running check was started by the schedule
         self._drift_started: float | None = None
+        self._retrain_started: float | None = None
+        self._retrain_data: str | None = None
+        self.retrain_decision: dict | None = None
         self.polls = 0
         self.poll_errors = 0
         self._charts_at = 0.0
@@ -183,6 +189,9 @@ class StreamFlowApp(App[None]):
         self._load_snapshot = message.load if message.load_run == id(self.load) else None
         if s.ok:
             self._last_ok = self._clock()
+            change = self.versions.observe(s)
+            if change:
+                self.notify(f"{change.old} → {change.new}", title="the API serves a new model")
             self.timeline.add_snapshot(s, self._load_snapshot.achieved_rps if self._load_snapshot else None)
             self._show_views()
         self._show_status()
@@ -190,6 +199,8 @@ class StreamFlowApp(App[None]):
         if self._drift_started is not None:
             ref, cur, _ = self.query_one(DriftView).choice()
             self.query_one(DriftView).running(ref, cur, self._clock() - self._drift_started)
+        if self._retrain_started is not None:
+            self.query_one(DriftView).retrain_running(self._retrain_data, self._clock() - self._retrain_started)
 
     def _show_views(self, *, force_charts: bool = False) -> None:
         """Update the visible view only: hidden ones catch up when their tab is chosen."""
@@ -203,9 +214,9 @@ class StreamFlowApp(App[None]):
         active = self.query_one(TabbedContent).active
         if active == "traffic":
             self.query_one(TrafficView).show(s, self.timeline, slo_p95=self.config.slo_p95,
-                                             slo_error_ratio=self.config.slo_error_ratio, charts=charts)  # fmt: skip
+                                             slo_error_ratio=self.config.slo_error_ratio, charts=charts, versions=self.versions)  # fmt: skip
         elif active == "model":
-            self.query_one(ModelView).show(s, self.timeline, charts=charts)
+            self.query_one(ModelView).show(s, self.timeline, charts=charts, versions=self.versions)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._show_views(force_charts=True)
@@ -220,7 +231,8 @@ class StreamFlowApp(App[None]):
                 load = f"▶ {ls.model} {ls.target_rate:g}/s" if ls.model == "open" else f"▶ closed {ls.concurrency} workers"
             else:
                 load = "■ stopped"
-        self.query_one(StatusLine).show(s, age_s=age, fallback=self._fallback, load=load, paused=self.paused)
+        self.query_one(StatusLine).show(s, age_s=age, fallback=self._fallback, load=load, paused=self.paused,
+                                        change=self.versions.last)  # fmt: skip
         banner = None
         if s is not None and not s.ok:
             target = s.prometheus if s.source == "prometheus" else s.api
@@ -369,6 +381,43 @@ class StreamFlowApp(App[None]):
                 self.post_message(HtmlReady(engine.submit_html(result).result()))
             except Exception as exc:
                 self.post_message(HtmlReady(None, str(exc)))
+
+    # -- retrain ------------------------------------------------------------------------------------
+    def action_retrain(self) -> None:
+        """Train a challenger on the last drift check's current data, compare, promote or keep (worker process)."""
+        if self._retrain_started is not None:
+            self.notify("retraining is already running", severity="warning")
+            return
+        result = self.drift_result
+        if result is None:
+            self.notify("run a drift check first (d): r retrains on its current data", severity="warning")
+            return
+        self.query_one(TabbedContent).active = "drift"
+        job = RetrainJob(result.current, api_url=self.config.api_url if result.current == "live" else None,
+                         min_gain=self.config.min_gain, registry=self.config.registry,
+                         registry_location=self.config.registry_location)  # fmt: skip
+        self._retrain_started, self._retrain_data = self._clock(), job.data
+        self.query_one(DriftView).retrain_running(job.data, 0.0)
+        self._retrain_worker(job)
+
+    @work(thread=True, exclusive=True, group="retrain", exit_on_error=False)
+    def _retrain_worker(self, job: RetrainJob) -> None:
+        try:
+            self.post_message(RetrainDone(self._drift_engine.submit_retrain(job).result()))
+        except Exception as exc:  # RetrainFailed says what is wrong; anything else is shown with its type
+            self.post_message(RetrainFailed(str(exc) if isinstance(exc, RetrainError) else f"{type(exc).__name__}: {exc}"))
+
+    def on_retrain_done(self, message: RetrainDone) -> None:
+        self._retrain_started = None
+        self.retrain_decision = message.decision
+        self.query_one(DriftView).retrain_done(message.decision)
+        d = message.decision
+        self.notify(d["reason"], title=f"retrain: {d['decision']}", severity="information" if d["decision"] == "PROMOTED" else "warning")
+
+    def on_retrain_failed(self, message: RetrainFailed) -> None:
+        self._retrain_started = None
+        self.query_one(DriftView).retrain_failed(message.error)
+        self.notify(message.error, title="retraining failed", severity="error", timeout=10)
 
     # -- scheduled live drift -------------------------------------------------------------------
     def action_toggle_scheduled_drift(self) -> None:

@@ -72,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="objective for the error ratio (0-1): highlighted in the console (default 0.05 there); --once exits 4")
     p.add_argument("--slo-min-auc", type=_positive_float, metavar="AUC",
                    help="objective for the model's ROC AUC (realised, or estimated before labels): --once exits 4 below it")
+    p.add_argument("--registry", choices=("local", "mlflow"), default="local",
+                   help="model registry that r / --retrain register to (default: %(default)s, the API's default too)")
+    p.add_argument("--registry-location", metavar="DIR|URI",
+                   help="local: registry directory (default: <cache>/streamflow/registry); mlflow: tracking URI (default: $MLFLOW_TRACKING_URI)")
+    p.add_argument("--min-gain", type=_positive_float, default=0.03,
+                   help="relative log-loss gain a retrained model needs to be promoted (default: %(default)s)")
     p.add_argument("--performance-window", type=_positive_float, default=0.0, metavar="S",
                    help="model quality over the last S seconds: the labels that arrived and the predictions made in them"
                         " (default: 0 = since the API started)")
@@ -79,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--drift", nargs=2, metavar=("REF", "CUR"), help="compare two datasets: month_XXX, a .csv/.parquet file, or live")
     drift.add_argument("--threshold", type=_positive_float, default=0.30, help="drift share that triggers retraining (default: %(default)s)")
     drift.add_argument("--fail-on-drift", action="store_true", help="exit 3 when retraining is triggered")
+    drift.add_argument("--retrain", action="store_true",
+                       help="when retraining is triggered, retrain on CUR and promote or keep the champion (streamflow-retrain)")
     drift.add_argument("--reports-dir", default="reports/evidently", help="where the HTML and JSON reports go (default: %(default)s)")
     drift.add_argument("--num-stattest", help="Evidently stat test for numeric columns (default: Evidently's choice)")
     drift.add_argument("--cat-stattest", help="Evidently stat test for categorical columns")
@@ -155,6 +163,10 @@ def check_mode_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) 
             parser.error(f"{', '.join(given + drift_options)} only apply with --once (the console picks drift settings in its Drift view)")
     if args.fail_on_drift and not args.drift:
         parser.error("--fail-on-drift needs --drift REF CUR")
+    if args.retrain and not (args.once and args.drift):
+        parser.error("--retrain goes with --once --drift REF CUR (in the console, r retrains after a drift check)")
+    if not 0 <= args.min_gain < 1:
+        parser.error("--min-gain is a relative log-loss gain in [0, 1), e.g. 0.03 for 3 %")
     if not args.drift and args.once:
         unused = [f for f, v in (("--num-stattest", args.num_stattest), ("--cat-stattest", args.cat_stattest),
                                  ("--column-stattest", args.column_stattest), ("--column-threshold", args.column_threshold)) if v]  # fmt: skip
@@ -239,6 +251,7 @@ def run_console(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             slo_error_ratio=args.slo_error_ratio if args.slo_error_ratio is not None else 0.05, names=names,
             preset=args.preset, timeout=args.timeout, prometheus_options=args.prometheus_options, api_options=args.api_options,
             exclude=args.exclude, job=args.job, drift_every=args.drift_every, performance_window=args.performance_window,
+            registry=args.registry, registry_location=args.registry_location, min_gain=args.min_gain,
         )  # fmt: skip
         create_app(config, handle_signals=True).run()
     return 0

@@ -27,6 +27,9 @@ class ConsoleConfig:
     exclude: tuple[str, ...] = DEFAULT_EXCLUDED  # endpoints left out of every number
     job: str | None = None  # Prometheus scrape job of the API
     performance_window: float = 0.0  # seconds model quality is computed over (0: since the API started)
+    registry: str = "local"  # where r registers a retrained model (the API serves this registry's champion)
+    registry_location: str | None = None  # local: directory (default <cache>/streamflow/registry); mlflow: tracking URI
+    min_gain: float = 0.03  # relative log-loss gain a challenger needs to be promoted
     drift_every: float | None = None  # seconds between scheduled live drift checks (None: off until t is pressed)
     timeout: float = 3.0  # seconds a poll may take, whole
     prometheus_options: ConnectionOptions = field(default_factory=ConnectionOptions)

@@ -38,6 +38,16 @@ class DriftFailed(Message):
 
 
 @dataclass
+class RetrainDone(Message):
+    decision: dict  # streamflow.retrain/1
+
+
+@dataclass
+class RetrainFailed(Message):
+    error: str
+
+
+@dataclass
 class HtmlReady(Message):
     path: str | None
     error: str | None = None

@@ -70,15 +70,29 @@ def drift_request(args, api_url: str | None):
 
 
 def run_drift(args, api_url: str | None, err: TextIO):
-    """(the drift result, None) or (None, why it failed, also said on stderr). Evidently runs in a worker process."""
-    from .core.drift import DriftEngine, DriftError
+    """(the drift result, None, the retrain document or None) or (None, why it failed — also said on stderr,
+    None). Evidently and the retraining run in one worker process."""
+    from .core.drift import RETRAIN, DriftEngine, DriftError, RetrainError, RetrainJob
 
     engine = DriftEngine()
     try:
-        return engine.run(drift_request(args, api_url)), None
-    except DriftError as exc:
-        print(f"streamflow-tui: drift check failed: {exc}", file=err)
-        return None, str(exc)
+        try:
+            result = engine.run(drift_request(args, api_url))
+        except DriftError as exc:
+            print(f"streamflow-tui: drift check failed: {exc}", file=err)
+            return None, str(exc), None
+        if not args.retrain:
+            return result, None, None
+        if result.decision != RETRAIN:
+            return result, None, {"decision": None, "skipped": f"no retraining triggered ({result.decision})"}
+        job = RetrainJob(args.drift[1], api_url=api_url if args.drift[1] == "live" else None, min_gain=args.min_gain,
+                         registry=args.registry, registry_location=args.registry_location)  # fmt: skip
+        try:
+            decision = engine.submit_retrain(job).result(300)
+        except RetrainError as exc:
+            print(f"streamflow-tui: retraining failed: {exc}", file=err)
+            return result, None, {"decision": None, "error": str(exc)}
+        return result, None, decision
     finally:
         engine.close()
 
@@ -113,13 +127,16 @@ def run(args, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
         except EmbeddedApiError as exc:
             print(f"streamflow-tui: cannot start the embedded API: {exc}", file=err)
             return EXIT_UNREADABLE
-        drift_error = None
+        drift_error = retrained = None
         if args.drift:
-            drift, drift_error = run_drift(args, api_url, err)  # while an embedded API still serves its live rows
+            drift, drift_error, retrained = run_drift(args, api_url, err)  # while an embedded API still serves its live rows
     slo = slo_checks(snapshot, p95=args.slo_p95, error_ratio=args.slo_error_ratio, min_auc=args.slo_min_auc)
     if args.json:
         drift_doc = drift.to_json() if drift else ({"error": drift_error} if drift_error else None)
-        json.dump(to_json(snapshot, slo, drift_doc), out, indent=2, allow_nan=False)
+        document = to_json(snapshot, slo, drift_doc)
+        if args.retrain:
+            document["retrain"] = retrained
+        json.dump(document, out, indent=2, allow_nan=False)
         out.write("\n")
     else:
         out.write(render_text(snapshot, slo))
@@ -127,7 +144,20 @@ def run(args, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
             out.write(render_drift(drift))
         elif drift_error:
             out.write(f"\n{'drift':<11} check failed: {drift_error}\n")
+        if retrained is not None:
+            out.write(render_retrain(retrained))
+    if retrained is not None and retrained.get("error"):
+        return EXIT_UNREADABLE  # the retraining was asked for and could not run: a failure, as in streamflow-retrain
     return exit_code(snapshot, slo, drift=drift, drift_asked=bool(args.drift), fail_on_drift=args.fail_on_drift)
+
+
+def render_retrain(d: dict) -> str:
+    if d.get("decision") is None:
+        return f"{'retrain':<11} {d.get('skipped') or 'failed: ' + str(d.get('error'))}\n"
+    old, new = d["champion"]["metrics"], d["challenger"]["metrics"]
+    return (f"{'retrain':<11} {d['decision']}: {d['reason']}\n"
+            f"{'':<11} log loss {old['log_loss']:.4f} → {new['log_loss']:.4f}, ROC AUC {old['roc_auc']:.4f} → {new['roc_auc']:.4f}"
+            f" ({d['data']['holdout_rows']:,} held-out rows); serving {d['serving']}\n")  # fmt: skip
 
 
 # -- text rendering -----------------------------------------------------------------

@@ -15,7 +15,10 @@ LATENCY_LE = (0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, math.inf)
 SCORE_LE = tuple(round(0.05 * i, 2) for i in range(1, 21)) + (math.inf,)
 
 
-def snapshot(i: int, *, up: bool = True) -> Snapshot:
+NEW_VERSION = "month_004-5715c455fef8"
+
+
+def snapshot(i: int, *, up: bool = True, switch_at: int | None = None) -> Snapshot:
     rps = 180 + 20 * math.sin(i / 3)
     api = TargetStatus("http://127.0.0.1:8000", up, None if up else "cannot connect to http://127.0.0.1:8000/metrics: connection refused")
     if not up:
@@ -32,6 +35,9 @@ def snapshot(i: int, *, up: bool = True) -> Snapshot:
     scores = tuple(Bucket(le, float(max(0, 120 - 12 * k))) for k, le in enumerate(SCORE_LE))
     reference = tuple(Bucket(le, float(max(0, 3000 - 450 * k))) for k, le in enumerate(SCORE_LE))
     model = ModelStats("month_000-2b3f3733a2e6", "month_000", "month_005", rps * 0.98, 0.118 + 0.01 * math.sin(i / 4), scores, reference)
+    if switch_at is not None and i >= switch_at:  # a retrained model took over: it predicts more churn
+        scores = tuple(Bucket(le, float(max(0, 90 - 6 * k))) for k, le in enumerate(SCORE_LE))
+        model = ModelStats(NEW_VERSION, "month_004", "month_005", rps * 0.98, 0.19 + 0.01 * math.sin(i / 4), scores, reference)
     labels = 40.0 * i  # labels arrive as the run goes on
     performance = Performance(
         threshold=0.5, predictions=15_000.0 + 200 * i, labels=labels,
@@ -52,16 +58,17 @@ class FakeSource:
 
     kind = "scrape"
 
-    def __init__(self, start: int = 0):
+    def __init__(self, start: int = 0, switch_at: int | None = None):
         self.i = start
         self.down = False
+        self.switch_at = switch_at
 
     def poll(self):
         self.i += 1
         return None
 
     def snapshot(self, window: float) -> Snapshot:
-        return snapshot(self.i, up=not self.down)
+        return snapshot(self.i, up=not self.down, switch_at=self.switch_at)
 
     def close(self) -> None:
         pass

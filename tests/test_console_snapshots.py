@@ -32,6 +32,7 @@ async def fill(pilot, polls: int = 30) -> None:
     source = app._sources[0]
     for _ in range(polls - 1):
         source.poll()
+        app.versions.observe(source.snapshot(5))
         app.timeline.add_snapshot(source.snapshot(5))
     source.poll()
     app.post_message(SnapshotReady(source.snapshot(5), None))
@@ -70,6 +71,16 @@ def test_model_view(snap_compare, tmp_path, size):
         await pilot.press("2")
 
     assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=before)
+
+
+def test_model_view_after_a_version_change(snap_compare, tmp_path):
+    """The status line flags the new model, the charts mark the moment, the scores show the old model's too."""
+
+    async def before(pilot):
+        await fill(pilot)
+        await pilot.press("2")
+
+    assert snap_compare(make_app(tmp_path, FakeSource(start=20, switch_at=35)), terminal_size=(160, 48), run_before=before)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

@@ -108,6 +108,22 @@ class DriftResult:
         }
 
 
+class RetrainError(Exception):
+    """Retraining could not run: the message names the data or registry problem."""
+
+
+@dataclass(frozen=True)
+class RetrainJob:
+    """streamflow-retrain's arguments, for the worker process."""
+
+    data: str  # a bundled month, a file, or "live"
+    api_url: str | None = None
+    min_gain: float = 0.03
+    registry: str = "local"
+    registry_location: str | None = None
+    cache_dir: str | None = None  # None: the API's default
+
+
 def decide(drift_share: float, threshold: float) -> str:
     return RETRAIN if drift_share >= threshold else NO_ACTION
 
@@ -135,6 +151,17 @@ class DriftEngine:
         except BrokenProcessPool:
             self._start()
             return self._pool.submit(drift_worker.run, request)
+
+    def submit_retrain(self, job: "RetrainJob") -> Future:
+        """Retrain in the same warm worker (scikit-learn and pandas are loaded there already); the Future gives
+        the streamflow.retrain/1 decision, or raises RetrainError."""
+        from . import drift_worker
+
+        try:
+            return self._pool.submit(drift_worker.retrain, job)
+        except BrokenProcessPool:
+            self._start()
+            return self._pool.submit(drift_worker.retrain, job)
 
     def submit_html(self, result: DriftResult) -> Future:
         """Write the HTML report of a finished run; the Future gives its path."""

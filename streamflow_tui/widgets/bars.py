@@ -28,25 +28,28 @@ def histogram_text(title: str, buckets: tuple[Bucket, ...], width: int = 24, lab
     return text
 
 
-def shares_text(title: str, rows: list[tuple[str, float | None, float | None]], names: tuple[str, str], width: int = 14) -> Text:
-    """Two distributions side by side, one row per bin: label, the first's share as a bar, the second's.
+SIDE_STYLES = ("cyan", "yellow", "magenta")
 
-    ``rows`` are (label, share, share) with shares in 0..1 (None: that side has no data). Both bars use
-    one scale, the larger peak, so equal bars mean equal shares.
+
+def shares_text(title: str, rows: list[tuple], names: tuple[str, ...], width: int = 14) -> Text:
+    """Distributions side by side, one row per bin: its label, then each side's share as a bar.
+
+    ``rows`` are (label, share, share…) with shares in 0..1 (None: that side has no data). All bars use
+    one scale, the largest peak, so equal bars mean equal shares.
     """
     text = Text(title + "\n", style="bold")
-    peak = max((v for _, a, b in rows for v in (a, b) if v), default=0.0)
+    peak = max((v for _, *shares in rows for v in shares if v), default=0.0)
     if not peak:
         text.append("no observations", style="dim")
         return text
-    left, right = names
-    label_width = max(len(label) for label, _, _ in rows)
-    text.append(f"{'':>{label_width}} {left:<{width + 6}} {right}\n", style="dim")
-    for label, a, b in rows:
+    label_width = max(len(label) for label, *_ in rows)
+    text.append(f"{'':>{label_width}} " + "".join(f"{name:<{width + 7}}" for name in names).rstrip() + "\n", style="dim")
+    styles = SIDE_STYLES if len(names) == 3 else (SIDE_STYLES[0], SIDE_STYLES[2])
+    for label, *shares in rows:
         text.append(f"{label:>{label_width}} ")
-        for share, style in ((a, "cyan"), (b, "magenta")):
+        for share, style in zip(shares, styles):
             if share is None:
-                text.append(f"{'–':<{width}}      ", style="dim")
+                text.append(f"{'–':<{width + 7}}", style="dim")
                 continue
             n = round(width * share / peak)
             text.append("█" * n, style=style)

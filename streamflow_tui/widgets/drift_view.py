@@ -30,6 +30,7 @@ class DriftView(Widget):
             yield Button("Run drift (d)", id="drift-run", variant="primary")
         yield Static("press d to compare the datasets (Evidently runs in a background process)", id="drift-status")
         yield Static(id="drift-summary")
+        yield Static(id="retrain-result")
         yield Static(id="drift-heatmap")
         with Horizontal(id="drift-body"):
             yield DataTable(id="drift-table", zebra_stripes=True, cursor_type="row")
@@ -62,6 +63,17 @@ class DriftView(Widget):
             self._status(Text(f"table ready; HTML report failed: {error}", style="yellow"))
         elif path:
             self._status(Text(f"✔ done — HTML report {path} (o opens it)", style="green"))
+
+    def retrain_running(self, data: str, seconds: float) -> None:
+        set_if_changed(self.query_one("#retrain-result", Static),
+                       Text(f"⏳ retraining on {data}: training a challenger, comparing it with the champion … {seconds:.1f} s",
+                            style="bold yellow"), layout=True)  # fmt: skip
+
+    def retrain_failed(self, error: str) -> None:
+        set_if_changed(self.query_one("#retrain-result", Static), Text(f"✖ retraining failed: {error}", style="bold red"), layout=True)
+
+    def retrain_done(self, d: dict) -> None:
+        set_if_changed(self.query_one("#retrain-result", Static), retrain_text(d), layout=True)
 
     def show(self, r: DriftResult) -> None:
         badge_style = "bold white on red" if r.decision == "RETRAINING_TRIGGERED" else "bold black on green"
@@ -118,6 +130,27 @@ def distribution_text(c: ColumnDrift, width: int) -> Text:
         text.append(f"missing: reference {pct(d.missing_reference)}, current {pct(d.missing_current)}\n", style="yellow")
     text.append(d.note, style="dim")
     return text
+
+
+RETRAIN_METRICS = (("log_loss", "log loss", "{:.4f}"), ("roc_auc", "ROC AUC", "{:.4f}"), ("brier", "Brier", "{:.4f}"),
+                   ("calibration_error", "calib. error", "{:.4f}"), ("mean_predicted", "predicted churn", "{:.1%}"))  # fmt: skip
+
+
+def retrain_text(d: dict) -> Text:
+    """The decision, its reason, and champion vs challenger side by side on the same held-out rows."""
+    promoted = d["decision"] == "PROMOTED"
+    t = Text()
+    t.append(f" {d['decision']} ", style="bold black on green" if promoted else "bold black on yellow")
+    t.append(f"  {d['reason']}\n")
+    champion, challenger = d["champion"], d["challenger"]
+    holdout = d["data"]["holdout_rows"]
+    t.append(f"{'on ' + format(holdout, ',') + ' held-out rows':<22}{'champion':>16}{'challenger':>16}\n", style="dim")
+    t.append(f"{'version':<22}{champion['version'][-16:]:>16}{challenger['version'][-16:]:>16}\n")
+    for key, name, fmt in RETRAIN_METRICS:
+        old, new = champion["metrics"].get(key), challenger["metrics"].get(key)
+        t.append(f"{name:<22}{num(old, fmt):>16}{num(new, fmt):>16}\n")
+    t.append(f"{'observed churn':<22}{pct(champion['metrics'].get('observed_rate')):>32}  serving {d['serving']}", style="dim")
+    return t
 
 
 LEVELS = " ░▒▓█"

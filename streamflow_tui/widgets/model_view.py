@@ -14,8 +14,9 @@ from textual_plotext import PlotextPlot
 from ..core.format import num, pct
 from ..core.results import Snapshot
 from ..core.timeline import Timeline, downsample
+from ..core.versions import VersionTracker
 from .bars import shares_text
-from .charts import CHART_POINTS
+from .charts import CHART_POINTS, mark_versions
 from .quiet import set_if_changed
 
 
@@ -24,21 +25,25 @@ def _shares(buckets) -> dict[float, float]:
     return {b.le: (b.count or 0.0) / total for b in buckets if b.le <= 1} if total else {}
 
 
-def score_distribution_text(current, reference, width: int = 56) -> Text:
-    """The window's scores beside the reference (training) month's, as shares of each, in 0.05-wide bands."""
-    now, ref = _shares(current), _shares(reference)
-    edges = sorted(set(now) | set(ref))
-    used = [le for le in edges if now.get(le) or ref.get(le)]
+def score_distribution_text(current, reference, width: int = 56, previous=()) -> Text:
+    """The window's scores beside the reference (training) month's, as shares of each, in 0.05-wide bands;
+    after a model change, the previous model's last window too."""
+    sides = [("window", _shares(current)), ("reference", _shares(reference))]
+    if previous:
+        sides.insert(1, ("old model", _shares(previous)))
+    edges = sorted(set().union(*(s for _, s in sides)))
+    used = [le for le in edges if any(s.get(le) for _, s in sides)]
+    names = tuple(name for name, _ in sides)
     if not used:
-        return shares_text("predicted churn probability", [], ("window", "reference"))
-    rows, previous = [], 0.0
+        return shares_text("predicted churn probability", [], names)
+    rows, low = [], 0.0
     for le in edges:
         if used[0] <= le <= used[-1]:
-            rows.append((f"{previous:.2f}–{le:.2f}", now.get(le) if now else None, ref.get(le) if ref else None))
-        previous = le
-    title = "churn probability: window vs reference" if ref else "churn probability, window (no reference)"
-    bar = max(3, (width - 10 - 2 * 8) // 2)  # label, and " 12.3% " after each bar
-    return shares_text(title, rows, ("window", "reference"), width=bar)
+            rows.append((f"{low:.2f}–{le:.2f}", *(s.get(le) if s else None for _, s in sides)))
+        low = le
+    title = "churn probability: window vs " + (" vs ".join(names[1:]) if sides[-1][1] else "(no reference)")
+    bar = max(3, (width - 10 - len(sides) * 8) // len(sides))  # label, and " 12.3% " after each bar
+    return shares_text(title, rows, names, width=bar)
 
 
 def quality_text(p) -> Text:
@@ -72,7 +77,7 @@ class ModelView(Widget):
                 yield PlotextPlot(id="churn-plot")
                 yield PlotextPlot(id="quality-plot")
 
-    def show(self, s: Snapshot, timeline: Timeline, charts: bool = True) -> None:
+    def show(self, s: Snapshot, timeline: Timeline, charts: bool = True, versions: VersionTracker | None = None) -> None:
         m = s.model
         summary = Text()
         if m is None:
@@ -88,7 +93,9 @@ class ModelView(Widget):
         box = self.query_one("#score-histogram", Static)
         # Before the first layout the box has no size yet: half the view is what the stylesheet gives it.
         width = box.content_size.width or max(20, self.size.width // 2 - 3)
-        text = score_distribution_text(m.score_histogram, m.reference_histogram, width) if m else Text()
+        change = versions.last if versions else None
+        previous = change.old_scores if change and change.new == (m.version if m else None) else ()
+        text = score_distribution_text(m.score_histogram, m.reference_histogram, width, previous) if m else Text()
         set_if_changed(box, text)
         if not charts:
             return
@@ -100,11 +107,12 @@ class ModelView(Widget):
         xs, ys = downsample(points, "churn_rate", CHART_POINTS, reduce=statistics.fmean)
         if xs:
             plt.plot(xs, [y * 100 for y in ys], color="magenta", marker="braille")
+        mark_versions(plt, points, versions)
         plt.title("predicted churn rate (%) over time (s)")
         plot.refresh()
-        self._quality_chart(points)
+        self._quality_chart(points, versions)
 
-    def _quality_chart(self, points) -> None:
+    def _quality_chart(self, points, versions) -> None:
         """Realised and estimated AUC (left, 0.5–1: 0.5 is a coin toss) and label coverage (right, %).
 
         The estimate is all there is until labels arrive; where the two part, the calibration assumption has
@@ -123,6 +131,8 @@ class ModelView(Widget):
             if xs:
                 plt.plot(xs, [y * scale for y in ys], color=color, marker="braille", label=label, yside=side)
                 drawn = True
+        if drawn:
+            mark_versions(plt, points, versions)
         plt.ylim(0.5, 1, yside="left")
         plt.ylim(0, 100, yside="right")
         plt.title("model quality over time (s)" if drawn else "model quality: no scores or labels on this target yet")

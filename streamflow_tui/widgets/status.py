@@ -6,11 +6,20 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ..core.results import Snapshot
+from ..core.versions import VersionChange
 from .quiet import set_if_changed
 
 
+RECENT_CHANGE_S = 600  # a model change is flagged in the status line this long
+
+
+def _ago(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
 class StatusLine(Static):
-    def show(self, snapshot: Snapshot | None, *, age_s: float | None, fallback: str | None, load: str, paused: bool) -> None:
+    def show(self, snapshot: Snapshot | None, *, age_s: float | None, fallback: str | None, load: str, paused: bool,
+             change: VersionChange | None = None) -> None:  # fmt: skip
         t = Text()
         t.append(" StreamFlow ", style="bold reverse")
         target = snapshot.api.url if snapshot and snapshot.api.url else "–"
@@ -38,6 +47,9 @@ class StatusLine(Static):
         model = snapshot.model if snapshot else None
         if model and model.version:
             t.append(f"  model {model.version}" + (f"·{model.served_month}" if model.served_month else ""))
+            ago = snapshot.taken_at.timestamp() - change.at if change else None  # before the newest data
+            if change and ago is not None and ago < RECENT_CHANGE_S:
+                t.append(f" (new {_ago(ago)} ago, was {change.old})", style="bold black on yellow")
         t.append(f"  load {load}")
         if paused:
             t.append("  PAUSED", style="bold yellow reverse")

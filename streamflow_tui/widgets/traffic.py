@@ -11,9 +11,10 @@ from textual_plotext import PlotextPlot
 
 from ..core.format import ms, num, pct
 from ..core.results import Snapshot
+from ..core.versions import VersionTracker
 from ..core.timeline import Timeline, downsample
 from .bars import histogram_text
-from .charts import CHART_POINTS
+from .charts import CHART_POINTS, mark_versions
 from .quiet import set_if_changed
 from .rate_sparkline import RateSparkline
 
@@ -33,7 +34,8 @@ class TrafficView(Widget):
     def on_mount(self) -> None:
         self.query_one("#series-table", DataTable).add_columns("endpoint", "status", "code", "req/s", "err %", "p95", "total")
 
-    def show(self, s: Snapshot, timeline: Timeline, *, slo_p95: float, slo_error_ratio: float, charts: bool = True) -> None:
+    def show(self, s: Snapshot, timeline: Timeline, *, slo_p95: float, slo_error_ratio: float, charts: bool = True,
+             versions: VersionTracker | None = None) -> None:  # fmt: skip
         """Update the numbers; redraw the time charts only when ``charts`` (they cost ~50 ms each)."""
         r, lat = s.requests, s.latency
         summary = Text()
@@ -59,11 +61,11 @@ class TrafficView(Widget):
         set_if_changed(self.query_one("#latency-summary", Static), latency)
 
         if charts:
-            self._draw_latency(timeline, slo_p95)
+            self._draw_latency(timeline, slo_p95, versions)
         set_if_changed(self.query_one("#latency-histogram", Static), histogram_text("latency histogram, window", s.latency_histogram))
         self._fill_table(s)
 
-    def _draw_latency(self, timeline: Timeline, slo_p95: float) -> None:
+    def _draw_latency(self, timeline: Timeline, slo_p95: float, versions: VersionTracker | None) -> None:
         plot = self.query_one("#latency-plot", PlotextPlot)
         plt = plot.plt
         plt.clear_data()
@@ -77,6 +79,7 @@ class TrafficView(Widget):
             worst = max((p.p99 or p.p95 or 0.0 for p in points), default=0.0)
             if worst >= slo_p95 / 2:  # the SLO line only when it is near the data, or it flattens the lines
                 plt.hline(slo_p95 * 1000, "gray")
+            mark_versions(plt, points, versions)
         plt.title("latency (ms) over time (s)")
         plot.refresh()
 
