@@ -25,7 +25,7 @@ from .prediction_log import NoLog, PredictionLog, PredictionLogError
 from .metrics import ApiMetrics
 from .middleware import BodyLimitMiddleware, InstrumentationMiddleware
 from .model import ChurnModel, load_or_train, score_counts
-from .registry import ModelRecord, RegistryError, open_registry
+from .registry import ModelRecord, RegistryError, UnavailableRegistry, open_registry
 from .serving import ModelReloader
 from .schemas import BatchRequest, BatchResponse, FeedbackBatch, FeedbackItem, Prediction, PredictRequest
 from .settings import ApiSettings
@@ -238,7 +238,10 @@ def _champion(settings: ApiSettings):
     champion does not stop the API: it serves the bundled model and /health says why."""
     from .retrain import RetrainError, bootstrap_champion
 
-    registry = open_registry(settings.registry, settings.registry_location, settings.cache_dir)
+    try:
+        registry = open_registry(settings.registry, settings.registry_location, settings.cache_dir)
+    except RegistryError as exc:
+        registry = UnavailableRegistry(settings.registry, settings.registry_location, str(exc))
     try:
         return registry, bootstrap_champion(registry, settings.cache_dir, settings.training_month), None
     except (RegistryError, RetrainError) as exc:

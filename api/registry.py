@@ -159,6 +159,19 @@ class LocalRegistry:
             raise RegistryError(f"cannot set {name} → {version} in {self.root}: {exc.strerror or exc}") from None
 
 
+class UnavailableRegistry:
+    """A registry that could not be opened (MLflow not installed, no tracking URI): every call says why,
+    so the API serving its bundled model keeps saying it in /health and /admin/reload."""
+
+    def __init__(self, kind: str, location: str | None, error: str):
+        self.kind, self.location, self.error = kind, location or "–", error
+
+    def _fail(self, *args, **kwargs):
+        raise RegistryError(self.error)
+
+    register = get = alias = set_alias = _fail
+
+
 def open_registry(kind: str, location: str | Path | None, cache_dir: Path) -> Registry:
     """The registry a setting names: ``local`` (a directory; default ``<cache>/registry``) or ``mlflow``
     (a tracking URI; default ``$MLFLOW_TRACKING_URI``)."""

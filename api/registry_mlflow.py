@@ -112,7 +112,7 @@ class MlflowRegistry:
         from .model import probabilities
 
         signature = infer_signature(example, pd.Series(probabilities(record.model, example), name="churn_probability"))
-        with tempfile.TemporaryDirectory() as folder, mlflow.start_run(experiment_id=self._experiment(), run_name=record.version) as run:
+        with tempfile.TemporaryDirectory() as folder, mlflow.start_run(experiment_id=self._experiment(), run_name=record.version):
             path = Path(folder) / RECORD_ARTIFACT
             path.write_text(json.dumps(record.to_json()))
             mlflow.log_params({"version": record.version, "data": record.data, "data_hash": record.data_hash[:64],

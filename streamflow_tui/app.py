@@ -404,7 +404,7 @@ class StreamFlowApp(App[None]):
     def _retrain_worker(self, job: RetrainJob) -> None:
         try:
             self.post_message(RetrainDone(self._drift_engine.submit_retrain(job).result()))
-        except Exception as exc:  # RetrainFailed says what is wrong; anything else is shown with its type
+        except Exception as exc:  # RetrainError says what is wrong; anything else (a dead worker) with its type
             self.post_message(RetrainFailed(str(exc) if isinstance(exc, RetrainError) else f"{type(exc).__name__}: {exc}"))
 
     def on_retrain_done(self, message: RetrainDone) -> None:

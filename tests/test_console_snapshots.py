@@ -83,6 +83,45 @@ def test_model_view_after_a_version_change(snap_compare, tmp_path):
     assert snap_compare(make_app(tmp_path, FakeSource(start=20, switch_at=35)), terminal_size=(160, 48), run_before=before)
 
 
+# A streamflow.retrain/1 decision as streamflow-retrain --data month_004 printed it (rounded).
+DECISION = {'decision': 'PROMOTED',
+ 'reason': 'log loss +5.9% better (needs ≥ 3.0%) and ROC AUC -0.0001 (may fall by ≤ 0.005)',
+ 'data': {'source': 'month_004', 'labelled_rows': 7000, 'train_rows': 4900, 'holdout_rows': 2100, 'churn_rate': 0.196},
+ 'champion': {'version': 'month_000-2b3f3733a2e6',
+              'data': 'month_000',
+              'metrics': {'log_loss': 0.4006,
+                          'roc_auc': 0.8282,
+                          'brier': 0.1256,
+                          'mean_predicted': 0.1248,
+                          'observed_rate': 0.1962,
+                          'calibration_error': 0.0714}},
+ 'challenger': {'version': 'month_004-5715c455fef8',
+                'data': 'month_004',
+                'parent': 'month_000-2b3f3733a2e6',
+                'metrics': {'log_loss': 0.3769,
+                            'roc_auc': 0.8281,
+                            'brier': 0.1172,
+                            'mean_predicted': 0.1977,
+                            'observed_rate': 0.1962,
+                            'calibration_error': 0.012}},
+ 'serving': 'month_004-5715c455fef8'}
+
+
+def test_drift_view_with_a_retrain_decision(snap_compare, tmp_path):
+    """r's result: the decision, its reason, champion and challenger side by side on the held-out rows."""
+
+    async def before(pilot):
+        await fill(pilot, 3)
+        from streamflow_tui.messages import DriftDone, RetrainDone
+
+        await pilot.press("3")
+        pilot.app.post_message(DriftDone(DRIFT))
+        pilot.app.post_message(RetrainDone(DECISION))
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(tmp_path), terminal_size=(160, 48), run_before=before)
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_drift_view(snap_compare, tmp_path, size):
     async def before(pilot):

@@ -115,3 +115,11 @@ def test_an_unusable_registry_at_start_serves_the_bundled_model_and_says_so(tmp_
 @pytest.fixture(autouse=True)
 def _no_shared_registry(monkeypatch):
     monkeypatch.delenv("STREAMFLOW_API_REGISTRY_LOCATION", raising=False)
+
+
+def test_mlflow_without_a_tracking_uri_serves_the_bundled_model_and_says_so(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with running_api("--registry", "mlflow") as api:
+        health = httpx.get(api + "/health").json()
+        assert health["model_version"].startswith("month_000-") and "needs a tracking URI" in health["registry"]["error"]
+        assert httpx.post(api + "/admin/reload").status_code == 503

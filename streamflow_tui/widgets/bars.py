@@ -10,8 +10,11 @@ from ..core.format import bound, num
 from ..core.results import Bucket
 
 
-def histogram_text(title: str, buckets: tuple[Bucket, ...], width: int = 24, label=None) -> Text:
-    label = label or (lambda b, prev: f"> {bound(prev)}" if math.isinf(b.le) else f"≤ {bound(b.le)}")
+def _bucket_label(b: Bucket, previous: float) -> str:
+    return f"> {bound(previous)}" if math.isinf(b.le) else f"≤ {bound(b.le)}"
+
+
+def histogram_text(title: str, buckets: tuple[Bucket, ...], width: int = 24) -> Text:
     text = Text(title + "\n", style="bold")
     used = [i for i, b in enumerate(buckets) if b.count]
     if not used:
@@ -22,7 +25,7 @@ def histogram_text(title: str, buckets: tuple[Bucket, ...], width: int = 24, lab
         b = buckets[i]
         prev = buckets[i - 1].le if i else 0.0
         n = round(width * (b.count or 0.0) / peak) if peak else 0
-        text.append(f"{label(b, prev):>10} ")
+        text.append(f"{_bucket_label(b, prev):>10} ")
         text.append("█" * n, style="cyan")
         text.append(" " * (width - n) + f" {num(b.count, '{:,.0f}')}\n")
     return text

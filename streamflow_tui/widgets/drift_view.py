@@ -15,6 +15,7 @@ from ..core.format import num, pct
 from .bars import shares_text
 from .quiet import set_if_changed
 
+NARROW = 120
 CHOICES = [(m, m) for m in MONTHS] + [("live (what the API scored)", "live")]
 
 
@@ -37,6 +38,11 @@ class DriftView(Widget):
             yield Static(id="drift-distribution")
 
     _columns: tuple[ColumnDrift, ...] = ()
+
+    def on_resize(self) -> None:
+        # Below 120 columns the table needs the whole width (score and verdict would be cut): the
+        # side-by-side distributions are left out there.
+        self.set_class(self.size.width < NARROW, "narrow")
 
     def on_mount(self) -> None:
         self.query_one("#drift-table", DataTable).add_columns("column", "type", "test", "score", "threshold", "drifted")
@@ -144,12 +150,13 @@ def retrain_text(d: dict) -> Text:
     t.append(f"  {d['reason']}\n")
     champion, challenger = d["champion"], d["challenger"]
     holdout = d["data"]["holdout_rows"]
-    t.append(f"{'on ' + format(holdout, ',') + ' held-out rows':<22}{'champion':>16}{'challenger':>16}\n", style="dim")
-    t.append(f"{'version':<22}{champion['version'][-16:]:>16}{challenger['version'][-16:]:>16}\n")
+    w = max(12, len(champion["version"]) + 2, len(challenger["version"]) + 2)
+    t.append(f"{'on ' + format(holdout, ',') + ' held-out rows':<22}{'champion':>{w}}{'challenger':>{w}}\n", style="dim")
+    t.append(f"{'version':<22}{champion['version']:>{w}}{challenger['version']:>{w}}\n")
     for key, name, fmt in RETRAIN_METRICS:
         old, new = champion["metrics"].get(key), challenger["metrics"].get(key)
-        t.append(f"{name:<22}{num(old, fmt):>16}{num(new, fmt):>16}\n")
-    t.append(f"{'observed churn':<22}{pct(champion['metrics'].get('observed_rate')):>32}  serving {d['serving']}", style="dim")
+        t.append(f"{name:<22}{num(old, fmt):>{w}}{num(new, fmt):>{w}}\n")
+    t.append(f"{'observed churn':<22}{pct(champion['metrics'].get('observed_rate')):>{2 * w}}   serving {d['serving']}", style="dim")
     return t
 
 

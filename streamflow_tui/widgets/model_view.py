@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 
 from rich.text import Text
@@ -122,7 +123,7 @@ class ModelView(Widget):
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
-        drawn = False
+        drawn, lowest = False, 0.5
         # Drawn last, on top: realised AUC where the lines share a row.
         for name, color, label, side, scale in (("label_coverage", "gray", "label coverage % (right)", "right", 100),
                                                 ("auc_estimated", "cyan", "estimated AUC", "left", 1),
@@ -131,9 +132,11 @@ class ModelView(Widget):
             if xs:
                 plt.plot(xs, [y * scale for y in ys], color=color, marker="braille", label=label, yside=side)
                 drawn = True
+                if side == "left":
+                    lowest = min(lowest, math.floor(min(ys) * 10) / 10)  # an AUC below 0.5 stays on the chart
         if drawn:
             mark_versions(plt, points, versions)
-        plt.ylim(0.5, 1, yside="left")
+        plt.ylim(lowest, 1, yside="left")
         plt.ylim(0, 100, yside="right")
         plt.title("model quality over time (s)" if drawn else "model quality: no scores or labels on this target yet")
         plot.refresh()
