@@ -123,3 +123,36 @@ def test_mlflow_without_a_tracking_uri_serves_the_bundled_model_and_says_so(monk
         health = httpx.get(api + "/health").json()
         assert health["model_version"].startswith("month_000-") and "needs a tracking URI" in health["registry"]["error"]
         assert httpx.post(api + "/admin/reload").status_code == 503
+
+
+def test_prometheus_reads_the_new_version_and_its_reference(tmp_path):
+    """Through a real Prometheus at 5 s: the replaced version's info series reads 0 and is not shown; the
+    reference scores are the new model's (its 4,900 training rows)."""
+    from prometheus_server import running_prometheus, scrape_config
+    from streamflow_tui.core.prometheus import PrometheusSource
+
+    registry = tmp_path / "registry"
+    with running_api("--registry-location", str(registry), "--registry-poll", "0") as api:
+        with running_prometheus(scrape_config([api.removeprefix("http://")], "5s")) as prom:
+            source = PrometheusSource(prom)
+            try:
+                old = httpx.get(api + "/health").json()["model_version"]
+
+                def version() -> str | None:
+                    model = source.snapshot(20).model
+                    return model.version if model else None
+
+                deadline = time.monotonic() + 40
+                while version() != old and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                assert version() == old
+                retrain(str(registry), "month_004")
+                new = httpx.post(api + "/admin/reload").json()["model_version"]
+                deadline = time.monotonic() + 40
+                while version() != new and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                snapshot = source.snapshot(20)
+            finally:
+                source.close()
+    assert snapshot.model.version == new and snapshot.model.training_month == "month_004"
+    assert sum(b.count or 0 for b in snapshot.model.reference_histogram) == 4900

@@ -391,7 +391,8 @@ class PrometheusSource:
         n = self.names
         by_class = {r["metric"].get("predicted_class", ""): _value(r["value"][1])
                     for r in self.client.query(f"sum by (predicted_class) (rate({n.predictions}[{w}]))", at)}  # fmt: skip
-        info_rows = self.client.query(f"max by (version, training_month, served_month) ({n.model_info})", at)
+        # 1 marks a served model, 0 one it replaced (api/serving.py): during a rollout two versions read 1.
+        info_rows = self.client.query(f"max by (version, training_month, served_month) ({n.model_info} == 1)", at)
         info = info_rows[0]["metric"] if len(info_rows) == 1 else {}
         if not by_class and not info:
             return None
