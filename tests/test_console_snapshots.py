@@ -118,6 +118,8 @@ def test_drift_view_with_a_retrain_decision(snap_compare, tmp_path):
         pilot.app.post_message(DriftDone(DRIFT))
         pilot.app.post_message(RetrainDone(DECISION))
         await pilot.pause(0.3)
+        pilot.app.clear_notifications()  # the decision's toast: whether it is still up depends on timing
+        await pilot.pause(0.1)
 
     assert snap_compare(make_app(tmp_path), terminal_size=(160, 48), run_before=before)
 
