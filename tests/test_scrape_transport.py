@@ -169,3 +169,22 @@ def test_once_with_a_dripping_target_exits_1_within_the_timeout():
     assert done.returncode == 1
     assert '"up": false' in done.stdout and "within 1.5 s" in done.stdout
     assert elapsed < 15  # interpreter start-up included; the scrape itself is bounded by --timeout
+
+
+def test_closing_the_source_mid_scrape_ends_the_scrape_at_once():
+    """The console closes its source when it quits; a poll in flight must end then, not wait on a stopped
+    loop forever (it did: the app's worker thread hung, and with it the test run's teardown)."""
+    import threading
+
+    with fake_target() as t:
+        t.reply = Reply(body=BODY, drip_s=0.5)  # a scrape that would take ~100 s
+        source = ScrapeSource(t.url, timeout=60.0)
+        outcome: list = []
+        worker = threading.Thread(target=lambda: outcome.append(source.poll()))
+        worker.start()
+        time.sleep(0.5)
+        start = time.monotonic()
+        source.close()
+        worker.join(10)
+        assert not worker.is_alive() and time.monotonic() - start < 5
+    assert outcome and outcome[0].up is False and "source is closing" in outcome[0].error

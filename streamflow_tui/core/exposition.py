@@ -17,6 +17,7 @@ picked by the response's content type. Everything that can go wrong is a
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import math
 import re
 import threading
@@ -228,13 +229,29 @@ class _LoopThread:
         self._thread = threading.Thread(target=self.loop.run_forever, name="streamflow-fetch", daemon=True)
         self._thread.start()
 
-    def run(self, coro):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+    def run(self, coro, timeout: float | None = None):
+        """The coroutine's result; concurrent.futures.TimeoutError after ``timeout`` s, CancelledError if the
+        loop is closed meanwhile — a caller never waits forever on a loop that stopped."""
+        if self.loop.is_closed():
+            coro.close()
+            raise concurrent.futures.CancelledError()
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise
 
     def close(self) -> None:
         if self.loop.is_closed():
             return
-        self.loop.call_soon_threadsafe(self.loop.stop)
+
+        def stop() -> None:
+            for task in asyncio.all_tasks(self.loop):  # a fetch in flight ends now: its caller is told
+                task.cancel()
+            self.loop.call_later(0.1, self.loop.stop)  # time for the cancellations to unwind
+
+        self.loop.call_soon_threadsafe(stop)
         self._thread.join(timeout=2)
         self.loop.close()
 
@@ -269,7 +286,13 @@ class MetricsFetcher:
         start = time.perf_counter()
         at_ms = int(time.time() * 1000)
         progress = _Progress()
-        body, content_type, encoding = self._loop.run(self._fetch(progress))
+        try:
+            # The deadline is enforced inside _fetch; this bound only guards against a loop that stopped.
+            body, content_type, encoding = self._loop.run(self._fetch(progress), timeout=self.timeout + 5.0)
+        except concurrent.futures.TimeoutError:
+            raise ScrapeError("timeout", f"no complete answer from {self.url} within {self.timeout:g} s") from None
+        except concurrent.futures.CancelledError:
+            raise ScrapeError("closed", f"the scrape of {self.url} was stopped: the source is closing") from None
         exposition = Exposition.parse(body, content_type)
         return ParsedScrape(at_ms, exposition, time.perf_counter() - start, encoding, progress.raw_bytes)
 
@@ -304,8 +327,8 @@ class MetricsFetcher:
 
     def close(self) -> None:
         try:
-            self._loop.run(self._client.aclose())
-        except RuntimeError:
+            self._loop.run(self._client.aclose(), timeout=5.0)
+        except (RuntimeError, concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
             pass
         self._loop.close()
 
