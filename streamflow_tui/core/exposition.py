@@ -277,6 +277,7 @@ class MetricsFetcher:
             self._options_error, kwargs = str(exc), {}
         headers = {"accept": ACCEPT, "accept-encoding": ACCEPT_ENCODING, **kwargs.pop("headers", {})}
         self._loop = _LoopThread()
+        self._closing = False
         # Per-phase timeouts a little past the deadline: the deadline is the one that fires.
         self._client = httpx.AsyncClient(timeout=timeout + 1.0, headers=headers, follow_redirects=False, **kwargs)
 
@@ -286,13 +287,18 @@ class MetricsFetcher:
         start = time.perf_counter()
         at_ms = int(time.time() * 1000)
         progress = _Progress()
+        closed = ScrapeError("closed", f"the scrape of {self.url} was stopped: the source is closing")
         try:
             # The deadline is enforced inside _fetch; this bound only guards against a loop that stopped.
             body, content_type, encoding = self._loop.run(self._fetch(progress), timeout=self.timeout + 5.0)
         except concurrent.futures.TimeoutError:
             raise ScrapeError("timeout", f"no complete answer from {self.url} within {self.timeout:g} s") from None
         except concurrent.futures.CancelledError:
-            raise ScrapeError("closed", f"the scrape of {self.url} was stopped: the source is closing") from None
+            raise closed from None
+        except ScrapeError:
+            if self._closing:  # the connection was closed by close(), not by the target: say so, not "truncated"
+                raise closed from None
+            raise
         exposition = Exposition.parse(body, content_type)
         return ParsedScrape(at_ms, exposition, time.perf_counter() - start, encoding, progress.raw_bytes)
 
@@ -326,6 +332,7 @@ class MetricsFetcher:
             raise ScrapeError("http", f"{self.url}: {exc}") from None
 
     def close(self) -> None:
+        self._closing = True
         try:
             self._loop.run(self._client.aclose(), timeout=5.0)
         except (RuntimeError, concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
