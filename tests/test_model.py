@@ -71,3 +71,15 @@ def test_extreme_inputs_give_a_probability(trained):
         row["skips_7d"] = value
         p = trained.probability(row)
         assert 0.0 <= p <= 1.0
+
+
+def test_vectorised_scores_equal_the_served_arithmetic(tmp_path):
+    """api.model.probabilities (retraining, the registry's reference counts) and ChurnModel.probability (the
+    request path) are two codings of one model: they must agree row by row, missing values included."""
+    model = load_or_train("month_000", tmp_path)
+    frame = sd.load_frame("month_003")  # has missing ticket_avg_resolution_hrs_90d
+    assert frame["ticket_avg_resolution_hrs_90d"].isna().any()
+    vectorised = model_mod.probabilities(model, frame)
+    per_row = [model.probability(row) for row in sd.iter_rows("month_003")]
+    assert max(abs(a - b) for a, b in zip(vectorised, per_row)) < 1e-12
+    assert sum(model_mod.score_counts(model, frame)) == len(frame)
