@@ -1,7 +1,8 @@
 """The console under its real workload, headless (Textual's run_test), next to nothing but its own polls:
 
 1. CPU of the console process at --interval 1 with no traffic, then with 500 req/s
-   sent by a separate streamflow-load process, each on the Traffic and on the Model view;
+   sent by a separate streamflow-load process, on the Overview (the first screen), the Traffic
+   and the Model view, and on the Overview while recording every poll to SQLite (--record);
    The chart history is pre-filled first (``--history`` worth of points), as
    after ten minutes of uptime: chart redraws cost more as it fills.
 2. key press -> screen painted while 500 req/s run and drift checks are kept in
@@ -33,6 +34,7 @@ from common import machine, uvicorn_server  # noqa: E402
 
 from streamflow_tui.app import create_app  # noqa: E402
 from streamflow_tui.config import ConsoleConfig  # noqa: E402
+from streamflow_tui.core.recording import Recorder  # noqa: E402
 from streamflow_tui.widgets.status import StatusLine  # noqa: E402
 from textual import events  # noqa: E402
 
@@ -58,14 +60,18 @@ def prefill_history(app) -> None:
     """Fill the chart history as after ``--history`` seconds of uptime: chart costs grow with it."""
     from streamflow_tui.core.timeline import Point
 
+    from streamflow_tui.core.results import Bucket
+
     rng = random.Random(0)
     live = list(app.timeline.points)
     app.timeline.points.clear()
     now = time.time() - len(live)
+    bounds = (0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, float("inf"))
     for i in range(app.config.history_points - len(live)):
         p50 = 0.002 + rng.random() * 0.001
+        buckets = tuple(Bucket(le, float(rng.randint(0, 50) if le < 0.05 else 0)) for le in bounds)  # the heatmap's columns
         app.timeline.add(Point(now - app.config.history + i, 1.0, 0.0, p50, p50 * 1.5, p50 * 2, 0.1, None,
-                               0.80 + 0.01 * rng.random(), 0.825, min(1.0, i / app.config.history_points)))  # fmt: skip
+                               0.80 + 0.01 * rng.random(), 0.825, min(1.0, i / app.config.history_points), buckets))  # fmt: skip
     for point in live:
         app.timeline.add(point)
 
@@ -77,16 +83,26 @@ async def measure(url: str, args, out: dict) -> None:
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.pause(8)  # first polls, and the drift worker warms up
         prefill_history(app)
-        # Each view side by side in the same run: the Model view draws two charts and the quality lines.
-        for name, rate, view in (("idle", 0, "1"), ("idle_model_view", 0, "2"), ("500rps", 500, "1"), ("500rps_model_view", 500, "2")):
+        # Each view side by side in the same run; the Overview with and without recording every poll.
+        phases = (("idle", 0, "1", False), ("idle_recording", 0, "1", True), ("idle_traffic_view", 0, "2", False),
+                  ("idle_model_view", 0, "3", False), ("500rps", 500, "1", False), ("500rps_recording", 500, "1", True),
+                  ("500rps_traffic_view", 500, "2", False), ("500rps_model_view", 500, "3", False))  # fmt: skip
+        for name, rate, view, recording in phases:
             load = start_load(url, rate, args.phase_seconds + 5) if rate else None
             await pilot.press(view)
+            if recording:
+                app.recorder = Recorder(Path(tmp) / f"{name}.db", interval=1.0, source="scrape", api_url=url)
             await pilot.pause(2)
             c0, t0 = cpu_seconds(), time.perf_counter()
             await pilot.pause(args.phase_seconds)
             out[f"cpu_pct_{name}"] = 100 * (cpu_seconds() - c0) / (time.perf_counter() - t0)
             if name == "500rps":
                 out["console_rps_seen_500rps"] = app.snapshot.requests.rps
+            if recording:
+                recorder, app.recorder = app.recorder, None
+                recorder.close()
+                size = (Path(tmp) / f"{name}.db").stat().st_size
+                out[f"recording_mb_per_hour_{name}"] = size / 1e6 * 3600 / (args.phase_seconds + 2)
             if load:
                 load.wait()
         await pilot.press("1")

@@ -12,20 +12,21 @@ import asyncio
 import json
 import signal
 import time
-import webbrowser
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable
 
+from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Static, TabbedContent, TabPane
+from textual.widgets import Button, Footer, Input, Select, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from loadgen import LoadConfig, LoadConfigError, LoadRunner, LoadSnapshot
 
+from .browser import open_in_browser
 from .config import ConsoleConfig
 from .widgets.charts import CHART_POINTS
 from .core.drift import DriftEngine, DriftError, DriftRequest, DriftResult, RetrainError, RetrainJob
@@ -34,11 +35,19 @@ from .core.report import to_json
 from .core.results import Snapshot
 from .core.timeline import Timeline
 from .core.versions import VersionTracker
-from .messages import DriftDone, DriftFailed, HtmlReady, PollFailed, RetrainDone, RetrainFailed, SnapshotReady
+from .core.recording import Recorder, RecordingError
+from .core.replay import Replay, ReplayFrame
+from .core.timeline import point_of
+from .messages import (
+    DriftDone, DriftFailed, FrameFailed, FrameReady, HtmlReady, PollFailed, RecordingFailed, RetrainDone, RetrainFailed,
+    SnapshotReady,
+)  # fmt: skip
 from .widgets.drift_view import DriftView, heatmap_text
 from .widgets.help_screen import HelpScreen
+from .widgets.jump_screen import JumpScreen
 from .widgets.load_panel import LoadPanel
 from .widgets.model_view import ModelView
+from .widgets.overview import Overview
 from .widgets.status import Banner, StatusLine
 from .widgets.traffic import TrafficView
 
@@ -48,22 +57,32 @@ RATE_STEP = 1.25
 class StreamFlowApp(App[None]):
     CSS_PATH = "streamflow.tcss"
     TITLE = "StreamFlow"
+    # In the footer's order, most used first: at 80 columns the last ones are cut (all are in ? and ctrl+p).
     BINDINGS = [
-        Binding("d", "run_drift", "Drift"),
-        Binding("l", "toggle_load", "Load"),
-        Binding("plus,equals_sign", "faster", "+ rate", key_display="+"),
-        Binding("minus", "slower", "- rate", key_display="-"),
-        Binding("p", "pause", "Pause"),
-        Binding("e", "export", "Export"),
-        Binding("o", "open_report", "Open report"),
-        Binding("t", "toggle_scheduled_drift", "Timed drift"),
-        Binding("r", "retrain", "Retrain"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
-        Binding("1", "tab('traffic')", "Traffic", show=False),
-        Binding("2", "tab('model')", "Model", show=False),
-        Binding("3", "tab('drift')", "Drift", show=False),
-        Binding("4", "tab('load')", "Load", show=False),
+        Binding("escape", "leave_field", "Leave field", key_display="esc"),
+        Binding("d", "run_drift", "Drift"),
+        Binding("l", "toggle_load", "Load"),
+        Binding("p", "pause", "Pause"),
+        # A replay's own keys (hidden in a live session): step, jump, first and last moment.
+        Binding("comma,left", "replay_step(-1)", "Back", key_display=","),
+        Binding("full_stop,right", "replay_step(1)", "Forward", key_display="."),
+        Binding("g", "replay_jump", "Go to time"),
+        Binding("home", "replay_step(-1e9)", "Start", show=False),
+        Binding("end", "replay_step(1e9)", "End", show=False),
+        Binding("r", "retrain", "Retrain"),
+        Binding("plus,equals_sign", "faster", "Faster", key_display="+"),
+        Binding("minus", "slower", "Slower", key_display="-"),
+        Binding("e", "export", "Export"),
+        Binding("o", "open_report", "Report"),
+        Binding("t", "toggle_scheduled_drift", "Timed drift"),
+        Binding("R", "toggle_record", "Record"),
+        Binding("1", "tab('overview')", "Overview", show=False),
+        Binding("2", "tab('traffic')", "Traffic", show=False),
+        Binding("3", "tab('model')", "Model", show=False),
+        Binding("4", "tab('drift')", "Drift", show=False),
+        Binding("5", "tab('load')", "Load", show=False),
     ]
 
     def __init__(
@@ -74,12 +93,17 @@ class StreamFlowApp(App[None]):
         drift_engine: DriftEngine | None = None,
         clock: Callable[[], float] = time.time,
         handle_signals: bool = False,
+        replay: Replay | None = None,
+        recorder: Recorder | None = None,
     ):
         super().__init__()
         self._handle_signals = handle_signals
         self.config = config
         self._clock = clock
         self._sources = sources  # (primary, fallback scrape source or None); built on mount if not given
+        self.replay = replay  # a recording played back instead of live sources
+        self.recorder = recorder  # --record, opened by the CLI (a wrong path is a usage error there); R toggles
+        self._frame: ReplayFrame | None = None
         self._drift_engine = drift_engine
         self.timeline = Timeline(config.history_points)
         self.versions = VersionTracker()
@@ -91,6 +115,7 @@ class StreamFlowApp(App[None]):
         self._load_snapshot: LoadSnapshot | None = None
         self._load_error: str | None = None
         self.drift_result: DriftResult | None = None
+        self._drift_done_at: float | None = None
         self.drift_history = DriftHistory()
         self._drift_every = config.drift_every
         self._scheduled_timer = None
@@ -108,16 +133,18 @@ class StreamFlowApp(App[None]):
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status-line")
         yield Banner(id="banner")
-        with TabbedContent(id="views", initial="traffic"):
-            with TabPane("Traffic", id="traffic"):
+        with TabbedContent(id="views", initial="overview"):
+            with TabPane("1 Overview", id="overview"):
+                yield Overview(id="overview-view")
+            with TabPane("2 Traffic", id="traffic"):
                 yield TrafficView(id="traffic-view")
-            with TabPane("Model", id="model"):
+            with TabPane("3 Model", id="model"):
                 yield ModelView(id="model-view")
-            with TabPane("Drift", id="drift"):
+            with TabPane("4 Drift", id="drift"):
                 yield DriftView(id="drift-view")
-            with TabPane("Load", id="load"):
+            with TabPane("5 Load", id="load"):
                 yield LoadPanel(id="load-panel")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         if self._handle_signals:
@@ -126,9 +153,12 @@ class StreamFlowApp(App[None]):
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGHUP):
                 loop.add_signal_handler(sig, lambda: self.call_later(self.action_quit))
+        self.query_one(LoadPanel).show(None)
+        if self.replay is not None:
+            self._load_frame()
+            return
         if self._sources is None:
             self._sources = build_sources(self.config)
-        self.query_one(LoadPanel).show(None)
         self._show_status()
         if self._sources[0].kind == "prometheus":
             self._backfill()
@@ -156,10 +186,20 @@ class StreamFlowApp(App[None]):
         try:
             snapshot, fallback = poll_once(self._sources, self.config.window)
             load = self.load
-            message = SnapshotReady(snapshot, fallback, load.snapshot() if load else None, id(load))
+            load_snapshot = load.snapshot() if load else None
+            point = point_of(snapshot, load_snapshot)
+            message = SnapshotReady(snapshot, fallback, load_snapshot, id(load), point)
         except Exception as exc:  # anything at all: the loop must go on, and say why it missed a beat
             self.post_message(PollFailed(f"{type(exc).__name__}: {exc}"))
             return
+        recorder = self.recorder
+        if recorder is not None:
+            try:
+                recorder.add_poll(snapshot, point)
+                if load_snapshot is not None:
+                    recorder.add_event(point.t, "load", load_snapshot)
+            except RecordingError as exc:
+                self.post_message(RecordingFailed(str(exc)))
         self.post_message(message)
 
     def on_poll_failed(self, message: PollFailed) -> None:
@@ -192,7 +232,11 @@ class StreamFlowApp(App[None]):
             change = self.versions.observe(s)
             if change:
                 self.notify(f"{change.old} → {change.new}", title="the API serves a new model")
-            self.timeline.add_snapshot(s, self._load_snapshot.achieved_rps if self._load_snapshot else None)
+                self._record_event(change.at, "version", change)
+            if message.point is not None:
+                self.timeline.add(message.point)
+            else:
+                self.timeline.add_snapshot(s, self._load_snapshot)
             self._show_views()
         self._show_status()
         self._show_load()
@@ -212,27 +256,35 @@ class StreamFlowApp(App[None]):
         if charts:
             self._charts_at = now
         active = self.query_one(TabbedContent).active
-        if active == "traffic":
+        if active == "overview":
+            age = None if self._drift_done_at is None else self._now() - self._drift_done_at
+            self.query_one(Overview).show(s, self.timeline, slo_p95=self.config.slo_p95, slo_error_ratio=self.config.slo_error_ratio,
+                                          charts=charts, versions=self.versions, drift=self.drift_result, drift_age_s=age,
+                                          load=self._load_state())  # fmt: skip
+        elif active == "traffic":
             self.query_one(TrafficView).show(s, self.timeline, slo_p95=self.config.slo_p95,
                                              slo_error_ratio=self.config.slo_error_ratio, charts=charts, versions=self.versions)  # fmt: skip
         elif active == "model":
             self.query_one(ModelView).show(s, self.timeline, charts=charts, versions=self.versions)
+        elif active == "load" and charts:
+            self.query_one(LoadPanel).draw_charts(list(self.timeline.points), self.config.slo_p95)
+
+    def on_resize(self, event) -> None:
+        """Layouts reflow by class: below 120 columns and 32 rows the secondary panels give way."""
+        self.screen.set_class(event.size.width < 120, "narrow")
+        self.screen.set_class(event.size.height < 32, "short")
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        # A view not shown before draws again once its layout gives it a size (View.on_resize).
         self._show_views(force_charts=True)
 
     def _show_status(self) -> None:
         s = self.snapshot
         age = None if self._last_ok is None else self._clock() - self._last_ok
-        load = "–"
-        ls = self._current_load()
-        if ls is not None:
-            if ls.running:
-                load = f"▶ {ls.model} {ls.target_rate:g}/s" if ls.model == "open" else f"▶ closed {ls.concurrency} workers"
-            else:
-                load = "■ stopped"
-        self.query_one(StatusLine).show(s, age_s=age, fallback=self._fallback, load=load, paused=self.paused,
-                                        change=self.versions.last)  # fmt: skip
+        if self._frame is not None:
+            age = None  # a replay: the moment shown is in the mode text
+        self.query_one(StatusLine).show(s, age_s=age, fallback=self._fallback, load=self._load_state(), paused=self.paused,
+                                        change=self.versions.last, mode=self._mode_text())  # fmt: skip
         banner = None
         if s is not None and not s.ok:
             target = s.prometheus if s.source == "prometheus" else s.api
@@ -269,20 +321,48 @@ class StreamFlowApp(App[None]):
     # -- load --------------------------------------------------------------------------------
     def _current_load(self) -> LoadSnapshot | None:
         """The last polled load snapshot; a fresh one right after a load action changed things."""
+        if self._frame is not None:
+            return self._frame.load
         if self.load is None:
             return None
         if self._load_snapshot is None:
             self._load_snapshot = self.load.snapshot()
         return self._load_snapshot
 
+    def _now(self) -> float:
+        """The moment shown: the clock's, or in a replay the recorded moment's."""
+        return self._frame.t if self._frame is not None else self._clock()
+
+    def _mode_text(self) -> Text | None:
+        if self.replay is not None:
+            r, frame = self.replay, self._frame
+            moment = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(frame.t)) if frame else "…"
+            where = f" {frame.index + 1}/{frame.count}" if frame else ""
+            return Text(f"{'▶' if r.playing else '⏸'} REPLAY {moment} ×{r.speed:g}{where}", style="bold black on cyan")
+        if self.recorder is not None:
+            return Text(f"● REC {Path(self.recorder.path).name}", style="bold white on red")
+        return None
+
+    def _load_state(self) -> str:
+        ls = self._current_load()
+        if ls is None:
+            return "–"
+        if not ls.running:
+            return "■ stopped"
+        return f"▶ {ls.model} {ls.target_rate:g}/s" if ls.model == "open" else f"▶ closed {ls.concurrency} workers"
+
     def _show_load(self) -> None:
         self.query_one(LoadPanel).show(self._current_load(), self._load_error, self.load.feedback() if self.load else None)
 
     def action_toggle_load(self) -> None:
+        if self._replaying("start or stop load"):
+            return
         if self.load is not None and self.load.running:
             self._stop_load(self.load)
             return
         self._start_load()
+        if self._load_error:
+            self.notify(self._load_error, title="load not started", severity="error", timeout=8)
         self._refresh_load()
 
     @work(thread=True, group="load", exit_on_error=False)
@@ -340,22 +420,34 @@ class StreamFlowApp(App[None]):
         self._refresh_load()
 
     def action_faster(self) -> None:
+        if self.replay is not None:
+            self.replay.faster(True)
+            self._show_status()
+            return
         self._change_load(RATE_STEP)
 
     def action_slower(self) -> None:
+        if self.replay is not None:
+            self.replay.faster(False)
+            self._show_status()
+            return
         self._change_load(1 / RATE_STEP)
 
     # -- drift --------------------------------------------------------------------------------
     def action_run_drift(self) -> None:
+        if self._replaying("run a drift check"):
+            return
         if self._drift_started is not None:
             self.notify("a drift check is already running", severity="warning")
             return
-        self.query_one(TabbedContent).active = "drift"
+        self.action_tab("drift")
         view = self.query_one(DriftView)
         reference, current, threshold = view.choice()
         try:
-            request = DriftRequest(reference, current, threshold=threshold if threshold is not None else -1,
-                                   reports_dir=self.config.reports_dir, api_url=self.config.api_url)  # fmt: skip
+            if isinstance(threshold, str):
+                raise DriftError(f"threshold {threshold!r} is not a number: a drift share in (0, 1], e.g. 0.3")
+            request = DriftRequest(reference, current, threshold=threshold, reports_dir=self.config.reports_dir,
+                                   api_url=self.config.api_url)  # fmt: skip
         except DriftError as exc:
             view.failed(str(exc))
             self.notify(str(exc), title="drift check failed", severity="error", timeout=10)
@@ -385,6 +477,8 @@ class StreamFlowApp(App[None]):
     # -- retrain ------------------------------------------------------------------------------------
     def action_retrain(self) -> None:
         """Train a challenger on the last drift check's current data, compare, promote or keep (worker process)."""
+        if self._replaying("retrain"):
+            return
         if self._retrain_started is not None:
             self.notify("retraining is already running", severity="warning")
             return
@@ -392,7 +486,7 @@ class StreamFlowApp(App[None]):
         if result is None:
             self.notify("run a drift check first (d): r retrains on its current data", severity="warning")
             return
-        self.query_one(TabbedContent).active = "drift"
+        self.action_tab("drift")
         job = RetrainJob(result.current, api_url=self.config.api_url if result.current == "live" else None,
                          min_gain=self.config.min_gain, registry=self.config.registry,
                          registry_location=self.config.registry_location)  # fmt: skip
@@ -410,6 +504,7 @@ class StreamFlowApp(App[None]):
     def on_retrain_done(self, message: RetrainDone) -> None:
         self._retrain_started = None
         self.retrain_decision = message.decision
+        self._record_event(self._clock(), "retrain", message.decision)
         self.query_one(DriftView).retrain_done(message.decision)
         d = message.decision
         self.notify(d["reason"], title=f"retrain: {d['decision']}", severity="information" if d["decision"] == "PROMOTED" else "warning")
@@ -421,6 +516,8 @@ class StreamFlowApp(App[None]):
 
     # -- scheduled live drift -------------------------------------------------------------------
     def action_toggle_scheduled_drift(self) -> None:
+        if self._replaying("schedule drift checks"):
+            return
         if self._scheduled_timer is not None:
             self._scheduled_timer.stop()
             self._scheduled_timer = None
@@ -442,7 +539,9 @@ class StreamFlowApp(App[None]):
             return  # the last check still runs: this tick is skipped, not queued
         reference, _, threshold = self.query_one(DriftView).choice()
         try:
-            request = DriftRequest(reference, "live", threshold=threshold or 0.3, reports_dir=None, api_url=self.config.api_url)
+            if isinstance(threshold, str):
+                raise DriftError(f"threshold {threshold!r} is not a number: a drift share in (0, 1], e.g. 0.3")
+            request = DriftRequest(reference, "live", threshold=threshold, reports_dir=None, api_url=self.config.api_url)
         except DriftError as exc:
             self.notify(str(exc), title="scheduled drift", severity="error")
             return
@@ -453,6 +552,8 @@ class StreamFlowApp(App[None]):
     def on_drift_done(self, message: DriftDone) -> None:
         self._drift_started = None
         self.drift_result = message.result
+        self._drift_done_at = self._clock()
+        self._record_event(self._drift_done_at, "drift", message.result)
         if self._scheduled_run or message.result.current == "live":
             self.drift_history.add(message.result, self._clock())
             self.query_one("#drift-heatmap", Static).update(heatmap_text(self.drift_history, self.size.width - 4))
@@ -478,8 +579,11 @@ class StreamFlowApp(App[None]):
         if not path:
             self.notify("no HTML report yet: run a drift check (d)", severity="warning")
             return
-        webbrowser.open(Path(path).resolve().as_uri())
-        self.notify(f"opened {path}")
+        why_not = open_in_browser(path)
+        if why_not:
+            self.notify(f"{why_not}: the report is {Path(path).resolve()}", title="report not opened", severity="warning", timeout=12)
+        else:
+            self.notify(f"opened {path} in the browser")
 
     # -- the rest -------------------------------------------------------------------------------
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -488,15 +592,163 @@ class StreamFlowApp(App[None]):
         elif event.button.id == "drift-run":
             self.action_run_drift()
 
+    def _editing(self) -> bool:
+        """A text field has the focus: printable keys type into it, Esc leaves it."""
+        return isinstance(self.focused, Input)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer tells the truth about focus: while a field is edited its keys are shown disabled, and
+        "esc leave field" appears; with no field to leave, esc is not offered. A replay's keys show in a replay."""
+        if action.startswith("replay_") and self.replay is None:
+            return False
+        if action == "toggle_record" and self.replay is not None:
+            return False
+        if action == "leave_field":
+            return isinstance(self.focused, (Input, Select))
+        if self._editing():
+            return None
+        return True
+
+    def action_leave_field(self) -> None:
+        if isinstance(self.focused, (Input, Select)):
+            self.screen.set_focus(None)
+
     def action_pause(self) -> None:
+        if self.replay is not None:
+            self.replay.playing = not self.replay.playing
+            if self.replay.playing:
+                self._load_frame(step=1)
+            self._show_status()
+            return
         self.paused = not self.paused
         self._show_status()
 
+    # -- record and replay ----------------------------------------------------------------------
+    def _replaying(self, what: str) -> bool:
+        """In a replay, an action on the live service cannot run: it says so."""
+        if self.replay is None:
+            return False
+        self.notify(f"cannot {what} in a replay: this is a recording ({self.replay.recording.path})", severity="warning")
+        return True
+
+    def _start_recording(self, path: str) -> None:
+        try:
+            self.recorder = Recorder(path, interval=self.config.interval, source="prometheus" if self.config.prometheus_url else "scrape",
+                                     api_url=self.config.api_url)  # fmt: skip
+        except RecordingError as exc:
+            self.notify(str(exc), title="not recording", severity="error", timeout=12)
+            return
+        self.notify(f"recording every poll to {path} (R stops)")
+        self._show_status()
+
+    def action_toggle_record(self) -> None:
+        if self._replaying("record"):
+            return
+        if self.recorder is not None:
+            recorder, self.recorder = self.recorder, None
+            recorder.close()
+            self.notify(f"recording stopped: {recorder.path} (streamflow-tui --replay {recorder.path})")
+        else:
+            path = self.config.record_path or str(Path(self.config.export_dir) / datetime.now().strftime("streamflow-%Y%m%d-%H%M%S.db"))
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._start_recording(path)
+        self._show_status()
+
+    def _record_event(self, t: float, kind: str, obj) -> None:
+        if self.recorder is None:
+            return
+        try:
+            self.recorder.add_event(t, kind, obj)
+        except RecordingError as exc:
+            self.on_recording_failed(RecordingFailed(str(exc)))
+
+    def on_recording_failed(self, message: RecordingFailed) -> None:
+        if self.recorder is None:
+            return
+        recorder, self.recorder = self.recorder, None
+        recorder.close()
+        self.notify(f"{message.error} — recording stopped; what was written before stays readable", title="recording failed",
+                    severity="error", timeout=15)  # fmt: skip
+        self._show_status()
+
+    def _load_frame(self, step: int = 0, at: float | None = None) -> None:
+        replay = self.replay
+        if at is not None:
+            replay.seek(at)
+        elif step:
+            replay.step(step)
+        self._frame_worker(replay.index)
+
+    @work(thread=True, exclusive=True, group="replay", exit_on_error=False)
+    def _frame_worker(self, index: int) -> None:
+        try:
+            frame = self.replay.frame(index)
+        except Exception as exc:  # a corrupt row, a file gone: said, and the replay stays where it was
+            self.post_message(FrameFailed(f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(FrameReady(frame))
+
+    def on_frame_failed(self, message: FrameFailed) -> None:
+        self.replay.playing = False
+        self.notify(message.error, title="cannot show this moment of the recording", severity="error", timeout=12)
+        self._show_status()
+
+    def on_frame_ready(self, message: FrameReady) -> None:
+        frame, previous = message.frame, self._frame
+        self._frame = frame
+        self.snapshot = frame.snapshot
+        self.timeline = Timeline(self.config.history_points, frame.points)
+        self.versions = VersionTracker.from_changes(frame.changes, frame.snapshot)
+        drift = frame.drift[1] if frame.drift else None
+        if drift != self.drift_result:
+            self.drift_result, self._drift_done_at = drift, frame.drift[0] if frame.drift else None
+            if drift is not None:
+                self.query_one(DriftView).show(drift)
+        if frame.retrain is not None and frame.retrain != (previous.retrain if previous else None):
+            self.query_one(DriftView).retrain_done(frame.retrain)
+        stepped = previous is None or abs(frame.index - previous.index) != 1
+        self._show_views(force_charts=stepped)
+        self._show_status()
+        self._show_load()
+        if self.replay.playing:
+            self.set_timer(self.replay.delay(), self._play_next)
+
+    def _play_next(self) -> None:
+        if self.replay.playing and self.replay.advance():
+            self._frame_worker(self.replay.index)
+        else:
+            self._show_status()
+
+    def action_replay_step(self, n: float) -> None:
+        if self.replay is None:
+            self.notify("stepping moves through a recording: streamflow-tui --replay FILE", severity="warning")
+            return
+        self.replay.playing = False
+        self._load_frame(step=int(n))
+
+    def action_replay_jump(self) -> None:
+        if self.replay is None:
+            self.notify("g jumps to a time in a recording: streamflow-tui --replay FILE", severity="warning")
+            return
+
+        def jump(text: str | None) -> None:
+            if text:
+                self.replay.playing = False
+                self._load_frame(at=self.replay.target(text))
+
+        self.push_screen(JumpScreen(self.replay.target), jump)
+
     def action_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        views = self.query_one(TabbedContent)
+        if self.focused is not None and views.active_pane is not None and views.active_pane in self.focused.ancestors:
+            # A control of the view being left keeps no focus: Textual would hand it to the next control of
+            # that view, and the tabs would follow that focus straight back.
+            self.screen.set_focus(None)
+        views.active = tab
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen([(b.key_display or b.key, b.description) for b in self.BINDINGS]))
+        keys = [(b.key_display or b.key, b.description) for b in self.BINDINGS if b.show]
+        self.push_screen(HelpScreen(keys + [("1–5", "Overview, Traffic, Model, Drift, Load"), ("tab", "next field or table")]))
 
     def action_export(self) -> Path:
         folder = Path(self.config.export_dir) / datetime.now().strftime("streamflow-%Y%m%d-%H%M%S")
@@ -505,11 +757,20 @@ class StreamFlowApp(App[None]):
         document = {"series": self.timeline.to_json(), "last_snapshot": to_json(self.snapshot) if self.snapshot else None,
                     "drift": self.drift_result.to_json() if self.drift_result else None}  # fmt: skip
         (folder / "series.json").write_text(json.dumps(document, indent=1))
-        self.save_screenshot("screenshot.svg", str(folder))
-        self.notify(f"exported series and screenshot to {folder}")
+        # The screenshot shows the console, not the toasts on it: taken once they are gone from the screen.
+        self.clear_notifications()
+        self.call_after_refresh(self._export_screenshot, folder)
         return folder
 
+    def _export_screenshot(self, folder: Path) -> None:
+        self.save_screenshot("screenshot.svg", str(folder))
+        self.notify(f"exported series and screenshot to {folder}")
+
     async def action_quit(self) -> None:
+        if self.recorder is not None:
+            self.recorder.close()
+        if self.replay is not None:
+            self.replay.recording.close()
         if self.load is not None:
             self.load.stop()
         if self._drift_engine is not None:
@@ -560,11 +821,14 @@ def fallback_snapshot(source, window: float, prometheus) -> Snapshot:
     return replace(source.snapshot(window), prometheus=prometheus)
 
 
-def create_app(config: ConsoleConfig, *, drift_engine: DriftEngine | None = None, **kwargs) -> StreamFlowApp:
+def create_app(config: ConsoleConfig, *, drift_engine: DriftEngine | None = None, replay: Replay | None = None,
+               **kwargs) -> StreamFlowApp:  # fmt: skip
     """The app factory used by the CLI and the tests.
 
     The drift engine's worker process is spawned here, before Textual takes
     over stdout/stderr (multiprocessing cannot start its helpers after), and it
     warms Evidently in the background while the console starts.
     """
+    if replay is not None:  # nothing to check or retrain in a recording: no worker process
+        return StreamFlowApp(config, drift_engine=drift_engine, replay=replay, **kwargs)
     return StreamFlowApp(config, drift_engine=drift_engine or DriftEngine(), **kwargs)

@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=_positive_float, help="console: seconds between polls (default: 1)")
     p.add_argument("--history", type=_positive_float, help="console: seconds of history kept (default: 600)")
     p.add_argument("--export-dir", help="console: where e writes series and screenshots (default: exports)")
+    p.add_argument("--record", metavar="FILE", help="console: record every poll, drift result, load phase and model change to "
+                   "this SQLite file as it goes (appends; the last 24 h are kept; R toggles recording)")
+    p.add_argument("--replay", metavar="FILE", help="console: play back a recording made with --record (or R): "
+                   "p pauses, , and . step, + and - change the speed, g jumps to a time")
     p.add_argument("--drift-every", type=_positive_float, metavar="S",
                    help="console: check live drift against the reference every S seconds (default: off; t toggles it, at 60 s)")
     p.add_argument("--slo-p95", type=_positive_float, metavar="SECONDS",
@@ -144,7 +148,7 @@ def check_drift_flags(args: argparse.Namespace, parser: argparse.ArgumentParser)
             parser.error(f"--{flag.replace('_', '-')} must be greater than 0")
 
 
-CONSOLE_ONLY = {"interval": 1.0, "history": 600.0, "export_dir": "exports", "drift_every": None}
+CONSOLE_ONLY = {"interval": 1.0, "history": 600.0, "export_dir": "exports", "drift_every": None, "record": None, "replay": None}
 ONCE_ONLY = ("json", "drift", "fail_on_drift")
 
 
@@ -181,6 +185,11 @@ def check_mode_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) 
         if not args.once and not args.prometheus_url and args.history < args.performance_window:
             parser.error(f"--history ({args.history:g} s) is shorter than --performance-window ({args.performance_window:g} s):"
                          " the console keeps only that much history of the label counts; raise --history")
+    if args.replay is not None:
+        live = [f for f, v in (("--api-url", args.api_url), ("--prometheus-url", args.prometheus_url), ("--record", args.record),
+                               ("--drift-every", args.drift_every)) if v]  # fmt: skip
+        if live:
+            parser.error(f"{', '.join(live)} watch a live service; --replay plays a recording back")
     if not args.once and args.history < args.window:
         parser.error(f"--history ({args.history:g} s) is shorter than --window ({args.window:g} s): rates over the window"
                      " need that much history; raise --history or lower --window")
@@ -232,6 +241,8 @@ def run_console(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
                                      status_label=args.status_label, code_label=args.code_label, model_label=args.model_label)  # fmt: skip
     except ValueError as exc:
         parser.error(str(exc))
+    if args.replay:
+        return run_replay(args, parser, names)
     with ExitStack() as stack:
         api_url = args.api_url
         if not api_url and not args.prometheus_url:
@@ -251,9 +262,39 @@ def run_console(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             slo_error_ratio=args.slo_error_ratio if args.slo_error_ratio is not None else 0.05, names=names,
             preset=args.preset, timeout=args.timeout, prometheus_options=args.prometheus_options, api_options=args.api_options,
             exclude=args.exclude, job=args.job, drift_every=args.drift_every, performance_window=args.performance_window,
-            registry=args.registry, registry_location=args.registry_location, min_gain=args.min_gain,
+            registry=args.registry, registry_location=args.registry_location, min_gain=args.min_gain, record_path=args.record,
         )  # fmt: skip
-        create_app(config, handle_signals=True).run()
+        recorder = None
+        if args.record:
+            from .core.recording import Recorder, RecordingError
+
+            try:
+                recorder = Recorder(args.record, interval=args.interval, source="prometheus" if args.prometheus_url else "scrape",
+                                    api_url=api_url)  # fmt: skip
+            except RecordingError as exc:
+                parser.error(str(exc))
+            stack.callback(recorder.close)
+        create_app(config, handle_signals=True, recorder=recorder).run()
+    return 0
+
+
+def run_replay(args: argparse.Namespace, parser: argparse.ArgumentParser, names) -> int:
+    """The recording is opened before the console starts: a wrong file is a usage error (exit 2), said plainly."""
+    from .app import create_app
+    from .config import ConsoleConfig
+    from .core.recording import Recording, RecordingError
+    from .core.replay import Replay
+
+    try:
+        recording = Recording.open(args.replay)
+    except RecordingError as exc:
+        parser.error(str(exc))
+    meta = recording.meta
+    interval = float(meta.get("interval") or args.interval)
+    config = ConsoleConfig(api_url=meta.get("api_url"), interval=interval, history=args.history, export_dir=args.export_dir,
+                           slo_p95=args.slo_p95 if args.slo_p95 is not None else 0.100,
+                           slo_error_ratio=args.slo_error_ratio if args.slo_error_ratio is not None else 0.05, names=names)  # fmt: skip
+    create_app(config, replay=Replay(recording, args.history), handle_signals=True).run()
     return 0
 
 

@@ -9,7 +9,9 @@ from textual.message import Message
 from loadgen import LoadSnapshot
 
 from .core.drift import DriftResult
+from .core.replay import ReplayFrame
 from .core.results import Snapshot
+from .core.timeline import Point
 
 
 @dataclass
@@ -18,6 +20,7 @@ class SnapshotReady(Message):
     fallback: str | None  # why the scrape source stands in for Prometheus, if it does
     load: LoadSnapshot | None = None  # the built-in load generator's numbers, taken in the same poll
     load_run: int | None = None  # which run they belong to (id of its runner)
+    point: Point | None = None  # the snapshot's chart figures, computed (and recorded) in the worker
 
 
 @dataclass
@@ -51,3 +54,22 @@ class RetrainFailed(Message):
 class HtmlReady(Message):
     path: str | None
     error: str | None = None
+
+
+@dataclass
+class RecordingFailed(Message):
+    """A write to the --record file failed: recording stops, the console goes on, and says so."""
+
+    error: str
+
+
+@dataclass
+class FrameReady(Message):
+    """A replay's moment, read from the recording in a worker."""
+
+    frame: ReplayFrame
+
+
+@dataclass
+class FrameFailed(Message):
+    error: str

@@ -24,6 +24,11 @@ REPO = Path(__file__).resolve().parents[1]
 settings.register_profile("ci", derandomize=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
+# Charts label their time axis in local time: the suite runs in UTC, so the console's snapshots are the
+# same on every machine (and in every subprocess the tests start).
+os.environ["TZ"] = "UTC"
+time.tzset()
+
 
 def free_port() -> int:
     with socket.socket() as s:

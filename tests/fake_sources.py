@@ -33,7 +33,7 @@ def snapshot(i: int, *, up: bool = True, switch_at: int | None = None) -> Snapsh
     )
     hist = tuple(Bucket(le, c) for le, c in zip(LATENCY_LE, (12, 230, 540, 120, 30, 8, 3, 1, 0)))
     scores = tuple(Bucket(le, float(max(0, 120 - 12 * k))) for k, le in enumerate(SCORE_LE))
-    reference = tuple(Bucket(le, float(max(0, 3000 - 450 * k))) for k, le in enumerate(SCORE_LE))
+    reference = tuple(Bucket(le, float(round(3000 * math.exp(-k / 4)))) for k, le in enumerate(SCORE_LE))
     model = ModelStats("month_000-2b3f3733a2e6", "month_000", "month_005", rps * 0.98, 0.118 + 0.01 * math.sin(i / 4), scores, reference)
     if switch_at is not None and i >= switch_at:  # a retrained model took over: it predicts more churn
         scores = tuple(Bucket(le, float(max(0, 90 - 6 * k))) for k, le in enumerate(SCORE_LE))

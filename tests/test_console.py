@@ -57,7 +57,8 @@ async def test_load_drift_export_help_pause_and_quit(api, tmp_path, monkeypatch)
 
         await pilot.press("l")  # default: open model, 200 req/s
         await wait_for(pilot, lambda: (app.snapshot.requests.rps or 0) > 120)
-        assert "requests/s" in str(app.query_one("#rps-summary").render())
+        card = str(app.query_one("#ov-traffic-card").render())  # the overview, the first screen, shows the live rate
+        assert f"{app.snapshot.requests.rps:,.1f} req/s" in card, card
         await pilot.press("plus")
         assert app.load.snapshot().target_rate == 250
         await pilot.press("minus", "minus")
@@ -78,10 +79,18 @@ async def test_load_drift_export_help_pause_and_quit(api, tmp_path, monkeypatch)
         first_rows = [str(table.get_row_at(i)[0]) for i in range(result.drifted_columns)]
         assert set(first_rows) == {c.column for c in result.columns if c.drifted}
         await wait_for(pilot, lambda: app.drift_result.report_html is not None, timeout=60)
+        monkeypatch.delenv("DISPLAY", raising=False)
+        monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+        await pilot.press("o")  # no display (a server, SSH): nothing is opened, and the toast says where the report is
+        assert not opened
+        assert any("no graphical display" in n.message and app.drift_result.report_html.split("/")[-1] in n.message
+                   for n in app._notifications)  # fmt: skip
+        monkeypatch.setenv("DISPLAY", ":0")
         await pilot.press("o")
         assert opened and opened[0].endswith(".html") and Path(app.drift_result.report_html).exists()
 
         await pilot.press("e")
+        await wait_for(pilot, lambda: any((tmp_path / "exports").glob("*/screenshot.svg")))  # taken after the toasts went
         exports = list((tmp_path / "exports").iterdir())
         assert len(exports) == 1
         names = sorted(p.name for p in exports[0].iterdir())
@@ -164,7 +173,7 @@ async def test_drift_error_is_shown_and_the_app_keeps_running(api, tmp_path):
     app = create_app(console(tmp_path, api_url=f"http://127.0.0.1:{port}"))
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: app.snapshot is not None)
-        await pilot.press("3")
+        await pilot.press("4")
         app.query_one("#drift-current").value = "live"  # nothing was scored yet: the buffer is empty
         await pilot.press("d")
         await wait_for(pilot, lambda: "failed" in str(app.query_one("#drift-status").render()), timeout=90)

@@ -1,4 +1,5 @@
-"""The console's look, pinned at 80×24 and 160×48 with deterministic sources."""
+"""The console's look, pinned with deterministic sources: the overview at 80×24, 120×40, 160×48 and 200×60,
+the detail views at the smallest and largest of those (and 160×48)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from streamflow_tui.config import ConsoleConfig
 from streamflow_tui.core.distribution import Distribution
 from streamflow_tui.core.drift import ColumnDrift, DriftEngine, DriftResult
 
-SIZES = [(80, 24), (160, 48)]
+SIZES = [(80, 24), (160, 48), (200, 60)]
+ALL_SIZES = [(80, 24), (120, 40), (160, 48), (200, 60)]
 
 
 def make_app(tmp_path, source=None):
@@ -18,8 +20,14 @@ def make_app(tmp_path, source=None):
     # Charts redrawn on every poll: the 5 s throttle would make the frames depend on timing.
     config = ConsoleConfig(api_url="http://127.0.0.1:8000", interval=3600, history=3600 * 200, chart_interval=0,
                            reports_dir=str(tmp_path), export_dir=str(tmp_path))  # fmt: skip
-    return create_app(config, sources=(source or FakeSource(start=20), None), drift_engine=DriftEngine(warm=False),
-                      clock=lambda: T0.timestamp())  # fmt: skip
+    return still(create_app(config, sources=(source or FakeSource(start=20), None), drift_engine=DriftEngine(warm=False),
+                            clock=lambda: T0.timestamp()))  # fmt: skip
+
+
+def still(app):
+    """No animations (the tabs' underline slides): a frame must not depend on when it is taken."""
+    app.animation_level = "none"
+    return app
 
 
 async def fill(pilot, polls: int = 30) -> None:
@@ -59,16 +67,51 @@ DRIFT = DriftResult(
 )  # fmt: skip
 
 
+async def fill_history(pilot) -> None:
+    await fill(pilot, 120)  # two minutes at one poll a second: time labels, the heatmap's columns
+
+
+async def show(pilot, key: str) -> None:
+    """Switch views, then draw once more after the layout has settled: the frame must not depend on
+    whether the view's first draw or its resize came first."""
+    await pilot.press(key)
+    await pilot.pause(0.2)
+    pilot.app._show_views(force_charts=True)
+    await pilot.pause(0.2)
+
+
+@pytest.mark.parametrize("size", ALL_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_overview(snap_compare, tmp_path, size):
+    """The first screen: traffic, latency, the model and drift at a glance, at every size."""
+    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=fill_history)
+
+
+def test_overview_after_a_drift_check(snap_compare, tmp_path):
+    async def before(pilot):
+        await fill_history(pilot)
+        from streamflow_tui.messages import DriftDone
+
+        pilot.app.post_message(DriftDone(DRIFT))
+        await pilot.press("4", "1")
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(tmp_path), terminal_size=(120, 40), run_before=before)
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_traffic_view(snap_compare, tmp_path, size):
-    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=fill)
+    async def before(pilot):
+        await fill_history(pilot)
+        await show(pilot, "2")
+
+    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=before)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_model_view(snap_compare, tmp_path, size):
     async def before(pilot):
-        await fill(pilot)
-        await pilot.press("2")
+        await fill_history(pilot)
+        await show(pilot, "3")
 
     assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=before)
 
@@ -78,7 +121,7 @@ def test_model_view_after_a_version_change(snap_compare, tmp_path):
 
     async def before(pilot):
         await fill(pilot)
-        await pilot.press("2")
+        await show(pilot, "3")
 
     assert snap_compare(make_app(tmp_path, FakeSource(start=20, switch_at=35)), terminal_size=(160, 48), run_before=before)
 
@@ -114,7 +157,7 @@ def test_drift_view_with_a_retrain_decision(snap_compare, tmp_path):
         await fill(pilot, 3)
         from streamflow_tui.messages import DriftDone, RetrainDone
 
-        await pilot.press("3")
+        await pilot.press("4")
         pilot.app.post_message(DriftDone(DRIFT))
         pilot.app.post_message(RetrainDone(DECISION))
         await pilot.pause(0.3)
@@ -130,7 +173,7 @@ def test_drift_view(snap_compare, tmp_path, size):
         await fill(pilot, 3)
         from streamflow_tui.messages import DriftDone
 
-        await pilot.press("3")
+        await pilot.press("4")
         pilot.app.post_message(DriftDone(DRIFT))
         await pilot.pause(0.2)
 
@@ -145,6 +188,7 @@ def test_target_down_banner(snap_compare, tmp_path, size):
         await fill(pilot, 10)
         source.down = True
         await fill(pilot, 1)
+        await show(pilot, "2")
 
     assert snap_compare(make_app(tmp_path, source), terminal_size=size, run_before=before)
 
@@ -155,3 +199,49 @@ def test_help_screen(snap_compare, tmp_path):
         await pilot.press("question_mark")
 
     assert snap_compare(make_app(tmp_path), terminal_size=(80, 24), run_before=before)
+
+
+def test_drift_view_after_a_failed_check(snap_compare, tmp_path):
+    """The previous result stays, dimmed and labelled as the previous check's, beside the failure's reason."""
+
+    async def before(pilot):
+        await fill(pilot, 3)
+        from streamflow_tui.messages import DriftDone, DriftFailed
+
+        await pilot.press("4")
+        pilot.app.post_message(DriftDone(DRIFT))
+        await pilot.pause(0.2)
+        pilot.app.post_message(DriftFailed("cannot read live rows: http://127.0.0.1:8000/monitoring/recent: connection refused"))
+        await pilot.pause(0.2)
+        pilot.app.clear_notifications()
+        await pilot.pause(0.1)
+
+    assert snap_compare(make_app(tmp_path), terminal_size=(120, 40), run_before=before)
+
+
+def test_replay_status_line(snap_compare, tmp_path):
+    """A replay says so, with the moment shown, the speed and the position, paused at the first poll."""
+    from fake_sources import snapshot as fake_snapshot
+    from streamflow_tui.core.recording import Recorder, Recording
+    from streamflow_tui.core.replay import Replay
+    from streamflow_tui.core.timeline import point_of
+
+    with Recorder(tmp_path / "r.db", interval=1, source="scrape", api_url="http://127.0.0.1:8000") as rec:
+        for i in range(20, 140):
+            s = fake_snapshot(i)
+            rec.add_poll(s, point_of(s))
+        rec.add_event(fake_snapshot(100).taken_at.timestamp(), "drift", DRIFT)
+    replay = Replay(Recording.open(tmp_path / "r.db"), 600)
+    replay.playing = False
+    config = ConsoleConfig(api_url="http://127.0.0.1:8000", interval=1, chart_interval=0, export_dir=str(tmp_path))
+    app = still(create_app(config, replay=replay, clock=lambda: T0.timestamp()))
+
+    async def before(pilot):
+        while pilot.app._frame is None:
+            await pilot.pause(0.05)
+        await pilot.press("end")
+        while pilot.app._frame.index != 119:
+            await pilot.pause(0.05)
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=before)

@@ -61,7 +61,7 @@ async def test_scheduled_live_drift_fills_the_heatmap(tmp_path):
             assert len(runs) >= 2, "two scheduled runs"
             assert all(r.current == "live" and r.decision == "RETRAINING_TRIGGERED" for r in runs)  # month_003 drifts
             assert list(tmp_path.glob("drift_*")) == []  # scheduled runs write no report files
-            await pilot.press("3")
+            await pilot.press("4")
             heatmap = str(app.query_one("#drift-heatmap").render())
             assert "■" in heatmap and "monthly_fee" in heatmap
             await pilot.press("t")  # stops the schedule

@@ -23,7 +23,7 @@ def api_month_004():
 async def test_labels_from_the_load_view_feed_quality_over_time(api_month_004, tmp_path):
     app = create_app(console(tmp_path, api_url=api_month_004))
     async with app.run_test(size=(160, 48)) as pilot:
-        await pilot.press("4")
+        await pilot.press("5")
         app.query_one("#load-month", Select).value = "month_004"
         app.query_one("#load-rate", Input).value = "100"
         app.query_one("#load-feedback", Input).value = "soon"
@@ -39,7 +39,7 @@ async def test_labels_from_the_load_view_feed_quality_over_time(api_month_004, t
         feedback = app.load.feedback()
         assert feedback["delay_s"] == 0.5 and feedback["sent"] > 0 and feedback["failed"] == 0
 
-        await pilot.press("2")
+        await pilot.press("3")
         await wait_for(pilot, lambda: sum(v is not None for v in app.timeline.column("auc_realised")) >= 3)
         perf = app.snapshot.performance
         assert 0.6 < perf.realized.roc_auc <= 1 and 0.6 < perf.estimated.roc_auc <= 1 and 0 < perf.coverage <= 1
@@ -50,7 +50,7 @@ async def test_labels_from_the_load_view_feed_quality_over_time(api_month_004, t
         assert all(served[le] == pytest.approx(expected[le], abs=1e-9) for le in expected)
         shown = str(app.query_one("#score-histogram").render())
         assert "window vs reference" in shown and f"{expected[0.05] * 100:4.1f}%" in shown
-        assert "model quality over time" in str(app.query_one("#quality-plot").plt.build())
+        assert "model quality: AUC (left)" in str(app.query_one("#quality-plot").plt.build())
         await pilot.press("l")
         await wait_for(pilot, lambda: not app.load.running)
         await app.action_quit()

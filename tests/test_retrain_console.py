@@ -28,10 +28,10 @@ async def test_r_retrains_promotes_and_the_switch_is_shown(registry, tmp_path):
             old = app.snapshot.model.version
             await pilot.press("r")  # before any drift check: said, nothing runs
             assert app._retrain_started is None
-            await pilot.press("4")
+            await pilot.press("5")
             app.query_one("#load-rate", Input).value = "50"  # traffic across the switch: both models' scores
             await pilot.press("l")
-            await pilot.press("3")
+            await pilot.press("4")
             app.query_one("#drift-current", Select).value = "month_004"
             await pilot.press("d")
             await wait_for(pilot, lambda: app.drift_result is not None, timeout=90)
@@ -46,7 +46,7 @@ async def test_r_retrains_promotes_and_the_switch_is_shown(registry, tmp_path):
             change = app.versions.last
             assert change.old == old and change.new == decision["challenger"]["version"]
             assert f"was {old}" in str(app.query_one("#status-line").render())
-            await pilot.press("2")
+            await pilot.press("3")
             await wait_for(pilot, lambda: "old model" in str(app.query_one("#score-histogram").render()))
             await pilot.press("l")
             await wait_for(pilot, lambda: not app.load.running)

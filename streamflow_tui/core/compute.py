@@ -234,3 +234,12 @@ def histogram(buckets: list[tuple[float, float]], scale: float = 1.0) -> tuple[B
         out.append(Bucket(le=le, count=finite(count - previous) if math.isfinite(count) else None))
         previous = count if math.isfinite(count) else previous
     return tuple(out)
+
+
+def reference_churn_rate(reference: tuple[Bucket, ...], threshold: float = 0.5) -> float | None:
+    """The share of the reference month's scores above the decision threshold: the churn rate the model
+    predicted on the data it was trained on, the baseline for the live predicted rate."""
+    total = sum(b.count or 0.0 for b in reference)
+    if not total:
+        return None
+    return sum(b.count or 0.0 for b in reference if b.le > threshold) / total

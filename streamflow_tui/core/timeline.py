@@ -6,9 +6,9 @@ import csv
 import io
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
-from .results import Snapshot
+from .results import Bucket, Snapshot
 
 
 @dataclass(frozen=True)
@@ -24,24 +24,38 @@ class Point:
     auc_realised: float | None = None  # model quality (core/performance.py), where the target counts it
     auc_estimated: float | None = None
     label_coverage: float | None = None
+    latency_buckets: tuple[Bucket, ...] = ()  # the window's latency histogram: one column of the heatmap
+    load_target: float | None = None  # the built-in load's target rate (open model)
+    client_p95: float | None = None  # its p95 from the intended send times: the server's p95 plus queueing
+
+
+def point_of(s: Snapshot, load=None) -> Point:
+    """A snapshot's figures for the charts; ``load``: the built-in load generator's snapshot, if it runs."""
+    perf = s.performance
+    running = load is not None and load.running
+    return Point(
+        t=s.taken_at.timestamp(), rps=s.requests.rps, error_ratio=s.requests.error_ratio,
+        p50=s.latency.p50, p95=s.latency.p95, p99=s.latency.p99,
+        churn_rate=s.model.predicted_churn_rate if s.model else None, load_rps=load.achieved_rps if running else None,
+        auc_realised=perf.realized.roc_auc if perf and perf.realized else None,
+        auc_estimated=perf.estimated.roc_auc if perf and perf.estimated else None,
+        label_coverage=perf.coverage if perf else None, latency_buckets=s.latency_histogram,
+        load_target=load.target_rate if running else None, client_p95=load.corrected.get("p95") if running else None,
+    )  # fmt: skip
+
+
+# The exported columns: the heatmap's histograms stay out of CSV and JSON rows.
+SCALAR_COLUMNS = [f.name for f in fields(Point) if f.name != "latency_buckets"]
 
 
 class Timeline:
     """The newest ``capacity`` points; memory is bounded whatever the uptime."""
 
-    def __init__(self, capacity: int):
-        self.points: deque[Point] = deque(maxlen=max(2, capacity))
+    def __init__(self, capacity: int, points=()):
+        self.points: deque[Point] = deque(points, maxlen=max(2, capacity))
 
-    def add_snapshot(self, s: Snapshot, load_rps: float | None = None) -> None:
-        perf = s.performance
-        self.points.append(Point(
-            t=s.taken_at.timestamp(), rps=s.requests.rps, error_ratio=s.requests.error_ratio,
-            p50=s.latency.p50, p95=s.latency.p95, p99=s.latency.p99,
-            churn_rate=s.model.predicted_churn_rate if s.model else None, load_rps=load_rps,
-            auc_realised=perf.realized.roc_auc if perf and perf.realized else None,
-            auc_estimated=perf.estimated.roc_auc if perf and perf.estimated else None,
-            label_coverage=perf.coverage if perf else None,
-        ))  # fmt: skip
+    def add_snapshot(self, s: Snapshot, load=None) -> None:
+        self.points.append(point_of(s, load))
 
     def add(self, point: Point) -> None:
         self.points.append(point)
@@ -52,14 +66,14 @@ class Timeline:
     def to_csv(self) -> str:
         out = io.StringIO()
         writer = csv.writer(out)
-        names = [f.name for f in fields(Point)]
+        names = SCALAR_COLUMNS
         writer.writerow(names)
         for p in self.points:
             writer.writerow(["" if getattr(p, n) is None else getattr(p, n) for n in names])
         return out.getvalue()
 
     def to_json(self) -> list[dict]:
-        return [asdict(p) for p in self.points]
+        return [{n: getattr(p, n) for n in SCALAR_COLUMNS} for p in self.points]
 
 
 def downsample(

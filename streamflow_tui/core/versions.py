@@ -23,6 +23,14 @@ class VersionTracker:
         self.changes: deque[VersionChange] = deque(maxlen=keep)
         self._scores: tuple[Bucket, ...] = ()
 
+    @classmethod
+    def from_changes(cls, changes, snapshot: Snapshot) -> VersionTracker:
+        """A tracker as it stood at a replayed moment: its recorded changes, the snapshot's version."""
+        tracker = cls()
+        tracker.changes.extend(changes)
+        tracker.current = snapshot.model.version if snapshot.model else None
+        return tracker
+
     def observe(self, s: Snapshot) -> VersionChange | None:
         """Note the snapshot's model version; the change when it differs from the last one seen."""
         model = s.model

@@ -27,7 +27,7 @@ def histogram_text(title: str, buckets: tuple[Bucket, ...], width: int = 24) -> 
         n = round(width * (b.count or 0.0) / peak) if peak else 0
         text.append(f"{_bucket_label(b, prev):>10} ")
         text.append("█" * n, style="cyan")
-        text.append(" " * (width - n) + f" {num(b.count, '{:,.0f}')}\n")
+        text.append(f" {num(b.count, '{:,.0f}')}\n")  # beside its bar, not across the empty rest of the row
     return text
 
 

@@ -10,7 +10,7 @@ from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from streamflow_data import MONTHS
 
-from ..core.drift import ColumnDrift, DriftResult
+from ..core.drift import DEFAULT_THRESHOLD, ColumnDrift, DriftResult
 from ..core.format import num, pct
 from .bars import shares_text
 from .quiet import set_if_changed
@@ -21,14 +21,14 @@ CHOICES = [(m, m) for m in MONTHS] + [("live (what the API scored)", "live")]
 
 class DriftView(Widget):
     def compose(self) -> ComposeResult:
+        # Compact controls, one line: at 80 columns the threshold and the button still fit.
         with Horizontal(id="drift-controls"):
-            yield Label("reference")
-            yield Select(CHOICES, value=MONTHS[0], allow_blank=False, id="drift-reference")
-            yield Label("current")
-            yield Select(CHOICES, value="month_003", allow_blank=False, id="drift-current")
+            yield Select(CHOICES, value=MONTHS[0], allow_blank=False, type_to_search=False, compact=True, id="drift-reference")
+            yield Label("vs")
+            yield Select(CHOICES, value="month_003", allow_blank=False, type_to_search=False, compact=True, id="drift-current")
             yield Label("threshold")
-            yield Input("0.30", id="drift-threshold", type="number")
-            yield Button("Run drift (d)", id="drift-run", variant="primary")
+            yield Input("0.30", placeholder=f"{DEFAULT_THRESHOLD:g}", id="drift-threshold", type="number", compact=True)
+            yield Button("Run drift (d)", id="drift-run", variant="primary", compact=True)
         yield Static("press d to compare the datasets (Evidently runs in a background process)", id="drift-status")
         yield Static(id="drift-summary")
         yield Static(id="retrain-result")
@@ -47,11 +47,13 @@ class DriftView(Widget):
     def on_mount(self) -> None:
         self.query_one("#drift-table", DataTable).add_columns("column", "type", "test", "score", "threshold", "drifted")
 
-    def choice(self) -> tuple[str, str, float | None]:
+    def choice(self) -> tuple[str, str, float | str]:
+        """The two datasets and the threshold: a number, or the text typed when it is not one (blank: the default)."""
+        typed = self.query_one("#drift-threshold", Input).value.strip()
         try:
-            threshold = float(self.query_one("#drift-threshold", Input).value)
+            threshold: float | str = float(typed) if typed else DEFAULT_THRESHOLD
         except ValueError:
-            threshold = None
+            threshold = typed
         return (self.query_one("#drift-reference", Select).value, self.query_one("#drift-current", Select).value, threshold)
 
     def _status(self, text: Text) -> None:
@@ -62,7 +64,10 @@ class DriftView(Widget):
         self._status(Text(f"⏳ comparing {reference} → {current} … {seconds:.1f} s", style="bold yellow"))
 
     def failed(self, error: str) -> None:
-        self._status(Text(f"✖ drift check failed: {error}", style="bold red"))
+        """The previous result, if any, stays for context, dimmed and labelled: it is not this check's."""
+        previous = "the table below is the previous check's — " if self._columns else ""
+        self._status(Text(f"✖ drift check failed: {previous}{error}", style="bold red"))
+        self.set_class(bool(self._columns), "stale")
 
     def html(self, path: str | None, error: str | None) -> None:
         if error:
@@ -82,6 +87,7 @@ class DriftView(Widget):
         set_if_changed(self.query_one("#retrain-result", Static), retrain_text(d), layout=True)
 
     def show(self, r: DriftResult) -> None:
+        self.remove_class("stale")
         badge_style = "bold white on red" if r.decision == "RETRAINING_TRIGGERED" else "bold black on green"
         t = Text()
         t.append(f" {r.decision} ", style=badge_style)

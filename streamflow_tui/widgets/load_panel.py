@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import statistics
+
 from rich.text import Text
+from textual_plotext import PlotextPlot
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widget import Widget
@@ -12,25 +15,36 @@ from loadgen import LoadSnapshot
 from streamflow_data import MONTHS
 
 from ..core.format import ms, num
+from ..core.timeline import downsample
+from .charts import CHART_POINTS, start, time_axis
 from .quiet import set_if_changed
 
 
 class LoadPanel(Widget):
     def compose(self) -> ComposeResult:
-        with Horizontal(id="load-controls"):
+        # Compact controls on two lines: everything fits at 80 columns.
+        with Horizontal(classes="load-controls"):
             yield Label("model")
-            yield Select([("open (rate)", "open"), ("closed (workers)", "closed")], value="open", allow_blank=False, id="load-mode")
+            yield Select([("open (rate)", "open"), ("closed (workers)", "closed")], value="open", allow_blank=False,
+                         type_to_search=False, compact=True, id="load-mode")  # fmt: skip
             yield Label("rate/s")
-            yield Input("200", id="load-rate", type="number")
+            yield Input("200", id="load-rate", type="number", compact=True)
             yield Label("workers")
-            yield Input("8", id="load-concurrency", type="integer")
+            yield Input("8", id="load-concurrency", type="integer", compact=True)
+            yield Button("Start load (l)", id="load-toggle", variant="success", compact=True)
+        with Horizontal(classes="load-controls"):
             yield Label("month")
-            yield Select([(m, m) for m in MONTHS], value=MONTHS[-1], allow_blank=False, id="load-month")
-            yield Select([("user_id", "user_id"), ("features", "features")], value="user_id", allow_blank=False, id="load-payload")
+            yield Select([(m, m) for m in MONTHS], value=MONTHS[-1], allow_blank=False, type_to_search=False, compact=True,
+                         id="load-month")  # fmt: skip
+            yield Label("payload")
+            yield Select([("user_id", "user_id"), ("features", "features")], value="user_id", allow_blank=False,
+                         type_to_search=False, compact=True, id="load-payload")  # fmt: skip
             yield Label("labels after s")
-            yield Input("", placeholder="off", id="load-feedback", type="number")
-            yield Button("Start load (l)", id="load-toggle", variant="success")
+            yield Input("", placeholder="off", id="load-feedback", type="number", compact=True)
         yield Static(id="load-stats")
+        with Horizontal(id="load-charts"):
+            yield PlotextPlot(id="load-rate-plot")
+            yield PlotextPlot(id="load-latency-plot")
 
     def settings(self) -> dict:
         def number(selector: str, cast, default):
@@ -49,6 +63,32 @@ class LoadPanel(Widget):
             "feedback_delay": self.query_one("#load-feedback", Input).value.strip(),
         }
 
+    def draw_charts(self, points, slo_p95: float) -> None:
+        """Target vs achieved rate (and what the server saw); client-side vs server-side p95: the gap is the
+        queueing the server cannot see (a request's wait before it is read)."""
+        plt = start(self.query_one("#load-rate-plot", PlotextPlot))
+        drawn, top = False, 0.0
+        for name, color, label in (("load_target", "gray", "target"), ("load_rps", "cyan", "achieved (client)"),
+                                   ("rps", "orange", "served (server)")):  # fmt: skip
+            xs, ys = downsample(points, name, CHART_POINTS, reduce=statistics.fmean)
+            if xs:
+                plt.plot(xs, ys, color=color, marker="braille", label=label)
+                drawn, top = drawn or name == "load_target", max(top, *ys)
+        if top:
+            plt.ylim(0, top * 1.15)  # from zero: a rate 5 % short must not look like half
+        time_axis(plt, points, self.query_one("#load-rate-plot").size.width)
+        plt.title("requests/s: target, achieved, served" if drawn else "requests/s (no load run in the history)")
+        self.query_one("#load-rate-plot", PlotextPlot).refresh()
+
+        plt = start(self.query_one("#load-latency-plot", PlotextPlot))
+        for name, color, label in (("client_p95", "magenta", "client p95 (corrected)"), ("p95", "orange", "server p95")):
+            xs, ys = downsample(points, name, CHART_POINTS)
+            if xs:
+                plt.plot(xs, [y * 1000 for y in ys], color=color, marker="braille", label=label)
+        time_axis(plt, points, self.query_one("#load-latency-plot").size.width)
+        plt.title("p95 ms: client vs server (the gap is queueing)")
+        self.query_one("#load-latency-plot", PlotextPlot).refresh()
+
     def show_target(self, rate: float | None, concurrency: int | None) -> None:
         if rate is not None:
             self.query_one("#load-rate", Input).value = f"{rate:g}"
@@ -64,7 +104,8 @@ class LoadPanel(Widget):
         if error:
             text.append(error + "\n", style="bold red")
         if s is None:
-            text.append("not running — press l to start, +/- to change the rate while it runs", style="dim")
+            text.append("not running — l starts it, + and - change the rate while it runs; the charts below show "
+                        "target vs achieved rate and client vs server latency", style="dim")
         else:
             target = f"{s.target_rate:g} req/s" if s.model == "open" else f"{s.concurrency} workers"
             text.append(f"{'running' if running else 'stopped'}  {s.model} model, {target}  ", style="bold")

@@ -8,17 +8,18 @@ import statistics
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widget import Widget
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from ..core.compute import reference_churn_rate
 from ..core.format import num, pct
 from ..core.results import Snapshot
 from ..core.timeline import Timeline, downsample
 from ..core.versions import VersionTracker
 from .bars import shares_text
-from .charts import CHART_POINTS, mark_versions
+from .charts import CHART_POINTS, mark_versions, start, time_axis
 from .quiet import set_if_changed
+from .view import View
 
 
 def _shares(buckets) -> dict[float, float]:
@@ -26,10 +27,20 @@ def _shares(buckets) -> dict[float, float]:
     return {b.le: (b.count or 0.0) / total for b in buckets if b.le <= 1} if total else {}
 
 
-def score_distribution_text(current, reference, width: int = 56, previous=()) -> Text:
+def _coarser(shares: dict[float, float]) -> dict[float, float]:
+    merged: dict[float, float] = {}
+    for le, share in shares.items():
+        top = min(1.0, round(math.ceil(round(le * 10, 6)) / 10, 1))
+        merged[top] = merged.get(top, 0.0) + share
+    return merged
+
+
+def score_distribution_text(current, reference, width: int = 56, previous=(), coarse: bool = False) -> Text:
     """The window's scores beside the reference (training) month's, as shares of each, in 0.05-wide bands;
     after a model change, the previous model's last window too."""
     sides = [("window", _shares(current)), ("reference", _shares(reference))]
+    if coarse:  # 0.1-wide bands: half the rows, for the overview
+        sides = [(name, _coarser(shares)) for name, shares in sides]
     if previous:
         sides.insert(1, ("old model", _shares(previous)))
     edges = sorted(set().union(*(s for _, s in sides)))
@@ -42,26 +53,31 @@ def score_distribution_text(current, reference, width: int = 56, previous=()) ->
         if used[0] <= le <= used[-1]:
             rows.append((f"{low:.2f}–{le:.2f}", *(s.get(le) if s else None for _, s in sides)))
         low = le
-    title = "churn probability: window vs " + (" vs ".join(names[1:]) if sides[-1][1] else "(no reference)")
+    title = "scores: window vs " + (" vs ".join(names[1:]) if sides[-1][1] else "(no reference)")
     bar = max(3, (width - 10 - len(sides) * 8) // len(sides))  # label, and " 12.3% " after each bar
     return shares_text(title, rows, names, width=bar)
 
 
-def quality_text(p) -> Text:
-    """Realised performance (labels), the estimate beside it, and the reliability table, since the API started."""
+def quality_text(p, compact: bool = False) -> Text:
+    """Realised performance (labels), the estimate beside it, and the reliability table, since the API started.
+    ``compact``: one line of quality (below 120 columns), precision and recall left to the wide layout."""
     t = Text()
     if p is None:
         return t
     t.append("\nquality ", style="bold")
     if p.realized:
-        t.append(f"AUC {num(p.realized.roc_auc, '{:.3f}')}", style="bold green")
-        t.append(f" realised  precision {pct(p.realized.precision)}  recall {pct(p.realized.recall)}"
-                 f"  ({num(p.labels, '{:,.0f}')} labels, {pct(p.coverage)} of predictions, {p.window})")  # fmt: skip
+        t.append(f"AUC {num(p.realized.roc_auc, '{:.3f}')} ", style="bold green")
+        if compact:
+            t.append(f"realised ({num(p.labels, '{:,.0f}')} labels)")
+        else:
+            t.append(f"realised  precision {pct(p.realized.precision)}  recall {pct(p.realized.recall)}"
+                     f"  ({num(p.labels, '{:,.0f}')} labels, {pct(p.coverage)} of predictions, {p.window})")  # fmt: skip
     else:
         t.append("no labels yet (POST /feedback)", style="dim")
     if p.estimated:
-        t.append(f"   estimated AUC {num(p.estimated.roc_auc, '{:.3f}')}", style="bold cyan")
-        t.append(f" precision {pct(p.estimated.precision)} (assumes calibrated scores)", style="dim")
+        t.append(f"   estimated AUC {num(p.estimated.roc_auc, '{:.3f}')} ", style="bold cyan")
+        if not compact:
+            t.append(f"precision {pct(p.estimated.precision)} (assumes calibrated scores)", style="dim")
     if p.reliability:
         t.append("\nreliability ", style="bold")
         t.append("observed churn by score band  ", style="dim")
@@ -69,7 +85,23 @@ def quality_text(p) -> Text:
     return t
 
 
-class ModelView(Widget):
+def draw_churn(plot: PlotextPlot, points, reference: float | None, versions=None) -> None:
+    """The predicted churn rate from zero, the reference month's rate as a line: a 1-point wobble stays small."""
+    plt = start(plot)
+    xs, ys = downsample(points, "churn_rate", CHART_POINTS, reduce=statistics.fmean)
+    top = max([y * 100 for y in ys] + [reference * 100 if reference is not None else 0.0], default=0.0)
+    if xs:
+        plt.plot(xs, [y * 100 for y in ys], color="magenta", marker="braille")
+    if reference is not None:
+        plt.hline(reference * 100, "cyan")
+    plt.ylim(0, max(5.0, math.ceil(top * 1.25 / 5) * 5))
+    mark_versions(plt, points, versions)
+    time_axis(plt, points, plot.size.width)
+    plt.title("predicted churn %" + (" · ref (line)" if reference is not None else ""))
+    plot.refresh()
+
+
+class ModelView(View):
     def compose(self) -> ComposeResult:
         yield Static(id="model-summary")
         with Horizontal(id="model-body"):
@@ -79,6 +111,7 @@ class ModelView(Widget):
                 yield PlotextPlot(id="quality-plot")
 
     def show(self, s: Snapshot, timeline: Timeline, charts: bool = True, versions: VersionTracker | None = None) -> None:
+        self.remember(s, timeline, versions=versions)
         m = s.model
         summary = Text()
         if m is None:
@@ -87,9 +120,12 @@ class ModelView(Widget):
             summary.append("model ", style="bold")
             summary.append(f"{m.version or '–'}  trained on {m.training_month or '–'}  serving {m.served_month or '–'}\n")
             summary.append("predicted churn rate ", style="bold")
-            summary.append(pct(m.predicted_churn_rate), style="bold magenta")
-            summary.append(f"   predictions/s {num(m.predictions_per_s)}")
-        summary.append_text(quality_text(s.performance))
+            summary.append(pct(m.predicted_churn_rate) + " ", style="bold magenta")
+            reference = reference_churn_rate(m.reference_histogram)
+            if reference is not None:
+                summary.append(f"(reference month {pct(reference)})  ", style="dim")
+            summary.append(f"predictions/s {num(m.predictions_per_s)}")
+        summary.append_text(quality_text(s.performance, compact=self.size.width < 120))
         set_if_changed(self.query_one("#model-summary", Static), summary)
         box = self.query_one("#score-histogram", Static)
         # Before the first layout the box has no size yet: half the view is what the stylesheet gives it.
@@ -102,15 +138,7 @@ class ModelView(Widget):
             return
         points = list(timeline.points)
         plot = self.query_one("#churn-plot", PlotextPlot)
-        plt = plot.plt
-        plt.clear_data()
-        plt.clear_figure()
-        xs, ys = downsample(points, "churn_rate", CHART_POINTS, reduce=statistics.fmean)
-        if xs:
-            plt.plot(xs, [y * 100 for y in ys], color="magenta", marker="braille")
-        mark_versions(plt, points, versions)
-        plt.title("predicted churn rate (%) over time (s)")
-        plot.refresh()
+        draw_churn(plot, points, reference_churn_rate(m.reference_histogram) if m else None, versions)
         self._quality_chart(points, versions)
 
     def _quality_chart(self, points, versions) -> None:
@@ -120,9 +148,7 @@ class ModelView(Widget):
         failed (docs/PERFORMANCE.md). Fixed scales: an autoscaled 0.005 wobble would look like a collapse.
         """
         plot = self.query_one("#quality-plot", PlotextPlot)
-        plt = plot.plt
-        plt.clear_data()
-        plt.clear_figure()
+        plt = start(plot)
         drawn, lowest = False, 0.5
         # Drawn last, on top: realised AUC where the lines share a row.
         for name, color, label, side, scale in (("label_coverage", "gray", "label coverage % (right)", "right", 100),
@@ -136,7 +162,8 @@ class ModelView(Widget):
                     lowest = min(lowest, math.floor(min(ys) * 10) / 10)  # an AUC below 0.5 stays on the chart
         if drawn:
             mark_versions(plt, points, versions)
+            time_axis(plt, points, plot.size.width)
         plt.ylim(lowest, 1, yside="left")
         plt.ylim(0, 100, yside="right")
-        plt.title("model quality over time (s)" if drawn else "model quality: no scores or labels on this target yet")
+        plt.title("model quality: AUC (left), label coverage % (right)" if drawn else "model quality: no scores or labels on this target yet")
         plot.refresh()

@@ -13,47 +13,59 @@ from .quiet import set_if_changed
 RECENT_CHANGE_S = 600  # a model change is flagged in the status line this long
 
 
-def _ago(seconds: float) -> str:
+def ago(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 class StatusLine(Static):
+    """One line: what is watched and whether it answers. Parts carry a rank; on a narrow terminal the
+    least important go first (source details, then the API's address), never the state or the load."""
+
     def show(self, snapshot: Snapshot | None, *, age_s: float | None, fallback: str | None, load: str, paused: bool,
-             change: VersionChange | None = None) -> None:  # fmt: skip
-        t = Text()
-        t.append(" StreamFlow ", style="bold reverse")
+             change: VersionChange | None = None, mode: Text | None = None) -> None:  # fmt: skip
+        parts: list[tuple[int, Text]] = [(0, Text(" StreamFlow ", style="bold reverse"))]
+        if mode is not None:  # a replay: which moment is shown
+            parts.append((0, mode))
         target = snapshot.api.url if snapshot and snapshot.api.url else "–"
-        t.append(f"  api {target.removeprefix('http://')} ")
+        parts.append((2, Text(f"api {target.removeprefix('http://')}")))
         if snapshot and snapshot.targets:  # the API's health as Prometheus scrapes it
             up_count = sum(up for _, up in snapshot.targets)
-            t.append(f"{up_count}/{len(snapshot.targets)} up ", style="bold green" if up_count == len(snapshot.targets) else "bold red")
+            parts.append((1, Text(f"{up_count}/{len(snapshot.targets)} up",
+                                  style="bold green" if up_count == len(snapshot.targets) else "bold red")))  # fmt: skip
         up = snapshot.ok if snapshot else None
+        state = Text()
         if snapshot and snapshot.source == "prometheus":
             up = bool(snapshot.prometheus.up) and snapshot.prometheus.error is None
-            t.append("prom ")
-        t.append("● UP" if up else ("● DOWN" if up is False else "● …"), style="bold green" if up else "bold red")
+            state.append("prom ")
+        state.append("● UP" if up else ("● DOWN" if up is False else "● …"), style="bold green" if up else "bold red")
         if age_s is not None:
-            t.append(f" ({age_s:.1f} s)")
+            state.append(f" {age_s:.1f} s")
+        parts.append((0, state))
         choice = snapshot.metrics if snapshot else None
         if choice is not None and choice.found and choice.family != "StreamFlow API":  # say it when it is not ours
             unit = f" {choice.latency.unit}" if choice.latency and choice.latency.unit != "s" else ""
-            t.append(f"  {choice.family or 'detected'}{unit}", style="bold" if choice.preset else "")
-        source = snapshot.source if snapshot else "–"
-        t.append(f"  source {source}")
+            parts.append((2, Text(f"{choice.family or 'detected'}{unit}", style="bold" if choice.preset else "")))
+        source = Text(f"source {snapshot.source if snapshot else '–'}")
         if snapshot and snapshot.scrape_interval_s:
-            t.append(f" · {snapshot.scrape_interval_s:g} s scrapes, window {snapshot.window_seconds:g} s")
+            source.append(f" · {snapshot.scrape_interval_s:g} s scrapes, window {snapshot.window_seconds:g} s")
+        parts.append((3, source))
         if fallback:
-            t.append(" (fallback)", style="bold yellow")
+            parts.append((1, Text("(fallback)", style="bold yellow")))
         model = snapshot.model if snapshot else None
         if model and model.version:
-            t.append(f"  model {model.version}" + (f"·{model.served_month}" if model.served_month else ""))
-            ago = snapshot.taken_at.timestamp() - change.at if change else None  # before the newest data
-            if change and ago is not None and ago < RECENT_CHANGE_S:
-                t.append(f" (new {_ago(ago)} ago, was {change.old})", style="bold black on yellow")
-        t.append(f"  load {load}")
+            parts.append((1, Text(f"model {model.version}" + (f"·{model.served_month}" if model.served_month else ""))))
+            since = snapshot.taken_at.timestamp() - change.at if change else None  # before the newest data
+            if change and since is not None and since < RECENT_CHANGE_S:
+                parts.append((0, Text(f"new {ago(since)} ago, was {change.old}", style="bold black on yellow")))
+        parts.append((0, Text(f"load {load}")))
         if paused:
-            t.append("  PAUSED", style="bold yellow reverse")
-        set_if_changed(self, t)
+            parts.append((0, Text("PAUSED", style="bold yellow reverse")))
+        width = self.size.width or 200
+        for drop in (3, 2, 1):
+            if sum(p.cell_len + 2 for _, p in parts) <= width:
+                break
+            parts = [(rank, p) for rank, p in parts if rank < drop]
+        set_if_changed(self, Text("  ").join(p for _, p in parts))
 
 
 class Banner(Static):

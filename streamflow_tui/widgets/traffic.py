@@ -1,34 +1,36 @@
-"""The traffic view: requests/s, latency lines, the latency histogram, the per-series table."""
+"""The traffic view: requests/s, latency lines, the latency histogram and heatmap, the per-series table."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widget import Widget
 from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
 from ..core.format import ms, num, pct
 from ..core.results import Snapshot
 from ..core.versions import VersionTracker
-from ..core.timeline import Timeline, downsample
+from ..core.timeline import Timeline
 from .bars import histogram_text
-from .charts import CHART_POINTS, mark_versions
+from .charts import draw_latency
+from .heatmap import LatencyHeatmap
 from .quiet import set_if_changed
-from .rate_sparkline import RateSparkline
+from .view import View
+from .rate_chart import RateChart
 
 
-class TrafficView(Widget):
+class TrafficView(View):
     def compose(self) -> ComposeResult:
         with Horizontal(id="traffic-top"):
             with Vertical(id="rps-panel"):
                 yield Static(id="rps-summary")
-                yield RateSparkline(id="rps-sparkline")
+                yield RateChart(id="rps-chart")
                 yield Static(id="latency-summary")
             yield PlotextPlot(id="latency-plot")
         with Horizontal(id="traffic-bottom"):
             yield Static(id="latency-histogram")
+            yield LatencyHeatmap(id="latency-heatmap")
             yield DataTable(id="series-table", zebra_stripes=True, cursor_type="row")
 
     def on_mount(self) -> None:
@@ -36,6 +38,7 @@ class TrafficView(Widget):
 
     def show(self, s: Snapshot, timeline: Timeline, *, slo_p95: float, slo_error_ratio: float, charts: bool = True,
              versions: VersionTracker | None = None) -> None:  # fmt: skip
+        self.remember(s, timeline, slo_p95=slo_p95, slo_error_ratio=slo_error_ratio, versions=versions)
         """Update the numbers; redraw the time charts only when ``charts`` (they cost ~50 ms each)."""
         r, lat = s.requests, s.latency
         summary = Text()
@@ -48,40 +51,27 @@ class TrafficView(Widget):
             summary.append(" ▲SLO", style="bold red")
         summary.append(f"   total {num(r.total, '{:,.0f}')}")
         set_if_changed(self.query_one("#rps-summary", Static), summary)
-        self.query_one("#rps-sparkline", RateSparkline).set_values(timeline.column("rps"))
+        self.query_one("#rps-chart", RateChart).set_values(timeline.column("rps"), timeline.column("t"))
 
-        latency = Text("latency  ", style="bold")
+        # Two short lines, not one long one: at 80 columns the panel is 38 wide and p99 must not be cut.
+        latency = Text()
         for key in ("p50", "p95", "p99"):
             value = getattr(lat, key)
             breached = key == "p95" and value is not None and value > slo_p95
             latency.append(f"{key} ")
             latency.append(ms(value), style="bold red" if breached else "bold")
-            latency.append(" ▲SLO   " if breached else "   ", style="bold red")
-        latency.append(f"avg {ms(lat.avg)}", style="dim")
+            latency.append("▲ " if breached else "  ", style="bold red")
+        latency.append(f"\navg {ms(lat.avg)} over the last {s.window_seconds:g} s", style="dim")
         set_if_changed(self.query_one("#latency-summary", Static), latency)
 
         if charts:
-            self._draw_latency(timeline, slo_p95, versions)
-        set_if_changed(self.query_one("#latency-histogram", Static), histogram_text("latency histogram, window", s.latency_histogram))
+            points = list(timeline.points)
+            draw_latency(self.query_one("#latency-plot", PlotextPlot), points, slo_p95, versions)
+            self.query_one(LatencyHeatmap).show(points)
+        box = self.query_one("#latency-histogram", Static)
+        bar = max(6, (box.content_size.width or 38) - 19)  # the bound's label, a space, and the count beside the bar
+        set_if_changed(box, histogram_text("latency histogram, window", s.latency_histogram, bar))
         self._fill_table(s)
-
-    def _draw_latency(self, timeline: Timeline, slo_p95: float, versions: VersionTracker | None) -> None:
-        plot = self.query_one("#latency-plot", PlotextPlot)
-        plt = plot.plt
-        plt.clear_data()
-        plt.clear_figure()
-        points = list(timeline.points)
-        if points:
-            for key, color in (("p50", "green"), ("p95", "orange"), ("p99", "red")):
-                xs, ys = downsample(points, key, CHART_POINTS)
-                if xs:
-                    plt.plot(xs, [y * 1000 for y in ys], label=key, color=color, marker="braille")
-            worst = max((p.p99 or p.p95 or 0.0 for p in points), default=0.0)
-            if worst >= slo_p95 / 2:  # the SLO line only when it is near the data, or it flattens the lines
-                plt.hline(slo_p95 * 1000, "gray")
-            mark_versions(plt, points, versions)
-        plt.title("latency (ms) over time (s)")
-        plot.refresh()
 
     def _fill_table(self, s: Snapshot) -> None:
         """Cells are updated in place while the set of series stays the same; rebuilt when it changes."""

@@ -1,0 +1,142 @@
+"""The first screen: is the model service healthy? Traffic, latency, the model and drift at a glance."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from ..core.compute import reference_churn_rate
+from ..core.drift import DriftResult
+from ..core.format import ms, num, pct
+from ..core.results import Snapshot
+from ..core.timeline import Timeline
+from ..core.versions import VersionTracker
+from .charts import draw_latency
+from .heatmap import LatencyHeatmap
+from .model_view import score_distribution_text
+from .quiet import set_if_changed
+from .view import View
+from .rate_chart import RateChart
+from .status import ago
+
+
+def _breach(text: Text, label: str, value: str, breached: bool) -> None:
+    text.append(label)
+    text.append(value, style="bold red" if breached else "bold")
+    text.append(" ▲SLO\n" if breached else "\n", style="bold red")
+
+
+def traffic_card(s: Snapshot, slo_error_ratio: float) -> Text:
+    r = s.requests
+    t = Text()
+    t.append(f"{num(r.rps)} ", style="bold cyan")
+    t.append("req/s\n")
+    _breach(t, "errors ", pct(r.error_ratio), r.error_ratio is not None and r.error_ratio > slo_error_ratio)
+    t.append(f"total {num(r.total, '{:,.0f}')}", style="dim")
+    return t
+
+
+def latency_card(s: Snapshot, slo_p95: float) -> Text:
+    t = Text()
+    for key in ("p50", "p95", "p99"):
+        value = getattr(s.latency, key)
+        _breach(t, f"{key} ", ms(value), key == "p95" and value is not None and value > slo_p95)
+    return t.rstrip() or t
+
+
+def model_card(s: Snapshot) -> Text:
+    m, p = s.model, s.performance
+    t = Text()
+    if m is None:
+        t.append("no model metrics", style="dim")
+        return t
+    t.append("churn ")
+    t.append(pct(m.predicted_churn_rate), style="bold magenta")
+    reference = reference_churn_rate(m.reference_histogram)
+    t.append(f"\n  ref {pct(reference)}" if reference is not None else "\n  ref –", style="dim")
+    if p and p.realized and p.realized.roc_auc is not None:
+        t.append("\nAUC ")
+        t.append(f"{p.realized.roc_auc:.3f} ", style="bold green")
+        t.append("labels", style="dim")
+    elif p and p.estimated and p.estimated.roc_auc is not None:
+        t.append("\nAUC ")
+        t.append(f"{p.estimated.roc_auc:.3f} ", style="bold cyan")
+        t.append("est.", style="dim")
+    else:
+        t.append("\nAUC – no labels", style="dim")
+    return t
+
+
+def drift_card(result: DriftResult | None, age_s: float | None, load: str) -> Text:
+    t = Text()
+    if result is None:
+        t.append("not checked\n", style="dim")
+        t.append("d runs a check\n", style="dim")
+    else:
+        drifted = result.decision != "NO_RETRAINING_NEEDED" if result.decision else result.drifted_columns > 0
+        t.append("DRIFT " if drifted else "no drift ", style="bold red" if drifted else "bold green")
+        t.append(f"{result.drifted_columns}/{result.total_columns} columns\n")
+        when = f"{ago(age_s)} ago" if age_s is not None else ""
+        t.append(f"{when} · {result.current}\n", style="dim")
+    t.append(f"load {load}")
+    return t
+
+
+class Overview(View):
+    """Four cards of numbers, the two time charts, and (where there is room) the heatmap and the scores."""
+
+    DEFAULT_CSS = """
+    Overview { height: 1fr; layout: vertical; }
+    Overview #ov-cards { height: 5; }
+    Overview .card {
+        width: 1fr; height: 5; padding: 0 1;
+        border: round $primary 50%; border-title-color: $text-muted;
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
+    Overview #ov-charts { height: 3fr; min-height: 8; }
+    Overview #ov-rps { width: 1fr; height: 1fr; border: round $primary 50%; border-title-color: $text-muted; }
+    Overview #ov-latency { width: 1fr; border: round $primary 50%; }
+    Overview #ov-bottom { height: 2fr; }
+    Overview #ov-heatmap { width: 1fr; padding: 0 1; }
+    Overview #ov-scores { width: 1fr; max-width: 64; padding: 0 1; border-left: vkey $primary 30%;
+                          text-wrap: nowrap; text-overflow: ellipsis; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="ov-cards"):
+            for name in ("traffic", "latency", "model", "drift"):
+                card = Static(id=f"ov-{name}-card", classes="card")
+                card.border_title = name
+                yield card
+        with Horizontal(id="ov-charts"):
+            rps = RateChart(id="ov-rps")
+            rps.border_title = "requests/s"
+            yield rps
+            yield PlotextPlot(id="ov-latency")
+        with Horizontal(id="ov-bottom"):
+            yield LatencyHeatmap(id="ov-heatmap")
+            yield Static(id="ov-scores")
+
+    def show(self, s: Snapshot, timeline: Timeline, *, slo_p95: float, slo_error_ratio: float, charts: bool,
+             versions: VersionTracker | None, drift: DriftResult | None, drift_age_s: float | None, load: str) -> None:  # fmt: skip
+        self.remember(s, timeline, slo_p95=slo_p95, slo_error_ratio=slo_error_ratio, versions=versions, drift=drift,
+                      drift_age_s=drift_age_s, load=load)  # fmt: skip
+        set_if_changed(self.query_one("#ov-traffic-card", Static), traffic_card(s, slo_error_ratio))
+        set_if_changed(self.query_one("#ov-latency-card", Static), latency_card(s, slo_p95))
+        set_if_changed(self.query_one("#ov-model-card", Static), model_card(s))
+        model = self.query_one("#ov-model-card", Static)
+        model.border_title = f"model {s.model.version}" if s.model and s.model.version else "model"
+        set_if_changed(self.query_one("#ov-drift-card", Static), drift_card(drift, drift_age_s, load))
+        self.query_one("#ov-rps", RateChart).set_values(timeline.column("rps"), timeline.column("t"))
+        box = self.query_one("#ov-scores", Static)
+        if s.model and box.display:
+            width = box.content_size.width or 40
+            set_if_changed(box, score_distribution_text(s.model.score_histogram, s.model.reference_histogram, width, coarse=True))
+        if charts:
+            points = list(timeline.points)
+            draw_latency(self.query_one("#ov-latency", PlotextPlot), points, slo_p95, versions)
+            if self.query_one(LatencyHeatmap).display:
+                self.query_one(LatencyHeatmap).show(points)

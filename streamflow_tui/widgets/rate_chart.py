@@ -1,0 +1,115 @@
+"""Requests/s over time: bars from zero, one column per poll, newest on the right, with a value axis
+on the left and wall-clock times below."""
+
+from __future__ import annotations
+
+import bisect
+import math
+
+from rich.segment import Segment
+from textual.strip import Strip
+from textual.widget import Widget
+
+from ..core.timeaxis import time_ticks
+
+EIGHTHS = " ▁▂▃▄▅▆▇█"
+GUTTER = 7  # "1.25k ┤"
+
+
+def nice_top(value: float) -> float:
+    """The smallest 1, 2, 2.5 or 5 × 10^k at or above ``value``: axis labels that read at a glance."""
+    if value <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= value * (1 - 1e-9))
+
+
+def axis_number(value: float) -> str:
+    if value >= 1000:
+        return f"{value / 1000:g}k"
+    return f"{value:g}" if value >= 1 or value == 0 else f"{value:.2g}"
+
+
+def bar_levels(values: list[float | None], width: int, height: int, top: float) -> tuple[int, ...]:
+    """Bar heights in eighths of a row for the newest ``width`` values, on a scale from zero to ``top``."""
+    shown = [v or 0.0 for v in values[-width:]] if width > 0 else []
+    full = height * 8
+    # Any traffic at all shows at least one eighth: a bar of zero height would read as no traffic.
+    return tuple(min(full, max(1, round(v / top * full))) if v > 0 else 0 for v in shown)
+
+
+def axis_row(times: list[float], width: int) -> str:
+    """Time labels under the bars' columns (the newest ``width`` times, right-aligned), never overlapping."""
+    times = times[-width:]
+    row = [" "] * width
+    if len(times) < 2:
+        return "".join(row)
+    offset = width - len(times)
+    end = 0
+    for t, label in time_ticks(times[0], times[-1], len(times)):
+        column = offset + min(len(times) - 1, bisect.bisect_left(times, t))
+        if column < end or column + len(label) + 1 > width:
+            continue
+        row[column] = "╵"
+        row[column + 1:column + 1 + len(label)] = label
+        end = column + len(label) + 2
+    return "".join(row)
+
+
+class RateChart(Widget):
+    """A bar chart of one rate that repaints only when what it shows changed.
+
+    Why not Textual's Sparkline: it scales from the data's minimum, so a flat 1.00–1.01 req/s draws as
+    full swings, it has no axes, and it re-renders one styled segment per cell on every change (about
+    1 % of a core at one update a second, docs/BENCHMARKS.md). Here a repaint is a few segments a row.
+    """
+
+    COMPONENT_CLASSES = {"rate-chart--bar", "rate-chart--axis"}
+    DEFAULT_CSS = """
+    RateChart { height: 8; }
+    RateChart > .rate-chart--bar { color: $accent; }
+    RateChart > .rate-chart--axis { color: $text-muted; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._values: list[float | None] = []
+        self._times: list[float] = []
+        self._shown: tuple = ()
+        self._levels: tuple[int, ...] = ()
+        self._top = 1.0
+        self._axis = ""
+
+    def set_values(self, values: list[float | None], times: list[float]) -> None:
+        self._values, self._times = values, times
+        self._relevel()
+
+    def on_resize(self) -> None:
+        self._relevel()
+
+    def _relevel(self) -> None:
+        width, height = self.size.width - GUTTER, self.size.height - 1
+        if width < 1 or height < 1:
+            return
+        top = nice_top(max((v or 0.0 for v in self._values[-width:]), default=0.0))
+        levels = bar_levels(self._values, width, height, top)
+        axis = axis_row(self._times, width)
+        if (levels, top, axis) != self._shown:
+            self._shown = (levels, top, axis)
+            self._levels, self._top, self._axis = levels, top, axis
+            self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        width, height = self.size.width, self.size.height
+        bars = height - 1
+        axis_style = self.get_component_rich_style("rate-chart--axis")
+        if y == bars:
+            return Strip([Segment(" " * GUTTER, axis_style), Segment(self._axis, axis_style)], width)
+        half = bars // 2 if bars >= 5 else -1  # a row whose bottom edge is (about) half the scale
+        label = axis_number(self._top) if y == 0 else "0" if y == bars - 1 else axis_number(self._top / 2) if y == half else ""
+        label = label[:GUTTER - 2]
+        gutter = f"{label:>{GUTTER - 2}} ┤" if label else " " * (GUTTER - 1) + "│"
+        row = bars - 1 - y  # 0 is the bottom row
+        cells = "".join(EIGHTHS[min(8, max(0, level - row * 8))] for level in self._levels)
+        text = " " * (width - GUTTER - len(cells)) + cells
+        return Strip([Segment(gutter, axis_style), Segment(text, self.get_component_rich_style("rate-chart--bar"))], width)
