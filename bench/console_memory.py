@@ -41,7 +41,7 @@ import tracemalloc
 from pathlib import Path
 
 FRAMES = 25
-if __name__ == "__main__" and "--no-tracemalloc" not in sys.argv:
+if __name__ == "__main__" and "--no-tracemalloc" not in sys.argv and "--trace-from-full" not in sys.argv:
     tracemalloc.start(FRAMES)  # before the app's modules are imported: every allocation has its traceback
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -136,8 +136,12 @@ def describe(r, child) -> str:
         keys = [k for k, v in list(r.items())[:100000] if v is child]
         if keys:
             where = f" under key {str(keys[0])[:60]!r}"
-        elif child in r:
-            where = " (as a key)"
+        else:
+            try:
+                if child in r:
+                    where = " (as a key)"
+            except TypeError:
+                pass
         # an instance's or a module's __dict__
         for owner in gc.get_referrers(r):
             if getattr(owner, "__dict__", None) is r:
@@ -160,9 +164,10 @@ def owner_chains(obj, ignore: list, depth: int = 5, width: int = 2, indent: str 
         if level >= depth:
             return
         refs = [r for r in gc.get_referrers(o) if id(r) not in ignored and id(r) not in seen
-                and not isinstance(r, (_types.FrameType, _types.CoroutineType))]  # fmt: skip
+                and not isinstance(r, (_types.FrameType, _types.CoroutineType)) and type(r).__name__ != "list_iterator"]  # fmt: skip
         ignored.add(id(refs))
-        for r in refs[:width]:
+        for k in range(min(width, len(refs))):
+            r = refs[k]
             lines.append(f"{indent}{'  ' * level}<- {describe(r, o)}")
             if type(r).__name__ == "module":
                 continue
@@ -249,7 +254,11 @@ class Sampler(threading.Thread):
             s["traced_mb"] = round(current / 2**20, 2)
             s["traced_peak_mb"] = round(peak / 2**20, 2)
             s["tracemalloc_overhead_mb"] = round(tracemalloc.get_tracemalloc_memory() / 2**20, 2)
-        s["gc_objects"] = len(gc.get_objects())
+        objects = gc.get_objects()
+        s["gc_objects"] = len(objects)
+        s["lru"] = lru_caches(objects)  # bounded caches filling up look like growth until they are full
+        s["lru_total"] = sum(s["lru"].values())
+        del objects
         s["gc_collected"] = gc.collect()  # after the figures above: garbage waiting for a full collection counts there
         s["gc_objects_after_collect"] = len(gc.get_objects())
         s["rss_after_collect_mb"] = round(rss_mb(), 2)
@@ -265,17 +274,22 @@ class Sampler(threading.Thread):
         full = self._measure("history full")
         self.samples.append(full)
         self.say(f"history full at {full['t_s']} s after {full['polls']} polls: RSS {full['rss_mb']} MB")
+        if args.trace_from_full:
+            tracemalloc.start(FRAMES)  # from here on: allocations before are not traced, so the settle time must cover a history
+            self.say(f"tracemalloc started ({FRAMES} frames)")
         time.sleep(args.settle)
         base = self._measure("base")
         base_types = type_counts()
-        objects = gc.get_objects()
-        base_ids = {id(o) for o in objects}
-        base_containers = container_lengths(objects)
-        base_lru = lru_caches(objects)
-        del objects
+        base_ids, base_containers, base_lru = set(), {}, {}
+        if args.owners:
+            objects = gc.get_objects()
+            base_ids = {id(o) for o in objects}
+            base_containers = container_lengths(objects)
+            base_lru = lru_caches(objects)
+            del objects
         base_snap = take_snapshot() if tracemalloc.is_tracing() else None
         self.samples.append(base)
-        self.say(f"base at {base['t_s']} s: {json.dumps(base)}")
+        self.say(f"base at {base['t_s']} s: {json.dumps({k: v for k, v in base.items() if k != 'lru'})}")
         previous_snap = base_snap
         end = self.t0 + args.minutes * 60
         n = 0
@@ -287,6 +301,8 @@ class Sampler(threading.Thread):
             types = type_counts()
             s["types_grown"] = {k: [base_types.get(k, 0), v] for k, v in sorted(types.items(), key=lambda kv: base_types.get(kv[0], 0) - kv[1])
                                 if v - base_types.get(k, 0) >= args.min_objects}  # fmt: skip
+            if last and args.owners:
+                self.say("   (the ownership analysis below ran after these figures)")
             if last:
                 s["rss_before_trim_mb"] = round(rss_mb(), 2)
                 s["malloc_trim_released"] = malloc_trim()
@@ -298,13 +314,16 @@ class Sampler(threading.Thread):
             self.say(f"== {s['label']} at {s['t_s']} s, {polls} polls after base ({polls / (s['t_s'] - base['t_s']):.2f}/s): "
                      f"RSS {s['rss_mb']} MB ({growth:+.2f} MB, {100 * growth / base['rss_mb']:+.2f} %; "
                      f"per 3,600 polls {100 * growth / base['rss_mb'] * 3600 / max(1, polls):+.2f} %)")  # fmt: skip
-            self.say("   " + json.dumps({k: v for k, v in s.items() if k != "types_grown"}))
+            self.say("   " + json.dumps({k: v for k, v in s.items() if k not in ("types_grown", "lru")}))
+            lru_grown = sorted(((v - base["lru"].get(k, 0), k, base["lru"].get(k, 0), v) for k, v in s["lru"].items()), reverse=True)[:10]
+            self.say("   lru_cache entries grown since base: " + ", ".join(f"{k.split('@')[0]} {b}→{v}" for d, k, b, v in lru_grown if d > 0))
             self.say("   object types grown since base (base → now): " + json.dumps(s["types_grown"]))
-            self._owners(s, base_ids, base_containers, base_lru, last)
+            if args.owners and (last or args.owners == "each"):
+                self._owners(s, base_ids, base_containers, base_lru, last)
             if base_snap is not None:
                 snap = take_snapshot()
                 self._sites(snap, base_snap, "lineno", f"top lines since base ({s['label']})", args.top, 0)
-                self._sites(snap, previous_snap, "lineno", f"top lines since the previous snapshot", 8, 0)
+                self._sites(snap, previous_snap, "lineno", "top lines since the previous snapshot", 8, 0)
                 stats = self._sites(snap, base_snap, "traceback", f"top tracebacks since base ({s['label']})", args.top,
                                     FRAMES if last else 10)  # fmt: skip
                 if last:
@@ -345,11 +364,12 @@ class Sampler(threading.Thread):
             fresh = [o for o in objects if type(o).__name__ == kind and id(o) not in base_ids]
             self.say(f"   -- {len(fresh)} {kind} objects created since the base and alive; who holds a few of them:")
             step = max(1, len(fresh) // 3)
-            for o in fresh[::step][:3]:
-                self.say(f"      {kind}: {repr(o)[:160]}")
-                for line in owner_chains(o, ignore + [fresh], depth=self.args.owner_depth):
+            picks = fresh[::step][:3]
+            for k in range(len(picks)):
+                self.say(f"      {kind}: {repr(picks[k])[:160]}")
+                for line in owner_chains(picks[k], ignore + [fresh, picks], depth=self.args.owner_depth):
                     self.say(line)
-            del fresh
+            del fresh, picks
         del objects
 
     def _sites(self, snap, base, key: str, title: str, top: int, frames: int):
@@ -373,6 +393,29 @@ PATCHES: dict[str, callable] = {}
 def patch(fn):
     PATCHES[fn.__name__] = fn
     return fn
+
+
+@patch
+def ansi_key_without_meta() -> None:
+    """Textual's ``Strip.render_ansi`` (lru_cache, 16,384 entries) keyed on the style *without* its meta and link.
+
+    Textual renders every segment of a ``Content`` (Static, Label…) with a Rich style whose meta holds the
+    segment's ``offset`` (x, y) for text selection, and Rich styles hash and compare their meta. So the
+    cache that turns a style into SGR codes gets one entry per (colours, attributes, x, y) ever painted: a
+    Static whose text changes keeps adding entries, each holding a Style, its Colors and pickled meta,
+    until 16,384. The SGR codes depend on colours and attributes only: keyed on those, the cache holds
+    one entry per distinct look.
+    """
+    from textual.strip import Strip
+
+    cached = Strip.__dict__["render_ansi"].__func__  # the lru_cache wrapper
+
+    def render_ansi(cls, style, color_system):
+        key = style.clear_meta_and_links() if (style._meta is not None or style._link) else style
+        ansi = style._ansi = cached(cls, key, color_system)
+        return ansi
+
+    Strip.render_ansi = classmethod(render_ansi)
 
 
 def apply_patches(names: list[str]) -> None:
@@ -469,11 +512,15 @@ def child_args(args) -> list[str]:
     out = ["--interval", str(args.interval), "--history", str(args.history), "--minutes", str(args.minutes),
            "--every", str(args.every), "--settle", str(args.settle), "--top", str(args.top), "--out", args.out,
            "--view", args.view, "--min-objects", str(args.min_objects),
-           "--owner-types", str(args.owner_types), "--owner-depth", str(args.owner_depth)]  # fmt: skip
+           "--owner-types", str(args.owner_types), "--owner-depth", str(args.owner_depth)]
+    if args.owners:
+        out += ["--owners", args.owners]
     for name in args.patch:
         out += ["--patch", name]
     if args.no_tracemalloc:
         out.append("--no-tracemalloc")
+    if args.trace_from_full:
+        out.append("--trace-from-full")
     return out
 
 
@@ -489,10 +536,14 @@ def main() -> None:
     parser.add_argument("--view", default="1", help="key pressed at the start: 1 Overview, 2 Traffic, 3 Model")
     parser.add_argument("--top", type=int, default=12)
     parser.add_argument("--min-objects", type=int, default=20, help="object types shown when grown by at least this many")
+    parser.add_argument("--owners", choices=("last", "each"), help="who holds what grew: at the last snapshot, or at each "
+                        "(its own lists and walks raise the RSS of the following snapshots)")
     parser.add_argument("--owner-types", type=int, default=4, help="grown types whose new objects are traced to their holders")
     parser.add_argument("--owner-depth", type=int, default=6)
     parser.add_argument("--patch", action="append", default=[], choices=sorted(PATCHES))
     parser.add_argument("--no-tracemalloc", action="store_true", help="RSS without tracemalloc's own memory and slowdown")
+    parser.add_argument("--trace-from-full", action="store_true", help="start tracemalloc only once the history is full "
+                        "(it slows the console ~10×: from the start, the history would take most of the run to fill)")
     parser.add_argument("--out", default="/tmp/console_memory")
     parser.add_argument("--child", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -271,8 +271,9 @@ class StreamFlowApp(App[None]):
 
     def on_resize(self, event) -> None:
         """Layouts reflow by class: below 120 columns and 32 rows the secondary panels give way."""
-        self.screen.set_class(event.size.width < 120, "narrow")
-        self.screen.set_class(event.size.height < 32, "short")
+        main = self.screen_stack[0]  # not a dialog that happens to be on top
+        main.set_class(event.size.width < 120, "narrow")
+        main.set_class(event.size.height < 32, "short")
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         # A view not shown before draws again once its layout gives it a size (View.on_resize).

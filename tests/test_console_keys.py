@@ -18,9 +18,10 @@ from streamflow_tui.core.drift import DriftEngine
 from streamflow_tui.widgets.help_screen import HelpScreen
 
 VIEWS = ["overview", "traffic", "model", "drift", "load"]
-# Every advertised one-key action but quit (pressed last, on its own) and the tab digits (checked by effect).
+# Every one-key action a live session advertises but quit (pressed last, on its own) and the tab digits (checked
+# by effect). A replay's own keys are hidden in a live session; tests/test_record_replay.py presses them.
 ACTIONS = {b.key.split(",")[0]: b.action for b in StreamFlowApp.BINDINGS
-           if b.action not in ("quit", "leave_field") and not b.action.startswith("tab(")}  # fmt: skip
+           if b.action not in ("quit", "leave_field") and not b.action.startswith(("tab(", "replay_"))}  # fmt: skip
 
 
 def make_app(tmp_path):

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from fake_sources import T0, snapshot
+from test_registry import read_only
 from loadgen.stats import LoadSnapshot
 from streamflow_tui.core.distribution import Distribution
 from streamflow_tui.core.drift import ColumnDrift, DriftResult
@@ -339,27 +340,30 @@ def test_recorder_refuses_clearly(tmp_path, make, reason):
 
 
 def test_recorder_refuses_a_place_it_cannot_write(tmp_path):
-    if os.geteuid() == 0:  # root writes through permissions: use a place no one can create files in
-        if not Path("/proc").is_dir():
-            pytest.skip("needs /proc when running as root")
-        path, reason = Path("/proc/streamflow-recording.db"), "the file cannot be created or opened there"
-    else:
-        folder = tmp_path / "read-only"
-        folder.mkdir()
-        folder.chmod(0o555)
-        path, reason = folder / "r.db", f"the folder {re.escape(str(folder))} is read-only"
-    with pytest.raises(RecordingError, match=f"^cannot record to {re.escape(str(path))}: {reason}"):
-        Recorder(path, interval=1.0, source="scrape", api_url=None)
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    path = folder / "r.db"
+    with read_only(folder):  # chmod, and chattr +i where the tests run as root
+        with pytest.raises(RecordingError, match=f"^cannot record to {re.escape(str(path))}: the folder {re.escape(str(folder))} is read-only"):
+            Recorder(path, interval=1.0, source="scrape", api_url=None)
+    assert not path.exists()
 
 
 def test_recorder_on_a_read_only_file(tmp_path):
-    if os.geteuid() == 0:
-        pytest.skip("root writes to read-only files")
     path = tmp_path / "r.db"
     record(path, 1)
     path.chmod(0o444)
-    with pytest.raises(RecordingError, match=f"^cannot record to {re.escape(str(path))}: it is read-only"):
-        Recorder(path, interval=1.0, source="scrape", api_url=None)
+    immutable = os.geteuid() == 0  # root writes through permissions: the immutable attribute then
+    if immutable:
+        subprocess.run(["chattr", "+i", str(path)], check=True)
+    try:
+        with pytest.raises(RecordingError, match=f"^cannot record to {re.escape(str(path))}: it is read-only"):
+            Recorder(path, interval=1.0, source="scrape", api_url=None)
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+    with Recording.open(path) as rec:
+        assert len(rec.times) == 1  # and what it held is untouched
 
 
 def empty_recording(tmp_path: Path) -> Path:

@@ -100,8 +100,8 @@ class Overview(View):
     Overview #ov-rps { width: 1fr; height: 1fr; border: round $primary 50%; border-title-color: $text-muted; }
     Overview #ov-latency { width: 1fr; border: round $primary 50%; }
     Overview #ov-bottom { height: 2fr; }
-    Overview #ov-heatmap { width: 1fr; padding: 0 1; }
-    Overview #ov-scores { width: 1fr; max-width: 64; padding: 0 1; border-left: vkey $primary 30%;
+    Overview #ov-heatmap { width: 1fr; height: 1fr; padding: 0 1; }
+    Overview #ov-scores { width: 1fr; height: 1fr; max-width: 64; padding: 0 1; border-left: vkey $primary 30%;
                           text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
@@ -128,7 +128,9 @@ class Overview(View):
         set_if_changed(self.query_one("#ov-latency-card", Static), latency_card(s, slo_p95))
         set_if_changed(self.query_one("#ov-model-card", Static), model_card(s))
         model = self.query_one("#ov-model-card", Static)
-        model.border_title = f"model {s.model.version}" if s.model and s.model.version else "model"
+        title = f"model {s.model.version}" if s.model and s.model.version else "model"
+        if model.border_title != title:  # assigning repaints the card, even with the same title
+            model.border_title = title
         set_if_changed(self.query_one("#ov-drift-card", Static), drift_card(drift, drift_age_s, load))
         self.query_one("#ov-rps", RateChart).set_values(timeline.column("rps"), timeline.column("t"))
         box = self.query_one("#ov-scores", Static)

@@ -7,6 +7,7 @@ import bisect
 import math
 
 from rich.segment import Segment
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -57,7 +58,7 @@ def axis_row(times: list[float], width: int) -> str:
 
 
 class RateChart(Widget):
-    """A bar chart of one rate that repaints only when what it shows changed.
+    """A bar chart of one rate that repaints only the lines whose content changed.
 
     Why not Textual's Sparkline: it scales from the data's minimum, so a flat 1.00–1.01 req/s draws as
     full swings, it has no axes, and it re-renders one styled segment per cell on every change (about
@@ -75,41 +76,48 @@ class RateChart(Widget):
         super().__init__(id=id)
         self._values: list[float | None] = []
         self._times: list[float] = []
-        self._shown: tuple = ()
-        self._levels: tuple[int, ...] = ()
-        self._top = 1.0
-        self._axis = ""
+        self._rows: list[tuple[str, str]] = []  # (gutter, cells) of each line, as painted
 
     def set_values(self, values: list[float | None], times: list[float]) -> None:
         self._values, self._times = values, times
         self._relevel()
 
     def on_resize(self) -> None:
+        self._rows = []
         self._relevel()
 
     def _relevel(self) -> None:
-        width, height = self.size.width - GUTTER, self.size.height - 1
-        if width < 1 or height < 1:
+        """Work out every line, and repaint only the lines that changed: idle, that is the time axis alone."""
+        width, height = self.size.width, self.size.height
+        bars, cells = height - 1, width - GUTTER
+        if cells < 1 or bars < 1:
             return
-        top = nice_top(max((v or 0.0 for v in self._values[-width:]), default=0.0))
-        levels = bar_levels(self._values, width, height, top)
-        axis = axis_row(self._times, width)
-        if (levels, top, axis) != self._shown:
-            self._shown = (levels, top, axis)
-            self._levels, self._top, self._axis = levels, top, axis
+        top = nice_top(max((v or 0.0 for v in self._values[-cells:]), default=0.0))
+        levels = bar_levels(self._values, cells, bars, top)
+        half = bars // 2 if bars >= 5 else -1  # a row whose bottom edge is (about) half the scale
+        rows = []
+        for y in range(bars):
+            label = axis_number(top) if y == 0 else "0" if y == bars - 1 else axis_number(top / 2) if y == half else ""
+            label = label[:GUTTER - 2]
+            gutter = f"{label:>{GUTTER - 2}} ┤" if label else " " * (GUTTER - 1) + "│"
+            row = bars - 1 - y  # 0 is the bottom row
+            line = "".join(EIGHTHS[min(8, max(0, level - row * 8))] for level in levels)
+            rows.append((gutter, " " * (cells - len(line)) + line))
+        rows.append((" " * GUTTER, axis_row(self._times, cells)))
+        previous, self._rows = self._rows, rows
+        if len(previous) != len(rows):
             self.refresh()
+            return
+        changed = [y for y, (old, new) in enumerate(zip(previous, rows)) if old != new]
+        if changed:  # one region from the first changed line to the last: one repaint
+            self.refresh(Region(0, changed[0], width, changed[-1] - changed[0] + 1))
 
     def render_line(self, y: int) -> Strip:
-        width, height = self.size.width, self.size.height
-        bars = height - 1
+        width = self.size.width
+        if y >= len(self._rows):
+            return Strip.blank(width)
+        gutter, cells = self._rows[y]
         axis_style = self.get_component_rich_style("rate-chart--axis")
-        if y == bars:
-            return Strip([Segment(" " * GUTTER, axis_style), Segment(self._axis, axis_style)], width)
-        half = bars // 2 if bars >= 5 else -1  # a row whose bottom edge is (about) half the scale
-        label = axis_number(self._top) if y == 0 else "0" if y == bars - 1 else axis_number(self._top / 2) if y == half else ""
-        label = label[:GUTTER - 2]
-        gutter = f"{label:>{GUTTER - 2}} ┤" if label else " " * (GUTTER - 1) + "│"
-        row = bars - 1 - y  # 0 is the bottom row
-        cells = "".join(EIGHTHS[min(8, max(0, level - row * 8))] for level in self._levels)
-        text = " " * (width - GUTTER - len(cells)) + cells
-        return Strip([Segment(gutter, axis_style), Segment(text, self.get_component_rich_style("rate-chart--bar"))], width)
+        if y == len(self._rows) - 1:
+            return Strip([Segment(gutter, axis_style), Segment(cells, axis_style)], width)
+        return Strip([Segment(gutter, axis_style), Segment(cells, self.get_component_rich_style("rate-chart--bar"))], width)
