@@ -23,7 +23,15 @@ Two ways to run the console:
 (Overview). ``--patch NAME`` applies a candidate fix by monkeypatching (see ``PATCHES``)
 before the app is created, so a patched and an unpatched run can be compared.
 
-    nice -n 10 .venv/bin/python bench/console_memory.py --minutes 14 --view 1 --out /tmp/cm_overview
+tracemalloc (25 frames) slows the console about 12× (0.25 instead of 3.5 polls a second) and its
+tables and the snapshots held make the RSS of such a run meaningless: RSS figures come from
+``--no-tracemalloc`` runs; ``--trace-from-full`` starts tracing once the history is full (what was
+allocated before and is replaced after shows as growth for one history's worth of polls).
+
+    nice -n 10 .venv/bin/python bench/console_memory.py --mode pty --no-tracemalloc --minutes 14 --every 120 --out /tmp/cm_a
+    nice -n 10 .venv/bin/python bench/console_memory.py --mode pty --no-tracemalloc --patch ansi_key_without_meta ...
+    nice -n 10 .venv/bin/python bench/console_memory.py --mode pty --trace-from-full --minutes 15 --settle 60 --every 180 ...
+    nice -n 10 .venv/bin/python bench/console_memory.py --no-tracemalloc --patch count_styles_by_widget --minutes 6 ...
 """
 
 from __future__ import annotations
@@ -182,7 +190,8 @@ def owner_chains(obj, ignore: list, depth: int = 5, width: int = 2, indent: str 
 def app_structures(app) -> dict:
     """The app's own containers that could grow per poll."""
     out = {"polls": app.polls, "poll_errors": app.poll_errors, "workers": len(app.workers),
-           "timeline_points": len(app.timeline.points), "version_changes": len(app.versions.changes)}  # fmt: skip
+           "timeline_points": len(app.timeline.points), "version_changes": len(app.versions.changes),
+           "rps_seen": app.snapshot.requests.rps if app.snapshot is not None else None}  # fmt: skip
     try:
         source = app._sources[0]
         out["store_series"] = len(source._store)
@@ -196,6 +205,8 @@ def app_structures(app) -> dict:
                 out[f"app.{name}"] = len(value)
             except TypeError:
                 pass
+    if STYLES_BY_WIDGET:
+        out["styles_by_widget"] = dict(sorted(((k, len(v)) for k, v in STYLES_BY_WIDGET.items()), key=lambda kv: -kv[1])[:12])
     try:
         out["app.queue"] = app._message_queue.qsize()
         out["widgets"] = len(list(app.screen.walk_children()))
@@ -418,6 +429,29 @@ def ansi_key_without_meta() -> None:
     Strip.render_ansi = classmethod(render_ansi)
 
 
+STYLES_BY_WIDGET: dict[str, set[int]] = {}
+
+
+@patch
+def count_styles_by_widget() -> None:
+    """Not a fix, a diagnostic (it costs memory): the distinct Rich styles carrying meta (the offset Textual
+    adds for text selection) that each widget has rendered so far — what it feeds ``Strip.render_ansi``."""
+    from textual.widget import Widget
+
+    original = Widget._render_content
+
+    def _render_content(self) -> None:
+        original(self)
+        seen = STYLES_BY_WIDGET.setdefault(f"{type(self).__name__}#{self.id}", set())
+        for strip in self._render_cache.lines:
+            for segment in strip:
+                style = segment.style
+                if style is not None and style._meta is not None:
+                    seen.add(hash(style))
+
+    Widget._render_content = _render_content
+
+
 def apply_patches(names: list[str]) -> None:
     for name in names:
         PATCHES[name]()
@@ -500,7 +534,12 @@ def run_pty(url: str, args) -> int:
     if args.view != "1":
         time.sleep(8)  # the app is up and has mounted its views
         os.write(master, args.view.encode())
-    code = proc.wait()
+    try:
+        code = proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(10)
     print(f"child exited {code}; {written[0] / 1e6:.1f} MB of terminal output read")
     log = Path(args.out).with_suffix(".log")
     if log.exists():
@@ -522,6 +561,19 @@ def child_args(args) -> list[str]:
     if args.trace_from_full:
         out.append("--trace-from-full")
     return out
+
+
+def watch_signals() -> None:
+    """A SIGTERM or SIGHUP stops the run as Ctrl-C does, so the API, the load and a pty child are stopped too
+    (on a shared machine these runs have been stopped from outside), and says so."""
+    import signal
+
+    def stop(signo, frame) -> None:
+        print(f"stopped by signal {signo}", flush=True)
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
 
 
 def main() -> None:
@@ -557,6 +609,7 @@ def main() -> None:
     from common import machine, uvicorn_server
 
     print(f"{machine()} · {json.dumps(vars(args))}", flush=True)
+    watch_signals()
     with uvicorn_server({}) as url:
         load = subprocess.Popen([sys.executable, "-m", "loadgen.cli", "--url", url + "/predict", "--rate", str(args.rate),
                                  "--duration", str(args.minutes * 60 + 60), "--no-progress", "--json"],
