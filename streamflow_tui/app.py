@@ -267,7 +267,7 @@ class StreamFlowApp(App[None]):
         elif active == "model":
             self.query_one(ModelView).show(s, self.timeline, charts=charts, versions=self.versions)
         elif active == "load" and charts:
-            self.query_one(LoadPanel).draw_charts(list(self.timeline.points), self.config.slo_p95)
+            self.query_one(LoadPanel).draw_charts(list(self.timeline.points))
 
     def on_resize(self, event) -> None:
         """Layouts reflow by class: below 120 columns and 32 rows the secondary panels give way."""
@@ -445,9 +445,7 @@ class StreamFlowApp(App[None]):
         view = self.query_one(DriftView)
         reference, current, threshold = view.choice()
         try:
-            if isinstance(threshold, str):
-                raise DriftError(f"threshold {threshold!r} is not a number: a drift share in (0, 1], e.g. 0.3")
-            request = DriftRequest(reference, current, threshold=threshold, reports_dir=self.config.reports_dir,
+            request = DriftRequest(reference, current, threshold=numeric(threshold), reports_dir=self.config.reports_dir,
                                    api_url=self.config.api_url)  # fmt: skip
         except DriftError as exc:
             view.failed(str(exc))
@@ -540,9 +538,7 @@ class StreamFlowApp(App[None]):
             return  # the last check still runs: this tick is skipped, not queued
         reference, _, threshold = self.query_one(DriftView).choice()
         try:
-            if isinstance(threshold, str):
-                raise DriftError(f"threshold {threshold!r} is not a number: a drift share in (0, 1], e.g. 0.3")
-            request = DriftRequest(reference, "live", threshold=threshold, reports_dir=None, api_url=self.config.api_url)
+            request = DriftRequest(reference, "live", threshold=numeric(threshold), reports_dir=None, api_url=self.config.api_url)
         except DriftError as exc:
             self.notify(str(exc), title="scheduled drift", severity="error")
             return
@@ -780,6 +776,13 @@ class StreamFlowApp(App[None]):
             if source is not None:
                 source.close()
         self.exit()
+
+
+def numeric(threshold: float | str) -> float:
+    """The Drift view's threshold as a number; the text typed, when it is not one, as a DriftError."""
+    if isinstance(threshold, str):
+        raise DriftError(f"threshold {threshold!r} is not a number: a drift share in (0, 1], e.g. 0.3")
+    return threshold
 
 
 def build_sources(config: ConsoleConfig) -> tuple:

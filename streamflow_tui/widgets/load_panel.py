@@ -63,7 +63,7 @@ class LoadPanel(Widget):
             "feedback_delay": self.query_one("#load-feedback", Input).value.strip(),
         }
 
-    def draw_charts(self, points, slo_p95: float) -> None:
+    def draw_charts(self, points) -> None:
         """Target vs achieved rate (and what the server saw); client-side vs server-side p95: the gap is the
         queueing the server cannot see (a request's wait before it is read)."""
         plt = start(self.query_one("#load-rate-plot", PlotextPlot))
