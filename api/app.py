@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import logging
 import json
+import logging
 import math
 import os
 import uuid
+from collections.abc import Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
@@ -21,13 +22,13 @@ from starlette.concurrency import run_in_threadpool
 
 from streamflow_data.schema import FEATURES, LABEL
 
-from .prediction_log import NoLog, PredictionLog, PredictionLogError
 from .metrics import ApiMetrics
 from .middleware import BodyLimitMiddleware, InstrumentationMiddleware
 from .model import ChurnModel, load_or_train, score_counts
+from .prediction_log import NoLog, PredictionLog, PredictionLogError
 from .registry import ModelRecord, RegistryError, UnavailableRegistry, open_registry
-from .serving import ModelReloader
 from .schemas import BatchRequest, BatchResponse, FeedbackBatch, FeedbackItem, Prediction, PredictRequest
+from .serving import ModelReloader
 from .settings import ApiSettings
 from .store import FeatureStore
 
@@ -52,13 +53,17 @@ class Predictor:
             raise HTTPException(404, f"unknown user_id {request.user_id!r} in {self.store.month}")
         return features
 
-    def score(self, request: PredictRequest, features: Mapping[str, Any], model: ChurnModel | None = None) -> dict[str, Any]:
+    def score(
+        self, request: PredictRequest, features: Mapping[str, Any], model: ChurnModel | None = None
+    ) -> dict[str, Any]:
         model = model or self.model  # read once: a hot reload mid-request does not mix two models
         probability = model.probability(features)
         predicted = int(probability >= DECISION_THRESHOLD)
         self.metrics.observe_prediction(probability, predicted)
         prediction_id = uuid.uuid4().hex
-        self.log.append(prediction_id, model.version, request.user_id, probability, predicted, tuple(features[f] for f in FEATURES))
+        self.log.append(
+            prediction_id, model.version, request.user_id, probability, predicted, tuple(features[f] for f in FEATURES)
+        )
         return {
             "prediction_id": prediction_id,
             "user_id": request.user_id,
@@ -92,8 +97,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     store = FeatureStore(settings.month, settings.cache_dir)
     metrics = ApiMetrics(model_version=model.version, training_month=model.training_month, served_month=store.month)
     if settings.log_predictions:
-        log = PredictionLog(settings.prediction_log or _private_log(), settings.prediction_log_rows,
-                            max_age_s=settings.prediction_log_max_age_s)  # fmt: skip
+        log = PredictionLog(
+            settings.prediction_log or _private_log(),
+            settings.prediction_log_rows,
+            max_age_s=settings.prediction_log_max_age_s,
+        )
     else:
         log = NoLog()
     predictor = Predictor(model, store, metrics, log)
@@ -153,8 +161,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     @app.get("/model")
     async def model_card() -> dict[str, Any]:
         record = reloader.record
-        return {**record.model.describe(), "served_month": store.month, "decision_threshold": DECISION_THRESHOLD,
-                "lineage": record.lineage()}  # fmt: skip
+        return {
+            **record.model.describe(),
+            "served_month": store.month,
+            "decision_threshold": DECISION_THRESHOLD,
+            "lineage": record.lineage(),
+        }
 
     @app.post("/admin/reload")
     async def reload_model(request: Request) -> JSONResponse:
@@ -164,7 +176,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         changed = await run_in_threadpool(reloader.check)
         if reloader.error:
             raise HTTPException(503, f"{reloader.error}; still serving {predictor.model.version}")
-        return JSONResponse({"model_version": predictor.model.version, "changed": changed, "previous": reloader.previous})
+        return JSONResponse(
+            {"model_version": predictor.model.version, "changed": changed, "previous": reloader.previous}
+        )
 
     @app.get("/monitoring/recent")
     async def recent_inputs(request: Request, limit: int | None = Query(default=None, ge=1)) -> Response:
@@ -175,11 +189,21 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         _loopback_only(request, settings)
         try:
             # In a thread: the read and the join of 10,000 rows stay off the loop that answers /predict.
-            count, rows = await run_in_threadpool(log.recent_json, min(limit or settings.live_buffer_rows, settings.live_buffer_rows))
+            count, rows = await run_in_threadpool(
+                log.recent_json, min(limit or settings.live_buffer_rows, settings.live_buffer_rows)
+            )
         except PredictionLogError as exc:
             raise HTTPException(503, str(exc)) from None
-        head = json.dumps({"capacity": settings.live_buffer_rows, "count": count, "served_month": store.month,
-                           "columns": list(FEATURES), "dropped": log.dropped, "error": log.error})  # fmt: skip
+        head = json.dumps(
+            {
+                "capacity": settings.live_buffer_rows,
+                "count": count,
+                "served_month": store.month,
+                "columns": list(FEATURES),
+                "dropped": log.dropped,
+                "error": log.error,
+            }
+        )
         return Response(head[:-1] + ', "rows": ' + rows + "}", media_type="application/json")
 
     @app.get("/monitoring/labelled")
@@ -191,7 +215,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             count, rows = await run_in_threadpool(log.labelled_json, limit)
         except PredictionLogError as exc:
             raise HTTPException(503, str(exc)) from None
-        head = json.dumps({"count": count, "columns": [*FEATURES, LABEL], "served_month": store.month, "error": log.error})
+        head = json.dumps(
+            {"count": count, "columns": [*FEATURES, LABEL], "served_month": store.month, "error": log.error}
+        )
         return Response(head[:-1] + ', "rows": ' + rows + "}", media_type="application/json")
 
     @app.post("/feedback")
@@ -200,7 +226,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         _loopback_only(request, settings)
         items = body.items if isinstance(body, FeedbackBatch) else [body]
         try:
-            statuses, newly = await run_in_threadpool(log.label, [(i.prediction_id, i.user_id, i.actual) for i in items])
+            statuses, newly = await run_in_threadpool(
+                log.label, [(i.prediction_id, i.user_id, i.actual) for i in items]
+            )
         except PredictionLogError as exc:
             raise HTTPException(503, str(exc)) from None
         for labelled in newly:
@@ -213,8 +241,14 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             if status == "conflict":
                 raise HTTPException(409, "that prediction already has the other label; labels are not changed")
             return JSONResponse({"status": status, "labelled": len(newly)})
-        return JSONResponse({"labelled": len(newly), "items": [{"status": s} for s in statuses],
-                             "unknown": statuses.count("unknown"), "conflicts": statuses.count("conflict")})  # fmt: skip
+        return JSONResponse(
+            {
+                "labelled": len(newly),
+                "items": [{"status": s} for s in statuses],
+                "unknown": statuses.count("unknown"),
+                "conflicts": statuses.count("conflict"),
+            }
+        )
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics(request: Request) -> Response:
@@ -248,10 +282,17 @@ def _champion(settings: ApiSettings):
         from streamflow_data import load_frame
 
         model = load_or_train(settings.training_month, settings.cache_dir)
-        logging.getLogger("streamflow.api").error("model registry: %s; serving the bundled model %s", exc, model.version)
+        logging.getLogger("streamflow.api").error(
+            "model registry: %s; serving the bundled model %s", exc, model.version
+        )
         frame = load_frame(settings.training_month)
-        record = ModelRecord(model=model, data=settings.training_month, data_hash="", rows=len(frame),
-                             reference_counts=score_counts(model, frame))  # fmt: skip
+        record = ModelRecord(
+            model=model,
+            data=settings.training_month,
+            data_hash="",
+            rows=len(frame),
+            reference_counts=score_counts(model, frame),
+        )
         return registry, record, str(exc)
 
 
@@ -271,7 +312,9 @@ def _is_loopback(host: str) -> bool:
 def _loopback_only(request: Request, settings: ApiSettings) -> None:
     """/monitoring and /feedback carry user data: loopback clients only, unless opened by setting."""
     if not settings.monitoring_public and not _is_loopback(request.client.host if request.client else ""):
-        raise HTTPException(403, f"{request.url.path} is served to loopback clients only (STREAMFLOW_API_MONITORING_PUBLIC=1 to change)")
+        raise HTTPException(
+            403, f"{request.url.path} is served to loopback clients only (STREAMFLOW_API_MONITORING_PUBLIC=1 to change)"
+        )
 
 
 def _private_log() -> Path:

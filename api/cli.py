@@ -20,18 +20,39 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, loopback only)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes; metrics are aggregated across them")
-    parser.add_argument("--month", choices=MONTHS, help=f"month served by the online store (default: $STREAMFLOW_API_MONTH or {LATEST_MONTH})")
+    parser.add_argument(
+        "--month",
+        choices=MONTHS,
+        help=f"month served by the online store (default: $STREAMFLOW_API_MONTH or {LATEST_MONTH})",
+    )
     parser.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--access-log", action="store_true", help="log every request (off: /metrics counts them)")
-    parser.add_argument("--live-buffer", type=int, help="scored rows kept for live drift (default: $STREAMFLOW_API_LIVE_BUFFER_ROWS or 10000)")
-    parser.add_argument("--prediction-log", metavar="PATH",
-                        help="SQLite file logging every scored row and its feedback, kept across restarts (default: a temporary one)")
-    parser.add_argument("--registry", choices=("local", "mlflow"),
-                        help="serve the champion of this model registry (default: $STREAMFLOW_API_REGISTRY or local)")
-    parser.add_argument("--registry-location", metavar="DIR|URI",
-                        help="local: the registry directory (default: <cache>/registry); mlflow: the tracking URI (default: $MLFLOW_TRACKING_URI)")
-    parser.add_argument("--registry-poll", type=float, metavar="S",
-                        help="seconds between checks for a new champion (default: $STREAMFLOW_API_REGISTRY_POLL_S or 5; 0: only POST /admin/reload)")
+    parser.add_argument(
+        "--live-buffer",
+        type=int,
+        help="scored rows kept for live drift (default: $STREAMFLOW_API_LIVE_BUFFER_ROWS or 10000)",
+    )
+    parser.add_argument(
+        "--prediction-log",
+        metavar="PATH",
+        help="SQLite file logging every scored row and its feedback, kept across restarts (default: a temporary one)",
+    )
+    parser.add_argument(
+        "--registry",
+        choices=("local", "mlflow"),
+        help="serve the champion of this model registry (default: $STREAMFLOW_API_REGISTRY or local)",
+    )
+    parser.add_argument(
+        "--registry-location",
+        metavar="DIR|URI",
+        help="local: the registry directory (default: <cache>/registry); mlflow: the tracking URI (default: $MLFLOW_TRACKING_URI)",
+    )
+    parser.add_argument(
+        "--registry-poll",
+        type=float,
+        metavar="S",
+        help="seconds between checks for a new champion (default: $STREAMFLOW_API_REGISTRY_POLL_S or 5; 0: only POST /admin/reload)",
+    )
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
@@ -48,9 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         # The environment's STREAMFLOW_API_* settings, with the flags given on top.
-        settings = ApiSettings.from_env(month=args.month, live_buffer_rows=args.live_buffer, prediction_log=args.prediction_log,
-                                        registry=args.registry, registry_location=args.registry_location,
-                                        registry_poll_s=args.registry_poll)  # fmt: skip
+        settings = ApiSettings.from_env(
+            month=args.month,
+            live_buffer_rows=args.live_buffer,
+            prediction_log=args.prediction_log,
+            registry=args.registry,
+            registry_location=args.registry_location,
+            registry_poll_s=args.registry_poll,
+        )
     except SettingsError as exc:
         print(f"streamflow-api: invalid setting: {exc}", file=sys.stderr)
         return 2
@@ -72,8 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         from .retrain import RetrainError, bootstrap_champion
 
         try:
-            record = bootstrap_champion(open_registry(settings.registry, settings.registry_location, settings.cache_dir),
-                                        settings.cache_dir, settings.training_month)  # fmt: skip
+            record = bootstrap_champion(
+                open_registry(settings.registry, settings.registry_location, settings.cache_dir),
+                settings.cache_dir,
+                settings.training_month,
+            )
             print(f"serving {record.version} (champion of the {settings.registry} registry)", file=sys.stderr)
         except (RegistryError, RetrainError) as exc:
             print(f"streamflow-api: model registry: {exc}; serving the bundled model instead", file=sys.stderr)
@@ -85,8 +114,14 @@ def main(argv: list[str] | None = None) -> int:
         except PredictionLogError as exc:
             print(f"streamflow-api: {exc}", file=sys.stderr)
             return 1
-        options = dict(factory=True, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level,
-                       access_log=args.access_log)  # fmt: skip
+        options = dict(
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            access_log=args.access_log,
+        )
         if args.workers > 1:
             serve_workers(uvicorn.Config("api.app:app_from_env", **options))
         else:

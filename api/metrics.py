@@ -17,9 +17,25 @@ from prometheus_client.utils import floatToGoString
 
 # 0.5 ms to 10 s: sub-millisecond model calls up to timeouts.
 LATENCY_BUCKETS = (
-    0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075,
-    0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-)  # fmt: skip
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.0075,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+)
 # 0.01 wide: fine enough that AUC from bucket counts (binned Mann-Whitney) is within 0.01 of the exact
 # one (docs/PERFORMANCE.md); the console shows them merged into 0.05-wide bars.
 PROBABILITY_BUCKETS = tuple(round(0.01 * i, 2) for i in range(1, 101))
@@ -37,9 +53,11 @@ class ReferenceScores:
         self.counts: tuple[int, ...] = ()
 
     def collect(self):
-        family = HistogramMetricFamily("api_reference_probability",
-                                       "Predicted churn probability of the served model's training rows: the distribution live scores are compared with.",
-                                       labels=["version"])  # fmt: skip
+        family = HistogramMetricFamily(
+            "api_reference_probability",
+            "Predicted churn probability of the served model's training rows: the distribution live scores are compared with.",
+            labels=["version"],
+        )
         if self.version and len(self.counts) == len(PROBABILITY_BUCKETS):
             cumulative, total, middle_sum = [], 0, 0.0
             for le, count in zip(PROBABILITY_BUCKETS, self.counts):
@@ -58,32 +76,47 @@ class ApiMetrics:
         self.reference = ReferenceScores()
         r.register(self.reference)
         self.requests = Counter(
-            "api_requests", "HTTP requests by route template, outcome and status code.",
-            ["endpoint", "status", "code"], registry=r,
-        )  # fmt: skip
+            "api_requests",
+            "HTTP requests by route template, outcome and status code.",
+            ["endpoint", "status", "code"],
+            registry=r,
+        )
         self.latency = Histogram(
-            "api_request_latency_seconds", "Time to answer an HTTP request, by route template.",
-            ["endpoint"], buckets=LATENCY_BUCKETS, registry=r,
-        )  # fmt: skip
+            "api_request_latency_seconds",
+            "Time to answer an HTTP request, by route template.",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.probability = Histogram(
-            "api_prediction_probability", "Predicted churn probability of each scored row.",
-            buckets=PROBABILITY_BUCKETS, registry=r,
-        )  # fmt: skip
+            "api_prediction_probability",
+            "Predicted churn probability of each scored row.",
+            buckets=PROBABILITY_BUCKETS,
+            registry=r,
+        )
         self.predictions = Counter(
             "api_predictions", "Scored rows by predicted class (1 = churn).", ["predicted_class"], registry=r
         )
         self.labelled = Counter(
-            "api_labelled_predictions", "Predictions whose true label arrived (POST /feedback), by predicted and actual class.",
-            ["predicted", "actual"], registry=r,
-        )  # fmt: skip
+            "api_labelled_predictions",
+            "Predictions whose true label arrived (POST /feedback), by predicted and actual class.",
+            ["predicted", "actual"],
+            registry=r,
+        )
         self.labelled_probability = Histogram(
-            "api_labelled_probability", "Predicted churn probability of labelled predictions, by actual class.",
-            ["actual"], buckets=PROBABILITY_BUCKETS, registry=r,
-        )  # fmt: skip
+            "api_labelled_probability",
+            "Predicted churn probability of labelled predictions, by actual class.",
+            ["actual"],
+            buckets=PROBABILITY_BUCKETS,
+            registry=r,
+        )
         self.model_info = Gauge(
-            "api_model_info", "The model being served (value is always 1).",
-            ["version", "training_month", "served_month"], multiprocess_mode="max", registry=r,
-        )  # fmt: skip
+            "api_model_info",
+            "The model being served (value is always 1).",
+            ["version", "training_month", "served_month"],
+            multiprocess_mode="max",
+            registry=r,
+        )
         self.model_info.labels(model_version, training_month, served_month).set(1)
         # Known series start at zero so that the first requests show up in rate().
         for predicted_class in ("0", "1"):
@@ -95,8 +128,14 @@ class ApiMetrics:
             self.requests.labels(endpoint, "success", "200")
             self.latency.labels(endpoint)
 
-    def set_model(self, version: str, training_month: str, served_month: str, reference_counts: tuple[int, ...],
-                  previous: tuple[str, str] | None = None) -> None:  # fmt: skip
+    def set_model(
+        self,
+        version: str,
+        training_month: str,
+        served_month: str,
+        reference_counts: tuple[int, ...],
+        previous: tuple[str, str] | None = None,
+    ) -> None:
         """The served model changed: its info series is 1, the previous one's 0 (with several workers the
         values are maxed across them, so the old version reads 1 until every worker has swapped)."""
         if previous:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from streamflow_data import MONTHS, month_path
 from streamflow_data.schema import FEATURE_KINDS, FEATURES, LABEL, NET_SERVICES

@@ -22,7 +22,9 @@ from pathlib import Path
 log = logging.getLogger("streamflow.api")
 
 FLUSH_EVERY_S = 0.05
-MAX_PENDING = 200_000  # rows queued for the writer; past that, new rows are dropped (counted) rather than held in memory
+MAX_PENDING = (
+    200_000  # rows queued for the writer; past that, new rows are dropped (counted) rather than held in memory
+)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS predictions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -81,8 +83,15 @@ class PredictionLog:
             self._local.db = db
         return db
 
-    def append(self, prediction_id: str, model_version: str, user_id: str | None, probability: float, predicted: int,
-               row: tuple) -> None:  # fmt: skip
+    def append(
+        self,
+        prediction_id: str,
+        model_version: str,
+        user_id: str | None,
+        probability: float,
+        predicted: int,
+        row: tuple,
+    ) -> None:
         """Queue one scored row (cheap: the request path never touches the database)."""
         encoded = json.dumps(row, separators=(",", ":"))
         with self._lock:
@@ -106,10 +115,15 @@ class PredictionLog:
             db = self._connect()
             try:
                 db.execute("BEGIN IMMEDIATE")
-                db.executemany("INSERT OR IGNORE INTO predictions (prediction_id, at, model_version, user_id, probability,"
-                               " predicted, row) VALUES (?, ?, ?, ?, ?, ?, ?)", batch)  # fmt: skip
+                db.executemany(
+                    "INSERT OR IGNORE INTO predictions (prediction_id, at, model_version, user_id, probability,"
+                    " predicted, row) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    batch,
+                )
                 # Bounded: only the newest `capacity` rows of all workers together (and none older than max_age_s).
-                db.execute("DELETE FROM predictions WHERE id <= (SELECT MAX(id) FROM predictions) - ?", (self.capacity,))
+                db.execute(
+                    "DELETE FROM predictions WHERE id <= (SELECT MAX(id) FROM predictions) - ?", (self.capacity,)
+                )
                 if self.max_age_s:
                     db.execute("DELETE FROM predictions WHERE at < ?", (time.time() - self.max_age_s,))
                 db.execute("COMMIT")
@@ -128,11 +142,15 @@ class PredictionLog:
         try:
             # SQLite joins the rows itself (in C, without Python's GIL): one string comes back, not
             # 10,000 tuples built while the event loop waits for the GIL.
-            count, text = self._connect().execute(
-                "SELECT count(*), coalesce(group_concat(row, ','), '') FROM"
-                " (SELECT row FROM (SELECT id, row FROM predictions ORDER BY id DESC LIMIT ?) ORDER BY id)",  # oldest first
-                (limit,),
-            ).fetchone()
+            count, text = (
+                self._connect()
+                .execute(
+                    "SELECT count(*), coalesce(group_concat(row, ','), '') FROM"
+                    " (SELECT row FROM (SELECT id, row FROM predictions ORDER BY id DESC LIMIT ?) ORDER BY id)",  # oldest first
+                    (limit,),
+                )
+                .fetchone()
+            )
         except sqlite3.Error as exc:
             raise PredictionLogError(f"the prediction log {self.path} cannot be read: {exc}") from None
         return count, "[" + text + "]"
@@ -142,12 +160,16 @@ class PredictionLog:
         first: what ``streamflow-retrain --data live`` trains on. Call off the event loop."""
         self.flush()
         try:
-            count, text = self._connect().execute(
-                "SELECT count(*), coalesce(group_concat(substr(row, 1, length(row) - 1) || ',' || actual || ']', ','), '') FROM"
-                " (SELECT row, actual FROM (SELECT id, row, actual FROM predictions WHERE actual IS NOT NULL"
-                "  ORDER BY id DESC LIMIT ?) ORDER BY id)",
-                (limit,),
-            ).fetchone()
+            count, text = (
+                self._connect()
+                .execute(
+                    "SELECT count(*), coalesce(group_concat(substr(row, 1, length(row) - 1) || ',' || actual || ']', ','), '') FROM"
+                    " (SELECT row, actual FROM (SELECT id, row, actual FROM predictions WHERE actual IS NOT NULL"
+                    "  ORDER BY id DESC LIMIT ?) ORDER BY id)",
+                    (limit,),
+                )
+                .fetchone()
+            )
         except sqlite3.Error as exc:
             raise PredictionLogError(f"the prediction log {self.path} cannot be read: {exc}") from None
         return count, "[" + text + "]"
@@ -166,11 +188,14 @@ class PredictionLog:
                 db.execute("BEGIN IMMEDIATE")
                 for prediction_id, user_id, actual in items:
                     if prediction_id is not None:
-                        rows = db.execute("SELECT id, probability, predicted, actual FROM predictions WHERE prediction_id = ?",
-                                          (prediction_id,)).fetchall()  # fmt: skip
+                        rows = db.execute(
+                            "SELECT id, probability, predicted, actual FROM predictions WHERE prediction_id = ?",
+                            (prediction_id,),
+                        ).fetchall()
                     else:
-                        rows = db.execute("SELECT id, probability, predicted, actual FROM predictions WHERE user_id = ?",
-                                          (user_id,)).fetchall()  # fmt: skip
+                        rows = db.execute(
+                            "SELECT id, probability, predicted, actual FROM predictions WHERE user_id = ?", (user_id,)
+                        ).fetchall()
                     if not rows:
                         statuses.append("unknown")
                         continue
@@ -178,7 +203,10 @@ class PredictionLog:
                     if not fresh:
                         statuses.append("already" if all(r[3] == actual for r in rows) else "conflict")
                         continue
-                    db.executemany("UPDATE predictions SET actual = ?, labelled_at = ? WHERE id = ?", [(actual, now, r[0]) for r in fresh])
+                    db.executemany(
+                        "UPDATE predictions SET actual = ?, labelled_at = ? WHERE id = ?",
+                        [(actual, now, r[0]) for r in fresh],
+                    )
                     newly += [Labelled(r[1], r[2], actual) for r in fresh]
                     statuses.append("labelled")
                 db.execute("COMMIT")
@@ -203,7 +231,11 @@ class NoLog(PredictionLog):
     """What the API uses with log_predictions off (benchmarks only): nothing kept, every id unknown."""
 
     def __init__(self, capacity: int = 1):
-        self.capacity, self.dropped, self.error = capacity, 0, "the prediction log is off (STREAMFLOW_API_LOG_PREDICTIONS=0)"
+        self.capacity, self.dropped, self.error = (
+            capacity,
+            0,
+            "the prediction log is off (STREAMFLOW_API_LOG_PREDICTIONS=0)",
+        )
 
     def append(self, *args) -> None:
         pass

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,7 +39,7 @@ class ModelRecord:
     # Its scores on its own training rows in 0.01-wide bins: the reference the API serves
     # (api_reference_probability) while this model is champion.
     reference_counts: tuple[int, ...] = ()
-    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
     def version(self) -> str:
@@ -49,7 +49,7 @@ class ModelRecord:
         return {"record_format": RECORD_FORMAT, **asdict(self)}
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> "ModelRecord":
+    def from_json(cls, doc: dict[str, Any]) -> ModelRecord:
         if doc.get("record_format") != RECORD_FORMAT:
             raise ValueError(f"record format {doc.get('record_format')!r}, expected {RECORD_FORMAT}")
         fields = {k: v for k, v in doc.items() if k != "record_format"}
@@ -58,8 +58,15 @@ class ModelRecord:
         return cls(**fields)
 
     def lineage(self) -> dict[str, Any]:
-        return {"version": self.version, "data": self.data, "data_hash": self.data_hash, "rows": self.rows,
-                "parent": self.parent, "created": self.created, "metrics": self.metrics}  # fmt: skip
+        return {
+            "version": self.version,
+            "data": self.data,
+            "data_hash": self.data_hash,
+            "rows": self.rows,
+            "parent": self.parent,
+            "created": self.created,
+            "metrics": self.metrics,
+        }
 
 
 class Registry(Protocol):
@@ -107,7 +114,9 @@ class LocalRegistry:
         try:
             self._models().mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise RegistryError(f"cannot {action}: the registry directory {self.root} cannot be created ({exc.strerror})") from None
+            raise RegistryError(
+                f"cannot {action}: the registry directory {self.root} cannot be created ({exc.strerror})"
+            ) from None
 
     def register(self, record: ModelRecord) -> None:
         self._writable(f"register {record.version}")
@@ -131,7 +140,9 @@ class LocalRegistry:
         try:
             return ModelRecord.from_json(json.loads(text))
         except (ValueError, TypeError, KeyError) as exc:
-            raise RegistryError(f"{path} is corrupted ({type(exc).__name__}: {exc}); that version cannot be served") from None
+            raise RegistryError(
+                f"{path} is corrupted ({type(exc).__name__}: {exc}); that version cannot be served"
+            ) from None
 
     def _aliases(self) -> dict[str, str]:
         path = self.root / "aliases.json"

@@ -67,14 +67,18 @@ class MlflowRegistry:
         try:
             import mlflow  # noqa: F401
         except ImportError:
-            raise RegistryError("--registry mlflow needs MLflow: pip install '.[mlflow]' (the optional extra)") from None
+            raise RegistryError(
+                "--registry mlflow needs MLflow: pip install '.[mlflow]' (the optional extra)"
+            ) from None
         uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
         if not uri:
             raise RegistryError("--registry mlflow needs a tracking URI: --registry-location or MLFLOW_TRACKING_URI")
         # A store that is down must fail in seconds, not after MLflow's default seven retries with backoff.
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a poll every few seconds: no bars in the log
+        os.environ.setdefault(
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false"
+        )  # a poll every few seconds: no bars in the log
         self.location = uri
         from mlflow import MlflowClient
 
@@ -112,22 +116,42 @@ class MlflowRegistry:
         from .model import probabilities
 
         signature = infer_signature(example, pd.Series(probabilities(record.model, example), name="churn_probability"))
-        with tempfile.TemporaryDirectory() as folder, mlflow.start_run(experiment_id=self._experiment(), run_name=record.version):
+        with (
+            tempfile.TemporaryDirectory() as folder,
+            mlflow.start_run(experiment_id=self._experiment(), run_name=record.version),
+        ):
             path = Path(folder) / RECORD_ARTIFACT
             path.write_text(json.dumps(record.to_json()))
-            mlflow.log_params({"version": record.version, "data": record.data, "data_hash": record.data_hash[:64],
-                               "rows": record.rows, "parent": record.parent or "", "algorithm": "logistic-regression"})  # fmt: skip
+            mlflow.log_params(
+                {
+                    "version": record.version,
+                    "data": record.data,
+                    "data_hash": record.data_hash[:64],
+                    "rows": record.rows,
+                    "parent": record.parent or "",
+                    "algorithm": "logistic-regression",
+                }
+            )
             mlflow.log_metrics({k: float(v) for k, v in record.metrics.items() if isinstance(v, (int, float))})
             mlflow.log_artifact(str(path))
-            logged = mlflow.pyfunc.log_model(name="model", python_model=ChurnPyfunc.python_model(), artifacts={"record": str(path)},
-                                             signature=signature, pip_requirements=["streamflow"])  # fmt: skip
-            mlflow.register_model(logged.model_uri, MODEL_NAME, tags={VERSION_TAG: record.version, "parent": record.parent or ""})
+            logged = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=ChurnPyfunc.python_model(),
+                artifacts={"record": str(path)},
+                signature=signature,
+                pip_requirements=["streamflow"],
+            )
+            mlflow.register_model(
+                logged.model_uri, MODEL_NAME, tags={VERSION_TAG: record.version, "parent": record.parent or ""}
+            )
 
     @_said
     def get(self, version: str) -> ModelRecord:
         found = self._find(version)
         if found is None:
-            raise RegistryError(f"model version {version} is not in MLflow's registered model {MODEL_NAME} at {self.location}")
+            raise RegistryError(
+                f"model version {version} is not in MLflow's registered model {MODEL_NAME} at {self.location}"
+            )
         with tempfile.TemporaryDirectory() as folder:
             local = self.client.download_artifacts(found.run_id, RECORD_ARTIFACT, folder)
             try:

@@ -68,7 +68,9 @@ def load_labelled(data: str, api_url: str | None):
         return pd.DataFrame(body["rows"], columns=body["columns"]), "live"
     path = Path(data)
     if not path.exists():
-        raise RetrainError(f"{data!r} is neither a bundled month ({', '.join(MONTHS)}), nor 'live', nor an existing file")
+        raise RetrainError(
+            f"{data!r} is neither a bundled month ({', '.join(MONTHS)}), nor 'live', nor an existing file"
+        )
     try:
         frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     except Exception as exc:  # pandas' many parser errors, said in one line
@@ -80,7 +82,11 @@ def validate(frame) -> Any:
     """Rows with every feature and a 0/1 label; a clear error when there is nothing to learn from."""
     missing = [c for c in (*FEATURES, LABEL) if c not in frame.columns]
     if missing:
-        which = "no churn_label column: retraining needs labelled rows" if missing == [LABEL] else f"missing columns {missing}"
+        which = (
+            "no churn_label column: retraining needs labelled rows"
+            if missing == [LABEL]
+            else f"missing columns {missing}"
+        )
         raise RetrainError(which)
     labelled = frame[frame[LABEL].notna()]
     if len(labelled) < MIN_ROWS:
@@ -89,7 +95,9 @@ def validate(frame) -> Any:
     if not values <= {0, 1}:
         raise RetrainError(f"churn_label must be 0 or 1, found {sorted(values - {0, 1})[:5]}")
     if len(values) < 2:
-        raise RetrainError(f"every labelled row has churn_label {int(next(iter(values)))}: one class, nothing to compare")
+        raise RetrainError(
+            f"every labelled row has churn_label {int(next(iter(values)))}: one class, nothing to compare"
+        )
     labelled = labelled.copy()
     labelled[LABEL] = labelled[LABEL].astype(int)
     return labelled
@@ -104,9 +112,14 @@ def evaluate(model, frame) -> dict[str, float]:
     bins = np.minimum((p * CALIBRATION_BINS).astype(int), CALIBRATION_BINS - 1)
     # Expected calibration error: the gap between predicted and observed churn, weighted by each band's rows.
     ece = sum(abs(p[bins == b].mean() - y[bins == b].mean()) * (bins == b).sum() for b in np.unique(bins)) / len(y)
-    return {"log_loss": float(log_loss(y, p, labels=[0, 1])), "roc_auc": float(roc_auc_score(y, p)),
-            "brier": float(brier_score_loss(y, p)), "mean_predicted": float(p.mean()), "observed_rate": float(y.mean()),
-            "calibration_error": float(ece)}  # fmt: skip
+    return {
+        "log_loss": float(log_loss(y, p, labels=[0, 1])),
+        "roc_auc": float(roc_auc_score(y, p)),
+        "brier": float(brier_score_loss(y, p)),
+        "mean_predicted": float(p.mean()),
+        "observed_rate": float(y.mean()),
+        "calibration_error": float(ece),
+    }
 
 
 def bootstrap_champion(registry: Registry, cache_dir: Path, training_month: str = REFERENCE_MONTH) -> ModelRecord:
@@ -119,8 +132,14 @@ def bootstrap_champion(registry: Registry, cache_dir: Path, training_month: str 
 
     model = load_or_train(training_month, cache_dir)
     frame = load_frame(training_month)
-    record = ModelRecord(model=model, data=training_month, data_hash=frame_hash(frame), rows=len(frame),
-                         metrics=dict(model.metrics), reference_counts=score_counts(model, frame))  # fmt: skip
+    record = ModelRecord(
+        model=model,
+        data=training_month,
+        data_hash=frame_hash(frame),
+        rows=len(frame),
+        metrics=dict(model.metrics),
+        reference_counts=score_counts(model, frame),
+    )
     registry.register(record)
     registry.set_alias(CHAMPION, record.version)
     return record
@@ -147,17 +166,28 @@ def retrain(request: RetrainRequest, registry: Registry, cache_dir: Path) -> dic
         decision, reason = KEPT, "the challenger is the champion: same rows, same parameters"
     elif gain >= request.min_gain and auc_change >= -MAX_AUC_LOSS:
         decision = PROMOTED
-        reason = (f"log loss {gain:+.1%} better (needs ≥ {request.min_gain:.1%}) and ROC AUC {auc_change:+.4f}"
-                  f" (may fall by ≤ {MAX_AUC_LOSS})")  # fmt: skip
+        reason = (
+            f"log loss {gain:+.1%} better (needs ≥ {request.min_gain:.1%}) and ROC AUC {auc_change:+.4f}"
+            f" (may fall by ≤ {MAX_AUC_LOSS})"
+        )
     elif gain < request.min_gain:
         decision = KEPT
-        reason = (f"log loss only {gain:+.1%} better than the champion's (needs ≥ {request.min_gain:.1%}):"
-                  f" the champion still fits the new rows")  # fmt: skip
+        reason = (
+            f"log loss only {gain:+.1%} better than the champion's (needs ≥ {request.min_gain:.1%}):"
+            f" the champion still fits the new rows"
+        )
     else:
         decision = KEPT
         reason = f"ROC AUC {auc_change:+.4f}: the challenger ranks worse (may fall by ≤ {MAX_AUC_LOSS})"
-    challenger = ModelRecord(model=challenger_model, data=name, data_hash=frame_hash(train), rows=len(train),
-                             parent=current.version, metrics=new, reference_counts=score_counts(challenger_model, train))  # fmt: skip
+    challenger = ModelRecord(
+        model=challenger_model,
+        data=name,
+        data_hash=frame_hash(train),
+        rows=len(train),
+        parent=current.version,
+        metrics=new,
+        reference_counts=score_counts(challenger_model, train),
+    )
     try:
         registry.register(challenger)
         registry.set_alias(CHALLENGER, challenger.version)
@@ -169,8 +199,13 @@ def retrain(request: RetrainRequest, registry: Registry, cache_dir: Path) -> dic
         "schema": SCHEMA,
         "decision": decision,
         "reason": reason,
-        "data": {"source": request.data, "labelled_rows": len(rows), "train_rows": len(train), "holdout_rows": len(holdout),
-                 "churn_rate": float(rows[LABEL].mean())},  # fmt: skip
+        "data": {
+            "source": request.data,
+            "labelled_rows": len(rows),
+            "train_rows": len(train),
+            "holdout_rows": len(holdout),
+            "churn_rate": float(rows[LABEL].mean()),
+        },
         "champion": {"version": current.version, "data": current.data, "metrics": old},
         "challenger": {"version": challenger.version, "data": name, "parent": current.version, "metrics": new},
         "log_loss_gain": gain,

@@ -18,14 +18,27 @@ from .settings import default_cache_dir
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="streamflow-retrain", description=__doc__.splitlines()[0])
-    p.add_argument("--data", required=True, metavar="month_XXX|FILE|live",
-                   help="labelled rows: a bundled month, a .csv/.parquet file with churn_label, or live (the API's labelled predictions)")
+    p.add_argument(
+        "--data",
+        required=True,
+        metavar="month_XXX|FILE|live",
+        help="labelled rows: a bundled month, a .csv/.parquet file with churn_label, or live (the API's labelled predictions)",
+    )
     p.add_argument("--api-url", help="with --data live: the API whose prediction log holds the labels")
-    p.add_argument("--min-gain", type=float, default=DEFAULT_MIN_GAIN,
-                   help="relative log-loss gain a challenger needs to be promoted (default: %(default)s)")
-    p.add_argument("--registry", choices=("local", "mlflow"), default="local", help="registry backend (default: %(default)s)")
-    p.add_argument("--registry-location", metavar="DIR|URI",
-                   help="local: the registry directory (default: <cache>/registry); mlflow: the tracking URI (default: $MLFLOW_TRACKING_URI)")
+    p.add_argument(
+        "--min-gain",
+        type=float,
+        default=DEFAULT_MIN_GAIN,
+        help="relative log-loss gain a challenger needs to be promoted (default: %(default)s)",
+    )
+    p.add_argument(
+        "--registry", choices=("local", "mlflow"), default="local", help="registry backend (default: %(default)s)"
+    )
+    p.add_argument(
+        "--registry-location",
+        metavar="DIR|URI",
+        help="local: the registry directory (default: <cache>/registry); mlflow: the tracking URI (default: $MLFLOW_TRACKING_URI)",
+    )
     p.add_argument("--cache-dir", type=Path, default=None, help="model cache (default: $XDG_CACHE_HOME/streamflow)")
     p.add_argument("--seed", type=int, default=0, help="the held-out split (default: %(default)s)")
     return p
@@ -41,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     cache_dir = args.cache_dir or default_cache_dir()
     try:
         registry = open_registry(args.registry, args.registry_location, cache_dir)
-        decision = retrain(RetrainRequest(args.data, api_url=args.api_url, min_gain=args.min_gain, seed=args.seed), registry, cache_dir)
+        decision = retrain(
+            RetrainRequest(args.data, api_url=args.api_url, min_gain=args.min_gain, seed=args.seed), registry, cache_dir
+        )
     except (RetrainError, RegistryError) as exc:
         print(f"streamflow-retrain: {exc}", file=sys.stderr)
         json.dump({"schema": "streamflow.retrain/1", "decision": None, "error": str(exc)}, sys.stdout, indent=2)

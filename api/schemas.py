@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
@@ -35,7 +35,7 @@ class Features(BaseModel):
     rebuffer_events_7d: int = _count(1_000_000)
     failed_payments_90d: int = _count(1_000)
     support_tickets_90d: int = _count(100_000)
-    ticket_avg_resolution_hrs_90d: Optional[float] = Field(default=None, ge=0, le=2_160.0, allow_inf_nan=False)
+    ticket_avg_resolution_hrs_90d: float | None = Field(default=None, ge=0, le=2_160.0, allow_inf_nan=False)
 
 
 class PredictRequest(BaseModel):
@@ -43,11 +43,11 @@ class PredictRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    user_id: Optional[str] = Field(default=None, min_length=1, max_length=64)
-    features: Optional[Features] = None
+    user_id: str | None = Field(default=None, min_length=1, max_length=64)
+    features: Features | None = None
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "PredictRequest":
+    def _exactly_one(self) -> PredictRequest:
         if (self.user_id is None) == (self.features is None):
             raise ValueError("give exactly one of 'user_id' or 'features'")
         return self
@@ -55,7 +55,7 @@ class PredictRequest(BaseModel):
 
 class Prediction(BaseModel):
     prediction_id: str  # give it back with the true label to POST /feedback
-    user_id: Optional[str]
+    user_id: str | None
     churn_probability: float
     prediction: Flag
     model_version: str
@@ -78,12 +78,12 @@ class FeedbackItem(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    prediction_id: Optional[str] = Field(default=None, min_length=1, max_length=64)
-    user_id: Optional[str] = Field(default=None, min_length=1, max_length=64)
+    prediction_id: str | None = Field(default=None, min_length=1, max_length=64)
+    user_id: str | None = Field(default=None, min_length=1, max_length=64)
     actual: StrictInt = Field(ge=0, le=1)  # 1 = churned; not true/false, not "1"
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "FeedbackItem":
+    def _exactly_one(self) -> FeedbackItem:
         if (self.prediction_id is None) == (self.user_id is None):
             raise ValueError("give exactly one of 'prediction_id' or 'user_id'")
         return self

@@ -36,8 +36,13 @@ class ModelReloader:
         old = self.record
         self.predictor.model = record.model  # the swap: one reference, read once per request
         self.record = record
-        self.metrics.set_model(record.version, record.model.training_month, self.served_month, record.reference_counts,
-                               previous=(old.version, old.model.training_month) if old is not record else None)  # fmt: skip
+        self.metrics.set_model(
+            record.version,
+            record.model.training_month,
+            self.served_month,
+            record.reference_counts,
+            previous=(old.version, old.model.training_month) if old is not record else None,
+        )
 
     def check(self) -> bool:
         """Serve the registry's champion if it changed; True when it did. Errors keep the current model."""
@@ -65,5 +70,12 @@ class ModelReloader:
             return True
 
     def status(self) -> dict:
-        return {"kind": self.registry.kind, "location": self.registry.location, "serving": self.record.version,
-                "previous": self.previous, "changed_at": self.changed_at, "checked_at": self.checked_at, "error": self.error}  # fmt: skip
+        return {
+            "kind": self.registry.kind,
+            "location": self.registry.location,
+            "serving": self.record.version,
+            "previous": self.previous,
+            "changed_at": self.changed_at,
+            "checked_at": self.checked_at,
+            "error": self.error,
+        }

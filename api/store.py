@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from streamflow_data import MONTH_AS_OF, MONTHS, iter_rows, month_path
 from streamflow_data.schema import FEATURES
@@ -32,7 +33,9 @@ class FeatureStore:
             values, self.latest_in_month = _materialise(months)
             if cached:
                 _write_cache(cached, values, self.latest_in_month)
-        self._rows: dict[str, Mapping[str, Any]] = {u: MappingProxyType(dict(zip(FEATURES, v))) for u, v in values.items()}
+        self._rows: dict[str, Mapping[str, Any]] = {
+            u: MappingProxyType(dict(zip(FEATURES, v))) for u, v in values.items()
+        }
 
     def __len__(self) -> int:
         return len(self._rows)

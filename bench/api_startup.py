@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -27,7 +27,8 @@ def time_to_first_answer(cache: str, *registry: str) -> float:
     port = free_port()
     start = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "--port", str(port), *registry], env={**os.environ, "XDG_CACHE_HOME": cache},
+        [sys.executable, "-m", "api.cli", "--port", str(port), *registry],
+        env={**os.environ, "XDG_CACHE_HOME": cache},
         stderr=subprocess.DEVNULL,
     )
     try:
@@ -47,17 +48,23 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-mlflow", action="store_true")
     args = parser.parse_args()
-    out = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine()}
+    out = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine()}
     kinds = ["local"] + ([] if args.no_mlflow else ["mlflow"])
     for kind in kinds:
         cold, warm = [], []
         for _ in range(args.runs):
             with tempfile.TemporaryDirectory() as cache:
-                registry = ["--registry", "mlflow", "--registry-location", f"sqlite:///{cache}/mlflow.db"] if kind == "mlflow" else []
+                registry = (
+                    ["--registry", "mlflow", "--registry-location", f"sqlite:///{cache}/mlflow.db"]
+                    if kind == "mlflow"
+                    else []
+                )
                 cold.append(time_to_first_answer(cache, *registry))  # trains, registers the first champion
                 warm.append(time_to_first_answer(cache, *registry))  # reads it
-        out[kind] = {"cold_cache_s": {"median": statistics.median(cold), "all": [round(t, 2) for t in cold]},
-                     "warm_cache_s": {"median": statistics.median(warm), "all": [round(t, 2) for t in warm]}}  # fmt: skip
+        out[kind] = {
+            "cold_cache_s": {"median": statistics.median(cold), "all": [round(t, 2) for t in cold]},
+            "warm_cache_s": {"median": statistics.median(warm), "all": [round(t, 2) for t in warm]},
+        }
     print(json.dumps(out, indent=2))
 
 

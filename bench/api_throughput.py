@@ -15,7 +15,7 @@ import argparse
 import json
 import statistics
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -48,9 +48,12 @@ def main() -> None:
                 assert result["non_2xx"] == 0, (case, result)
                 runs[case].append(result)
 
-    med = {case: {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p95", "p99")} for case, rs in runs.items()}
+    med = {
+        case: {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p95", "p99")}
+        for case, rs in runs.items()
+    }
     summary = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "concurrency": args.concurrency,
         "rounds": args.rounds,

@@ -9,8 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import httpx
 
@@ -44,8 +44,19 @@ def uvicorn_server(env: dict[str, str], cpus: str | None = None) -> Iterator[str
 def uvicorn_process(env: dict[str, str], cpus: str | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
     """``uvicorn_server`` that also yields the process (for its RSS)."""
     port = free_port()
-    cmd = [*pinned(cpus), sys.executable, "-m", "uvicorn", "--factory", "api.app:app_from_env", "--port", str(port),
-           "--log-level", "warning", "--no-access-log"]  # fmt: skip
+    cmd = [
+        *pinned(cpus),
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "api.app:app_from_env",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     proc = subprocess.Popen(cmd, env={**os.environ, **env})
     url = f"http://127.0.0.1:{port}"
     try:
@@ -66,7 +77,9 @@ def pinned(cpus: str | None) -> list[str]:
     return ["taskset", "-c", cpus] if cpus else []
 
 
-def hey(url: str, *, concurrency: int, seconds: float, body: str | None = None, cpus: str | None = None) -> dict[str, float]:
+def hey(
+    url: str, *, concurrency: int, seconds: float, body: str | None = None, cpus: str | None = None
+) -> dict[str, float]:
     """Run Debian's hey and return requests/s and latency percentiles (seconds)."""
     cmd = [*pinned(cpus), "hey", "-z", f"{seconds}s", "-c", str(concurrency)]
     if body is not None:

@@ -26,17 +26,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import machine, uvicorn_server  # noqa: E402
+from textual import events  # noqa: E402
 
 from streamflow_tui.app import create_app  # noqa: E402
 from streamflow_tui.config import ConsoleConfig  # noqa: E402
 from streamflow_tui.core.recording import Recorder  # noqa: E402
 from streamflow_tui.widgets.status import StatusLine  # noqa: E402
-from textual import events  # noqa: E402
 
 
 def cpu_seconds() -> float:
@@ -52,26 +52,75 @@ def rss_mb() -> float:
 
 
 def start_load(url: str, rate: int, seconds: float) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "loadgen.cli", "--url", url, "--rate", str(rate), "--duration", str(seconds),
-                             "--no-progress", "--json"], stdout=subprocess.DEVNULL)  # fmt: skip
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "loadgen.cli",
+            "--url",
+            url,
+            "--rate",
+            str(rate),
+            "--duration",
+            str(seconds),
+            "--no-progress",
+            "--json",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def prefill_history(app) -> None:
     """Fill the chart history as after ``--history`` seconds of uptime: chart costs grow with it."""
-    from streamflow_tui.core.timeline import Point
-
     from streamflow_tui.core.results import Bucket
+    from streamflow_tui.core.timeline import Point
 
     rng = random.Random(0)
     live = list(app.timeline.points)
     app.timeline.points.clear()
     now = time.time() - len(live)
-    bounds = (0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, float("inf"))
+    bounds = (
+        0.0005,
+        0.001,
+        0.0025,
+        0.005,
+        0.0075,
+        0.01,
+        0.025,
+        0.05,
+        0.075,
+        0.1,
+        0.25,
+        0.5,
+        0.75,
+        1.0,
+        2.5,
+        5.0,
+        7.5,
+        10.0,
+        float("inf"),
+    )
     for i in range(app.config.history_points - len(live)):
         p50 = 0.002 + rng.random() * 0.001
-        buckets = tuple(Bucket(le, float(rng.randint(0, 50) if le < 0.05 else 0)) for le in bounds)  # the heatmap's columns
-        app.timeline.add(Point(now - app.config.history + i, 1.0, 0.0, p50, p50 * 1.5, p50 * 2, 0.1, None,
-                               0.80 + 0.01 * rng.random(), 0.825, min(1.0, i / app.config.history_points), buckets))  # fmt: skip
+        buckets = tuple(
+            Bucket(le, float(rng.randint(0, 50) if le < 0.05 else 0)) for le in bounds
+        )  # the heatmap's columns
+        app.timeline.add(
+            Point(
+                now - app.config.history + i,
+                1.0,
+                0.0,
+                p50,
+                p50 * 1.5,
+                p50 * 2,
+                0.1,
+                None,
+                0.80 + 0.01 * rng.random(),
+                0.825,
+                min(1.0, i / app.config.history_points),
+                buckets,
+            )
+        )
     for point in live:
         app.timeline.add(point)
 
@@ -84,9 +133,16 @@ async def measure(url: str, args, out: dict) -> None:
         await pilot.pause(8)  # first polls, and the drift worker warms up
         prefill_history(app)
         # Each view side by side in the same run; the Overview with and without recording every poll.
-        phases = (("idle", 0, "1", False), ("idle_recording", 0, "1", True), ("idle_traffic_view", 0, "2", False),
-                  ("idle_model_view", 0, "3", False), ("500rps", 500, "1", False), ("500rps_recording", 500, "1", True),
-                  ("500rps_traffic_view", 500, "2", False), ("500rps_model_view", 500, "3", False))  # fmt: skip
+        phases = (
+            ("idle", 0, "1", False),
+            ("idle_recording", 0, "1", True),
+            ("idle_traffic_view", 0, "2", False),
+            ("idle_model_view", 0, "3", False),
+            ("500rps", 500, "1", False),
+            ("500rps_recording", 500, "1", True),
+            ("500rps_traffic_view", 500, "2", False),
+            ("500rps_model_view", 500, "3", False),
+        )
         for name, rate, view, recording in phases:
             load = start_load(url, rate, args.phase_seconds + 5) if rate else None
             await pilot.press(view)
@@ -119,7 +175,7 @@ async def measure(url: str, args, out: dict) -> None:
         StatusLine.render_line = spy
         latencies = []
         runs = 0
-        for i in range(120):
+        for _ in range(120):
             if app._drift_started is None:
                 app.action_run_drift()
                 runs += 1
@@ -134,8 +190,13 @@ async def measure(url: str, args, out: dict) -> None:
         StatusLine.render_line = original
         load.wait()
         latencies.sort()
-        out["key_latency_ms"] = {"p50": 1000 * statistics.median(latencies), "p99": 1000 * latencies[int(0.99 * len(latencies)) - 1],
-                                 "max": 1000 * latencies[-1], "presses": len(latencies), "drift_runs_started": runs}  # fmt: skip
+        out["key_latency_ms"] = {
+            "p50": 1000 * statistics.median(latencies),
+            "p99": 1000 * latencies[int(0.99 * len(latencies)) - 1],
+            "max": 1000 * latencies[-1],
+            "presses": len(latencies),
+            "drift_runs_started": runs,
+        }
         await pilot.press("q")
 
 
@@ -155,9 +216,12 @@ async def measure_rss(url: str, args, out: dict) -> None:
     warm = [s for s in samples if s[0] >= 70]  # the 60 s history is full after ~60 s
     out["rss_polls"] = app.polls
     out["rss_samples_s_mb_points"] = samples
-    out["rss_after_warmup_mb"] = {"first": warm[0][1], "last": warm[-1][1],
-                                  "growth_pct": 100 * (warm[-1][1] - warm[0][1]) / warm[0][1],
-                                  "seconds": warm[-1][0] - warm[0][0]}  # fmt: skip
+    out["rss_after_warmup_mb"] = {
+        "first": warm[0][1],
+        "last": warm[-1][1],
+        "growth_pct": 100 * (warm[-1][1] - warm[0][1]) / warm[0][1],
+        "seconds": warm[-1][0] - warm[0][0],
+    }
 
 
 def main() -> None:
@@ -168,7 +232,7 @@ def main() -> None:
     parser.add_argument("--rss-only", action="store_true")
     parser.add_argument("--no-rss", action="store_true")
     args = parser.parse_args()
-    out: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine()}
+    out: dict = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine()}
     with uvicorn_server({}) as url:
         if not args.rss_only:
             asyncio.run(measure(url, args, out))

@@ -87,8 +87,13 @@ def is_ours(filename: str) -> bool:
 
 def take_snapshot() -> tracemalloc.Snapshot:
     snap = tracemalloc.take_snapshot()
-    return snap.filter_traces((tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, __file__),
-                               tracemalloc.Filter(False, "<unknown>")))  # fmt: skip
+    return snap.filter_traces(
+        (
+            tracemalloc.Filter(False, tracemalloc.__file__),
+            tracemalloc.Filter(False, __file__),
+            tracemalloc.Filter(False, "<unknown>"),
+        )
+    )
 
 
 def type_counts() -> collections.Counter:
@@ -103,7 +108,13 @@ CONTAINERS = (dict, list, set, collections.deque, collections.OrderedDict, colle
 
 
 def is_container(o) -> bool:
-    return type(o) in CONTAINERS or type(o).__name__ in ("LRUCache", "FIFOCache", "WeakValueDictionary", "WeakKeyDictionary", "WeakSet")
+    return type(o) in CONTAINERS or type(o).__name__ in (
+        "LRUCache",
+        "FIFOCache",
+        "WeakValueDictionary",
+        "WeakKeyDictionary",
+        "WeakSet",
+    )
 
 
 def container_lengths(objects) -> dict[int, tuple[str, int]]:
@@ -171,8 +182,14 @@ def owner_chains(obj, ignore: list, depth: int = 5, width: int = 2, indent: str 
     def walk(o, level: int, seen: set[int]) -> None:
         if level >= depth:
             return
-        refs = [r for r in gc.get_referrers(o) if id(r) not in ignored and id(r) not in seen
-                and not isinstance(r, (_types.FrameType, _types.CoroutineType)) and type(r).__name__ != "list_iterator"]  # fmt: skip
+        refs = [
+            r
+            for r in gc.get_referrers(o)
+            if id(r) not in ignored
+            and id(r) not in seen
+            and not isinstance(r, (_types.FrameType, _types.CoroutineType))
+            and type(r).__name__ != "list_iterator"
+        ]
         ignored.add(id(refs))
         for k in range(min(width, len(refs))):
             r = refs[k]
@@ -189,9 +206,14 @@ def owner_chains(obj, ignore: list, depth: int = 5, width: int = 2, indent: str 
 
 def app_structures(app) -> dict:
     """The app's own containers that could grow per poll."""
-    out = {"polls": app.polls, "poll_errors": app.poll_errors, "workers": len(app.workers),
-           "timeline_points": len(app.timeline.points), "version_changes": len(app.versions.changes),
-           "rps_seen": app.snapshot.requests.rps if app.snapshot is not None else None}  # fmt: skip
+    out = {
+        "polls": app.polls,
+        "poll_errors": app.poll_errors,
+        "workers": len(app.workers),
+        "timeline_points": len(app.timeline.points),
+        "version_changes": len(app.versions.changes),
+        "rps_seen": app.snapshot.requests.rps if app.snapshot is not None else None,
+    }
     try:
         source = app._sources[0]
         out["store_series"] = len(source._store)
@@ -206,7 +228,9 @@ def app_structures(app) -> dict:
             except TypeError:
                 pass
     if STYLES_BY_WIDGET:
-        out["styles_by_widget"] = dict(sorted(((k, len(v)) for k, v in STYLES_BY_WIDGET.items()), key=lambda kv: -kv[1])[:12])
+        out["styles_by_widget"] = dict(
+            sorted(((k, len(v)) for k, v in STYLES_BY_WIDGET.items()), key=lambda kv: -kv[1])[:12]
+        )
     try:
         out["app.queue"] = app._message_queue.qsize()
         out["widgets"] = len(list(app.screen.walk_children()))
@@ -253,13 +277,19 @@ class Sampler(threading.Thread):
             self.say("sampler failed: " + "".join(traceback.format_exception(exc)))
         finally:
             self.report.with_suffix(".txt").write_text("\n".join(self.text) + "\n")
-            self.report.with_suffix(".json").write_text(json.dumps({"args": vars(self.args), "samples": self.samples,
-                                                                    "top": self.top}, indent=1))  # fmt: skip
+            self.report.with_suffix(".json").write_text(
+                json.dumps({"args": vars(self.args), "samples": self.samples, "top": self.top}, indent=1)
+            )
             self.done.set()
 
     def _measure(self, label: str) -> dict:
-        s = {"label": label, "t_s": round(time.monotonic() - self.t0, 1), "rss_mb": round(rss_mb(), 2),
-             "gc_count": gc.get_count(), **app_structures(self.app)}  # fmt: skip
+        s = {
+            "label": label,
+            "t_s": round(time.monotonic() - self.t0, 1),
+            "rss_mb": round(rss_mb(), 2),
+            "gc_count": gc.get_count(),
+            **app_structures(self.app),
+        }
         if tracemalloc.is_tracing():
             current, peak = tracemalloc.get_traced_memory()
             s["traced_mb"] = round(current / 2**20, 2)
@@ -286,7 +316,9 @@ class Sampler(threading.Thread):
         self.samples.append(full)
         self.say(f"history full at {full['t_s']} s after {full['polls']} polls: RSS {full['rss_mb']} MB")
         if args.trace_from_full:
-            tracemalloc.start(FRAMES)  # from here on: allocations before are not traced, so the settle time must cover a history
+            tracemalloc.start(
+                FRAMES
+            )  # from here on: allocations before are not traced, so the settle time must cover a history
             self.say(f"tracemalloc started ({FRAMES} frames)")
         time.sleep(args.settle)
         base = self._measure("base")
@@ -310,8 +342,11 @@ class Sampler(threading.Thread):
             last = time.monotonic() + args.every > end + 1
             s = self._measure(f"snapshot {n}")
             types = type_counts()
-            s["types_grown"] = {k: [base_types.get(k, 0), v] for k, v in sorted(types.items(), key=lambda kv: base_types.get(kv[0], 0) - kv[1])
-                                if v - base_types.get(k, 0) >= args.min_objects}  # fmt: skip
+            s["types_grown"] = {
+                k: [base_types.get(k, 0), v]
+                for k, v in sorted(types.items(), key=lambda kv: base_types.get(kv[0], 0) - kv[1])
+                if v - base_types.get(k, 0) >= args.min_objects
+            }
             if last and args.owners:
                 self.say("   (the ownership analysis below ran after these figures)")
             if last:
@@ -322,12 +357,19 @@ class Sampler(threading.Thread):
             polls = s["polls"] - base["polls"]
             growth = s["rss_mb"] - base["rss_mb"]
             self.say("")
-            self.say(f"== {s['label']} at {s['t_s']} s, {polls} polls after base ({polls / (s['t_s'] - base['t_s']):.2f}/s): "
-                     f"RSS {s['rss_mb']} MB ({growth:+.2f} MB, {100 * growth / base['rss_mb']:+.2f} %; "
-                     f"per 3,600 polls {100 * growth / base['rss_mb'] * 3600 / max(1, polls):+.2f} %)")  # fmt: skip
+            self.say(
+                f"== {s['label']} at {s['t_s']} s, {polls} polls after base ({polls / (s['t_s'] - base['t_s']):.2f}/s): "
+                f"RSS {s['rss_mb']} MB ({growth:+.2f} MB, {100 * growth / base['rss_mb']:+.2f} %; "
+                f"per 3,600 polls {100 * growth / base['rss_mb'] * 3600 / max(1, polls):+.2f} %)"
+            )
             self.say("   " + json.dumps({k: v for k, v in s.items() if k not in ("types_grown", "lru")}))
-            lru_grown = sorted(((v - base["lru"].get(k, 0), k, base["lru"].get(k, 0), v) for k, v in s["lru"].items()), reverse=True)[:10]
-            self.say("   lru_cache entries grown since base: " + ", ".join(f"{k.split('@')[0]} {b}→{v}" for d, k, b, v in lru_grown if d > 0))
+            lru_grown = sorted(
+                ((v - base["lru"].get(k, 0), k, base["lru"].get(k, 0), v) for k, v in s["lru"].items()), reverse=True
+            )[:10]
+            self.say(
+                "   lru_cache entries grown since base: "
+                + ", ".join(f"{k.split('@')[0]} {b}→{v}" for d, k, b, v in lru_grown if d > 0)
+            )
             self.say("   object types grown since base (base → now): " + json.dumps(s["types_grown"]))
             if args.owners and (last or args.owners == "each"):
                 self._owners(s, base_ids, base_containers, base_lru, last)
@@ -335,12 +377,24 @@ class Sampler(threading.Thread):
                 snap = take_snapshot()
                 self._sites(snap, base_snap, "lineno", f"top lines since base ({s['label']})", args.top, 0)
                 self._sites(snap, previous_snap, "lineno", "top lines since the previous snapshot", 8, 0)
-                stats = self._sites(snap, base_snap, "traceback", f"top tracebacks since base ({s['label']})", args.top,
-                                    FRAMES if last else 10)  # fmt: skip
+                stats = self._sites(
+                    snap,
+                    base_snap,
+                    "traceback",
+                    f"top tracebacks since base ({s['label']})",
+                    args.top,
+                    FRAMES if last else 10,
+                )
                 if last:
-                    self.top = [{"size_diff": st.size_diff, "count_diff": st.count_diff, "size": st.size,
-                                 "traceback": [f"{short(f.filename)}:{f.lineno}" for f in reversed(list(st.traceback))]}
-                                for st in stats]  # fmt: skip
+                    self.top = [
+                        {
+                            "size_diff": st.size_diff,
+                            "count_diff": st.count_diff,
+                            "size": st.size,
+                            "traceback": [f"{short(f.filename)}:{f.lineno}" for f in reversed(list(st.traceback))],
+                        }
+                        for st in stats
+                    ]
                 previous_snap = snap
                 del snap
         self.say("")
@@ -351,9 +405,16 @@ class Sampler(threading.Thread):
         objects = gc.get_objects()
         ignore = [objects, base_ids, base_containers, base_lru, self.samples, s]
         now = container_lengths(objects)
-        grown = sorted(((n - base_containers[i][1], i, t, base_containers[i][1], n) for i, (t, n) in now.items()
-                        if i in base_containers and base_containers[i][0] == t and n - base_containers[i][1] >= self.args.min_objects),
-                       reverse=True)[: self.args.top]  # fmt: skip
+        grown = sorted(
+            (
+                (n - base_containers[i][1], i, t, base_containers[i][1], n)
+                for i, (t, n) in now.items()
+                if i in base_containers
+                and base_containers[i][0] == t
+                and n - base_containers[i][1] >= self.args.min_objects
+            ),
+            reverse=True,
+        )[: self.args.top]
         s["containers_grown"] = [[t, b, n] for _, _, t, b, n in grown]
         self.say("   -- containers alive since the base that grew (type, len at base → now), and who holds them:")
         by_id = {id(o): o for o in objects if id(o) in {g[1] for g in grown}}
@@ -361,7 +422,13 @@ class Sampler(threading.Thread):
             obj = by_id.get(i)
             self.say(f"   {t} {b} → {n} (+{d})")
             if obj is not None:
-                sample = list(obj.keys())[-3:] if hasattr(obj, "keys") else list(obj)[-3:] if not isinstance(obj, dict) else []
+                sample = (
+                    list(obj.keys())[-3:]
+                    if hasattr(obj, "keys")
+                    else list(obj)[-3:]
+                    if not isinstance(obj, dict)
+                    else []
+                )
                 self.say(f"      newest: {str(sample)[:300]}")
                 for line in owner_chains(obj, ignore + [by_id]):
                     self.say(line)
@@ -389,8 +456,10 @@ class Sampler(threading.Thread):
         self.say(f"   -- {title}: traced total {total / 1024:+.1f} KiB")
         for st in stats:
             frame = st.traceback[-1] if key == "traceback" else st.traceback[0]
-            self.say(f"   {st.size_diff / 1024:+9.1f} KiB {st.count_diff:+7d} blocks (now {st.size / 1024:.1f} KiB, {st.count} blocks) "
-                     f"{short(frame.filename)}:{frame.lineno}")  # fmt: skip
+            self.say(
+                f"   {st.size_diff / 1024:+9.1f} KiB {st.count_diff:+7d} blocks (now {st.size / 1024:.1f} KiB, {st.count} blocks) "
+                f"{short(frame.filename)}:{frame.lineno}"
+            )
             if frames:
                 for line in format_traceback(st.traceback, frames):
                     self.say(line)
@@ -515,8 +584,15 @@ def run_pty(url: str, args) -> int:
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 48, 160, 0, 0))
     argv = [sys.executable, __file__, "--child", url, *child_args(args)]
     env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
-    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
-                            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))  # fmt: skip
+    proc = subprocess.Popen(
+        argv,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+    )
     os.close(slave)
     written = [0]
 
@@ -548,10 +624,30 @@ def run_pty(url: str, args) -> int:
 
 
 def child_args(args) -> list[str]:
-    out = ["--interval", str(args.interval), "--history", str(args.history), "--minutes", str(args.minutes),
-           "--every", str(args.every), "--settle", str(args.settle), "--top", str(args.top), "--out", args.out,
-           "--view", args.view, "--min-objects", str(args.min_objects),
-           "--owner-types", str(args.owner_types), "--owner-depth", str(args.owner_depth)]
+    out = [
+        "--interval",
+        str(args.interval),
+        "--history",
+        str(args.history),
+        "--minutes",
+        str(args.minutes),
+        "--every",
+        str(args.every),
+        "--settle",
+        str(args.settle),
+        "--top",
+        str(args.top),
+        "--out",
+        args.out,
+        "--view",
+        args.view,
+        "--min-objects",
+        str(args.min_objects),
+        "--owner-types",
+        str(args.owner_types),
+        "--owner-depth",
+        str(args.owner_depth),
+    ]
     if args.owners:
         out += ["--owners", args.owners]
     for name in args.patch:
@@ -587,15 +683,29 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=30.0, help="seconds after the history is full before the base")
     parser.add_argument("--view", default="1", help="key pressed at the start: 1 Overview, 2 Traffic, 3 Model")
     parser.add_argument("--top", type=int, default=12)
-    parser.add_argument("--min-objects", type=int, default=20, help="object types shown when grown by at least this many")
-    parser.add_argument("--owners", choices=("last", "each"), help="who holds what grew: at the last snapshot, or at each "
-                        "(its own lists and walks raise the RSS of the following snapshots)")
-    parser.add_argument("--owner-types", type=int, default=4, help="grown types whose new objects are traced to their holders")
+    parser.add_argument(
+        "--min-objects", type=int, default=20, help="object types shown when grown by at least this many"
+    )
+    parser.add_argument(
+        "--owners",
+        choices=("last", "each"),
+        help="who holds what grew: at the last snapshot, or at each "
+        "(its own lists and walks raise the RSS of the following snapshots)",
+    )
+    parser.add_argument(
+        "--owner-types", type=int, default=4, help="grown types whose new objects are traced to their holders"
+    )
     parser.add_argument("--owner-depth", type=int, default=6)
     parser.add_argument("--patch", action="append", default=[], choices=sorted(PATCHES))
-    parser.add_argument("--no-tracemalloc", action="store_true", help="RSS without tracemalloc's own memory and slowdown")
-    parser.add_argument("--trace-from-full", action="store_true", help="start tracemalloc only once the history is full "
-                        "(it slows the console ~10×: from the start, the history would take most of the run to fill)")
+    parser.add_argument(
+        "--no-tracemalloc", action="store_true", help="RSS without tracemalloc's own memory and slowdown"
+    )
+    parser.add_argument(
+        "--trace-from-full",
+        action="store_true",
+        help="start tracemalloc only once the history is full "
+        "(it slows the console ~10×: from the start, the history would take most of the run to fill)",
+    )
     parser.add_argument("--out", default="/tmp/console_memory")
     parser.add_argument("--child", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -611,9 +721,22 @@ def main() -> None:
     print(f"{machine()} · {json.dumps(vars(args))}", flush=True)
     watch_signals()
     with uvicorn_server({}) as url:
-        load = subprocess.Popen([sys.executable, "-m", "loadgen.cli", "--url", url + "/predict", "--rate", str(args.rate),
-                                 "--duration", str(args.minutes * 60 + 60), "--no-progress", "--json"],
-                                stdout=open(Path(args.out).with_suffix(".load.json"), "w"))  # fmt: skip
+        load = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "loadgen.cli",
+                "--url",
+                url + "/predict",
+                "--rate",
+                str(args.rate),
+                "--duration",
+                str(args.minutes * 60 + 60),
+                "--no-progress",
+                "--json",
+            ],
+            stdout=open(Path(args.out).with_suffix(".load.json"), "w"),
+        )
         try:
             if args.mode == "headless":
                 asyncio.run(run_headless(url, args))

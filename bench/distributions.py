@@ -15,7 +15,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--sizes", type=int, nargs="*", default=[7000, 100_000, 1_000_000])
     args = parser.parse_args()
-    out = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(), "sizes": {}}
+    out = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(), "sizes": {}}
     drift_worker.warm_up()
     base_ref, base_cur = load_frame("month_000"), load_frame("month_003")
     for n in args.sizes:
@@ -53,7 +53,9 @@ def main() -> None:
             whole = []
             for _ in range(args.runs):
                 start = time.perf_counter()
-                drift_worker.run(DriftRequest(str(folder / "ref.parquet"), str(folder / "cur.parquet"), reports_dir=None))
+                drift_worker.run(
+                    DriftRequest(str(folder / "ref.parquet"), str(folder / "cur.parquet"), reports_dir=None)
+                )
                 whole.append(time.perf_counter() - start)
             row["whole_check_s"] = statistics.median(whole)
             row["share_of_check"] = row["distributions_s"] / row["whole_check_s"]

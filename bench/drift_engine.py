@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -76,6 +76,7 @@ def timed(fn, runs: int) -> list[float]:
 
 def worst_timer_lateness(during, period: float = 0.010) -> float:
     """Run ``during`` in a thread while an asyncio loop ticks every 10 ms; the worst lateness in seconds."""
+
     async def main() -> float:
         worst = 0.0
         done = threading.Event()
@@ -97,7 +98,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     args = parser.parse_args()
-    out: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine()}
+    out: dict = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine()}
 
     start = time.perf_counter()
     engine = DriftEngine()
@@ -105,21 +106,35 @@ def main() -> None:
     out["cold_first_request_s"] = time.perf_counter() - start
     out["cold_decision"] = cold.decision
 
-    table_only = timed(lambda: engine.run(DriftRequest("month_000", "month_003", reports_dir=None), with_html=False), args.runs)
+    table_only = timed(
+        lambda: engine.run(DriftRequest("month_000", "month_003", reports_dir=None), with_html=False), args.runs
+    )
     with tempfile.TemporaryDirectory() as reports:
-        with_json = timed(lambda: engine.run(DriftRequest("month_000", "month_003", reports_dir=reports), with_html=False), args.runs)
+        with_json = timed(
+            lambda: engine.run(DriftRequest("month_000", "month_003", reports_dir=reports), with_html=False), args.runs
+        )
         result = engine.run(DriftRequest("month_000", "month_003", reports_dir=reports), with_html=False)
-        html = timed(lambda: engine.submit_html(
-            engine.submit(DriftRequest("month_000", "month_003", reports_dir=reports)).result()).result(), 3)
+        html = timed(
+            lambda: engine.submit_html(
+                engine.submit(DriftRequest("month_000", "month_003", reports_dir=reports)).result()
+            ).result(),
+            3,
+        )
     out["warm_request_to_table_s"] = {"median": statistics.median(table_only), "all": [round(t, 3) for t in table_only]}
-    out["warm_request_to_table_with_json_report_s"] = {"median": statistics.median(with_json), "all": [round(t, 3) for t in with_json]}
+    out["warm_request_to_table_with_json_report_s"] = {
+        "median": statistics.median(with_json),
+        "all": [round(t, 3) for t in with_json],
+    }
     out["warm_table_then_html_s"] = {"median": statistics.median(html), "all": [round(t, 3) for t in html]}
     out["worker_seconds_of_a_run"] = result.seconds
 
     # The console's loop while a drift run is in progress: worker process vs a thread in the same process.
     out["loop_stall_worker_process_ms"] = 1000 * max(
-        worst_timer_lateness(lambda: engine.run(DriftRequest("month_000", "month_003", reports_dir=None), with_html=False))
-        for _ in range(3))
+        worst_timer_lateness(
+            lambda: engine.run(DriftRequest("month_000", "month_003", reports_dir=None), with_html=False)
+        )
+        for _ in range(3)
+    )
     engine.close()
 
     from streamflow_tui.core import drift_worker
@@ -127,13 +142,15 @@ def main() -> None:
     drift_worker.warm_up()
     drift_worker.run(DriftRequest("month_000", "month_001", reports_dir=None))
     out["loop_stall_thread_same_process_ms"] = 1000 * max(
-        worst_timer_lateness(lambda: drift_worker.run(DriftRequest("month_000", "month_003", reports_dir=None))) for _ in range(3))
+        worst_timer_lateness(lambda: drift_worker.run(DriftRequest("month_000", "month_003", reports_dir=None)))
+        for _ in range(3)
+    )
 
     # Lean metric list vs Evidently's full DataDriftPreset, same data, same warm process.
-    import streamflow_data as sd
-    from evidently import Dataset, DataDefinition, Report
+    from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
+    import streamflow_data as sd
     from streamflow_data.schema import CATEGORICAL_FEATURES, LABEL, NUMERIC_FEATURES
 
     ref, cur = sd.load_frame("month_000"), sd.load_frame("month_003")
@@ -149,8 +166,12 @@ def main() -> None:
     for n in args.sizes:
         row = {}
         for mode in ("floor", "evidently"):
-            proc = subprocess.run([sys.executable, "-c", CHILD, str(n), mode, str(HERE.parent / "tests")],
-                                  capture_output=True, text=True, check=True)  # fmt: skip
+            proc = subprocess.run(
+                [sys.executable, "-c", CHILD, str(n), mode, str(HERE.parent / "tests")],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             row[mode] = json.loads(proc.stdout.strip().splitlines()[-1])
         row["time_ratio"] = row["evidently"]["seconds"] / row["floor"]["seconds"]
         sizes[str(n)] = row

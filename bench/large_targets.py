@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -48,7 +48,11 @@ def cpu_seconds() -> float:
 
 
 def full_parse(body: bytes) -> dict:
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value for f in text_string_to_metric_families(body.decode()) for s in f.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in text_string_to_metric_families(body.decode())
+        for s in f.samples
+    }
 
 
 def ingest(source: ScrapeSource, body: bytes, clock: list[int]) -> None:
@@ -74,16 +78,27 @@ def parse_comparison(label: str, body: bytes, names: MetricNames, reps: int) -> 
     kept = {key: ring.last()[1] for key, ring in source._store.items()}
     assert kept and all(reference[k] == v for k, v in kept.items()), "the wanted families differ from the full parse"
     full_ms, our_ms = statistics.median(full_times) * 1e3, statistics.median(our_times) * 1e3
-    return {"body": label, "samples": len(reference), "bytes": len(body), "series_kept": len(kept),
-            "prometheus_client_full_parse_ms": round(full_ms, 2), "ours_parse_and_ingest_ms": round(our_ms, 2),
-            "speedup": round(full_ms / our_ms, 1), "ours_first_scrape_ms": round(first_ms, 2),
-            "first_scrape_speedup": round(full_ms / first_ms, 1), "chosen": source.status.error or source._choice.note}  # fmt: skip
+    return {
+        "body": label,
+        "samples": len(reference),
+        "bytes": len(body),
+        "series_kept": len(kept),
+        "prometheus_client_full_parse_ms": round(full_ms, 2),
+        "ours_parse_and_ingest_ms": round(our_ms, 2),
+        "speedup": round(full_ms / our_ms, 1),
+        "ours_first_scrape_ms": round(first_ms, 2),
+        "first_scrape_speedup": round(full_ms / first_ms, 1),
+        "chosen": source.status.error or source._choice.note,
+    }
 
 
 def node_exporter_body() -> bytes:
     port = free_port()
-    proc = subprocess.Popen(["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        ["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -102,8 +117,13 @@ def gzip_cost(api_body: bytes, scrapes: int, rounds: int = 5) -> dict:
     tmp = Path(tempfile.mkdtemp())
     (tmp / "body.prom").write_bytes(api_body)
     ports = {"gzip": free_port(), "identity": free_port()}
-    procs = [subprocess.Popen([sys.executable, str(HERE / "serve_body.py"), str(tmp / "body.prom"), str(port)] + (["--gzip"] if kind == "gzip" else []))
-             for kind, port in ports.items()]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(HERE / "serve_body.py"), str(tmp / "body.prom"), str(port)]
+            + (["--gzip"] if kind == "gzip" else [])
+        )
+        for kind, port in ports.items()
+    ]
     try:
         for port in ports.values():
             deadline = time.monotonic() + 20
@@ -128,9 +148,16 @@ def gzip_cost(api_body: bytes, scrapes: int, rounds: int = 5) -> dict:
                 encodings[kind] = (source.last_scrape.encoding, source.last_scrape.raw_bytes)
                 source.close()
         g, i = statistics.median(per_scrape["gzip"]), statistics.median(per_scrape["identity"])
-        return {"body_bytes": len(api_body), "gzip_bytes_on_the_wire": encodings["gzip"][1], "encodings_seen": encodings,
-                "client_cpu_ms_per_scrape_identity": round(i * 1e3, 3), "client_cpu_ms_per_scrape_gzip": round(g * 1e3, 3),
-                "gzip_over_identity": round(g / i, 3), "rounds": rounds, "scrapes_per_round": scrapes}  # fmt: skip
+        return {
+            "body_bytes": len(api_body),
+            "gzip_bytes_on_the_wire": encodings["gzip"][1],
+            "encodings_seen": encodings,
+            "client_cpu_ms_per_scrape_identity": round(i * 1e3, 3),
+            "client_cpu_ms_per_scrape_gzip": round(g * 1e3, 3),
+            "gzip_over_identity": round(g / i, 3),
+            "rounds": rounds,
+            "scrapes_per_round": scrapes,
+        }
     finally:
         for p in procs:
             p.terminate()
@@ -159,12 +186,14 @@ def main() -> None:
     parser.add_argument("--scrapes", type=int, default=300)
     parser.add_argument("--console-seconds", type=float, default=60)
     args = parser.parse_args()
-    out: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine()}
+    out: dict = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine()}
     synthetic = large_exposition(100_000).encode()
     node = node_exporter_body()
     node_names = MetricNames.from_env({}, requests="promhttp_metric_handler_requests_total")
-    out["parse"] = [parse_comparison("synthetic 100k", synthetic, MetricNames(), args.reps),
-                    parse_comparison("node_exporter", node, node_names, max(args.reps, 30))]  # fmt: skip
+    out["parse"] = [
+        parse_comparison("synthetic 100k", synthetic, MetricNames(), args.reps),
+        parse_comparison("node_exporter", node, node_names, max(args.reps, 30)),
+    ]
     with uvicorn_server({}) as api:
         with httpx.Client(base_url=api) as c:
             for i in range(200):
@@ -174,15 +203,21 @@ def main() -> None:
         out["gzip"]["gzip_ratio"] = round(len(gzip.compress(api_body)) / len(api_body), 3)
         if args.console_seconds:
             port = free_port()
-            node_proc = subprocess.Popen(["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{port}"],
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            node_proc = subprocess.Popen(
+                ["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{port}"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             try:
                 time.sleep(1)
                 idle = {}
-                for round_ in range(2):  # interleaved: baseline, node_exporter, baseline, node_exporter
-                    idle.setdefault("bundled_api", []).append(asyncio.run(console_idle(api, MetricNames(), args.console_seconds)))
+                for _round in range(2):  # interleaved: baseline, node_exporter, baseline, node_exporter
+                    idle.setdefault("bundled_api", []).append(
+                        asyncio.run(console_idle(api, MetricNames(), args.console_seconds))
+                    )
                     idle.setdefault("node_exporter", []).append(
-                        asyncio.run(console_idle(f"http://127.0.0.1:{port}", node_names, args.console_seconds)))
+                        asyncio.run(console_idle(f"http://127.0.0.1:{port}", node_names, args.console_seconds))
+                    )
                 out["console_idle_cpu_pct"] = {k: [round(v, 2) for v in vs] for k, vs in idle.items()}
             finally:
                 node_proc.terminate()

@@ -20,7 +20,7 @@ import json
 import statistics
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -28,12 +28,24 @@ from common import hey, machine, pinned, uvicorn_server  # noqa: E402
 
 
 def streamflow_load(url: str, *args: str, cpus: str | None = None) -> dict:
-    out = subprocess.run([*pinned(cpus), sys.executable, "-m", "loadgen.cli", "--url", url, "--json", "--no-progress", *args],
-                         capture_output=True, text=True, check=False).stdout  # fmt: skip
+    out = subprocess.run(
+        [*pinned(cpus), sys.executable, "-m", "loadgen.cli", "--url", url, "--json", "--no-progress", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
     r = json.loads(out)
     lat = r["latency_seconds"]["corrected"]
-    return {"rps": r["throughput_rps"], "send_rate": r["send_rate"], "p50": lat["p50"], "p95": lat["p95"],
-            "p99": lat["p99"], "ok": r["totals"]["ok"], "errors": r["totals"]["errors"], "late": r["totals"]["late"]}  # fmt: skip
+    return {
+        "rps": r["throughput_rps"],
+        "send_rate": r["send_rate"],
+        "p50": lat["p50"],
+        "p95": lat["p95"],
+        "p99": lat["p99"],
+        "ok": r["totals"]["ok"],
+        "errors": r["totals"]["errors"],
+        "late": r["totals"]["late"],
+    }
 
 
 def med(rows: list[dict], key: str) -> float:
@@ -49,14 +61,20 @@ def main() -> None:
     parser.add_argument("--skip-accuracy", action="store_true")
     args = parser.parse_args()
     server_cpus, client_cpus = ("0", "1") if args.pin else (None, None)
-    out: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(), "pinned": args.pin}
+    out: dict = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(), "pinned": args.pin}
     user = '{"user_id": "4369-PFYCS"}'
     with uvicorn_server({}, server_cpus) as url:
         accuracy = {}
         for rate in () if args.skip_accuracy else (100, 500, 1000):
             r = streamflow_load(url, "--rate", str(rate), "--duration", "10", cpus=client_cpus)
-            accuracy[rate] = {"send_rate": r["send_rate"], "throughput": r["rps"], "error_pct_of_target": 100 * (r["send_rate"] / rate - 1),
-                              "p50": r["p50"], "p99": r["p99"], "late": r["late"]}  # fmt: skip
+            accuracy[rate] = {
+                "send_rate": r["send_rate"],
+                "throughput": r["rps"],
+                "error_pct_of_target": 100 * (r["send_rate"] / rate - 1),
+                "p50": r["p50"],
+                "p99": r["p99"],
+                "late": r["late"],
+            }
         out["rate_accuracy"] = accuracy
 
         for c in args.concurrency:
@@ -64,13 +82,17 @@ def main() -> None:
                 runs: dict[str, list[dict]] = {"hey": [], "load_1p": [], "load_2p": []}
                 hey(url + endpoint, concurrency=c, seconds=1, body=body, cpus=client_cpus)  # warm-up
                 for _ in range(args.rounds):
-                    runs["hey"].append(hey(url + endpoint, concurrency=c, seconds=args.seconds, body=body, cpus=client_cpus))
+                    runs["hey"].append(
+                        hey(url + endpoint, concurrency=c, seconds=args.seconds, body=body, cpus=client_cpus)
+                    )
                     common = ["--endpoint", endpoint, "-c", str(c), "-z", str(args.seconds)]
                     runs["load_1p"].append(streamflow_load(url, *common, cpus=client_cpus))
                     runs["load_2p"].append(streamflow_load(url, *common, "--processes", "2", cpus=client_cpus))
-                summary = {tool: {k: med(rs, k) for k in ("rps", "p50", "p95", "p99")}
-                           | {"all_rps": [round(r["rps"]) for r in rs], "all_p95_ms": [round(r["p95"] * 1e3, 2) for r in rs]}
-                           for tool, rs in runs.items()}  # fmt: skip
+                summary = {
+                    tool: {k: med(rs, k) for k in ("rps", "p50", "p95", "p99")}
+                    | {"all_rps": [round(r["rps"]) for r in rs], "all_p95_ms": [round(r["p95"] * 1e3, 2) for r in rs]}
+                    for tool, rs in runs.items()
+                }
                 for tool in ("load_1p", "load_2p"):
                     summary[tool]["rps_vs_hey"] = summary[tool]["rps"] / summary["hey"]["rps"]
                     summary[tool]["p50_vs_hey"] = summary[tool]["p50"] / summary["hey"]["p50"]

@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -35,8 +35,15 @@ def main() -> None:
     args = parser.parse_args()
     with uvicorn_server({}) as url:
         start_rss = rss_mb()
-        runner = LoadRunner(LoadConfig(url=url + "/health", concurrency=args.concurrency, requests=args.requests,
-                                       duration=24 * 3600, payload="none")).start()  # fmt: skip
+        runner = LoadRunner(
+            LoadConfig(
+                url=url + "/health",
+                concurrency=args.concurrency,
+                requests=args.requests,
+                duration=24 * 3600,
+                payload="none",
+            )
+        ).start()
         warm_rss = None
         samples = []
         while runner.running:
@@ -47,15 +54,22 @@ def main() -> None:
                 warm_rss = rss_mb()
         final = runner.wait()
         end_rss = rss_mb()
-    print(json.dumps({
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "requests": final.sent, "ok": final.ok, "errors": final.errors,
-        "elapsed_s": final.elapsed_s,
-        "rss_mb": {"before": start_rss, "after_50k": warm_rss, "end": end_rss},
-        "growth_after_warmup_mb": end_rss - (warm_rss or start_rss),
-        "rss_every_100k": [s for i, s in enumerate(samples) if i % max(1, len(samples) // 10) == 0],
-    }, indent=2))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": machine(),
+                "requests": final.sent,
+                "ok": final.ok,
+                "errors": final.errors,
+                "elapsed_s": final.elapsed_s,
+                "rss_mb": {"before": start_rss, "after_50k": warm_rss, "end": end_rss},
+                "growth_after_warmup_mb": end_rss - (warm_rss or start_rss),
+                "rss_every_100k": [s for i, s in enumerate(samples) if i % max(1, len(samples) // 10) == 0],
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -38,6 +38,7 @@ def p99(values: list[float]) -> float:
 
 async def load(url: str, users: list[str], rate: float, seconds: float, answers: list) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=10, limits=httpx.Limits(max_connections=64)) as client:
+
         async def one(i: int, intended: float) -> None:
             r = await client.post("/predict", json={"user_id": users[i % len(users)]})
             answers.append((intended, time.perf_counter() - intended, r.status_code, r.json().get("model_version")))
@@ -58,7 +59,7 @@ def main() -> None:
     parser.add_argument("--swaps", type=int, default=3)
     args = parser.parse_args()
     users = [r["user_id"] for r in sd.iter_rows("month_005")]
-    out: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(), "runs": []}
+    out: dict = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(), "runs": []}
     cache = Path(tempfile.mkdtemp())
     for _ in range(args.swaps):
         folder = Path(tempfile.mkdtemp())
@@ -66,14 +67,18 @@ def main() -> None:
         first = bootstrap_champion(registry, cache).version
         challenger = retrain(RetrainRequest("month_004"), registry, cache)["challenger"]["version"]
         registry.set_alias(CHAMPION, first)  # serve the old one; the challenger waits, registered
-        env = {"STREAMFLOW_API_REGISTRY_LOCATION": str(folder), "STREAMFLOW_API_REGISTRY_POLL_S": "0.5", "XDG_CACHE_HOME": str(cache)}
+        env = {
+            "STREAMFLOW_API_REGISTRY_LOCATION": str(folder),
+            "STREAMFLOW_API_REGISTRY_POLL_S": "0.5",
+            "XDG_CACHE_HOME": str(cache),
+        }
         with uvicorn_server(env) as url:
             answers: list = []
 
-            async def scenario() -> float:
-                task = asyncio.create_task(load(url, users, args.rate, args.seconds, answers))
+            async def scenario() -> float:  # run within this iteration: the loop variables it reads are current
+                task = asyncio.create_task(load(url, users, args.rate, args.seconds, answers))  # noqa: B023
                 await asyncio.sleep(args.seconds / 2)
-                await asyncio.to_thread(registry.set_alias, CHAMPION, challenger)
+                await asyncio.to_thread(registry.set_alias, CHAMPION, challenger)  # noqa: B023
                 await task
                 return 0.0
 
@@ -82,12 +87,16 @@ def main() -> None:
         switch = min(t for t, _, _, v in answers if v == challenger)  # first request answered by the new model
         around = [lat for t, lat, _, _ in answers if abs(t - switch) <= 0.5]
         steady = [lat for t, lat, _, _ in answers if abs(t - switch) > 1.5 and t - answers[0][0] > 2]  # after warm-up
-        out["runs"].append({
-            "errors": sum(1 for a in answers if a[2] != 200), "answers": len(answers),
-            "versions": sorted({a[3] for a in answers}),
-            "p99_steady_ms": 1000 * p99(steady), "p99_around_swap_ms": 1000 * p99(around),
-            "ratio": p99(around) / p99(steady),
-        })  # fmt: skip
+        out["runs"].append(
+            {
+                "errors": sum(1 for a in answers if a[2] != 200),
+                "answers": len(answers),
+                "versions": sorted({a[3] for a in answers}),
+                "p99_steady_ms": 1000 * p99(steady),
+                "p99_around_swap_ms": 1000 * p99(around),
+                "ratio": p99(around) / p99(steady),
+            }
+        )
     out["median_ratio"] = statistics.median(r["ratio"] for r in out["runs"])
     json.dump(out, sys.stdout, indent=2)
     print()

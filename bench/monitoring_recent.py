@@ -15,7 +15,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -32,9 +32,11 @@ def fill(url: str, rows: int) -> None:
     users = [r["user_id"] for r in sd.iter_rows(sd.LATEST_MONTH)]
     with httpx.Client(base_url=url, timeout=30) as c:
         for start in range(0, rows, 1000):
-            c.post("/predict/batch", json={"items": [{"user_id": u} for u in users[start % len(users):][:1000]]})
+            c.post("/predict/batch", json={"items": [{"user_id": u} for u in users[start % len(users) :][:1000]]})
         deadline = time.monotonic() + 10
-        while c.get("/monitoring/recent", params={"limit": rows}).json()["count"] < rows and time.monotonic() < deadline:
+        while (
+            c.get("/monitoring/recent", params={"limit": rows}).json()["count"] < rows and time.monotonic() < deadline
+        ):
             time.sleep(0.1)
 
 
@@ -58,12 +60,24 @@ print(len(times), times[len(times) // 2])
 def phase(url: str, args, fetching: bool) -> dict:
     # The fetcher is a process of its own: in this one its JSON work would delay the load
     # generator's own timestamps and read as server latency.
-    fetcher = subprocess.Popen([sys.executable, "-c", FETCHER, url + "/monitoring/recent?limit=10000", str(args.seconds),
-                                str(args.pause)], stdout=subprocess.PIPE, text=True) if fetching else None  # fmt: skip
+    fetcher = (
+        subprocess.Popen(
+            [sys.executable, "-c", FETCHER, url + "/monitoring/recent?limit=10000", str(args.seconds), str(args.pause)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        if fetching
+        else None
+    )
     snap = LoadRunner(LoadConfig(url=url + "/predict", rate=args.rate, duration=args.seconds)).start().wait()
-    fetches, fetch_s = (fetcher.communicate()[0].split() if fetcher else (0, None))
-    return {"p50_ms": snap.corrected["p50"] * 1e3, "p99_ms": snap.corrected["p99"] * 1e3, "ok": snap.ok,
-            "fetches": int(fetches), "fetch_ms_median": float(fetch_s) * 1e3 if fetch_s else None}  # fmt: skip
+    fetches, fetch_s = fetcher.communicate()[0].split() if fetcher else (0, None)
+    return {
+        "p50_ms": snap.corrected["p50"] * 1e3,
+        "p99_ms": snap.corrected["p99"] * 1e3,
+        "ok": snap.ok,
+        "fetches": int(fetches),
+        "fetch_ms_median": float(fetch_s) * 1e3 if fetch_s else None,
+    }
 
 
 def main() -> None:
@@ -73,11 +87,17 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=300)
     parser.add_argument("--pause", type=float, default=0.0, help="seconds between fetches (0: back to back)")
     args = parser.parse_args()
-    out: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(), "rate": args.rate,
-                 "pause_between_fetches_s": args.pause}  # fmt: skip
+    out: dict = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "rate": args.rate,
+        "pause_between_fetches_s": args.pause,
+    }
     with uvicorn_server({}) as url:
         fill(url, 10_000)
-        rounds = [{"alone": phase(url, args, False), "with_fetches": phase(url, args, True)} for _ in range(args.rounds)]
+        rounds = [
+            {"alone": phase(url, args, False), "with_fetches": phase(url, args, True)} for _ in range(args.rounds)
+        ]
     out["rounds"] = rounds
     alone = statistics.median(r["alone"]["p99_ms"] for r in rounds)
     fetching = statistics.median(r["with_fetches"]["p99_ms"] for r in rounds)

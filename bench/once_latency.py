@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-
 import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -51,14 +50,19 @@ def main() -> None:
             t_once.append(timed(once))
             t_floor.append(timed(floor))
     med_once, med_floor = statistics.median(t_once), statistics.median(t_floor)
-    print(json.dumps({
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "runs": args.runs,
-        "once_s": {"median": med_once, "all": [round(t, 3) for t in t_once]},
-        "minimal_script_s": {"median": med_floor, "all": [round(t, 3) for t in t_floor]},
-        "ratio": med_once / med_floor,
-    }, indent=2))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": machine(),
+                "runs": args.runs,
+                "once_s": {"median": med_once, "all": [round(t, 3) for t in t_once]},
+                "minimal_script_s": {"median": med_floor, "all": [round(t, 3) for t in t_floor]},
+                "ratio": med_once / med_floor,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

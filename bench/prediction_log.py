@@ -15,7 +15,7 @@ import json
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -49,25 +49,38 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--million", action="store_true")
     args = parser.parse_args()
-    out: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine()}
+    out: dict = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine()}
     users = [r["user_id"] for r in sd.iter_rows(sd.LATEST_MONTH)]
     with uvicorn_server({}) as on, uvicorn_server({"STREAMFLOW_API_LOG_PREDICTIONS": "0"}) as off:
         rounds = []
         for _ in range(args.rounds):
-            rounds.append({"on": hey(on + "/predict", concurrency=16, seconds=args.seconds, body=USER),
-                           "off": hey(off + "/predict", concurrency=16, seconds=args.seconds, body=USER)})  # fmt: skip
+            rounds.append(
+                {
+                    "on": hey(on + "/predict", concurrency=16, seconds=args.seconds, body=USER),
+                    "off": hey(off + "/predict", concurrency=16, seconds=args.seconds, body=USER),
+                }
+            )
         on_rps = statistics.median(r["on"]["rps"] for r in rounds)
         off_rps = statistics.median(r["off"]["rps"] for r in rounds)
-        out["predict_rps"] = {"log_on": on_rps, "log_off": off_rps, "ratio": round(on_rps / off_rps, 3), "rounds": rounds}
+        out["predict_rps"] = {
+            "log_on": on_rps,
+            "log_off": off_rps,
+            "ratio": round(on_rps / off_rps, 3),
+            "rounds": rounds,
+        }
         with httpx.Client(base_url=on, timeout=120) as c:
             ids = predict_batches(c, users, 100_000)
             labels = [{"prediction_id": i, "actual": k % 2} for k, i in enumerate(ids)]
             start = time.perf_counter()
             for s in range(0, len(labels), 1000):
-                answer = c.post("/feedback", json={"items": labels[s:s + 1000]}).json()
+                answer = c.post("/feedback", json={"items": labels[s : s + 1000]}).json()
                 assert answer["unknown"] == 0, answer
             seconds = time.perf_counter() - start
-        out["feedback"] = {"labels": len(labels), "seconds": round(seconds, 2), "labels_per_s": round(len(labels) / seconds)}
+        out["feedback"] = {
+            "labels": len(labels),
+            "seconds": round(seconds, 2),
+            "labels_per_s": round(len(labels) / seconds),
+        }
     if args.million:
         log = Path("/tmp/streamflow-bench-million.sqlite")
         log.unlink(missing_ok=True)
@@ -76,9 +89,14 @@ def main() -> None:
             with httpx.Client(base_url=url, timeout=120) as c:
                 for step in range(10):
                     predict_batches(c, users, 100_000)
-                    growth.append({"rows": (step + 1) * 100_000, "rss_mb": round(rss_mb(proc.pid), 1),
-                                   "log_mb": round(log.stat().st_size / 1e6, 1),
-                                   "dropped": c.get("/monitoring/recent", params={"limit": 1}).json()["dropped"]})  # fmt: skip
+                    growth.append(
+                        {
+                            "rows": (step + 1) * 100_000,
+                            "rss_mb": round(rss_mb(proc.pid), 1),
+                            "log_mb": round(log.stat().st_size / 1e6, 1),
+                            "dropped": c.get("/monitoring/recent", params={"limit": 1}).json()["dropped"],
+                        }
+                    )
                 times = []
                 for _ in range(20):
                     t = time.perf_counter()

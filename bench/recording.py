@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,24 +50,73 @@ BATCH = 360
 def drift(k: int) -> DriftResult:
     """A check of 15 columns, each with its side-by-side distribution, like the worker returns."""
     columns = tuple(
-        ColumnDrift(f"column_{c}", "num" if c < 10 else "cat", "wasserstein" if c < 10 else "jensenshannon",
-                    0.05 + 0.01 * ((c * 7 + k) % 13), 0.1, (c + k) % 3 == 0,
-                    Distribution(tuple(f"{0.5 * b:.3g}–{0.5 * b + 0.5:.3g}" for b in range(10)),
-                                 tuple(round(0.1 + 0.003 * math.sin(b + k), 4) for b in range(10)),
-                                 tuple(round(0.1 + 0.004 * math.cos(b + c), 4) for b in range(10)), 0.0, 0.002))
+        ColumnDrift(
+            f"column_{c}",
+            "num" if c < 10 else "cat",
+            "wasserstein" if c < 10 else "jensenshannon",
+            0.05 + 0.01 * ((c * 7 + k) % 13),
+            0.1,
+            (c + k) % 3 == 0,
+            Distribution(
+                tuple(f"{0.5 * b:.3g}–{0.5 * b + 0.5:.3g}" for b in range(10)),
+                tuple(round(0.1 + 0.003 * math.sin(b + k), 4) for b in range(10)),
+                tuple(round(0.1 + 0.004 * math.cos(b + c), 4) for b in range(10)),
+                0.0,
+                0.002,
+            ),
+        )
         for c in range(15)
-    )  # fmt: skip
-    return DriftResult("month_000", "live", "2024-01-31", "live", 7000, 5000, 0.4, 6, 15, 0.3, "RETRAINING_TRIGGERED",
-                       0.05, 0.105, 0.155, True, columns[-1], columns, "reports/evidently/a.json", "reports/evidently/a.html",
-                       2.1, f"token-{k}")  # fmt: skip
+    )
+    return DriftResult(
+        "month_000",
+        "live",
+        "2024-01-31",
+        "live",
+        7000,
+        5000,
+        0.4,
+        6,
+        15,
+        0.3,
+        "RETRAINING_TRIGGERED",
+        0.05,
+        0.105,
+        0.155,
+        True,
+        columns[-1],
+        columns,
+        "reports/evidently/a.json",
+        "reports/evidently/a.html",
+        2.1,
+        f"token-{k}",
+    )
 
 
 def load(i: int) -> LoadSnapshot:
     p = 0.002 + 0.0003 * math.sin(i / 7)
     pct = {"p50": p, "p90": 2 * p, "p95": 2.4 * p, "p99": 4.1 * p, "p99_9": 7.3 * p}
-    return LoadSnapshot("open", True, float(i), 200.0, None, 200 * i, 200 * i - i // 10, i // 10, 0, 0, 3, 0, i // 50,
-                        0.003, 199.0 + math.sin(i), 200.1, pct, {k: v * 0.97 for k, v in pct.items()},
-                        {"200": 200 * i - i // 10, "422": i // 10}, {"http 422": i // 10})  # fmt: skip
+    return LoadSnapshot(
+        "open",
+        True,
+        float(i),
+        200.0,
+        None,
+        200 * i,
+        200 * i - i // 10,
+        i // 10,
+        0,
+        0,
+        3,
+        0,
+        i // 50,
+        0.003,
+        199.0 + math.sin(i),
+        200.1,
+        pct,
+        {k: v * 0.97 for k, v in pct.items()},
+        {"200": 200 * i - i // 10, "422": i // 10},
+        {"http 422": i // 10},
+    )
 
 
 def write_hour(path: Path) -> list[float]:
@@ -88,7 +137,9 @@ def write_hour(path: Path) -> list[float]:
             if i == HOUR // 2:
                 recorder.add_event(t0 + i, "version", _version(snaps[i - 1], snaps[i]))
             if i % 900 == 0:
-                recorder.add_event(t0 + i + 0.7, "retrain", {"decision": "KEPT", "reason": "AUC gain 0.001 < 0.005", "at": i})
+                recorder.add_event(
+                    t0 + i + 0.7, "retrain", {"decision": "KEPT", "reason": "AUC gain 0.001 < 0.005", "at": i}
+                )
             if i % BATCH == 0:
                 per_poll.append(spent / BATCH)
                 spent = 0.0
@@ -112,7 +163,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seeks", type=int, default=200)
     args = parser.parse_args()
-    out = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine()}
+    out = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine()}
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "hour.db"
         per_poll = write_hour(path)
@@ -140,7 +191,7 @@ def main() -> None:
                 seek(rec, t)
                 seeks.append(time.perf_counter() - start)
             steps = []  # playing forward: a seek one poll later each time (the last window's points reused)
-            for t in rec.times[HOUR // 2: HOUR // 2 + args.seeks]:
+            for t in rec.times[HOUR // 2 : HOUR // 2 + args.seeks]:
                 start = time.perf_counter()
                 seek(rec, t)
                 steps.append(time.perf_counter() - start)

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -34,8 +34,10 @@ def main() -> None:
     parser.add_argument("--splits", type=int, default=8)
     args = parser.parse_args()
     cache = Path(tempfile.mkdtemp())
-    out: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine()}
-    retrain(RetrainRequest("month_001"), LocalRegistry(Path(tempfile.mkdtemp())), cache)  # imports and the bundled model, once
+    out: dict = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine()}
+    retrain(
+        RetrainRequest("month_001"), LocalRegistry(Path(tempfile.mkdtemp())), cache
+    )  # imports and the bundled model, once
 
     frame = load_frame("month_004")
     fit, whole = [], []
@@ -51,22 +53,34 @@ def main() -> None:
     cli = []
     for _ in range(args.runs):  # what a user waits for: a new process (imports included), a fresh registry
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "api.retrain_cli", "--data", "month_004", "--registry-location", tempfile.mkdtemp()],
-                       check=True, capture_output=True, env={**os.environ, "XDG_CACHE_HOME": str(cache)})  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "api.retrain_cli", "--data", "month_004", "--registry-location", tempfile.mkdtemp()],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "XDG_CACHE_HOME": str(cache)},
+        )
         cli.append(time.perf_counter() - start)
     out["streamflow_retrain_cli_s"] = {"median": statistics.median(cli), "max": max(cli)}
 
     for month in ("month_003", "month_004"):
-        decisions = [retrain(RetrainRequest(month, seed=seed), LocalRegistry(Path(tempfile.mkdtemp())), cache)
-                     for seed in range(args.splits)]  # fmt: skip
+        decisions = [
+            retrain(RetrainRequest(month, seed=seed), LocalRegistry(Path(tempfile.mkdtemp())), cache)
+            for seed in range(args.splits)
+        ]
         out[month] = {
             "log_loss_gain_pct": sorted(round(100 * d["log_loss_gain"], 2) for d in decisions),
             "roc_auc_change": sorted(round(d["roc_auc_change"], 4) for d in decisions),
             "decisions": sorted(d["decision"] for d in decisions),
-            "champion_mean_predicted": round(statistics.fmean(d["champion"]["metrics"]["mean_predicted"] for d in decisions), 4),
+            "champion_mean_predicted": round(
+                statistics.fmean(d["champion"]["metrics"]["mean_predicted"] for d in decisions), 4
+            ),
             "observed_rate": round(statistics.fmean(d["champion"]["metrics"]["observed_rate"] for d in decisions), 4),
-            "champion_calibration_error": round(statistics.fmean(d["champion"]["metrics"]["calibration_error"] for d in decisions), 4),
-            "challenger_calibration_error": round(statistics.fmean(d["challenger"]["metrics"]["calibration_error"] for d in decisions), 4),
+            "champion_calibration_error": round(
+                statistics.fmean(d["champion"]["metrics"]["calibration_error"] for d in decisions), 4
+            ),
+            "challenger_calibration_error": round(
+                statistics.fmean(d["challenger"]["metrics"]["calibration_error"] for d in decisions), 4
+            ),
         }
     json.dump(out, sys.stdout, indent=2)
     print()

@@ -13,7 +13,7 @@ import statistics
 import sys
 import time
 import tracemalloc
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -50,7 +50,9 @@ def main() -> None:
     samples = parse_body(body, content_type)
     n = len(samples)
 
-    parse_only = per_call(lambda: [s for f in text_string_to_metric_families(body.decode()) for s in f.samples], args.reps)
+    parse_only = per_call(
+        lambda: [s for f in text_string_to_metric_families(body.decode()) for s in f.samples], args.reps
+    )
     parse_ours = per_call(lambda: parse_body(body, content_type), args.reps)  # every family, block by block
     source = ScrapeSource("http://127.0.0.1:9", history_points=3600)
     clock = [1_700_000_000_000]
@@ -74,20 +76,25 @@ def main() -> None:
     tracemalloc.stop()
     snapshot_cost = per_call(lambda: hour.snapshot(5), 50)
 
-    print(json.dumps({
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "samples_per_scrape": n,
-        "body_bytes": len(body),
-        "kept_series": len(hour._store),
-        "prometheus_client_parse_us_per_sample": parse_only / n * 1e6,
-        "our_parse_us_per_sample": parse_ours / n * 1e6,
-        "index_parse_wanted_ingest_us_per_sample": ingest_cost / n * 1e6,
-        "parse_plus_ingest_ms_per_scrape": ingest_cost * 1e3,
-        "snapshot_ms_with_1h_history": snapshot_cost * 1e3,
-        "history_1h_at_1s_mb": (after_hour - before) / 1e6,
-        "history_2h_at_1s_mb": (after_two - before) / 1e6,
-    }, indent=2))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": machine(),
+                "samples_per_scrape": n,
+                "body_bytes": len(body),
+                "kept_series": len(hour._store),
+                "prometheus_client_parse_us_per_sample": parse_only / n * 1e6,
+                "our_parse_us_per_sample": parse_ours / n * 1e6,
+                "index_parse_wanted_ingest_us_per_sample": ingest_cost / n * 1e6,
+                "parse_plus_ingest_ms_per_scrape": ingest_cost * 1e3,
+                "snapshot_ms_with_1h_history": snapshot_cost * 1e3,
+                "history_1h_at_1s_mb": (after_hour - before) / 1e6,
+                "history_2h_at_1s_mb": (after_two - before) / 1e6,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Serve one file as /metrics from uvicorn, gzipped when asked (``--gzip``) or never: a scrape target for benchmarks.
 
-    python bench/serve_body.py FILE PORT [--gzip]
+python bench/serve_body.py FILE PORT [--gzip]
 """
 
 from __future__ import annotations

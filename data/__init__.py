@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterator
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .schema import COLUMNS, FEATURE_KINDS, LABEL
 

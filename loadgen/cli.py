@@ -15,7 +15,9 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="streamflow-load", description="Load an HTTP endpoint with an open or a closed model.")
+    p = argparse.ArgumentParser(
+        prog="streamflow-load", description="Load an HTTP endpoint with an open or a closed model."
+    )
     p.add_argument("--url", default=DEFAULT_URL, help="base URL, or a full URL with a path (default: %(default)s)")
     p.add_argument("--endpoint", default="/predict", help="path appended to a base URL (default: %(default)s)")
     model = p.add_mutually_exclusive_group()
@@ -25,15 +27,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--requests", "-n", type=int, help="stop after this many requests")
     p.add_argument("--ramp-up", type=float, default=0.0, help="open model: seconds to ramp from 0 to --rate")
     p.add_argument("--month", default="month_005", help="bundled month to sample users from (default: %(default)s)")
-    p.add_argument("--payload", choices=PAYLOADS, help="user_id: {'user_id': ...}; features: the row's features inline; "
-                   "none: GET (default: user_id for /predict, none otherwise)")  # fmt: skip
+    p.add_argument(
+        "--payload",
+        choices=PAYLOADS,
+        help="user_id: {'user_id': ...}; features: the row's features inline; "
+        "none: GET (default: user_id for /predict, none otherwise)",
+    )
     p.add_argument("--timeout", type=float, default=10.0, help="per-request timeout in seconds (default: %(default)s)")
     p.add_argument("--max-in-flight", type=int, default=256, help="open model: cap on outstanding requests")
     p.add_argument("--processes", type=int, default=1, help="split the load over N processes and merge the histograms")
     p.add_argument("--seed", type=int, default=0, help="payload order (default: %(default)s)")
-    p.add_argument("--feedback-delay", type=float, metavar="S",
-                   help="send each answered row's true churn_label to /feedback S seconds later (needs --payload user_id)")
-    p.add_argument("--feedback-fraction", type=float, default=1.0, metavar="F", help="…for this share of the answers (default: 1)")
+    p.add_argument(
+        "--feedback-delay",
+        type=float,
+        metavar="S",
+        help="send each answered row's true churn_label to /feedback S seconds later (needs --payload user_id)",
+    )
+    p.add_argument(
+        "--feedback-fraction", type=float, default=1.0, metavar="F", help="…for this share of the answers (default: 1)"
+    )
     p.add_argument("--json", action="store_true", help="print the streamflow.load/1 JSON report")
     p.add_argument("--no-progress", action="store_true", help="no live progress line on stderr")
     return p
@@ -56,12 +68,20 @@ def config_from_args(args: argparse.Namespace) -> LoadConfig:
             raise LoadConfigError(f"unknown month {args.month!r}; bundled months are {', '.join(MONTHS)}")
     concurrency = args.concurrency if args.rate is None else None
     return LoadConfig(
-        url=url, rate=args.rate, concurrency=8 if concurrency is None and args.rate is None else concurrency,
+        url=url,
+        rate=args.rate,
+        concurrency=8 if concurrency is None and args.rate is None else concurrency,
         duration=args.duration if args.duration is not None or args.requests is not None else 10.0,
-        requests=args.requests, ramp_up=args.ramp_up, timeout=args.timeout, max_in_flight=args.max_in_flight,
-        month=args.month, payload=payload, seed=args.seed, feedback_delay=args.feedback_delay,
+        requests=args.requests,
+        ramp_up=args.ramp_up,
+        timeout=args.timeout,
+        max_in_flight=args.max_in_flight,
+        month=args.month,
+        payload=payload,
+        seed=args.seed,
+        feedback_delay=args.feedback_delay,
         feedback_fraction=args.feedback_fraction,
-    )  # fmt: skip
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.flush()
 
     if args.processes > 1:
+
         def on_progress(sent, ok, errors, rps):  # noqa: E306
             progress(f"sent {sent:,}  ok {ok:,}  err {errors:,}  {rps:,.0f} req/s  ({args.processes} processes)")
 

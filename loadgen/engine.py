@@ -43,14 +43,21 @@ class _Engine:
     def __init__(self, config: LoadConfig, stats: LoadStats):
         self.config = config
         self.stats = stats
-        self.requests = [request_bytes(config.url, config.method, body, CONTENT_TYPE)
-                         for body in bodies(config.month, config.payload, seed=config.seed)]  # fmt: skip
+        self.requests = [
+            request_bytes(config.url, config.method, body, CONTENT_TYPE)
+            for body in bodies(config.month, config.payload, seed=config.seed)
+        ]
         self.feedback = None
         if config.feedback_delay is not None:
             from .feedback import FeedbackSender
 
-            self.feedback = FeedbackSender(config.url, labels(config.month, seed=config.seed), delay=config.feedback_delay,
-                                           fraction=config.feedback_fraction, seed=config.seed)  # fmt: skip
+            self.feedback = FeedbackSender(
+                config.url,
+                labels(config.month, seed=config.seed),
+                delay=config.feedback_delay,
+                fraction=config.feedback_fraction,
+                seed=config.seed,
+            )
         self.rate = config.rate
         self.concurrency = config.concurrency
         self.loop: asyncio.AbstractEventLoop | None = None  # the running loop, set by run()
@@ -76,8 +83,9 @@ class _Engine:
         index = self.started % len(self.requests)
         return self.requests[index], sent_at, index
 
-    def _record(self, intended: float | None, sent_at: float, status: int | None, exc: BaseException | None,
-                index: int = 0) -> None:  # fmt: skip
+    def _record(
+        self, intended: float | None, sent_at: float, status: int | None, exc: BaseException | None, index: int = 0
+    ) -> None:
         # Every record runs after the request (or the worker's next one) is on the wire: bookkeeping
         # on the turnaround path makes a closed-model client miss the server's next event-loop round.
         # call_soon keeps them in order, so a snapshot never sees a request done before it was sent.
@@ -241,7 +249,9 @@ class _Engine:
 
         waiting = pending()
         while waiting and not self.stop_event.is_set() and time.perf_counter() < limit:
-            await asyncio.wait(waiting | {stop}, timeout=limit - time.perf_counter(), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                waiting | {stop}, timeout=limit - time.perf_counter(), return_when=asyncio.FIRST_COMPLETED
+            )
             waiting = pending()
         stop.cancel()
         if waiting:
@@ -275,8 +285,12 @@ class _ClosedWorker:
 
     def next(self) -> None:
         e = self.engine
-        if (e.stop_event.is_set() or e.active_workers > e.concurrency or time.perf_counter() >= self.deadline
-                or not e._claim()):  # fmt: skip
+        if (
+            e.stop_event.is_set()
+            or e.active_workers > e.concurrency
+            or time.perf_counter() >= self.deadline
+            or not e._claim()
+        ):
             self._exit()
             return
         data, self.sent_at, self.index = e._next_request(None)
@@ -326,7 +340,7 @@ class LoadRunner:
             self._ready.set()
             loop.close()
 
-    def start(self) -> "LoadRunner":
+    def start(self) -> LoadRunner:
         self._thread.start()
         self._ready.wait()
         return self

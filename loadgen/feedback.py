@@ -85,5 +85,11 @@ class FeedbackSender:
         self._thread.join(self.delay + 15 if timeout is None else timeout)
 
     def summary(self) -> dict:
-        return {"delay_s": self.delay, "fraction": self.fraction, "sent": self.sent, "unknown": self.unknown,
-                "failed": self.failed, "error": self.error}  # fmt: skip
+        return {
+            "delay_s": self.delay,
+            "fraction": self.fraction,
+            "sent": self.sent,
+            "unknown": self.unknown,
+            "failed": self.failed,
+            "error": self.error,
+        }

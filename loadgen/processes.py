@@ -11,8 +11,8 @@ import multiprocessing as mp
 import queue
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 from hdrh.histogram import HdrHistogram
 
@@ -92,9 +92,11 @@ def _child(index: int, config: LoadConfig, results: mp.Queue, stop: mp.Event) ->
 
 
 def run_processes(
-    config: LoadConfig, n: int, on_progress: Callable[[int, int, int, float], None] | None = None,
+    config: LoadConfig,
+    n: int,
+    on_progress: Callable[[int, int, int, float], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
-) -> LoadStats:  # fmt: skip
+) -> LoadStats:
     """Run ``config`` over ``n`` processes; returns the merged statistics."""
     ctx = mp.get_context("spawn")
     results: mp.Queue = ctx.Queue()

@@ -21,20 +21,34 @@ def build(config: LoadConfig, stats: LoadStats) -> dict[str, Any]:
     per_second = answered[1:-1] or answered  # answered requests a second, the partial first and last seconds left out
     return {
         "schema": SCHEMA,
-        "target": {"url": config.url, "method": config.method, "payload": config.payload,
-                   "month": config.month if config.payload != "none" else None},  # fmt: skip
+        "target": {
+            "url": config.url,
+            "method": config.method,
+            "payload": config.payload,
+            "month": config.month if config.payload != "none" else None,
+        },
         "model": config.model,
         "rate": config.rate,
         "concurrency": config.concurrency,
         "duration_s": config.duration,
         "requests_limit": config.requests,
         "elapsed_s": s.elapsed_s,
-        "totals": {"sent": s.sent, "ok": s.ok, "errors": s.errors, "cancelled": s.cancelled,
-                   "not_sent": s.not_sent, "late": s.late, "no_answer": s.no_answer},  # fmt: skip
+        "totals": {
+            "sent": s.sent,
+            "ok": s.ok,
+            "errors": s.errors,
+            "cancelled": s.cancelled,
+            "not_sent": s.not_sent,
+            "late": s.late,
+            "no_answer": s.no_answer,
+        },
         "throughput_rps": s.achieved_rps,
         "send_rate": s.send_rate,
-        "per_second": {"min": min(per_second, default=None), "median": statistics.median(per_second) if per_second else None,
-                       "max": max(per_second, default=None)},  # fmt: skip
+        "per_second": {
+            "min": min(per_second, default=None),
+            "median": statistics.median(per_second) if per_second else None,
+            "max": max(per_second, default=None),
+        },
         "fell_behind": s.fell_behind,
         "max_send_lag_s": s.max_send_lag_s,
         "latency_seconds": latency,
@@ -54,8 +68,10 @@ def warnings(s: LoadSnapshot, config: LoadConfig) -> list[str]:
     not_found = s.status_codes.get("404", 0)
     if answered and not_found > answered / 2:
         what = f"user ids from {config.month}" if config.payload == "user_id" else "the requests"
-        out.append(f"{not_found / answered:.0%} of the answers were 404: the target does not know {what}"
-                   " (does it serve that month? try --payload features)")  # fmt: skip
+        out.append(
+            f"{not_found / answered:.0%} of the answers were 404: the target does not know {what}"
+            " (does it serve that month? try --payload features)"
+        )
     if s.sent and s.no_answer > s.sent / 2:
         out.append(f"{s.no_answer:,} of {s.sent:,} requests got no answer at all (is the target up?)")
     return out
@@ -81,17 +97,30 @@ def render(r: dict[str, Any]) -> str:
     ]
     if r["model"] == "open":
         rate = "–" if r["send_rate"] is None else f"{r['send_rate']:.1f}"
-        lines.append(f"  Send rate:    {rate} req/s (target {r['rate']:g}); {t['late']:,} sent >10 ms late; {t['not_sent']:,} never sent")
+        lines.append(
+            f"  Send rate:    {rate} req/s (target {r['rate']:g}); {t['late']:,} sent >10 ms late; {t['not_sent']:,} never sent"
+        )
     ps = r["per_second"]
     if ps["median"] is not None:
         lines.append(f"  Per second:   min {ps['min']:,}  median {ps['median']:,.0f}  max {ps['max']:,}")
     c, u = r["latency_seconds"]["corrected"], r["latency_seconds"]["uncorrected"]
     lines += [
         "",
-        f"  {'latency':<10} {'corrected':>12} {'uncorrected':>12}" if r["model"] == "open" else f"  {'latency':<10} {'':>12} {'':>12}",
+        f"  {'latency':<10} {'corrected':>12} {'uncorrected':>12}"
+        if r["model"] == "open"
+        else f"  {'latency':<10} {'':>12} {'':>12}",
     ]
-    for key, label in (("fastest", "Fastest"), ("slowest", "Slowest"), ("average", "Average"), ("stddev", "Stddev"),
-                       ("p50", "p50"), ("p90", "p90"), ("p95", "p95"), ("p99", "p99"), ("p99_9", "p99.9")):  # fmt: skip
+    for key, label in (
+        ("fastest", "Fastest"),
+        ("slowest", "Slowest"),
+        ("average", "Average"),
+        ("stddev", "Stddev"),
+        ("p50", "p50"),
+        ("p90", "p90"),
+        ("p95", "p95"),
+        ("p99", "p99"),
+        ("p99_9", "p99.9"),
+    ):
         lines.append(f"  {label:<10} {_ms(c[key]):>12} {_ms(u[key]):>12}")
     if r["model"] == "closed":
         lines.append("  (closed model: no intended send times, so corrected = uncorrected)")
@@ -106,18 +135,27 @@ def render(r: dict[str, Any]) -> str:
         lines += ["", "Errors:"] + [f"  {kind}: {n:,}" for kind, n in r["error_kinds"].items()]
     if r.get("feedback"):
         f = r["feedback"]
-        lines += ["", f"Feedback:     {f['sent']:,} labels sent {f['delay_s']:g} s after their answer ({f['fraction']:.0%} of answers);"
-                      f" {f['unknown']:,} unknown to the API, {f['failed']:,} not delivered" + (f" ({f['error']})" if f["error"] else "")]  # fmt: skip
+        lines += [
+            "",
+            f"Feedback:     {f['sent']:,} labels sent {f['delay_s']:g} s after their answer ({f['fraction']:.0%} of answers);"
+            f" {f['unknown']:,} unknown to the API, {f['failed']:,} not delivered"
+            + (f" ({f['error']})" if f["error"] else ""),
+        ]
     for warning in r.get("warnings", []):
         lines += ["", f"! {warning}"]
     if r["fell_behind"]:
-        lines += ["", f"! The target fell behind the schedule: {t['late']:,} requests went out more than 10 ms late "
-                      f"(worst {r['max_send_lag_s'] * 1000:.0f} ms) and {t['not_sent']:,} were never sent. "
-                      "Corrected latency includes that wait."]  # fmt: skip
+        lines += [
+            "",
+            f"! The target fell behind the schedule: {t['late']:,} requests went out more than 10 ms late "
+            f"(worst {r['max_send_lag_s'] * 1000:.0f} ms) and {t['not_sent']:,} were never sent. "
+            "Corrected latency includes that wait.",
+        ]
     return "\n".join(lines) + "\n"
 
 
 def progress_line(s: LoadSnapshot) -> str:
     rps = "–" if s.achieved_rps is None else f"{s.achieved_rps:,.0f}"
-    return (f"{s.elapsed_s:6.1f}s  sent {s.sent:,}  ok {s.ok:,}  err {s.errors:,}  {rps} req/s  "
-            f"p50 {_ms(s.corrected['p50'])}  p99 {_ms(s.corrected['p99'])}  in flight {s.in_flight}")  # fmt: skip
+    return (
+        f"{s.elapsed_s:6.1f}s  sent {s.sent:,}  ok {s.ok:,}  err {s.errors:,}  {rps} req/s  "
+        f"p50 {_ms(s.corrected['p50'])}  p99 {_ms(s.corrected['p99'])}  in flight {s.in_flight}"
+    )

@@ -111,7 +111,9 @@ class LoadStats:
                 if lag > self.max_send_lag_s:
                     self.max_send_lag_s = lag
 
-    def on_done(self, intended: float | None, sent_at: float, done_at: float, status: int | None, error: str | None) -> None:
+    def on_done(
+        self, intended: float | None, sent_at: float, done_at: float, status: int | None, error: str | None
+    ) -> None:
         uncorrected_us = min(MAX_LATENCY_US, max(1, round((done_at - sent_at) * 1e6)))
         # From the intended time when the request went out late; a timer that fires a little
         # early (uvloop's have 1 ms granularity) must not make corrected beat uncorrected.
@@ -184,8 +186,11 @@ class LoadStats:
                 status_codes=dict(self.status_codes),
                 error_kinds=dict(self.error_kinds),
             )
-        return LoadSnapshot(**fields, corrected=self._percentiles(self.corrected, corrected),
-                            uncorrected=self._percentiles(self.uncorrected, uncorrected))  # fmt: skip
+        return LoadSnapshot(
+            **fields,
+            corrected=self._percentiles(self.corrected, corrected),
+            uncorrected=self._percentiles(self.uncorrected, uncorrected),
+        )
 
     def _send_rate(self) -> float | None:
         """Requests started per second between the first and the last send: the schedule's achieved rate."""
@@ -200,7 +205,10 @@ class LoadStats:
 
     def timeline_rows(self) -> list[dict[str, int]]:
         with self._lock:
-            return [{"second": s, "sent": b[0], "ok": b[1], "errors": b[2], "no_answer": b[3]} for s, b in sorted(self.timeline.items())]
+            return [
+                {"second": s, "sent": b[0], "ok": b[1], "errors": b[2], "no_answer": b[3]}
+                for s, b in sorted(self.timeline.items())
+            ]
 
     def latency_summary(self, corrected: bool = True) -> dict[str, float | None]:
         with self._lock:
@@ -208,8 +216,12 @@ class LoadStats:
             if h.get_total_count() == 0:
                 return {"fastest": None, "slowest": None, "average": None, "stddev": None}
             mean, stddev = hdr_read.mean_stddev(h, hdr_read.counts(h))
-            return {"fastest": h.get_min_value() / 1e6, "slowest": h.get_max_value() / 1e6,
-                    "average": mean / 1e6, "stddev": stddev / 1e6}  # fmt: skip
+            return {
+                "fastest": h.get_min_value() / 1e6,
+                "slowest": h.get_max_value() / 1e6,
+                "average": mean / 1e6,
+                "stddev": stddev / 1e6,
+            }
 
     def histogram_rows(self, corrected: bool = True, bars: int = 11) -> list[dict[str, float | int]]:
         """hey-style distribution: ``bars`` equal-width buckets between fastest and slowest."""
@@ -222,7 +234,7 @@ class LoadStats:
             width = max(1, (hi - lo) / (bars - 1))
             return [{"le": (lo + width * i) / 1e6, "count": c} for i, c in enumerate(counts)]
 
-    def merge(self, other: "LoadStats") -> None:
+    def merge(self, other: LoadStats) -> None:
         """Add another process's results (``--processes``)."""
         with self._lock:
             self.corrected.add(other.corrected)

@@ -12,9 +12,9 @@ import asyncio
 import json
 import signal
 import time
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterable
 
 from rich.text import Text
 from textual import work
@@ -28,20 +28,28 @@ from loadgen import LoadConfig, LoadConfigError, LoadRunner, LoadSnapshot
 
 from .browser import open_in_browser
 from .config import ConsoleConfig
-from .widgets.charts import CHART_POINTS
 from .core.drift import DriftEngine, DriftError, DriftRequest, DriftResult, RetrainError, RetrainJob
 from .core.drift_history import DriftHistory
-from .core.report import to_json
-from .core.results import Snapshot
-from .core.timeline import Timeline
-from .core.versions import VersionTracker
 from .core.recording import Recorder, RecordingError
 from .core.replay import Replay, ReplayFrame
-from .core.timeline import point_of
+from .core.report import to_json
+from .core.results import Snapshot
+from .core.timeline import Timeline, point_of
+from .core.versions import VersionTracker
 from .messages import (
-    DriftDone, DriftFailed, FrameFailed, FrameReady, HtmlReady, PollFailed, RecordingFailed, RetrainDone, RetrainFailed,
+    DriftDone,
+    DriftFailed,
+    FrameFailed,
+    FrameReady,
+    HtmlReady,
+    PollFailed,
+    RecordingFailed,
+    RetrainDone,
+    RetrainFailed,
     SnapshotReady,
-)  # fmt: skip
+)
+from .textual_patches import key_render_ansi_without_meta
+from .widgets.charts import CHART_POINTS
 from .widgets.drift_view import DriftView, heatmap_text
 from .widgets.help_screen import HelpScreen
 from .widgets.jump_screen import JumpScreen
@@ -50,6 +58,9 @@ from .widgets.model_view import ModelView
 from .widgets.overview import Overview
 from .widgets.status import Banner, StatusLine
 from .widgets.traffic import TrafficView
+
+# Bounds the memory Textual's SGR cache holds in a real terminal (see textual_patches).
+key_render_ansi_without_meta()
 
 RATE_STEP = 1.25
 
@@ -127,7 +138,9 @@ class StreamFlowApp(App[None]):
         self.polls = 0
         self.poll_errors = 0
         self._charts_at = 0.0
-        self._chart_interval = config.chart_interval if config.chart_interval is not None else max(5.0, config.history / CHART_POINTS)
+        self._chart_interval = (
+            config.chart_interval if config.chart_interval is not None else max(5.0, config.history / CHART_POINTS)
+        )
 
     # -- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -170,8 +183,11 @@ class StreamFlowApp(App[None]):
         yield from super().get_system_commands(screen)
         for binding in self.BINDINGS:
             if binding.show:
-                yield SystemCommand(binding.description, f"key {binding.key_display or binding.key}",
-                                    lambda action=binding.action: self.run_action(action))  # fmt: skip
+                yield SystemCommand(
+                    binding.description,
+                    f"key {binding.key_display or binding.key}",
+                    lambda action=binding.action: self.run_action(action),
+                )
 
     # -- polling ----------------------------------------------------------------------------
     def _poll(self) -> None:
@@ -212,14 +228,20 @@ class StreamFlowApp(App[None]):
         """A worker that died of an exception is shown (the poll worker reports its own as PollFailed)."""
         if event.state == WorkerState.ERROR and event.worker.group != "poll":
             error = event.worker.error
-            self.notify(f"{type(error).__name__}: {error}", title=f"{event.worker.name or event.worker.group} failed",
-                        severity="error", timeout=10)  # fmt: skip
+            self.notify(
+                f"{type(error).__name__}: {error}",
+                title=f"{event.worker.name or event.worker.group} failed",
+                severity="error",
+                timeout=10,
+            )
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         try:
             self._take_snapshot(message)
         finally:
-            self.set_timer(self.config.interval, self._poll)  # re-armed only now, and always: polls never overlap or stop
+            self.set_timer(
+                self.config.interval, self._poll
+            )  # re-armed only now, and always: polls never overlap or stop
 
     def _take_snapshot(self, message: SnapshotReady) -> None:
         self.polls += 1
@@ -258,12 +280,26 @@ class StreamFlowApp(App[None]):
         active = self.query_one(TabbedContent).active
         if active == "overview":
             age = None if self._drift_done_at is None else self._now() - self._drift_done_at
-            self.query_one(Overview).show(s, self.timeline, slo_p95=self.config.slo_p95, slo_error_ratio=self.config.slo_error_ratio,
-                                          charts=charts, versions=self.versions, drift=self.drift_result, drift_age_s=age,
-                                          load=self._load_state())  # fmt: skip
+            self.query_one(Overview).show(
+                s,
+                self.timeline,
+                slo_p95=self.config.slo_p95,
+                slo_error_ratio=self.config.slo_error_ratio,
+                charts=charts,
+                versions=self.versions,
+                drift=self.drift_result,
+                drift_age_s=age,
+                load=self._load_state(),
+            )
         elif active == "traffic":
-            self.query_one(TrafficView).show(s, self.timeline, slo_p95=self.config.slo_p95,
-                                             slo_error_ratio=self.config.slo_error_ratio, charts=charts, versions=self.versions)  # fmt: skip
+            self.query_one(TrafficView).show(
+                s,
+                self.timeline,
+                slo_p95=self.config.slo_p95,
+                slo_error_ratio=self.config.slo_error_ratio,
+                charts=charts,
+                versions=self.versions,
+            )
         elif active == "model":
             self.query_one(ModelView).show(s, self.timeline, charts=charts, versions=self.versions)
         elif active == "load" and charts:
@@ -284,8 +320,15 @@ class StreamFlowApp(App[None]):
         age = None if self._last_ok is None else self._clock() - self._last_ok
         if self._frame is not None:
             age = None  # a replay: the moment shown is in the mode text
-        self.query_one(StatusLine).show(s, age_s=age, fallback=self._fallback, load=self._load_state(), paused=self.paused,
-                                        change=self.versions.last, mode=self._mode_text())  # fmt: skip
+        self.query_one(StatusLine).show(
+            s,
+            age_s=age,
+            fallback=self._fallback,
+            load=self._load_state(),
+            paused=self.paused,
+            change=self.versions.last,
+            mode=self._mode_text(),
+        )
         banner = None
         if s is not None and not s.ok:
             target = s.prometheus if s.source == "prometheus" else s.api
@@ -306,8 +349,13 @@ class StreamFlowApp(App[None]):
         try:
             history = source.history(self.config.history, step, self.config.window)
         except PrometheusError as exc:
-            self.call_from_thread(self.notify, f"charts start empty: {exc.message}", title="no history from Prometheus",
-                                  severity="warning", timeout=8)  # fmt: skip
+            self.call_from_thread(
+                self.notify,
+                f"charts start empty: {exc.message}",
+                title="no history from Prometheus",
+                severity="warning",
+                timeout=8,
+            )
             return
         self.call_from_thread(self._apply_backfill, history)
 
@@ -317,7 +365,9 @@ class StreamFlowApp(App[None]):
         if self.timeline.points:
             return  # live points arrived first; keep them
         for i, t in enumerate(history.times_s):
-            self.timeline.add(Point(t, history.rps[i], history.error_ratio[i], history.p50[i], history.p95[i], history.p99[i], None))
+            self.timeline.add(
+                Point(t, history.rps[i], history.error_ratio[i], history.p50[i], history.p95[i], history.p99[i], None)
+            )
 
     # -- load --------------------------------------------------------------------------------
     def _current_load(self) -> LoadSnapshot | None:
@@ -353,7 +403,9 @@ class StreamFlowApp(App[None]):
         return f"▶ {ls.model} {ls.target_rate:g}/s" if ls.model == "open" else f"▶ closed {ls.concurrency} workers"
 
     def _show_load(self) -> None:
-        self.query_one(LoadPanel).show(self._current_load(), self._load_error, self.load.feedback() if self.load else None)
+        self.query_one(LoadPanel).show(
+            self._current_load(), self._load_error, self.load.feedback() if self.load else None
+        )
 
     def action_toggle_load(self) -> None:
         if self._replaying("start or stop load"):
@@ -387,7 +439,9 @@ class StreamFlowApp(App[None]):
         try:
             feedback_delay = float(s["feedback_delay"]) if s["feedback_delay"] else None
         except ValueError:
-            self._load_error = f"labels after: {s['feedback_delay']!r} is not a number of seconds (blank: send no labels)"
+            self._load_error = (
+                f"labels after: {s['feedback_delay']!r} is not a number of seconds (blank: send no labels)"
+            )
             return
         try:
             config = LoadConfig(
@@ -445,8 +499,13 @@ class StreamFlowApp(App[None]):
         view = self.query_one(DriftView)
         reference, current, threshold = view.choice()
         try:
-            request = DriftRequest(reference, current, threshold=numeric(threshold), reports_dir=self.config.reports_dir,
-                                   api_url=self.config.api_url)  # fmt: skip
+            request = DriftRequest(
+                reference,
+                current,
+                threshold=numeric(threshold),
+                reports_dir=self.config.reports_dir,
+                api_url=self.config.api_url,
+            )
         except DriftError as exc:
             view.failed(str(exc))
             self.notify(str(exc), title="drift check failed", severity="error", timeout=10)
@@ -486,9 +545,13 @@ class StreamFlowApp(App[None]):
             self.notify("run a drift check first (d): r retrains on its current data", severity="warning")
             return
         self.action_tab("drift")
-        job = RetrainJob(result.current, api_url=self.config.api_url if result.current == "live" else None,
-                         min_gain=self.config.min_gain, registry=self.config.registry,
-                         registry_location=self.config.registry_location)  # fmt: skip
+        job = RetrainJob(
+            result.current,
+            api_url=self.config.api_url if result.current == "live" else None,
+            min_gain=self.config.min_gain,
+            registry=self.config.registry,
+            registry_location=self.config.registry_location,
+        )
         self._retrain_started, self._retrain_data = self._clock(), job.data
         self.query_one(DriftView).retrain_running(job.data, 0.0)
         self._retrain_worker(job)
@@ -498,7 +561,9 @@ class StreamFlowApp(App[None]):
         try:
             self.post_message(RetrainDone(self._drift_engine.submit_retrain(job).result()))
         except Exception as exc:  # RetrainError says what is wrong; anything else (a dead worker) with its type
-            self.post_message(RetrainFailed(str(exc) if isinstance(exc, RetrainError) else f"{type(exc).__name__}: {exc}"))
+            self.post_message(
+                RetrainFailed(str(exc) if isinstance(exc, RetrainError) else f"{type(exc).__name__}: {exc}")
+            )
 
     def on_retrain_done(self, message: RetrainDone) -> None:
         self._retrain_started = None
@@ -506,7 +571,11 @@ class StreamFlowApp(App[None]):
         self._record_event(self._clock(), "retrain", message.decision)
         self.query_one(DriftView).retrain_done(message.decision)
         d = message.decision
-        self.notify(d["reason"], title=f"retrain: {d['decision']}", severity="information" if d["decision"] == "PROMOTED" else "warning")
+        self.notify(
+            d["reason"],
+            title=f"retrain: {d['decision']}",
+            severity="information" if d["decision"] == "PROMOTED" else "warning",
+        )
 
     def on_retrain_failed(self, message: RetrainFailed) -> None:
         self._retrain_started = None
@@ -538,7 +607,9 @@ class StreamFlowApp(App[None]):
             return  # the last check still runs: this tick is skipped, not queued
         reference, _, threshold = self.query_one(DriftView).choice()
         try:
-            request = DriftRequest(reference, "live", threshold=numeric(threshold), reports_dir=None, api_url=self.config.api_url)
+            request = DriftRequest(
+                reference, "live", threshold=numeric(threshold), reports_dir=None, api_url=self.config.api_url
+            )
         except DriftError as exc:
             self.notify(str(exc), title="scheduled drift", severity="error")
             return
@@ -578,7 +649,12 @@ class StreamFlowApp(App[None]):
             return
         why_not = open_in_browser(path)
         if why_not:
-            self.notify(f"{why_not}: the report is {Path(path).resolve()}", title="report not opened", severity="warning", timeout=12)
+            self.notify(
+                f"{why_not}: the report is {Path(path).resolve()}",
+                title="report not opened",
+                severity="warning",
+                timeout=12,
+            )
         else:
             self.notify(f"opened {path} in the browser")
 
@@ -625,13 +701,19 @@ class StreamFlowApp(App[None]):
         """In a replay, an action on the live service cannot run: it says so."""
         if self.replay is None:
             return False
-        self.notify(f"cannot {what} in a replay: this is a recording ({self.replay.recording.path})", severity="warning")
+        self.notify(
+            f"cannot {what} in a replay: this is a recording ({self.replay.recording.path})", severity="warning"
+        )
         return True
 
     def _start_recording(self, path: str) -> None:
         try:
-            self.recorder = Recorder(path, interval=self.config.interval, source="prometheus" if self.config.prometheus_url else "scrape",
-                                     api_url=self.config.api_url)  # fmt: skip
+            self.recorder = Recorder(
+                path,
+                interval=self.config.interval,
+                source="prometheus" if self.config.prometheus_url else "scrape",
+                api_url=self.config.api_url,
+            )
         except RecordingError as exc:
             self.notify(str(exc), title="not recording", severity="error", timeout=12)
             return
@@ -646,7 +728,9 @@ class StreamFlowApp(App[None]):
             recorder.close()
             self.notify(f"recording stopped: {recorder.path} (streamflow-tui --replay {recorder.path})")
         else:
-            path = self.config.record_path or str(Path(self.config.export_dir) / datetime.now().strftime("streamflow-%Y%m%d-%H%M%S.db"))
+            path = self.config.record_path or str(
+                Path(self.config.export_dir) / datetime.now().strftime("streamflow-%Y%m%d-%H%M%S.db")
+            )
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             self._start_recording(path)
         self._show_status()
@@ -664,8 +748,12 @@ class StreamFlowApp(App[None]):
             return
         recorder, self.recorder = self.recorder, None
         recorder.close()
-        self.notify(f"{message.error} — recording stopped; what was written before stays readable", title="recording failed",
-                    severity="error", timeout=15)  # fmt: skip
+        self.notify(
+            f"{message.error} — recording stopped; what was written before stays readable",
+            title="recording failed",
+            severity="error",
+            timeout=15,
+        )
         self._show_status()
 
     def _load_frame(self, step: int = 0, at: float | None = None) -> None:
@@ -745,14 +833,19 @@ class StreamFlowApp(App[None]):
 
     def action_help(self) -> None:
         keys = [(b.key_display or b.key, b.description) for b in self.BINDINGS if b.show]
-        self.push_screen(HelpScreen(keys + [("1–5", "Overview, Traffic, Model, Drift, Load"), ("tab", "next field or table")]))
+        self.push_screen(
+            HelpScreen(keys + [("1–5", "Overview, Traffic, Model, Drift, Load"), ("tab", "next field or table")])
+        )
 
     def action_export(self) -> Path:
         folder = Path(self.config.export_dir) / datetime.now().strftime("streamflow-%Y%m%d-%H%M%S")
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "series.csv").write_text(self.timeline.to_csv())
-        document = {"series": self.timeline.to_json(), "last_snapshot": to_json(self.snapshot) if self.snapshot else None,
-                    "drift": self.drift_result.to_json() if self.drift_result else None}  # fmt: skip
+        document = {
+            "series": self.timeline.to_json(),
+            "last_snapshot": to_json(self.snapshot) if self.snapshot else None,
+            "drift": self.drift_result.to_json() if self.drift_result else None,
+        }
         (folder / "series.json").write_text(json.dumps(document, indent=1))
         # The screenshot shows the console, not the toasts on it: taken once they are gone from the screen.
         self.clear_notifications()
@@ -790,15 +883,30 @@ def build_sources(config: ConsoleConfig) -> tuple:
 
     scrape = None
     if config.api_url:
-        scrape = ScrapeSource(config.api_url, config.names, history_points=config.history_points, timeout=config.timeout,
-                              preset=config.preset, options=config.api_options, exclude=config.exclude,
-                              performance_window=config.performance_window)  # fmt: skip
+        scrape = ScrapeSource(
+            config.api_url,
+            config.names,
+            history_points=config.history_points,
+            timeout=config.timeout,
+            preset=config.preset,
+            options=config.api_options,
+            exclude=config.exclude,
+            performance_window=config.performance_window,
+        )
     if config.prometheus_url:
         from .core.prometheus import PrometheusSource
 
-        return PrometheusSource(config.prometheus_url, config.names, api_url=config.api_url, timeout=config.timeout,
-                                preset=config.preset, options=config.prometheus_options, exclude=config.exclude,
-                                job=config.job, performance_window=config.performance_window), scrape  # fmt: skip
+        return PrometheusSource(
+            config.prometheus_url,
+            config.names,
+            api_url=config.api_url,
+            timeout=config.timeout,
+            preset=config.preset,
+            options=config.prometheus_options,
+            exclude=config.exclude,
+            job=config.job,
+            performance_window=config.performance_window,
+        ), scrape
     return scrape, None
 
 
@@ -814,7 +922,9 @@ def poll_once(sources: tuple, window: float) -> tuple[Snapshot, str | None]:
     snapshot = primary.snapshot(window)
     if not snapshot.ok and fallback is not None:
         fallback.poll()
-        return fallback_snapshot(fallback, window, snapshot.prometheus), f"Prometheus unavailable ({snapshot.prometheus.error})"
+        return fallback_snapshot(
+            fallback, window, snapshot.prometheus
+        ), f"Prometheus unavailable ({snapshot.prometheus.error})"
     return snapshot, None
 
 
@@ -825,8 +935,9 @@ def fallback_snapshot(source, window: float, prometheus) -> Snapshot:
     return replace(source.snapshot(window), prometheus=prometheus)
 
 
-def create_app(config: ConsoleConfig, *, drift_engine: DriftEngine | None = None, replay: Replay | None = None,
-               **kwargs) -> StreamFlowApp:  # fmt: skip
+def create_app(
+    config: ConsoleConfig, *, drift_engine: DriftEngine | None = None, replay: Replay | None = None, **kwargs
+) -> StreamFlowApp:
     """The app factory used by the CLI and the tests.
 
     The drift engine's worker process is spawned here, before Textual takes

@@ -31,15 +31,23 @@ def connection_options(args: argparse.Namespace):
     from .core.connection import ConnectionOptions
 
     prometheus = ConnectionOptions(
-        headers=ConnectionOptions.parse_headers(args.header), bearer_token_file=args.bearer_token_file,
-        bearer_token_env=args.bearer_token_env, basic_auth_user=args.basic_auth,
-        basic_auth_password_env="STREAMFLOW_PROMETHEUS_PASSWORD", ca_file=args.ca_file, insecure=args.insecure,
-    )  # fmt: skip
+        headers=ConnectionOptions.parse_headers(args.header),
+        bearer_token_file=args.bearer_token_file,
+        bearer_token_env=args.bearer_token_env,
+        basic_auth_user=args.basic_auth,
+        basic_auth_password_env="STREAMFLOW_PROMETHEUS_PASSWORD",
+        ca_file=args.ca_file,
+        insecure=args.insecure,
+    )
     api = ConnectionOptions(
-        headers=ConnectionOptions.parse_headers(args.api_header), bearer_token_file=args.api_bearer_token_file,
-        bearer_token_env=args.api_bearer_token_env, basic_auth_user=args.api_basic_auth,
-        basic_auth_password_env="STREAMFLOW_API_PASSWORD", ca_file=args.api_ca_file, insecure=args.api_insecure,
-    )  # fmt: skip
+        headers=ConnectionOptions.parse_headers(args.api_header),
+        bearer_token_file=args.api_bearer_token_file,
+        bearer_token_env=args.api_bearer_token_env,
+        basic_auth_user=args.api_basic_auth,
+        basic_auth_password_env="STREAMFLOW_API_PASSWORD",
+        ca_file=args.api_ca_file,
+        insecure=args.api_insecure,
+    )
     for options in (prometheus, api):
         options.client_kwargs()  # a missing token file or CA bundle is a usage error now, not a banner later
     return prometheus, api
@@ -53,72 +61,190 @@ def _positive_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="streamflow-tui", description="Watch a prediction service: traffic, latency, model output, drift.")
-    p.add_argument("--api-url", help="base URL of the API to watch (default: start the bundled API on a free loopback port)")
+    p = argparse.ArgumentParser(
+        prog="streamflow-tui", description="Watch a prediction service: traffic, latency, model output, drift."
+    )
+    p.add_argument(
+        "--api-url", help="base URL of the API to watch (default: start the bundled API on a free loopback port)"
+    )
     p.add_argument("--prometheus-url", help="read metrics from this Prometheus server instead of scraping the API")
-    p.add_argument("--job", help="with --prometheus-url: the scrape job of the API (its up, and only its series; default: every job)")
+    p.add_argument(
+        "--job",
+        help="with --prometheus-url: the scrape job of the API (its up, and only its series; default: every job)",
+    )
     p.add_argument("--once", action="store_true", help="take one snapshot, print it and exit")
     p.add_argument("--json", action="store_true", help="with --once: print the streamflow.snapshot/1 JSON object")
-    p.add_argument("--window", type=_positive_float, default=5.0, help="seconds to measure rates over (default: %(default)s; 0 = totals since start)")
-    p.add_argument("--timeout", type=_positive_float, default=3.0, help="HTTP timeout in seconds (default: %(default)s)")
+    p.add_argument(
+        "--window",
+        type=_positive_float,
+        default=5.0,
+        help="seconds to measure rates over (default: %(default)s; 0 = totals since start)",
+    )
+    p.add_argument(
+        "--timeout", type=_positive_float, default=3.0, help="HTTP timeout in seconds (default: %(default)s)"
+    )
     p.add_argument("--interval", type=_positive_float, help="console: seconds between polls (default: 1)")
     p.add_argument("--history", type=_positive_float, help="console: seconds of history kept (default: 600)")
     p.add_argument("--export-dir", help="console: where e writes series and screenshots (default: exports)")
-    p.add_argument("--record", metavar="FILE", help="console: record every poll, drift result, load phase and model change to "
-                   "this SQLite file as it goes (appends; the last 24 h are kept; R toggles recording)")
-    p.add_argument("--replay", metavar="FILE", help="console: play back a recording made with --record (or R): "
-                   "p pauses, , and . step, + and - change the speed, g jumps to a time")
-    p.add_argument("--drift-every", type=_positive_float, metavar="S",
-                   help="console: check live drift against the reference every S seconds (default: off; t toggles it, at 60 s)")
-    p.add_argument("--slo-p95", type=_positive_float, metavar="SECONDS",
-                   help="objective for p95 latency: highlighted in the console (default 0.1 there); --once exits 4 when breached")
-    p.add_argument("--slo-error-ratio", type=_positive_float, metavar="R",
-                   help="objective for the error ratio (0-1): highlighted in the console (default 0.05 there); --once exits 4")
-    p.add_argument("--slo-min-auc", type=_positive_float, metavar="AUC",
-                   help="objective for the model's ROC AUC (realised, or estimated before labels): --once exits 4 below it")
-    p.add_argument("--registry", choices=("local", "mlflow"), default="local",
-                   help="model registry that r / --retrain register to (default: %(default)s, the API's default too)")
-    p.add_argument("--registry-location", metavar="DIR|URI",
-                   help="local: registry directory (default: <cache>/streamflow/registry); mlflow: tracking URI (default: $MLFLOW_TRACKING_URI)")
-    p.add_argument("--min-gain", type=_positive_float, default=0.03,
-                   help="relative log-loss gain a retrained model needs to be promoted (default: %(default)s)")
-    p.add_argument("--performance-window", type=_positive_float, default=0.0, metavar="S",
-                   help="model quality over the last S seconds: the labels that arrived and the predictions made in them"
-                        " (default: 0 = since the API started)")
+    p.add_argument(
+        "--record",
+        metavar="FILE",
+        help="console: record every poll, drift result, load phase and model change to "
+        "this SQLite file as it goes (appends; the last 24 h are kept; R toggles recording)",
+    )
+    p.add_argument(
+        "--replay",
+        metavar="FILE",
+        help="console: play back a recording made with --record (or R): "
+        "p pauses, , and . step, + and - change the speed, g jumps to a time",
+    )
+    p.add_argument(
+        "--drift-every",
+        type=_positive_float,
+        metavar="S",
+        help="console: check live drift against the reference every S seconds (default: off; t toggles it, at 60 s)",
+    )
+    p.add_argument(
+        "--slo-p95",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="objective for p95 latency: highlighted in the console (default 0.1 there); --once exits 4 when breached",
+    )
+    p.add_argument(
+        "--slo-error-ratio",
+        type=_positive_float,
+        metavar="R",
+        help="objective for the error ratio (0-1): highlighted in the console (default 0.05 there); --once exits 4",
+    )
+    p.add_argument(
+        "--slo-min-auc",
+        type=_positive_float,
+        metavar="AUC",
+        help="objective for the model's ROC AUC (realised, or estimated before labels): --once exits 4 below it",
+    )
+    p.add_argument(
+        "--registry",
+        choices=("local", "mlflow"),
+        default="local",
+        help="model registry that r / --retrain register to (default: %(default)s, the API's default too)",
+    )
+    p.add_argument(
+        "--registry-location",
+        metavar="DIR|URI",
+        help="local: registry directory (default: <cache>/streamflow/registry); mlflow: tracking URI (default: $MLFLOW_TRACKING_URI)",
+    )
+    p.add_argument(
+        "--min-gain",
+        type=_positive_float,
+        default=0.03,
+        help="relative log-loss gain a retrained model needs to be promoted (default: %(default)s)",
+    )
+    p.add_argument(
+        "--performance-window",
+        type=_positive_float,
+        default=0.0,
+        metavar="S",
+        help="model quality over the last S seconds: the labels that arrived and the predictions made in them"
+        " (default: 0 = since the API started)",
+    )
     drift = p.add_argument_group("drift (with --once)")
-    drift.add_argument("--drift", nargs=2, metavar=("REF", "CUR"), help="compare two datasets: month_XXX, a .csv/.parquet file, or live")
-    drift.add_argument("--threshold", type=_positive_float, default=0.30, help="drift share that triggers retraining (default: %(default)s)")
+    drift.add_argument(
+        "--drift",
+        nargs=2,
+        metavar=("REF", "CUR"),
+        help="compare two datasets: month_XXX, a .csv/.parquet file, or live",
+    )
+    drift.add_argument(
+        "--threshold",
+        type=_positive_float,
+        default=0.30,
+        help="drift share that triggers retraining (default: %(default)s)",
+    )
     drift.add_argument("--fail-on-drift", action="store_true", help="exit 3 when retraining is triggered")
-    drift.add_argument("--retrain", action="store_true",
-                       help="when retraining is triggered, retrain on CUR and promote or keep the champion (streamflow-retrain)")
-    drift.add_argument("--reports-dir", default="reports/evidently", help="where the HTML and JSON reports go (default: %(default)s)")
+    drift.add_argument(
+        "--retrain",
+        action="store_true",
+        help="when retraining is triggered, retrain on CUR and promote or keep the champion (streamflow-retrain)",
+    )
+    drift.add_argument(
+        "--reports-dir", default="reports/evidently", help="where the HTML and JSON reports go (default: %(default)s)"
+    )
     drift.add_argument("--num-stattest", help="Evidently stat test for numeric columns (default: Evidently's choice)")
     drift.add_argument("--cat-stattest", help="Evidently stat test for categorical columns")
     drift.add_argument("--num-threshold", type=_positive_float, help="threshold of the numeric stat test")
     drift.add_argument("--cat-threshold", type=_positive_float, help="threshold of the categorical stat test")
-    drift.add_argument("--column-stattest", action="append", default=[], metavar="COLUMN=TEST", help="per-column stat test (repeatable)")
-    drift.add_argument("--column-threshold", action="append", default=[], metavar="COLUMN=T", help="per-column threshold (repeatable)")
+    drift.add_argument(
+        "--column-stattest",
+        action="append",
+        default=[],
+        metavar="COLUMN=TEST",
+        help="per-column stat test (repeatable)",
+    )
+    drift.add_argument(
+        "--column-threshold", action="append", default=[], metavar="COLUMN=T", help="per-column threshold (repeatable)"
+    )
     conn = p.add_argument_group("connections (secrets come from files or environment variables, never from flags)")
-    conn.add_argument("--header", action="append", default=[], metavar="NAME=VALUE",
-                      help="extra header for --prometheus-url, e.g. X-Scope-OrgID=tenant-1 (repeatable)")
-    conn.add_argument("--bearer-token-file", metavar="FILE", help="--prometheus-url: send the token in FILE as a bearer token")
-    conn.add_argument("--bearer-token-env", metavar="VAR", help="--prometheus-url: send the token in environment variable VAR")
-    conn.add_argument("--basic-auth", metavar="USER", help="--prometheus-url: basic auth as USER, password from $STREAMFLOW_PROMETHEUS_PASSWORD")
+    conn.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra header for --prometheus-url, e.g. X-Scope-OrgID=tenant-1 (repeatable)",
+    )
+    conn.add_argument(
+        "--bearer-token-file", metavar="FILE", help="--prometheus-url: send the token in FILE as a bearer token"
+    )
+    conn.add_argument(
+        "--bearer-token-env", metavar="VAR", help="--prometheus-url: send the token in environment variable VAR"
+    )
+    conn.add_argument(
+        "--basic-auth",
+        metavar="USER",
+        help="--prometheus-url: basic auth as USER, password from $STREAMFLOW_PROMETHEUS_PASSWORD",
+    )
     conn.add_argument("--ca-file", metavar="PEM", help="--prometheus-url: trust this CA bundle")
     conn.add_argument("--insecure", action="store_true", help="--prometheus-url: do not verify its TLS certificate")
-    conn.add_argument("--api-header", action="append", default=[], metavar="NAME=VALUE", help="extra header for --api-url (repeatable)")
-    conn.add_argument("--api-bearer-token-file", metavar="FILE", help="--api-url: send the token in FILE as a bearer token")
-    conn.add_argument("--api-bearer-token-env", metavar="VAR", help="--api-url: send the token in environment variable VAR")
-    conn.add_argument("--api-basic-auth", metavar="USER", help="--api-url: basic auth as USER, password from $STREAMFLOW_API_PASSWORD")
+    conn.add_argument(
+        "--api-header",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra header for --api-url (repeatable)",
+    )
+    conn.add_argument(
+        "--api-bearer-token-file", metavar="FILE", help="--api-url: send the token in FILE as a bearer token"
+    )
+    conn.add_argument(
+        "--api-bearer-token-env", metavar="VAR", help="--api-url: send the token in environment variable VAR"
+    )
+    conn.add_argument(
+        "--api-basic-auth", metavar="USER", help="--api-url: basic auth as USER, password from $STREAMFLOW_API_PASSWORD"
+    )
     conn.add_argument("--api-ca-file", metavar="PEM", help="--api-url: trust this CA bundle")
     conn.add_argument("--api-insecure", action="store_true", help="--api-url: do not verify its TLS certificate")
-    names = p.add_argument_group("metric names (default: the bundled API's; otherwise a recognised preset, or detected)")
-    names.add_argument("--exclude-endpoint", action="append", metavar="GLOB",
-                       help="endpoints left out of every number, repeatable (default: /metrics /health /monitoring/*;"
-                            " an empty GLOB leaves nothing out)")
-    names.add_argument("--preset", choices=preset_ids(), help="read the target as this model server / framework (default: recognised by its metric names)")
-    for flag, field in (("--requests-metric", "requests"), ("--latency-metric", "latency"), ("--endpoint-label", "endpoint_label"),
-                        ("--status-label", "status_label"), ("--code-label", "code_label"), ("--model-label", "model_label")):  # fmt: skip
+    names = p.add_argument_group(
+        "metric names (default: the bundled API's; otherwise a recognised preset, or detected)"
+    )
+    names.add_argument(
+        "--exclude-endpoint",
+        action="append",
+        metavar="GLOB",
+        help="endpoints left out of every number, repeatable (default: /metrics /health /monitoring/*;"
+        " an empty GLOB leaves nothing out)",
+    )
+    names.add_argument(
+        "--preset",
+        choices=preset_ids(),
+        help="read the target as this model server / framework (default: recognised by its metric names)",
+    )
+    for flag, field in (
+        ("--requests-metric", "requests"),
+        ("--latency-metric", "latency"),
+        ("--endpoint-label", "endpoint_label"),
+        ("--status-label", "status_label"),
+        ("--code-label", "code_label"),
+        ("--model-label", "model_label"),
+    ):
         names.add_argument(flag, help=f"(env {env_variable(field)})")
     return p
 
@@ -148,7 +274,14 @@ def check_drift_flags(args: argparse.Namespace, parser: argparse.ArgumentParser)
             parser.error(f"--{flag.replace('_', '-')} must be greater than 0")
 
 
-CONSOLE_ONLY = {"interval": 1.0, "history": 600.0, "export_dir": "exports", "drift_every": None, "record": None, "replay": None}
+CONSOLE_ONLY = {
+    "interval": 1.0,
+    "history": 600.0,
+    "export_dir": "exports",
+    "drift_every": None,
+    "record": None,
+    "replay": None,
+}
 ONCE_ONLY = ("json", "drift", "fail_on_drift")
 
 
@@ -160,11 +293,22 @@ def check_mode_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) 
             parser.error(f"{', '.join(given)} only apply to the console, not to --once")
     else:
         given = [f"--{k.replace('_', '-')}" for k in ONCE_ONLY if getattr(args, k)]
-        drift_options = [f for f, v in (("--num-stattest", args.num_stattest), ("--cat-stattest", args.cat_stattest),
-                                       ("--num-threshold", args.num_threshold), ("--cat-threshold", args.cat_threshold),
-                                       ("--column-stattest", args.column_stattest), ("--column-threshold", args.column_threshold)) if v]  # fmt: skip
+        drift_options = [
+            f
+            for f, v in (
+                ("--num-stattest", args.num_stattest),
+                ("--cat-stattest", args.cat_stattest),
+                ("--num-threshold", args.num_threshold),
+                ("--cat-threshold", args.cat_threshold),
+                ("--column-stattest", args.column_stattest),
+                ("--column-threshold", args.column_threshold),
+            )
+            if v
+        ]
         if given or drift_options:
-            parser.error(f"{', '.join(given + drift_options)} only apply with --once (the console picks drift settings in its Drift view)")
+            parser.error(
+                f"{', '.join(given + drift_options)} only apply with --once (the console picks drift settings in its Drift view)"
+            )
     if args.fail_on_drift and not args.drift:
         parser.error("--fail-on-drift needs --drift REF CUR")
     if args.retrain and not (args.once and args.drift):
@@ -172,8 +316,16 @@ def check_mode_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) 
     if not 0 <= args.min_gain < 1:
         parser.error("--min-gain is a relative log-loss gain in [0, 1), e.g. 0.03 for 3 %")
     if not args.drift and args.once:
-        unused = [f for f, v in (("--num-stattest", args.num_stattest), ("--cat-stattest", args.cat_stattest),
-                                 ("--column-stattest", args.column_stattest), ("--column-threshold", args.column_threshold)) if v]  # fmt: skip
+        unused = [
+            f
+            for f, v in (
+                ("--num-stattest", args.num_stattest),
+                ("--cat-stattest", args.cat_stattest),
+                ("--column-stattest", args.column_stattest),
+                ("--column-threshold", args.column_threshold),
+            )
+            if v
+        ]
         if unused:
             parser.error(f"{', '.join(unused)} need --drift REF CUR")
     for key, default in CONSOLE_ONLY.items():
@@ -181,18 +333,32 @@ def check_mode_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) 
             setattr(args, key, default)
     if args.performance_window > 0:
         if args.once and not args.prometheus_url:
-            parser.error("--performance-window with --once needs --prometheus-url: one scrape has no history to take an increase over")
+            parser.error(
+                "--performance-window with --once needs --prometheus-url: one scrape has no history to take an increase over"
+            )
         if not args.once and not args.prometheus_url and args.history < args.performance_window:
-            parser.error(f"--history ({args.history:g} s) is shorter than --performance-window ({args.performance_window:g} s):"
-                         " the console keeps only that much history of the label counts; raise --history")
+            parser.error(
+                f"--history ({args.history:g} s) is shorter than --performance-window ({args.performance_window:g} s):"
+                " the console keeps only that much history of the label counts; raise --history"
+            )
     if args.replay is not None:
-        live = [f for f, v in (("--api-url", args.api_url), ("--prometheus-url", args.prometheus_url), ("--record", args.record),
-                               ("--drift-every", args.drift_every)) if v]  # fmt: skip
+        live = [
+            f
+            for f, v in (
+                ("--api-url", args.api_url),
+                ("--prometheus-url", args.prometheus_url),
+                ("--record", args.record),
+                ("--drift-every", args.drift_every),
+            )
+            if v
+        ]
         if live:
             parser.error(f"{', '.join(live)} watch a live service; --replay plays a recording back")
     if not args.once and args.history < args.window:
-        parser.error(f"--history ({args.history:g} s) is shorter than --window ({args.window:g} s): rates over the window"
-                     " need that much history; raise --history or lower --window")
+        parser.error(
+            f"--history ({args.history:g} s) is shorter than --window ({args.window:g} s): rates over the window"
+            " need that much history; raise --history or lower --window"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,11 +379,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.drift_every is not None and args.drift_every <= 0:
         parser.error("--drift-every must be greater than 0 seconds")
     if not args.prometheus_url:
-        given = [f for f, v in (("--job", args.job), ("--header", args.header), ("--bearer-token-file", args.bearer_token_file),
-                                ("--bearer-token-env", args.bearer_token_env), ("--basic-auth", args.basic_auth),
-                                ("--ca-file", args.ca_file), ("--insecure", args.insecure)) if v]  # fmt: skip
+        given = [
+            f
+            for f, v in (
+                ("--job", args.job),
+                ("--header", args.header),
+                ("--bearer-token-file", args.bearer_token_file),
+                ("--bearer-token-env", args.bearer_token_env),
+                ("--basic-auth", args.basic_auth),
+                ("--ca-file", args.ca_file),
+                ("--insecure", args.insecure),
+            )
+            if v
+        ]
         if given:
-            parser.error(f"{', '.join(given)} apply to --prometheus-url; for --api-url use the --api-* forms (--api-header, …)")
+            parser.error(
+                f"{', '.join(given)} apply to --prometheus-url; for --api-url use the --api-* forms (--api-header, …)"
+            )
     args.exclude = excluded_endpoints(args.exclude_endpoint)
     try:
         args.prometheus_options, args.api_options = connection_options(args)
@@ -237,8 +415,14 @@ def run_console(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     from .core.naming import MetricNames
 
     try:
-        names = MetricNames.from_env(requests=args.requests_metric, latency=args.latency_metric, endpoint_label=args.endpoint_label,
-                                     status_label=args.status_label, code_label=args.code_label, model_label=args.model_label)  # fmt: skip
+        names = MetricNames.from_env(
+            requests=args.requests_metric,
+            latency=args.latency_metric,
+            endpoint_label=args.endpoint_label,
+            status_label=args.status_label,
+            code_label=args.code_label,
+            model_label=args.model_label,
+        )
     except ValueError as exc:
         parser.error(str(exc))
     if args.replay:
@@ -256,21 +440,40 @@ def run_console(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         from .config import ConsoleConfig
 
         config = ConsoleConfig(
-            api_url=api_url, prometheus_url=args.prometheus_url, interval=args.interval, history=args.history,
-            window=args.window if args.window > 0 else 5.0, reports_dir=args.reports_dir, export_dir=args.export_dir,
+            api_url=api_url,
+            prometheus_url=args.prometheus_url,
+            interval=args.interval,
+            history=args.history,
+            window=args.window if args.window > 0 else 5.0,
+            reports_dir=args.reports_dir,
+            export_dir=args.export_dir,
             slo_p95=args.slo_p95 if args.slo_p95 is not None else 0.100,
-            slo_error_ratio=args.slo_error_ratio if args.slo_error_ratio is not None else 0.05, names=names,
-            preset=args.preset, timeout=args.timeout, prometheus_options=args.prometheus_options, api_options=args.api_options,
-            exclude=args.exclude, job=args.job, drift_every=args.drift_every, performance_window=args.performance_window,
-            registry=args.registry, registry_location=args.registry_location, min_gain=args.min_gain, record_path=args.record,
-        )  # fmt: skip
+            slo_error_ratio=args.slo_error_ratio if args.slo_error_ratio is not None else 0.05,
+            names=names,
+            preset=args.preset,
+            timeout=args.timeout,
+            prometheus_options=args.prometheus_options,
+            api_options=args.api_options,
+            exclude=args.exclude,
+            job=args.job,
+            drift_every=args.drift_every,
+            performance_window=args.performance_window,
+            registry=args.registry,
+            registry_location=args.registry_location,
+            min_gain=args.min_gain,
+            record_path=args.record,
+        )
         recorder = None
         if args.record:
             from .core.recording import Recorder, RecordingError
 
             try:
-                recorder = Recorder(args.record, interval=args.interval, source="prometheus" if args.prometheus_url else "scrape",
-                                    api_url=api_url)  # fmt: skip
+                recorder = Recorder(
+                    args.record,
+                    interval=args.interval,
+                    source="prometheus" if args.prometheus_url else "scrape",
+                    api_url=api_url,
+                )
             except RecordingError as exc:
                 parser.error(str(exc))
             stack.callback(recorder.close)
@@ -291,9 +494,15 @@ def run_replay(args: argparse.Namespace, parser: argparse.ArgumentParser, names)
         parser.error(str(exc))
     meta = recording.meta
     interval = float(meta.get("interval") or args.interval)
-    config = ConsoleConfig(api_url=meta.get("api_url"), interval=interval, history=args.history, export_dir=args.export_dir,
-                           slo_p95=args.slo_p95 if args.slo_p95 is not None else 0.100,
-                           slo_error_ratio=args.slo_error_ratio if args.slo_error_ratio is not None else 0.05, names=names)  # fmt: skip
+    config = ConsoleConfig(
+        api_url=meta.get("api_url"),
+        interval=interval,
+        history=args.history,
+        export_dir=args.export_dir,
+        slo_p95=args.slo_p95 if args.slo_p95 is not None else 0.100,
+        slo_error_ratio=args.slo_error_ratio if args.slo_error_ratio is not None else 0.05,
+        names=names,
+    )
     create_app(config, replay=Replay(recording, args.history), handle_signals=True).run()
     return 0
 

@@ -11,9 +11,9 @@ from dataclasses import replace
 from typing import TextIO
 
 from .core.embedded import EmbeddedApiError, embedded_api
+from .core.format import bound, ms, num, pct
 from .core.naming import MetricNames
 from .core.report import SloCheck, slo_checks, to_json
-from .core.format import bound, ms, num, pct
 from .core.results import Bucket, Snapshot
 
 EXIT_OK, EXIT_UNREADABLE, EXIT_USAGE, EXIT_DRIFT, EXIT_SLO = 0, 1, 2, 3, 4
@@ -24,9 +24,17 @@ def take_snapshot(args, names: MetricNames, stack: ExitStack) -> tuple[Snapshot,
     if args.prometheus_url:
         from .core.prometheus import PrometheusSource
 
-        source = PrometheusSource(args.prometheus_url, names, api_url=args.api_url, timeout=args.timeout,
-                                  preset=args.preset, options=args.prometheus_options, exclude=args.exclude, job=args.job,
-                                  performance_window=args.performance_window)  # fmt: skip
+        source = PrometheusSource(
+            args.prometheus_url,
+            names,
+            api_url=args.api_url,
+            timeout=args.timeout,
+            preset=args.preset,
+            options=args.prometheus_options,
+            exclude=args.exclude,
+            job=args.job,
+            performance_window=args.performance_window,
+        )
         stack.callback(source.close)
         snapshot = source.snapshot(args.window)
         if snapshot.ok or not args.api_url or snapshot.prometheus.up:
@@ -43,8 +51,15 @@ def scrape_snapshot(args, names: MetricNames, stack: ExitStack, api_url: str | N
     from .core.scrape import ScrapeSource
 
     api_url = api_url or stack.enter_context(embedded_api())
-    source = ScrapeSource(api_url, names, history_points=2, timeout=args.timeout, preset=args.preset, options=args.api_options,
-                          exclude=args.exclude)  # fmt: skip
+    source = ScrapeSource(
+        api_url,
+        names,
+        history_points=2,
+        timeout=args.timeout,
+        preset=args.preset,
+        options=args.api_options,
+        exclude=args.exclude,
+    )
     stack.callback(source.close)
     status = source.poll()
     if args.window > 0 and status.up:
@@ -62,11 +77,18 @@ def drift_request(args, api_url: str | None):
         return tuple((k, convert(v)) for k, v in (item.split("=", 1) for item in items))
 
     return DriftRequest(
-        reference=args.drift[0], current=args.drift[1], threshold=args.threshold, reports_dir=args.reports_dir,
-        api_url=api_url, num_method=args.num_stattest, cat_method=args.cat_stattest,
-        num_threshold=args.num_threshold, cat_threshold=args.cat_threshold,
-        column_methods=pairs(args.column_stattest, str), column_thresholds=pairs(args.column_threshold, float),
-    )  # fmt: skip
+        reference=args.drift[0],
+        current=args.drift[1],
+        threshold=args.threshold,
+        reports_dir=args.reports_dir,
+        api_url=api_url,
+        num_method=args.num_stattest,
+        cat_method=args.cat_stattest,
+        num_threshold=args.num_threshold,
+        cat_threshold=args.cat_threshold,
+        column_methods=pairs(args.column_stattest, str),
+        column_thresholds=pairs(args.column_threshold, float),
+    )
 
 
 def run_drift(args, api_url: str | None, err: TextIO):
@@ -85,8 +107,13 @@ def run_drift(args, api_url: str | None, err: TextIO):
             return result, None, None
         if result.decision != RETRAIN:
             return result, None, {"decision": None, "skipped": f"no retraining triggered ({result.decision})"}
-        job = RetrainJob(args.drift[1], api_url=api_url if args.drift[1] == "live" else None, min_gain=args.min_gain,
-                         registry=args.registry, registry_location=args.registry_location)  # fmt: skip
+        job = RetrainJob(
+            args.drift[1],
+            api_url=api_url if args.drift[1] == "live" else None,
+            min_gain=args.min_gain,
+            registry=args.registry,
+            registry_location=args.registry_location,
+        )
         try:
             decision = engine.submit_retrain(job).result(300)
         except RetrainError as exc:
@@ -97,8 +124,9 @@ def run_drift(args, api_url: str | None, err: TextIO):
         engine.close()
 
 
-def exit_code(snapshot: Snapshot, slo: tuple[SloCheck, ...], *, drift=None, drift_asked: bool = False,
-              fail_on_drift: bool = False) -> int:  # fmt: skip
+def exit_code(
+    snapshot: Snapshot, slo: tuple[SloCheck, ...], *, drift=None, drift_asked: bool = False, fail_on_drift: bool = False
+) -> int:
     target = snapshot.prometheus if snapshot.source == "prometheus" else snapshot.api
     if not target.up or target.error or (snapshot.source == "prometheus" and not snapshot.api.up):
         return EXIT_UNREADABLE
@@ -114,9 +142,13 @@ def exit_code(snapshot: Snapshot, slo: tuple[SloCheck, ...], *, drift=None, drif
 def run(args, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     try:
         names = MetricNames.from_env(
-            requests=args.requests_metric, latency=args.latency_metric, endpoint_label=args.endpoint_label,
-            status_label=args.status_label, code_label=args.code_label, model_label=args.model_label,
-        )  # fmt: skip
+            requests=args.requests_metric,
+            latency=args.latency_metric,
+            endpoint_label=args.endpoint_label,
+            status_label=args.status_label,
+            code_label=args.code_label,
+            model_label=args.model_label,
+        )
     except ValueError as exc:
         print(f"streamflow-tui: {exc}", file=err)
         return EXIT_USAGE
@@ -129,7 +161,9 @@ def run(args, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
             return EXIT_UNREADABLE
         drift_error = retrained = None
         if args.drift:
-            drift, drift_error, retrained = run_drift(args, api_url, err)  # while an embedded API still serves its live rows
+            drift, drift_error, retrained = run_drift(
+                args, api_url, err
+            )  # while an embedded API still serves its live rows
     slo = slo_checks(snapshot, p95=args.slo_p95, error_ratio=args.slo_error_ratio, min_auc=args.slo_min_auc)
     if args.json:
         drift_doc = drift.to_json() if drift else ({"error": drift_error} if drift_error else None)
@@ -155,12 +189,15 @@ def render_retrain(d: dict) -> str:
     if d.get("decision") is None:
         return f"{'retrain':<11} {d.get('skipped') or 'failed: ' + str(d.get('error'))}\n"
     old, new = d["champion"]["metrics"], d["challenger"]["metrics"]
-    return (f"{'retrain':<11} {d['decision']}: {d['reason']}\n"
-            f"{'':<11} log loss {old['log_loss']:.4f} → {new['log_loss']:.4f}, ROC AUC {old['roc_auc']:.4f} → {new['roc_auc']:.4f}"
-            f" ({d['data']['holdout_rows']:,} held-out rows); serving {d['serving']}\n")  # fmt: skip
+    return (
+        f"{'retrain':<11} {d['decision']}: {d['reason']}\n"
+        f"{'':<11} log loss {old['log_loss']:.4f} → {new['log_loss']:.4f}, ROC AUC {old['roc_auc']:.4f} → {new['roc_auc']:.4f}"
+        f" ({d['data']['holdout_rows']:,} held-out rows); serving {d['serving']}\n"
+    )
 
 
 # -- text rendering -----------------------------------------------------------------
+
 
 def _up(up: bool | None) -> str:
     return {True: "UP", False: "DOWN", None: "–"}[up]
@@ -185,14 +222,25 @@ def render_drift(d) -> str:
     share = f"{d.drifted_columns}/{d.total_columns} columns drifted (share {d.drift_share:.2f} {'≥' if d.drift_share >= d.threshold else '<'} {d.threshold:.2f})"
     lines = ["", f"{'drift':<11} {d.reference} → {d.current}   {share}   {d.decision}"]
     if d.target_drift is not None:
-        label = "–" if d.label_test is None else (
-            f"{'yes' if d.label_drift else 'no'} ({d.label_test.stattest} {num(d.label_test.score, '{:.3g}')} vs {d.label_test.threshold:g})")
-        lines.append(f"{'':<11} target drift {d.target_drift:.3f} (churn {pct(d.churn_rate_reference)} → {pct(d.churn_rate_current)}), label drift: {label}")
+        label = (
+            "–"
+            if d.label_test is None
+            else (
+                f"{'yes' if d.label_drift else 'no'} ({d.label_test.stattest} {num(d.label_test.score, '{:.3g}')} vs {d.label_test.threshold:g})"
+            )
+        )
+        lines.append(
+            f"{'':<11} target drift {d.target_drift:.3f} (churn {pct(d.churn_rate_reference)} → {pct(d.churn_rate_current)}), label drift: {label}"
+        )
     else:
-        lines.append(f"{'':<11} target drift – (no churn_label in {'both datasets' if d.current != 'live' else 'live data'})")
+        lines.append(
+            f"{'':<11} target drift – (no churn_label in {'both datasets' if d.current != 'live' else 'live data'})"
+        )
     lines.append(f"  {'column':<31} {'type':<5} {'test':<14} {'score':>9} {'threshold':>10}  drifted")
     for c in d.columns:
-        lines.append(f"  {c.column:<31} {c.type:<5} {c.stattest:<14} {num(c.score, '{:.4g}'):>9} {c.threshold:>10g}  {'DRIFT' if c.drifted else '-'}")
+        lines.append(
+            f"  {c.column:<31} {c.type:<5} {c.stattest:<14} {num(c.score, '{:.4g}'):>9} {c.threshold:>10g}  {'DRIFT' if c.drifted else '-'}"
+        )
     if d.report_html or d.report_json:
         lines.append(f"{'reports':<11} {d.report_html or '–'}\n{'':<11} {d.report_json or '–'}")
     return "\n".join(lines) + "\n"
@@ -212,7 +260,9 @@ def render_performance(p) -> str:
 def render_text(s: Snapshot, slo: tuple[SloCheck, ...] = ()) -> str:
     fallback = " (fallback: Prometheus unavailable)" if s.source == "scrape" and s.prometheus.up is False else ""
     interval = f" ({s.scrape_interval_s:g} s scrapes)" if s.scrape_interval_s else ""
-    lines = [f"StreamFlow snapshot {s.taken_at:%Y-%m-%d %H:%M:%S} UTC · source {s.source}{fallback} · window {s.window_seconds:g} s{interval}"]
+    lines = [
+        f"StreamFlow snapshot {s.taken_at:%Y-%m-%d %H:%M:%S} UTC · source {s.source}{fallback} · window {s.window_seconds:g} s{interval}"
+    ]
     for name, t in (("api", s.api), ("prometheus", s.prometheus)):
         if t.url or t.error:
             lines.append(f"{name:<11} {t.url or '–'}  {_up(t.up)}" + (f"  ! {t.error}" if t.error else ""))
@@ -230,14 +280,22 @@ def render_text(s: Snapshot, slo: tuple[SloCheck, ...] = ()) -> str:
     if s.performance:
         lines.append(render_performance(s.performance))
     for c in slo:
-        shown = ms(c.value) if c.name == "p95" else (num(c.value, "{:.3f}") + (f" ({c.source})" if c.source else "") if c.minimum else pct(c.value))
+        shown = (
+            ms(c.value)
+            if c.name == "p95"
+            else (num(c.value, "{:.3f}") + (f" ({c.source})" if c.source else "") if c.minimum else pct(c.value))
+        )
         limit = ms(c.limit) if c.name == "p95" else (f"{c.limit:.3f}" if c.minimum else pct(c.limit))
         verdict = {True: "BREACHED", False: "ok", None: "no data"}[c.breached]
         lines.append(f"{'slo ' + c.name:<11} {shown} (limit {limit})  {verdict}")
     if r.by_series:
         models = any(x.model for x in r.by_series)
         instances = any(x.instance for x in r.by_series)
-        head = f"  {'endpoint':<22} " + (f"{'model':<18} " if models else "") + f"{'status':<8} {'code':<5} {'total':>10} {'req/s':>9}"
+        head = (
+            f"  {'endpoint':<22} "
+            + (f"{'model':<18} " if models else "")
+            + f"{'status':<8} {'code':<5} {'total':>10} {'req/s':>9}"
+        )
         lines += ["", head + ("  instance" if instances else "")]
         for x in r.by_series:
             row = f"  {x.endpoint[:22] or '–':<22} " + (f"{(x.model or '–')[:18]:<18} " if models else "")
@@ -248,5 +306,8 @@ def render_text(s: Snapshot, slo: tuple[SloCheck, ...] = ()) -> str:
         lines += bars(s.latency_histogram)
     if s.metrics:
         what = s.metrics.family or "–"
-        lines += ["", f"metrics: {what}" + (f" (preset {s.metrics.preset})" if s.metrics.preset else "") + f" — {s.metrics.note}"]
+        lines += [
+            "",
+            f"metrics: {what}" + (f" (preset {s.metrics.preset})" if s.metrics.preset else "") + f" — {s.metrics.note}",
+        ]
     return "\n".join(lines) + "\n"

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import uvicorn
+from conftest import free_port
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
-
-from conftest import free_port
 
 TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -71,7 +70,9 @@ def exposition_server(*, gzip: bool = True) -> Iterator[ExpositionServer]:
     middleware = [Middleware(GZipMiddleware, minimum_size=0)] if gzip else []
     app = Starlette(routes=[Route("/{name}/metrics", metrics)], middleware=middleware)
     port = free_port()
-    config = uvicorn.Config(_RecordEncoding(app, server), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        _RecordEncoding(app, server), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+    )
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()

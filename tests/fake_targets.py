@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Iterator
 
 
 @dataclass
@@ -59,7 +59,9 @@ def fake_target(tls=None) -> Iterator[Target]:
                 self.send_header("Content-Type", reply.content_type)
             for k, v in reply.headers.items():
                 self.send_header(k, v)
-            length = reply.declared_length if reply.declared_length is not None else len(reply.body) + reply.stream_bytes
+            length = (
+                reply.declared_length if reply.declared_length is not None else len(reply.body) + reply.stream_bytes
+            )
             self.send_header("Content-Length", str(length))
             self.end_headers()
             try:

@@ -9,13 +9,13 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import httpx
-
 from conftest import free_port
+
 from streamflow_tui.core.embedded import stop_process
 
 NODE_EXPORTER = shutil.which("prometheus-node-exporter") or "/usr/bin/prometheus-node-exporter"
@@ -63,13 +63,21 @@ def running_node_exporter() -> Iterator[str]:
 
 
 @contextmanager
-def running_victoria_metrics(targets: list[str], *, interval: str = "1s", path_prefix: str = "", user: str | None = None,
-                             password: str | None = None, metrics_path: str = "/metrics") -> Iterator[str]:  # fmt: skip
+def running_victoria_metrics(
+    targets: list[str],
+    *,
+    interval: str = "1s",
+    path_prefix: str = "",
+    user: str | None = None,
+    password: str | None = None,
+    metrics_path: str = "/metrics",
+) -> Iterator[str]:
     """Debian's VictoriaMetrics scraping ``targets`` (host:port) like Prometheus; yields its query base URL."""
     workdir = Path(tempfile.mkdtemp(prefix="streamflow-vm-"))
     port = free_port()
     quoted = ", ".join(f'"{t}"' for t in targets)
-    (workdir / "scrape.yml").write_text(textwrap.dedent(f"""\
+    (workdir / "scrape.yml").write_text(
+        textwrap.dedent(f"""\
         global:
           scrape_interval: {interval}
         scrape_configs:
@@ -77,9 +85,16 @@ def running_victoria_metrics(targets: list[str], *, interval: str = "1s", path_p
             metrics_path: {metrics_path}
             static_configs:
               - targets: [{quoted}]
-        """))
-    cmd = [VICTORIA_METRICS, f"-httpListenAddr=127.0.0.1:{port}", f"-storageDataPath={workdir / 'data'}",
-           f"-promscrape.config={workdir / 'scrape.yml'}", "-retentionPeriod=1", "-search.latencyOffset=0s"]  # fmt: skip
+        """)
+    )
+    cmd = [
+        VICTORIA_METRICS,
+        f"-httpListenAddr=127.0.0.1:{port}",
+        f"-storageDataPath={workdir / 'data'}",
+        f"-promscrape.config={workdir / 'scrape.yml'}",
+        "-retentionPeriod=1",
+        "-search.latencyOffset=0s",
+    ]
     if path_prefix:
         cmd.append(f"-http.pathPrefix={path_prefix}")
     auth = None
@@ -125,7 +140,9 @@ class ClientApp:
 @contextmanager
 def running_client_app() -> Iterator[ClientApp]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", CLIENT_APP, str(port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CLIENT_APP, str(port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "ready"
         yield ClientApp(proc, f"http://127.0.0.1:{port}")

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import httpx
-
-import streamflow_data as sd
 from conftest import running_api
 from prometheus_server import query, running_prometheus, scrape_config
+
+import streamflow_data as sd
 
 
 class SteadyTraffic:
@@ -42,7 +42,7 @@ class SteadyTraffic:
                 next_at += self.interval
                 time.sleep(max(0.0, next_at - time.perf_counter()))
 
-    def start(self) -> "SteadyTraffic":
+    def start(self) -> SteadyTraffic:
         self._thread.start()
         return self
 
@@ -67,7 +67,11 @@ def wait_for_rates(prometheus_url: str, expected_targets: int, timeout: float = 
         at = time.time() - 1
         rows = query(prometheus_url, 'count_over_time(api_requests_total{endpoint="/predict",code="200"}[10s])', at)
         rates = query(prometheus_url, 'rate(api_requests_total{endpoint="/predict",code="200"}[10s])', at)
-        if len(rows) >= expected_targets and all(float(r["value"][1]) >= 5 for r in rows) and all(float(r["value"][1]) > 0 for r in rates):
+        if (
+            len(rows) >= expected_targets
+            and all(float(r["value"][1]) >= 5 for r in rows)
+            and all(float(r["value"][1]) > 0 for r in rates)
+        ):
             return
         time.sleep(0.5)
     raise TimeoutError(f"{prometheus_url} has no rates for {expected_targets} targets after {timeout} s")
@@ -79,7 +83,9 @@ def live_stack(n_replicas: int = 2, rate_per_api: float = 40.0) -> Iterator[Live
         api = stack.enter_context(running_api())
         replicas = [stack.enter_context(running_api()) for _ in range(n_replicas)]
         prom = stack.enter_context(running_prometheus(scrape_config([api.removeprefix("http://")])))
-        prom_replicas = stack.enter_context(running_prometheus(scrape_config([r.removeprefix("http://") for r in replicas])))
+        prom_replicas = stack.enter_context(
+            running_prometheus(scrape_config([r.removeprefix("http://") for r in replicas]))
+        )
         traffic = SteadyTraffic([api, *replicas], rate_per_api).start()
         stack.callback(traffic.stop)
         wait_for_rates(prom, 1)

@@ -6,13 +6,13 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import httpx
-
 from conftest import free_port
+
 from streamflow_tui.core.embedded import stop_process
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
@@ -73,8 +73,11 @@ def backfill(openmetrics_text: str, data_dir: Path) -> None:
     """Write TSDB blocks from OpenMetrics text with ``promtool tsdb create-blocks-from``."""
     source = data_dir.parent / "backfill.om"
     source.write_text(openmetrics_text)
-    subprocess.run([PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(source), str(data_dir)],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(source), str(data_dir)],
+        check=True,
+        capture_output=True,
+    )
 
 
 def query(url: str, expr: str, at: float) -> list[dict]:

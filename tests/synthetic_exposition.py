@@ -49,8 +49,14 @@ def large_exposition(samples: int = 100_000, seed: int = 7, openmetrics: bool = 
 def _ours(rng: random.Random, openmetrics: bool) -> list[str]:
     counter = "api_requests" if openmetrics else "api_requests_total"
     out = ["# HELP api_requests_total Requests.".replace("api_requests_total", counter), f"# TYPE {counter} counter"]
-    for endpoint, status, code in (("/predict", "success", "200"), ("/predict", "error", "404"), ("/health", "success", "200")):
-        out.append(f'api_requests_total{{code="{code}",endpoint="{endpoint}",status="{status}"}} {rng.randint(100, 10_000)}.0')
+    for endpoint, status, code in (
+        ("/predict", "success", "200"),
+        ("/predict", "error", "404"),
+        ("/health", "success", "200"),
+    ):
+        out.append(
+            f'api_requests_total{{code="{code}",endpoint="{endpoint}",status="{status}"}} {rng.randint(100, 10_000)}.0'
+        )
     out += ["# HELP api_request_latency_seconds Latency.", "# TYPE api_request_latency_seconds histogram"]
     for endpoint in ("/predict", "/health"):
         acc = 0

@@ -8,17 +8,19 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from conftest import running_api
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from metrics_text import samples, total, value
 
 import streamflow_data as sd
 from api.metrics import LATENCY_BUCKETS, PROBABILITY_BUCKETS
-from conftest import running_api
-from metrics_text import samples, total, value
 
 USERS = [row["user_id"] for row in sd.iter_rows("month_005")]
 EVER = {row["user_id"] for m in sd.MONTHS for row in sd.iter_rows(m)}  # every user up to the served month_005
-FEATURES_ROW = {k: v for k, v in next(sd.iter_rows("month_003")).items() if k not in ("user_id", "as_of", "churn_label")}
+FEATURES_ROW = {
+    k: v for k, v in next(sd.iter_rows("month_003")).items() if k not in ("user_id", "as_of", "churn_label")
+}
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +106,17 @@ def test_bad_requests_get_clear_errors(client, body, code, needle):
 
 @pytest.mark.parametrize(
     "raw",
-    [b"", b"{", b"null", b"[]", b'"x"', b"\xff\xfe\x00garbage", b'{"features": {"monthly_fee": NaN}}',
-     b'{"user_id": "' + b"A" * 500 + b'"}', b'{"features": null, "user_id": null}'],
+    [
+        b"",
+        b"{",
+        b"null",
+        b"[]",
+        b'"x"',
+        b"\xff\xfe\x00garbage",
+        b'{"features": {"monthly_fee": NaN}}',
+        b'{"user_id": "' + b"A" * 500 + b'"}',
+        b'{"features": null, "user_id": null}',
+    ],
 )
 def test_garbage_bodies_are_422_never_500(client, raw):
     r = client.post("/predict", content=raw, headers={"content-type": "application/json"})
@@ -170,9 +181,10 @@ def test_exact_counts_labels_and_buckets_after_known_traffic(api_url):
 
     # 8 single predictions + 5 in the batch were scored.
     assert value(m, "api_prediction_probability_count") == 13
-    assert value(m, "api_predictions_total", predicted_class="0") + value(
-        m, "api_predictions_total", predicted_class="1"
-    ) == 13
+    assert (
+        value(m, "api_predictions_total", predicted_class="0") + value(m, "api_predictions_total", predicted_class="1")
+        == 13
+    )
     prob_les = sorted(float(dict(ls)["le"]) for (n, ls) in m if n == "api_prediction_probability_bucket")
     assert prob_les == [*PROBABILITY_BUCKETS, float("inf")]
     info = [dict(ls) for (n, ls), v in m.items() if n == "api_model_info" and v == 1]
@@ -194,7 +206,7 @@ def test_binds_loopback_by_default():
 def test_raw_socket_half_request_does_not_break_server(shared_api, client):
     host, port = urlsplit(shared_api).hostname, urlsplit(shared_api).port
     with socket.create_connection((host, port)) as s:
-        s.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"user")
+        s.sendall(b'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"user')
     assert client.get("/health").status_code == 200
 
 

@@ -28,7 +28,9 @@ def scored():
     def frame(month: str) -> pd.DataFrame:
         rows = load_frame(month)
         p = predict_frame(pipeline, rows)
-        return pd.DataFrame({"y_pred_proba": p, "y_pred": (p >= DECISION_THRESHOLD).astype(int), "y_true": rows[LABEL].astype(int)})
+        return pd.DataFrame(
+            {"y_pred_proba": p, "y_pred": (p >= DECISION_THRESHOLD).astype(int), "y_true": rows[LABEL].astype(int)}
+        )
 
     return {m: frame(m) for m in ("month_000", "month_001", "month_003", "month_004")}
 
@@ -38,8 +40,14 @@ def nannyml_estimate(reference: pd.DataFrame, analysis: pd.DataFrame) -> dict[st
         warnings.simplefilter("ignore")
         import nannyml as nml
 
-        estimator = nml.CBPE(y_pred_proba="y_pred_proba", y_pred="y_pred", y_true="y_true", problem_type="classification_binary",
-                             metrics=list(METRICS), chunk_number=1)  # fmt: skip
+        estimator = nml.CBPE(
+            y_pred_proba="y_pred_proba",
+            y_pred="y_pred",
+            y_true="y_true",
+            problem_type="classification_binary",
+            metrics=list(METRICS),
+            chunk_number=1,
+        )
         estimator.fit(reference)
         frame = estimator.estimate(analysis).filter(period="analysis").to_df()
     assert len(frame) == 1, "one chunk: the whole month"
@@ -54,7 +62,12 @@ def ours(analysis: pd.DataFrame) -> dict[str, float]:
 
 def realised(analysis: pd.DataFrame) -> dict[str, float]:
     y, p, q = analysis["y_true"], analysis["y_pred_proba"], analysis["y_pred"]
-    return {"roc_auc": roc_auc_score(y, p), "precision": precision_score(y, q), "recall": recall_score(y, q), "accuracy": accuracy_score(y, q)}
+    return {
+        "roc_auc": roc_auc_score(y, p),
+        "precision": precision_score(y, q),
+        "recall": recall_score(y, q),
+        "accuracy": accuracy_score(y, q),
+    }
 
 
 @pytest.mark.parametrize("month", ["month_001", "month_003", "month_004"])
@@ -76,7 +89,11 @@ def test_the_estimate_holds_without_concept_change_and_parts_under_it(scored):
     flagged = int(scored["month_001"]["y_pred"].sum())
     standard_error = (r1["precision"] * (1 - r1["precision"]) / flagged) ** 0.5
     assert e1["precision"] == pytest.approx(r1["precision"], abs=2 * standard_error)
-    e4, n4, r4 = ours(scored["month_004"]), nannyml_estimate(scored["month_000"], scored["month_004"]), realised(scored["month_004"])
+    e4, n4, r4 = (
+        ours(scored["month_004"]),
+        nannyml_estimate(scored["month_000"], scored["month_004"]),
+        realised(scored["month_004"]),
+    )
     for estimate in (e4, n4):
         assert estimate["accuracy"] - r4["accuracy"] > 0.05
         assert r4["precision"] - estimate["precision"] > 0.10

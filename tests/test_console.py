@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import free_port, wait_http
+
 from streamflow_tui.app import create_app
 from streamflow_tui.config import ConsoleConfig
 from streamflow_tui.widgets.help_screen import HelpScreen
@@ -43,7 +43,9 @@ async def wait_for(pilot, condition, timeout: float = 30.0, step: float = 0.1):
 
 
 def console(tmp_path: Path, **kw) -> ConsoleConfig:
-    return ConsoleConfig(interval=0.3, window=2.0, reports_dir=str(tmp_path / "reports"), export_dir=str(tmp_path / "exports"), **kw)
+    return ConsoleConfig(
+        interval=0.3, window=2.0, reports_dir=str(tmp_path / "reports"), export_dir=str(tmp_path / "exports"), **kw
+    )
 
 
 async def test_load_drift_export_help_pause_and_quit(api, tmp_path, monkeypatch):
@@ -83,14 +85,18 @@ async def test_load_drift_export_help_pause_and_quit(api, tmp_path, monkeypatch)
         monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
         await pilot.press("o")  # no display (a server, SSH): nothing is opened, and the toast says where the report is
         assert not opened
-        assert any("no graphical display" in n.message and app.drift_result.report_html.split("/")[-1] in n.message
-                   for n in app._notifications)  # fmt: skip
+        assert any(
+            "no graphical display" in n.message and app.drift_result.report_html.split("/")[-1] in n.message
+            for n in app._notifications
+        )
         monkeypatch.setenv("DISPLAY", ":0")
         await pilot.press("o")
         assert opened and opened[0].endswith(".html") and Path(app.drift_result.report_html).exists()
 
         await pilot.press("e")
-        await wait_for(pilot, lambda: any((tmp_path / "exports").glob("*/screenshot.svg")))  # taken after the toasts went
+        await wait_for(
+            pilot, lambda: any((tmp_path / "exports").glob("*/screenshot.svg"))
+        )  # taken after the toasts went
         exports = list((tmp_path / "exports").iterdir())
         assert len(exports) == 1
         names = sorted(p.name for p in exports[0].iterdir())
@@ -159,7 +165,9 @@ async def test_prometheus_source_with_backfill(live, tmp_path):
 
 async def test_prometheus_down_falls_back_to_scrape(api, tmp_path):
     port, _ = api
-    app = create_app(console(tmp_path, api_url=f"http://127.0.0.1:{port}", prometheus_url=f"http://127.0.0.1:{free_port()}"))
+    app = create_app(
+        console(tmp_path, api_url=f"http://127.0.0.1:{port}", prometheus_url=f"http://127.0.0.1:{free_port()}")
+    )
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.ok)
         assert app.snapshot.source == "scrape"

@@ -9,9 +9,9 @@ keys are checked by their real effect.
 from __future__ import annotations
 
 import pytest
+from fake_sources import T0, FakeSource
 from textual.widgets import DataTable, Input, Select
 
-from fake_sources import FakeSource, T0
 from streamflow_tui.app import StreamFlowApp, create_app
 from streamflow_tui.config import ConsoleConfig
 from streamflow_tui.core.drift import DriftEngine
@@ -20,20 +20,31 @@ from streamflow_tui.widgets.help_screen import HelpScreen
 VIEWS = ["overview", "traffic", "model", "drift", "load"]
 # Every one-key action a live session advertises but quit (pressed last, on its own) and the tab digits (checked
 # by effect). A replay's own keys are hidden in a live session; tests/test_record_replay.py presses them.
-ACTIONS = {b.key.split(",")[0]: b.action for b in StreamFlowApp.BINDINGS
-           if b.action not in ("quit", "leave_field") and not b.action.startswith(("tab(", "replay_"))}  # fmt: skip
+ACTIONS = {
+    b.key.split(",")[0]: b.action
+    for b in StreamFlowApp.BINDINGS
+    if b.action not in ("quit", "leave_field") and not b.action.startswith(("tab(", "replay_"))
+}
 
 
 def make_app(tmp_path):
-    config = ConsoleConfig(api_url="http://127.0.0.1:9", interval=3600, history=3600, chart_interval=0,
-                           reports_dir=str(tmp_path), export_dir=str(tmp_path))  # fmt: skip
-    return create_app(config, sources=(FakeSource(start=20), None), drift_engine=DriftEngine(warm=False),
-                      clock=lambda: T0.timestamp())  # fmt: skip
+    config = ConsoleConfig(
+        api_url="http://127.0.0.1:9",
+        interval=3600,
+        history=3600,
+        chart_interval=0,
+        reports_dir=str(tmp_path),
+        export_dir=str(tmp_path),
+    )
+    return create_app(
+        config, sources=(FakeSource(start=20), None), drift_engine=DriftEngine(warm=False), clock=lambda: T0.timestamp()
+    )
 
 
 def count_actions(app, monkeypatch) -> dict[str, int]:
     calls = {action: 0 for action in ACTIONS.values()}
     for action in calls:
+
         def counted(*_, action=action):
             calls[action] += 1
 

@@ -4,8 +4,8 @@ the detail views at the smallest and largest of those (and 160×48)."""
 from __future__ import annotations
 
 import pytest
+from fake_sources import T0, FakeSource
 
-from fake_sources import FakeSource, T0
 from streamflow_tui.app import create_app
 from streamflow_tui.config import ConsoleConfig
 from streamflow_tui.core.distribution import Distribution
@@ -18,10 +18,22 @@ ALL_SIZES = [(80, 24), (120, 40), (160, 48), (200, 60)]
 def make_app(tmp_path, source=None):
     # A poll interval of an hour: only the test feeds snapshots; history keeps 200 of them.
     # Charts redrawn on every poll: the 5 s throttle would make the frames depend on timing.
-    config = ConsoleConfig(api_url="http://127.0.0.1:8000", interval=3600, history=3600 * 200, chart_interval=0,
-                           reports_dir=str(tmp_path), export_dir=str(tmp_path))  # fmt: skip
-    return still(create_app(config, sources=(source or FakeSource(start=20), None), drift_engine=DriftEngine(warm=False),
-                            clock=lambda: T0.timestamp()))  # fmt: skip
+    config = ConsoleConfig(
+        api_url="http://127.0.0.1:8000",
+        interval=3600,
+        history=3600 * 200,
+        chart_interval=0,
+        reports_dir=str(tmp_path),
+        export_dir=str(tmp_path),
+    )
+    return still(
+        create_app(
+            config,
+            sources=(source or FakeSource(start=20), None),
+            drift_engine=DriftEngine(warm=False),
+            clock=lambda: T0.timestamp(),
+        )
+    )
 
 
 def still(app):
@@ -48,23 +60,57 @@ async def fill(pilot, polls: int = 30) -> None:
 
 
 DRIFT = DriftResult(
-    reference="month_000", current="month_003", reference_as_of="2024-01-31", current_as_of="2024-04-30",
-    rows_reference=7000, rows_current=7000, drift_share=8 / 15, drifted_columns=8, total_columns=15, threshold=0.3,
-    decision="RETRAINING_TRIGGERED", target_drift=0.211, churn_rate_reference=0.105, churn_rate_current=0.316,
-    label_drift=True, label_test=None,
+    reference="month_000",
+    current="month_003",
+    reference_as_of="2024-01-31",
+    current_as_of="2024-04-30",
+    rows_reference=7000,
+    rows_current=7000,
+    drift_share=8 / 15,
+    drifted_columns=8,
+    total_columns=15,
+    threshold=0.3,
+    decision="RETRAINING_TRIGGERED",
+    target_drift=0.211,
+    churn_rate_reference=0.105,
+    churn_rate_current=0.316,
+    label_drift=True,
+    label_test=None,
     columns=(
-        ColumnDrift("monthly_fee", "num", "wasserstein", 0.7768, 0.1, True, Distribution(
-            ("≤7.64", "7.64–8.81", "8.81–9.97", "9.97–11.1", "11.1–12.3", "12.3–13.5", "13.5–14.6", "14.6–15.8", "15.8–17", ">17"),
-            (0.130, 0.167, 0.130, 0.171, 0.158, 0.106, 0.077, 0.034, 0.019, 0.008),
-            (0.002, 0.036, 0.148, 0.156, 0.139, 0.186, 0.128, 0.096, 0.063, 0.046), 0.0, 0.0,
-            "equal-width bins over the 1st–99th percentiles, tails in the end ones")),
+        ColumnDrift(
+            "monthly_fee",
+            "num",
+            "wasserstein",
+            0.7768,
+            0.1,
+            True,
+            Distribution(
+                (
+                    "≤7.64",
+                    "7.64–8.81",
+                    "8.81–9.97",
+                    "9.97–11.1",
+                    "11.1–12.3",
+                    "12.3–13.5",
+                    "13.5–14.6",
+                    "14.6–15.8",
+                    "15.8–17",
+                    ">17",
+                ),
+                (0.130, 0.167, 0.130, 0.171, 0.158, 0.106, 0.077, 0.034, 0.019, 0.008),
+                (0.002, 0.036, 0.148, 0.156, 0.139, 0.186, 0.128, 0.096, 0.063, 0.046),
+                0.0,
+                0.0,
+                "equal-width bins over the 1st–99th percentiles, tails in the end ones",
+            ),
+        ),
         ColumnDrift("rebuffer_events_7d", "num", "wasserstein", 1.63, 0.1, True),
         ColumnDrift("churn_label", "cat", "z", 0.0, 0.05, True),
         ColumnDrift("months_active", "num", "wasserstein", 0.021, 0.1, False),
         ColumnDrift("net_service", "cat", "jensenshannon", 0.004, 0.1, False),
     ),
     report_json="reports/evidently/drift_2024-01-31_vs_2024-04-30.json",
-)  # fmt: skip
+)
 
 
 async def fill_history(pilot) -> None:
@@ -123,31 +169,49 @@ def test_model_view_after_a_version_change(snap_compare, tmp_path):
         await fill(pilot)
         await show(pilot, "3")
 
-    assert snap_compare(make_app(tmp_path, FakeSource(start=20, switch_at=35)), terminal_size=(160, 48), run_before=before)
+    assert snap_compare(
+        make_app(tmp_path, FakeSource(start=20, switch_at=35)), terminal_size=(160, 48), run_before=before
+    )
 
 
 # A streamflow.retrain/1 decision as streamflow-retrain --data month_004 printed it (rounded).
-DECISION = {'decision': 'PROMOTED',
- 'reason': 'log loss +5.9% better (needs ≥ 3.0%) and ROC AUC -0.0001 (may fall by ≤ 0.005)',
- 'data': {'source': 'month_004', 'labelled_rows': 7000, 'train_rows': 4900, 'holdout_rows': 2100, 'churn_rate': 0.196},
- 'champion': {'version': 'month_000-2b3f3733a2e6',
-              'data': 'month_000',
-              'metrics': {'log_loss': 0.4006,
-                          'roc_auc': 0.8282,
-                          'brier': 0.1256,
-                          'mean_predicted': 0.1248,
-                          'observed_rate': 0.1962,
-                          'calibration_error': 0.0714}},
- 'challenger': {'version': 'month_004-5715c455fef8',
-                'data': 'month_004',
-                'parent': 'month_000-2b3f3733a2e6',
-                'metrics': {'log_loss': 0.3769,
-                            'roc_auc': 0.8281,
-                            'brier': 0.1172,
-                            'mean_predicted': 0.1977,
-                            'observed_rate': 0.1962,
-                            'calibration_error': 0.012}},
- 'serving': 'month_004-5715c455fef8'}
+DECISION = {
+    "decision": "PROMOTED",
+    "reason": "log loss +5.9% better (needs ≥ 3.0%) and ROC AUC -0.0001 (may fall by ≤ 0.005)",
+    "data": {
+        "source": "month_004",
+        "labelled_rows": 7000,
+        "train_rows": 4900,
+        "holdout_rows": 2100,
+        "churn_rate": 0.196,
+    },
+    "champion": {
+        "version": "month_000-2b3f3733a2e6",
+        "data": "month_000",
+        "metrics": {
+            "log_loss": 0.4006,
+            "roc_auc": 0.8282,
+            "brier": 0.1256,
+            "mean_predicted": 0.1248,
+            "observed_rate": 0.1962,
+            "calibration_error": 0.0714,
+        },
+    },
+    "challenger": {
+        "version": "month_004-5715c455fef8",
+        "data": "month_004",
+        "parent": "month_000-2b3f3733a2e6",
+        "metrics": {
+            "log_loss": 0.3769,
+            "roc_auc": 0.8281,
+            "brier": 0.1172,
+            "mean_predicted": 0.1977,
+            "observed_rate": 0.1962,
+            "calibration_error": 0.012,
+        },
+    },
+    "serving": "month_004-5715c455fef8",
+}
 
 
 def test_drift_view_with_a_retrain_decision(snap_compare, tmp_path):
@@ -211,7 +275,9 @@ def test_drift_view_after_a_failed_check(snap_compare, tmp_path):
         await pilot.press("4")
         pilot.app.post_message(DriftDone(DRIFT))
         await pilot.pause(0.2)
-        pilot.app.post_message(DriftFailed("cannot read live rows: http://127.0.0.1:8000/monitoring/recent: connection refused"))
+        pilot.app.post_message(
+            DriftFailed("cannot read live rows: http://127.0.0.1:8000/monitoring/recent: connection refused")
+        )
         await pilot.pause(0.2)
         pilot.app.clear_notifications()
         await pilot.pause(0.1)
@@ -222,6 +288,7 @@ def test_drift_view_after_a_failed_check(snap_compare, tmp_path):
 def test_replay_status_line(snap_compare, tmp_path):
     """A replay says so, with the moment shown, the speed and the position, paused at the first poll."""
     from fake_sources import snapshot as fake_snapshot
+
     from streamflow_tui.core.recording import Recorder, Recording
     from streamflow_tui.core.replay import Replay
     from streamflow_tui.core.timeline import point_of

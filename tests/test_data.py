@@ -8,13 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from drift_reference import frame_drift
 
 import streamflow_data as sd
 from streamflow_data import generate
 from streamflow_data.schema import COLUMNS, FEATURE_KINDS, FEATURES, LABEL, NET_SERVICES, NUMERIC_FEATURES
-
-from drift_reference import frame_drift
-
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-
 from conftest import REPO, running_api
 from live_stack import SteadyTraffic, wait_for_rates
 from metrics_text import samples, total
@@ -30,8 +29,10 @@ DASHBOARD = json.loads((DEPLOY / "grafana" / "dashboards" / "streamflow.json").r
 
 
 def test_promtool_accepts_config_and_rules():
-    for args in (["check", "config", str(DEPLOY / "prometheus" / "prometheus.yml")],
-                 ["check", "rules", str(DEPLOY / "prometheus" / "rules.yml")]):  # fmt: skip
+    for args in (
+        ["check", "config", str(DEPLOY / "prometheus" / "prometheus.yml")],
+        ["check", "rules", str(DEPLOY / "prometheus" / "rules.yml")],
+    ):
         proc = subprocess.run([PROMTOOL, *args], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -62,7 +63,9 @@ def test_compose_parses_and_agrees_with_prometheus_and_the_api():
     mounts = {v.split(":")[1] for v in services["prometheus"]["volumes"]}
     assert {"/etc/prometheus/prometheus.yml", "/etc/prometheus/rules.yml"} <= mounts
 
-    datasource = yaml.safe_load((DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text())["datasources"][0]
+    datasource = yaml.safe_load((DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text())[
+        "datasources"
+    ][0]
     assert datasource["url"] == "http://prometheus:9090" and "127.0.0.1:9090:9090" in services["prometheus"]["ports"]
     provider = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/streamflow.yml").read_text())["providers"][0]
     assert provider["options"]["path"] in {v.split(":")[1] for v in services["grafana"]["volumes"]}
@@ -97,7 +100,9 @@ def three_replicas(tmp_path_factory):
         config = dict(PROM_CONFIG)
         config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
         config["rule_files"] = [str(rules)]
-        config["scrape_configs"] = [{"job_name": "streamflow-api", "static_configs": [{"targets": [a.removeprefix("http://") for a in apis]}]}]
+        config["scrape_configs"] = [
+            {"job_name": "streamflow-api", "static_configs": [{"targets": [a.removeprefix("http://") for a in apis]}]}
+        ]
         prom = stack.enter_context(running_prometheus(yaml.safe_dump(config)))
         traffic = SteadyTraffic(apis, 30).start()
         stack.callback(traffic.stop)
@@ -122,8 +127,12 @@ def test_console_totals_equal_the_replicas_own_counters(three_replicas):
     apis, prom, traffic = three_replicas
     traffic.stop()
     time.sleep(3)  # two scrapes after the last request
-    proc = subprocess.run([sys.executable, "-m", "streamflow_tui.cli", "--once", "--json", "--prometheus-url", prom, "--window", "10"],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "streamflow_tui.cli", "--once", "--json", "--prometheus-url", prom, "--window", "10"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads(proc.stdout)
     own = [total(samples(httpx.get(a + "/metrics").text), "api_requests_total", endpoint="/predict") for a in apis]

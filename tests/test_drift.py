@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-import re
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from drift_reference import column_drift
 from scipy.stats import norm
 
 import streamflow_data as sd
-from drift_reference import column_drift
 from streamflow_data.schema import LABEL, NUMERIC_FEATURES
 from streamflow_tui.core.drift import DriftEngine, DriftError, DriftRequest
 
@@ -44,7 +44,10 @@ def test_month_003_triggers_retraining_on_the_documented_columns(engine, tmp_pat
     drifted_first = [c.drifted for c in r.columns]
     assert drifted_first == sorted(drifted_first, reverse=True)
     html, js = Path(r.report_html), Path(r.report_json)
-    assert re.fullmatch(r"drift_2024-01-31_vs_2024-04-30_\d{8}T\d{6}Z-[0-9a-f]{6}\.html", html.name) and js.with_suffix(".html") == html
+    assert (
+        re.fullmatch(r"drift_2024-01-31_vs_2024-04-30_\d{8}T\d{6}Z-[0-9a-f]{6}\.html", html.name)
+        and js.with_suffix(".html") == html
+    )
     assert html.stat().st_size > 10_000 and "<html" in html.read_text()[:2000].lower()
     doc = json.loads(js.read_text())
     assert doc["streamflow"]["decision"] == "RETRAINING_TRIGGERED" and doc["evidently"]["metrics"]
@@ -78,8 +81,16 @@ def test_verdicts_equal_an_independent_scipy_computation(engine, month):
 
 
 def test_overrides_by_type_and_column(engine):
-    r = run(engine, "month_000", "month_001", None, num_method="ks", num_threshold=0.01,
-            column_methods=(("net_service", "psi"),), column_thresholds=(("net_service", 0.2),))  # fmt: skip
+    r = run(
+        engine,
+        "month_000",
+        "month_001",
+        None,
+        num_method="ks",
+        num_threshold=0.01,
+        column_methods=(("net_service", "psi"),),
+        column_thresholds=(("net_service", 0.2),),
+    )
     by = {c.column: c for c in r.columns}
     assert by["watch_hours_30d"].stattest == "ks" and by["watch_hours_30d"].threshold == 0.01
     assert by["net_service"].stattest == "psi" and by["net_service"].threshold == 0.2
@@ -98,12 +109,20 @@ def _frame(month="month_000", n=None):
         (None, lambda d: str(d / "nope.csv"), "no such file"),
         (None, lambda d: "yesterday", "unknown dataset 'yesterday'"),
         (None, lambda d: _write(d / "garbage.parquet", b"\x00not parquet"), "cannot read"),
-        (None, lambda d: _csv(d / "missing.csv", _frame().drop(columns=["skips_7d", "net_service"])), "current lacks column(s) net_service, skips_7d that the other dataset has"),
+        (
+            None,
+            lambda d: _csv(d / "missing.csv", _frame().drop(columns=["skips_7d", "net_service"])),
+            "current lacks column(s) net_service, skips_7d that the other dataset has",
+        ),
         (None, lambda d: _csv(d / "empty.csv", _frame().head(0)), "is empty"),
         (None, lambda d: _csv(d / "one.csv", _frame(n=1)), "has 1 row(s)"),
         (None, lambda d: _csv(d / "nan.csv", _frame().assign(watch_hours_30d=np.nan)), "watch_hours_30d has no values"),
         (None, lambda d: _csv(d / "text.csv", _frame().assign(monthly_fee="cheap")), "non-numeric values"),
-        (lambda d: _csv(d / "ref_missing.csv", _frame().drop(columns=["months_active"])), None, "reference lacks column(s) months_active"),
+        (
+            lambda d: _csv(d / "ref_missing.csv", _frame().drop(columns=["months_active"])),
+            None,
+            "reference lacks column(s) months_active",
+        ),
     ],
 )
 def test_bad_input_is_a_clear_error_and_writes_nothing(engine, tmp_path, make_ref, make_cur, words):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from conftest import running_api
+
 from loadgen import LoadConfig, LoadRunner
 from streamflow_tui.app import create_app
 from streamflow_tui.config import ConsoleConfig
@@ -21,10 +21,36 @@ def result(share: float, drifted: set[str]) -> DriftResult:
             return 0.5 if c in drifted else 0.01
         return 0.001 if c in drifted else 0.5
 
-    columns = tuple(ColumnDrift(c, "num", "wasserstein" if c == "monthly_fee" else "ks", score(c), 0.1 if c == "monthly_fee" else 0.05,
-                                c in drifted) for c in ("monthly_fee", "skips_7d"))  # fmt: skip
-    return DriftResult("month_000", "live", "2024-01-31", "live", 100, 100, share, len(drifted), 2, 0.3,
-                       "RETRAINING_TRIGGERED" if share >= 0.3 else "NO_ACTION", None, None, None, None, None, columns)  # fmt: skip
+    columns = tuple(
+        ColumnDrift(
+            c,
+            "num",
+            "wasserstein" if c == "monthly_fee" else "ks",
+            score(c),
+            0.1 if c == "monthly_fee" else 0.05,
+            c in drifted,
+        )
+        for c in ("monthly_fee", "skips_7d")
+    )
+    return DriftResult(
+        "month_000",
+        "live",
+        "2024-01-31",
+        "live",
+        100,
+        100,
+        share,
+        len(drifted),
+        2,
+        0.3,
+        "RETRAINING_TRIGGERED" if share >= 0.3 else "NO_ACTION",
+        None,
+        None,
+        None,
+        None,
+        None,
+        columns,
+    )
 
 
 def test_strength_reads_distances_and_p_values_the_right_way_round():
@@ -49,10 +75,21 @@ def test_history_is_bounded_and_drawn_oldest_first():
 
 async def test_scheduled_live_drift_fills_the_heatmap(tmp_path):
     with running_api() as api:
-        s = LoadRunner(LoadConfig(url=api + "/predict", rate=1000, requests=800, duration=30, month="month_003",
-                                  payload="features")).start().wait()  # fmt: skip
+        s = (
+            LoadRunner(
+                LoadConfig(
+                    url=api + "/predict", rate=1000, requests=800, duration=30, month="month_003", payload="features"
+                )
+            )
+            .start()
+            .wait()
+        )
         assert s.ok == 800
-        app = create_app(ConsoleConfig(api_url=api, interval=0.5, drift_every=1.0, reports_dir=str(tmp_path), export_dir=str(tmp_path)))
+        app = create_app(
+            ConsoleConfig(
+                api_url=api, interval=0.5, drift_every=1.0, reports_dir=str(tmp_path), export_dir=str(tmp_path)
+            )
+        )
         async with app.run_test(size=(160, 48)) as pilot:
             deadline = time.monotonic() + 90
             while len(app.drift_history.runs) < 2 and time.monotonic() < deadline:

@@ -6,15 +6,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from synthetic_exposition import large_exposition
+
 from streamflow_tui.core.exposition import Exposition, ScrapeError, parse_body
 from streamflow_tui.core.naming import MetricNames, is_candidate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "expositions"
 TEXT = "text/plain; version=0.0.4"
 OM = "application/openmetrics-text; version=1.0.0"
-WANTED = {"api_requests_total", "api_request_latency_seconds_bucket", "api_request_latency_seconds_sum", "api_request_latency_seconds_count"}
+WANTED = {
+    "api_requests_total",
+    "api_request_latency_seconds_bucket",
+    "api_request_latency_seconds_sum",
+    "api_request_latency_seconds_count",
+}
 
 
 def subset(samples: dict, names: set[str]) -> dict:

@@ -11,9 +11,9 @@ import time
 
 import httpx
 import pytest
-
 from conftest import free_port, running_api
 from fake_sources import FakeSource
+
 from streamflow_tui.app import create_app
 from streamflow_tui.config import ConsoleConfig
 from streamflow_tui.core.scrape import ScrapeSource
@@ -21,8 +21,13 @@ from streamflow_tui.widgets.status import Banner, StatusLine
 
 
 def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "streamflow_tui.cli", *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "streamflow_tui.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 async def wait_for(pilot, condition, timeout: float = 30.0) -> None:
@@ -36,6 +41,7 @@ async def wait_for(pilot, condition, timeout: float = 30.0) -> None:
 
 # -- no self-traffic ------------------------------------------------------------------------------
 
+
 def test_an_idle_api_reads_zero_not_its_own_scrapes(api_url):
     source = ScrapeSource(api_url, history_points=10)
     try:
@@ -47,7 +53,9 @@ def test_an_idle_api_reads_zero_not_its_own_scrapes(api_url):
     finally:
         source.close()
     assert snap.requests.rps == 0.0 and snap.requests.total == 0.0
-    assert all(x.total == 0 and x.endpoint.startswith("/predict") for x in snap.requests.by_series)  # pre-created series
+    assert all(
+        x.total == 0 and x.endpoint.startswith("/predict") for x in snap.requests.by_series
+    )  # pre-created series
     assert snap.metrics.excluded and "/metrics" in snap.metrics.excluded
 
 
@@ -84,6 +92,7 @@ def test_once_json_says_what_is_left_out_and_an_empty_glob_keeps_everything(api_
 
 # -- the poll loop ------------------------------------------------------------------------------
 
+
 class Exploding(FakeSource):
     """Raises from the poll once, at the third poll: a bug in a source must not stop the loop."""
 
@@ -96,8 +105,10 @@ class Exploding(FakeSource):
 
 async def test_a_poll_that_raises_is_shown_and_polling_goes_on(tmp_path):
     source = Exploding()
-    app = create_app(ConsoleConfig(api_url="http://127.0.0.1:9", interval=0.1, reports_dir=str(tmp_path), export_dir=str(tmp_path)),
-                     sources=(source, None))  # fmt: skip
+    app = create_app(
+        ConsoleConfig(api_url="http://127.0.0.1:9", interval=0.1, reports_dir=str(tmp_path), export_dir=str(tmp_path)),
+        sources=(source, None),
+    )
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.poll_errors == 1)
         assert "boom in the source" in str(app.query_one(Banner).render())
@@ -109,8 +120,11 @@ async def test_a_poll_that_raises_is_shown_and_polling_goes_on(tmp_path):
 async def test_pause_says_so_and_the_age_keeps_counting(tmp_path):
     clock = [1000.0]
     source = FakeSource()
-    app = create_app(ConsoleConfig(api_url="http://127.0.0.1:9", interval=0.1, reports_dir=str(tmp_path), export_dir=str(tmp_path)),
-                     sources=(source, None), clock=lambda: clock[0])  # fmt: skip
+    app = create_app(
+        ConsoleConfig(api_url="http://127.0.0.1:9", interval=0.1, reports_dir=str(tmp_path), export_dir=str(tmp_path)),
+        sources=(source, None),
+        clock=lambda: clock[0],
+    )
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: app.polls >= 2)
         await pilot.press("p")
@@ -148,12 +162,17 @@ def test_after_a_pause_the_first_window_is_no_rate_drop(api_url):
 
 # -- fallbacks -------------------------------------------------------------------------------------
 
+
 def test_once_falls_back_to_the_api_when_prometheus_is_down(api_url):
     dead = f"http://127.0.0.1:{free_port()}"
     done = cli("--once", "--json", "--window", "0.5", "--prometheus-url", dead, "--api-url", api_url)
     doc = json.loads(done.stdout)
     assert done.returncode == 0
-    assert doc["source"] == "scrape" and doc["prometheus"]["up"] is False and "connection refused" in doc["prometheus"]["error"]
+    assert (
+        doc["source"] == "scrape"
+        and doc["prometheus"]["up"] is False
+        and "connection refused" in doc["prometheus"]["error"]
+    )
     assert doc["api"]["up"] is True
     text = cli("--once", "--window", "0.5", "--prometheus-url", dead, "--api-url", api_url).stdout
     assert "fallback: Prometheus unavailable" in text
@@ -164,8 +183,15 @@ async def test_prometheus_mode_does_not_scrape_the_api(live, tmp_path):
 
     with fake_target() as api:
         api.reply = Reply(body=b"")
-        app = create_app(ConsoleConfig(api_url=api.url, prometheus_url=live.prometheus, interval=0.2, reports_dir=str(tmp_path),
-                                       export_dir=str(tmp_path)))  # fmt: skip
+        app = create_app(
+            ConsoleConfig(
+                api_url=api.url,
+                prometheus_url=live.prometheus,
+                interval=0.2,
+                reports_dir=str(tmp_path),
+                export_dir=str(tmp_path),
+            )
+        )
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(pilot, lambda: app.polls >= 5)
             assert app.snapshot.source == "prometheus" and app.snapshot.ok
@@ -175,6 +201,7 @@ async def test_prometheus_mode_does_not_scrape_the_api(live, tmp_path):
 
 # -- flags and settings -------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "args, words",
     [
@@ -183,7 +210,10 @@ async def test_prometheus_mode_does_not_scrape_the_api(live, tmp_path):
         (["--once", "--interval", "2"], "only apply to the console"),
         (["--once", "--drift", "month_000", "month_001", "--column-threshold", "monthly_fee=abc"], "is not a number"),
         (["--once", "--drift", "month_000", "month_001", "--column-threshold", "no_such_column=0.1"], "unknown column"),
-        (["--once", "--drift", "month_000", "month_001", "--column-threshold", "monthly_fee=-1"], "must be a number > 0"),
+        (
+            ["--once", "--drift", "month_000", "month_001", "--column-threshold", "monthly_fee=-1"],
+            "must be a number > 0",
+        ),
         (["--once", "--fail-on-drift"], "needs --drift"),
         (["--history", "3", "--window", "5"], "shorter than --window"),
         (["--once", "--threshold", "-1"], "expected a finite number >= 0"),
@@ -204,8 +234,13 @@ def test_the_api_honours_its_environment_and_flags_win():
 
 def test_bad_api_settings_are_clear_errors():
     port = free_port()
-    done = subprocess.run([sys.executable, "-m", "api.cli", "--port", str(port)], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "STREAMFLOW_API_MONTH": "month_099", "STREAMFLOW_API_LIVE_BUFFER_ROWS": "many"})  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "api.cli", "--port", str(port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "STREAMFLOW_API_MONTH": "month_099", "STREAMFLOW_API_LIVE_BUFFER_ROWS": "many"},
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "STREAMFLOW_API_MONTH" in done.stderr and "month_099" in done.stderr
     assert "STREAMFLOW_API_LIVE_BUFFER_ROWS" in done.stderr
@@ -214,6 +249,7 @@ def test_bad_api_settings_are_clear_errors():
 def test_prometheus_that_cannot_scrape_the_api_is_a_banner(live):
     """The API's health per instance as Prometheus sees it, apart from Prometheus's own."""
     from prometheus_server import running_prometheus, scrape_config
+
     from streamflow_tui.core.prometheus import PrometheusSource
 
     dead = f"127.0.0.1:{free_port()}"
@@ -236,7 +272,9 @@ async def test_the_console_honours_timeout(tmp_path):
 
     with fake_target() as t:
         t.reply = Reply(body=b"# TYPE x_requests_total counter\n", delay=3)
-        app = create_app(ConsoleConfig(api_url=t.url, interval=0.2, timeout=0.5, reports_dir=str(tmp_path), export_dir=str(tmp_path)))
+        app = create_app(
+            ConsoleConfig(api_url=t.url, interval=0.2, timeout=0.5, reports_dir=str(tmp_path), export_dir=str(tmp_path))
+        )
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(pilot, lambda: app.snapshot is not None)
             assert "within 0.5 s" in app.snapshot.api.error
@@ -253,5 +291,9 @@ def test_old_reports_are_pruned(tmp_path):
             path.write_text("{}")
             os.utime(path, (1_700_000_000 + i, 1_700_000_000 + i))
     prune_reports(tmp_path, keep=2)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["drift_a_vs_b_3.html", "drift_a_vs_b_3.json", "drift_a_vs_b_4.html",
-                                                          "drift_a_vs_b_4.json"]  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "drift_a_vs_b_3.html",
+        "drift_a_vs_b_3.json",
+        "drift_a_vs_b_4.html",
+        "drift_a_vs_b_4.json",
+    ]

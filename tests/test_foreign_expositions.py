@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
+from exposition_server import exposition_server
 from prometheus_client.parser import text_string_to_metric_families
 
-from exposition_server import exposition_server
 from streamflow_tui.core.report import naming_json
 from streamflow_tui.core.scrape import ScrapeSource
 
@@ -86,7 +86,11 @@ def expected(spec: dict, first: str, second: str, span_s: float) -> dict:
     elif "metrics" in errors:
         bad = delta(a, b, lambda name, _: name in set(errors["metrics"]))
     else:
-        bad = delta(a, b, lambda name, lab: name in requests and re.search(errors["match"], lab.get(errors["label"], "")) is not None)
+        bad = delta(
+            a,
+            b,
+            lambda name, lab: name in requests and re.search(errors["match"], lab.get(errors["label"], "")) is not None,
+        )
     out = {"rps": n / span_s, "error_ratio": None if bad is None else bad / n}
     lat = spec["latency"]
     scale = UNIT[lat["unit"]]
@@ -101,12 +105,16 @@ def expected(spec: dict, first: str, second: str, span_s: float) -> dict:
         out["p95"] = textbook_quantile(0.95, buckets) * scale
     elif lat["kind"] == "summary":
         for key, q in (("p50", "0.5"), ("p95", "0.95")):
-            values = [v for (name, labels), v in b.items() if name == lat["metric"] and dict(labels).get("quantile") == q]
+            values = [
+                v for (name, labels), v in b.items() if name == lat["metric"] and dict(labels).get("quantile") == q
+            ]
             out[key] = values[0] * scale if len(values) == 1 else None
     if lat["kind"] == "average" or lat.get("sum"):
         total_name = lat["sum"] or lat["metric"] + "_sum"
         counts = lat["count"] if isinstance(lat["count"], list) else [lat["count"] or lat["metric"] + "_count"]
-        out["avg"] = delta(a, b, lambda name, _: name == total_name) / delta(a, b, lambda name, _: name in counts) * scale
+        out["avg"] = (
+            delta(a, b, lambda name, _: name == total_name) / delta(a, b, lambda name, _: name in counts) * scale
+        )
     else:
         total = delta(a, b, lambda name, _: name == lat["metric"] + "_sum")
         count = delta(a, b, lambda name, _: name == lat["metric"] + "_count")
@@ -139,10 +147,13 @@ def test_recognised_with_no_flags(case, server):
     want = expected(spec, first, second, span)
     assert choice.preset == spec["preset"], choice.note
     assert set(choice.requests_metrics) == set(spec["requests"]), choice.note
-    assert choice.latency is not None and choice.latency.metric == (spec["latency"]["sum"] if spec["latency"]["kind"] == "average" else spec["latency"]["metric"]), choice.note
+    assert choice.latency is not None and choice.latency.metric == (
+        spec["latency"]["sum"] if spec["latency"]["kind"] == "average" else spec["latency"]["metric"]
+    ), choice.note
     assert choice.latency.unit == spec["latency"]["unit"]
-    on_requests = spec["model_label"] and any(name in spec["requests"] and spec["model_label"] in dict(labels)
-                                              for name, labels in samples(second))  # fmt: skip
+    on_requests = spec["model_label"] and any(
+        name in spec["requests"] and spec["model_label"] in dict(labels) for name, labels in samples(second)
+    )
     assert choice.model_label == (spec["model_label"] if on_requests else None), choice.note
     assert snap.requests.rps == pytest.approx(want["rps"], rel=1e-6)
     if want["error_ratio"] is None:
@@ -157,8 +168,11 @@ def test_recognised_with_no_flags(case, server):
                 assert got == pytest.approx(want[key], rel=1e-6), key
     if on_requests:
         endpoint = spec["endpoint_label"] or "-"
-        models = {dict(labels)[spec["model_label"]] for name, labels in samples(second)
-                  if name in spec["requests"] and not MONITORING.fullmatch(dict(labels).get(endpoint, ""))}  # fmt: skip
+        models = {
+            dict(labels)[spec["model_label"]]
+            for name, labels in samples(second)
+            if name in spec["requests"] and not MONITORING.fullmatch(dict(labels).get(endpoint, ""))
+        }
         assert {x.model for x in snap.requests.by_series} == models, "one row set per model"
         if spec["latency"]["kind"] == "histogram" and not spec["endpoint_label"]:
             assert {e for e, _ in snap.latency_by_endpoint} == models, "a p95 per model for the table"

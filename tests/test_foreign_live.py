@@ -11,20 +11,24 @@ import time
 
 import httpx
 import pytest
-
 from conftest import running_api
 from fake_targets import Reply, fake_target
 from foreign_servers import running_client_app, running_node_exporter, running_victoria_metrics
 from prometheus_server import running_prometheus, scrape_config
 from reference_scores import reference_shares, shares_of
+
 from streamflow_tui.core.connection import ConnectionOptions
 from streamflow_tui.core.prometheus import PrometheusSource
 from streamflow_tui.core.scrape import ScrapeSource
 
 
 def once(*args: str) -> tuple[int, dict]:
-    done = subprocess.run([sys.executable, "-m", "streamflow_tui.cli", "--once", "--json", *args], capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "streamflow_tui.cli", "--once", "--json", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return done.returncode, json.loads(done.stdout)
 
 
@@ -53,7 +57,9 @@ def test_node_exporter_is_read_through_gzip():
         assert code == 1 and doc["api"]["up"] is True and "no request counter found" in doc["api"]["error"]
         assert doc["requests"]["rps"] is None and doc["requests"]["total"] is None
         # Told which counter to read (its own /metrics handler's), it reads it.
-        code, doc = once("--api-url", url, "--window", "1", "--requests-metric", "promhttp_metric_handler_requests_total")
+        code, doc = once(
+            "--api-url", url, "--window", "1", "--requests-metric", "promhttp_metric_handler_requests_total"
+        )
         assert code == 0, doc["api"]
         assert doc["requests"]["total"] >= 2 and doc["requests"]["rps"] > 0
         assert doc["naming"]["requests"] == ["promhttp_metric_handler_requests_total"]
@@ -72,6 +78,7 @@ def test_prometheus_own_metrics_are_recognised_with_no_flags():
     with running_prometheus(scrape_config([])) as url:
         source = ScrapeSource(url, history_points=5)
         try:
+
             def twenty_queries():
                 with httpx.Client() as client:
                     for _ in range(20):
@@ -83,7 +90,10 @@ def test_prometheus_own_metrics_are_recognised_with_no_flags():
     assert status.up and status.error is None, status.error
     assert source.last_scrape.encoding == "gzip"
     c = snap.metrics
-    assert c.requests_metrics == ("prometheus_http_requests_total",) and c.latency.metric == "prometheus_http_request_duration_seconds"
+    assert (
+        c.requests_metrics == ("prometheus_http_requests_total",)
+        and c.latency.metric == "prometheus_http_request_duration_seconds"
+    )
     assert c.endpoint_label == "handler" and c.code_label == "code"
     rows = [x for x in snap.requests.by_series if x.endpoint == "/api/v1/query"]
     assert len(rows) == 1 and rows[0].rps * source.span_seconds() == pytest.approx(20, abs=1e-6)
@@ -95,7 +105,9 @@ def test_a_prometheus_client_app_served_gzipped():
         app.record("/predict", "200", 5, 0.02)
         source = ScrapeSource(app.url, history_points=5)
         try:
-            status, snap = two_polls(source, lambda: (app.record("/predict", "200", 90, 0.02), app.record("/predict", "500", 10, 0.2)))
+            status, snap = two_polls(
+                source, lambda: (app.record("/predict", "200", 90, 0.02), app.record("/predict", "500", 10, 0.2))
+            )
         finally:
             source.close()
     assert status.up and status.error is None and source.last_scrape.encoding == "gzip"
@@ -111,14 +123,19 @@ def test_a_prometheus_client_app_served_gzipped():
 def api_behind_victoria():
     """The bundled API scraped by VictoriaMetrics under a path prefix, with basic auth on its API."""
     with running_api() as api:
-        with running_victoria_metrics([api.removeprefix("http://")], path_prefix="/prometheus", user="ops", password="s3cret") as vm:
+        with running_victoria_metrics(
+            [api.removeprefix("http://")], path_prefix="/prometheus", user="ops", password="s3cret"
+        ) as vm:
             with httpx.Client(timeout=5) as client:
                 for i in range(60):
                     client.post(api + "/predict", json={"user_id": "4369-PFYCS" if i % 4 else "0000-NOONE"})
                 deadline = time.monotonic() + 40
                 while time.monotonic() < deadline:  # until VictoriaMetrics holds the last of them
-                    rows = client.get(vm + "/api/v1/query", params={"query": 'sum(api_requests_total{endpoint="/predict"})'},
-                                      auth=("ops", "s3cret")).json()["data"]["result"]  # fmt: skip
+                    rows = client.get(
+                        vm + "/api/v1/query",
+                        params={"query": 'sum(api_requests_total{endpoint="/predict"})'},
+                        auth=("ops", "s3cret"),
+                    ).json()["data"]["result"]
                     if rows and float(rows[0]["value"][1]) >= 60:
                         break
                     time.sleep(0.5)
@@ -135,8 +152,11 @@ def test_once_reads_the_api_through_victoria_metrics(api_behind_victoria, monkey
     code, doc = once("--prometheus-url", vm, "--basic-auth", "ops", "--window", "5")
     assert code == 0, doc["prometheus"]
     own = httpx.get(api + "/metrics").text
-    served = sum(float(line.rsplit(" ", 1)[1]) for line in own.splitlines()
-                 if line.startswith("api_requests_total{") and 'endpoint="/predict"' in line)  # fmt: skip
+    served = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in own.splitlines()
+        if line.startswith("api_requests_total{") and 'endpoint="/predict"' in line
+    )
     predict = sum(x["total"] for x in doc["requests"]["by_series"] if x["endpoint"] == "/predict")
     assert predict == served == 60
     assert doc["naming"]["family"] == "StreamFlow API" and doc["naming"]["requests"] == ["api_requests_total"]
@@ -166,15 +186,19 @@ def test_headers_and_bearer_token_reach_the_backend(tmp_path, monkeypatch):
     token.write_text("abc123\n")
     with fake_target() as t:
         t.reply = Reply(status=200, body=b'{"status":"success","data":[]}', content_type="application/json")
-        options = ConnectionOptions(headers=ConnectionOptions.parse_headers(["X-Scope-OrgID=tenant-1"]), bearer_token_file=str(token))
+        options = ConnectionOptions(
+            headers=ConnectionOptions.parse_headers(["X-Scope-OrgID=tenant-1"]), bearer_token_file=str(token)
+        )
         source = PrometheusSource(t.url + "/select/0/prometheus", options=options)
         source.snapshot(30)
         source.close()
     assert t.requests[0].startswith("/select/0/prometheus/api/v1/")  # the path prefix is kept
-    assert t.request_headers[0]["x-scope-orgid"] == "tenant-1" and t.request_headers[0]["authorization"] == "Bearer abc123"
+    assert (
+        t.request_headers[0]["x-scope-orgid"] == "tenant-1" and t.request_headers[0]["authorization"] == "Bearer abc123"
+    )
     monkeypatch.setenv("API_TOKEN", "xyz")
     with fake_target() as t:
-        t.reply = Reply(body=b"# TYPE http_requests_total counter\nhttp_requests_total{code=\"200\"} 1\n")
+        t.reply = Reply(body=b'# TYPE http_requests_total counter\nhttp_requests_total{code="200"} 1\n')
         source = ScrapeSource(t.url, options=ConnectionOptions(bearer_token_env="API_TOKEN"))
         assert source.poll().up
         source.close()
@@ -185,11 +209,14 @@ def test_a_private_ca_and_insecure(tmp_path):
     from tls_cert import self_signed
 
     tls, cert_file = self_signed(tmp_path)
-    body = b"# TYPE http_requests_total counter\nhttp_requests_total{code=\"200\"} 1\n"
+    body = b'# TYPE http_requests_total counter\nhttp_requests_total{code="200"} 1\n'
     with fake_target(tls=tls) as t:
         t.reply = Reply(body=body)
-        for options, up in ((ConnectionOptions(), False), (ConnectionOptions(ca_file=str(cert_file)), True),
-                            (ConnectionOptions(insecure=True), True)):  # fmt: skip
+        for options, up in (
+            (ConnectionOptions(), False),
+            (ConnectionOptions(ca_file=str(cert_file)), True),
+            (ConnectionOptions(insecure=True), True),
+        ):
             source = ScrapeSource(t.url, options=options)
             status = source.poll()
             source.close()
@@ -199,7 +226,11 @@ def test_a_private_ca_and_insecure(tmp_path):
 
 
 def test_connection_flags_are_usage_errors_when_they_cannot_apply(tmp_path):
-    run = lambda *a: subprocess.run([sys.executable, "-m", "streamflow_tui.cli", "--once", *a], capture_output=True, text=True, timeout=60)  # noqa: E731
+    def run(*a):
+        return subprocess.run(
+            [sys.executable, "-m", "streamflow_tui.cli", "--once", *a], capture_output=True, text=True, timeout=60
+        )
+
     done = run("--api-url", "http://127.0.0.1:9", "--header", "X-A=1")
     assert done.returncode == 2 and "apply to --prometheus-url" in done.stderr
     done = run("--prometheus-url", "http://127.0.0.1:9", "--bearer-token-file", str(tmp_path / "missing"))

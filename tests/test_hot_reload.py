@@ -11,17 +11,21 @@ import time
 
 import httpx
 import pytest
+from conftest import running_api
 
 import streamflow_data as sd
-from conftest import running_api
 
 POLL_S = 1.0
 RATE = 200
 
 
 def retrain(registry: str, month: str, kind: str = "local") -> dict:
-    done = subprocess.run([sys.executable, "-m", "api.retrain_cli", "--data", month, "--registry", kind, "--registry-location", registry],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "api.retrain_cli", "--data", month, "--registry", kind, "--registry-location", registry],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -29,6 +33,7 @@ def retrain(registry: str, month: str, kind: str = "local") -> dict:
 async def open_load(url: str, users: list[str], seconds: float, answers: list) -> None:
     """Bounded open-model load: one request every 1/RATE s for ``seconds``, each answer recorded."""
     async with httpx.AsyncClient(base_url=url, timeout=10, limits=httpx.Limits(max_connections=64)) as client:
+
         async def one(i: int) -> None:
             sent = time.time()
             try:
@@ -49,7 +54,9 @@ async def open_load(url: str, users: list[str], seconds: float, answers: list) -
 def test_a_promotion_under_load_drops_nothing(tmp_path, kind):
     registry = str(tmp_path / "registry") if kind == "local" else f"sqlite:///{tmp_path}/mlflow.db"
     users = [r["user_id"] for r in sd.iter_rows("month_005")][:2000]
-    with running_api("--workers", "2", "--registry", kind, "--registry-location", registry, "--registry-poll", str(POLL_S)) as api:
+    with running_api(
+        "--workers", "2", "--registry", kind, "--registry-location", registry, "--registry-poll", str(POLL_S)
+    ) as api:
         old = httpx.get(api + "/health").json()["model_version"]
         answers: list = []
         promoted_at: list[float] = []
@@ -86,11 +93,21 @@ def test_admin_reload_now_and_a_broken_registry_keeps_the_model(tmp_path):
         retrain(str(registry), "month_004")
         assert httpx.get(api + "/health").json()["model_version"] == old  # no poll: nothing changes by itself
         answer = httpx.post(api + "/admin/reload").json()
-        assert answer["changed"] is True and answer["previous"] == old and answer["model_version"].startswith("month_004-")
+        assert (
+            answer["changed"] is True and answer["previous"] == old and answer["model_version"].startswith("month_004-")
+        )
         metrics = httpx.get(api + "/metrics").text
-        info = {line.split(" ")[0]: float(line.split(" ")[1]) for line in metrics.splitlines() if line.startswith("api_model_info{")}
-        assert sorted(info.values()) == [0.0, 1.0] and any(answer["model_version"] in k and v == 1 for k, v in info.items())
-        assert f'api_reference_probability_count{{version="{answer["model_version"]}"}} 4900.0' in metrics  # its 70 % training part
+        info = {
+            line.split(" ")[0]: float(line.split(" ")[1])
+            for line in metrics.splitlines()
+            if line.startswith("api_model_info{")
+        }
+        assert sorted(info.values()) == [0.0, 1.0] and any(
+            answer["model_version"] in k and v == 1 for k, v in info.items()
+        )
+        assert (
+            f'api_reference_probability_count{{version="{answer["model_version"]}"}} 4900.0' in metrics
+        )  # its 70 % training part
 
         (registry / "aliases.json").write_text("{ not json")  # a corrupted registry
         broken = httpx.post(api + "/admin/reload")
@@ -109,7 +126,10 @@ def test_an_unusable_registry_at_start_serves_the_bundled_model_and_says_so(tmp_
         health = httpx.get(api + "/health").json()
         assert health["model_version"].startswith("month_000-")
         assert "gone-123 is not in the registry" in health["registry"]["error"]
-        assert httpx.post(api + "/predict", json={"user_id": next(sd.iter_rows("month_005"))["user_id"]}).status_code == 200
+        assert (
+            httpx.post(api + "/predict", json={"user_id": next(sd.iter_rows("month_005"))["user_id"]}).status_code
+            == 200
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -121,7 +141,9 @@ def test_mlflow_without_a_tracking_uri_serves_the_bundled_model_and_says_so(monk
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     with running_api("--registry", "mlflow") as api:
         health = httpx.get(api + "/health").json()
-        assert health["model_version"].startswith("month_000-") and "needs a tracking URI" in health["registry"]["error"]
+        assert (
+            health["model_version"].startswith("month_000-") and "needs a tracking URI" in health["registry"]["error"]
+        )
         assert httpx.post(api + "/admin/reload").status_code == 503
 
 
@@ -129,6 +151,7 @@ def test_prometheus_reads_the_new_version_and_its_reference(tmp_path):
     """Through a real Prometheus at 5 s: the replaced version's info series reads 0 and is not shown; the
     reference scores are the new model's (its 4,900 training rows)."""
     from prometheus_server import running_prometheus, scrape_config
+
     from streamflow_tui.core.prometheus import PrometheusSource
 
     registry = tmp_path / "registry"

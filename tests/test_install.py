@@ -16,7 +16,6 @@ import zipfile
 from pathlib import Path
 
 import httpx
-
 from conftest import REPO, free_port, wait_http
 from metrics_text import samples, value
 
@@ -38,22 +37,36 @@ def test_wheel_install_runs_from_anywhere(tmp_path):
     venv.create(env_dir, with_pip=False)
     py = env_dir / "bin" / "python"
     target_site = Path(
-        subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], capture_output=True, text=True, check=True).stdout.strip()
+        subprocess.run(
+            [py, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     )
     (target_site / "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target_site), str(wheel)], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target_site), str(wheel)],
+        check=True,
+    )
     script = target_site / "bin" / "streamflow-api"
     assert script.exists()
 
     clean_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
     where = subprocess.run(
         [py, "-c", "import streamflow_data, api; print(streamflow_data.data_dir())"],
-        capture_output=True, text=True, check=True, cwd=tmp_path, env=clean_env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        env=clean_env,
     ).stdout.strip()
     assert where.startswith(str(target_site)), where
 
     port = free_port()
-    proc = subprocess.Popen([py, str(script), "--port", str(port)], cwd=tmp_path, env=clean_env, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [py, str(script), "--port", str(port)], cwd=tmp_path, env=clean_env, stdout=subprocess.DEVNULL
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         wait_http(url + "/health", proc=proc)

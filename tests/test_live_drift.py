@@ -9,22 +9,42 @@ import sys
 
 import httpx
 import pytest
-
 from conftest import running_api
+
 from loadgen import LoadConfig, LoadRunner
 
 
 def replay(api: str, month: str, n: int) -> None:
-    s = LoadRunner(LoadConfig(url=api + "/predict", rate=1000, requests=n, duration=60, month=month, payload="features")).start().wait()
+    s = (
+        LoadRunner(
+            LoadConfig(url=api + "/predict", rate=1000, requests=n, duration=60, month=month, payload="features")
+        )
+        .start()
+        .wait()
+    )
     assert s.ok == n, s
 
 
 def once_drift(api: str, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "streamflow_tui.cli", "--once", "--api-url", api, "--window", "0",
-         "--drift", "month_000", "live", *extra],
-        capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "streamflow_tui.cli",
+            "--once",
+            "--api-url",
+            api,
+            "--window",
+            "0",
+            "--drift",
+            "month_000",
+            "live",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 @pytest.mark.parametrize("month, decision", [("month_003", "RETRAINING_TRIGGERED"), ("month_000", "NO_ACTION")])
@@ -64,12 +84,11 @@ def test_live_rows_are_shared_by_every_worker():
     import time
 
     import httpx
-
     from conftest import running_api
 
     with running_api("--workers", "2") as url:
         with httpx.Client(base_url=url, timeout=10) as c:
-            for i in range(120):
+            for _ in range(120):
                 c.post("/predict", json={"user_id": "4369-PFYCS"})
             deadline = time.monotonic() + 10
             while c.get("/monitoring/recent").json()["count"] < 120 and time.monotonic() < deadline:

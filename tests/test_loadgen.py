@@ -9,12 +9,12 @@ import time
 
 import httpx
 import pytest
-
 from conftest import free_port, running_api
 from fake_targets import Reply, closing_target, fake_target, stalling_target
+from metrics_text import samples, value
+
 from loadgen import LoadConfig, LoadConfigError, LoadRunner
 from loadgen.processes import run_processes
-from metrics_text import samples, value
 
 
 def assert_accounting(s) -> None:
@@ -90,7 +90,9 @@ def test_ramp_up_starts_slow(api):
 def test_stop_is_fast_and_accounts_for_everything():
     with fake_target() as t:
         t.reply = Reply(delay=5, body=b"{}")
-        runner = LoadRunner(LoadConfig(url=t.url + "/slow", concurrency=8, duration=60, payload="none", timeout=30)).start()
+        runner = LoadRunner(
+            LoadConfig(url=t.url + "/slow", concurrency=8, duration=60, payload="none", timeout=30)
+        ).start()
         time.sleep(0.5)
         started = time.perf_counter()
         s = runner.stop()
@@ -110,13 +112,23 @@ def test_stop_is_fast_and_accounts_for_everything():
 def test_errors_are_classified(make, kind):
     with fake_target() as t:
         t.reply = make(t)
-        s = LoadRunner(LoadConfig(url=t.url + "/x", concurrency=2, duration=1.2, payload="none", timeout=0.5)).start().wait()
+        s = (
+            LoadRunner(LoadConfig(url=t.url + "/x", concurrency=2, duration=1.2, payload="none", timeout=0.5))
+            .start()
+            .wait()
+        )
     assert_accounting(s)
     assert s.errors > 0 and s.ok == 0 and set(s.error_kinds) == {kind}
 
 
 def test_refused_and_reset_connections():
-    s = LoadRunner(LoadConfig(url=f"http://127.0.0.1:{free_port()}/", concurrency=2, requests=20, duration=5, payload="none")).start().wait()
+    s = (
+        LoadRunner(
+            LoadConfig(url=f"http://127.0.0.1:{free_port()}/", concurrency=2, requests=20, duration=5, payload="none")
+        )
+        .start()
+        .wait()
+    )
     assert_accounting(s)
     assert s.error_kinds == {"connect_refused": 20}
     with closing_target() as url:
@@ -140,7 +152,11 @@ def test_a_stall_raises_corrected_latency_far_more_than_uncorrected():
 def test_a_target_that_cannot_keep_up_is_reported_and_bounded():
     with fake_target() as t:
         t.reply = Reply(delay=0.5, body=b"{}")
-        s = LoadRunner(LoadConfig(url=t.url + "/x", rate=500, duration=2, max_in_flight=20, payload="none", timeout=5)).start().wait()
+        s = (
+            LoadRunner(LoadConfig(url=t.url + "/x", rate=500, duration=2, max_in_flight=20, payload="none", timeout=5))
+            .start()
+            .wait()
+        )
     assert_accounting(s)
     assert s.fell_behind and s.not_sent > 500
     assert s.sent <= 20 * (2 / 0.5 + 2)  # in-flight cap bounds what was sent
@@ -168,8 +184,14 @@ def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize(
     "args, words",
-    [(["--url", "ftp://x"], "http(s) URL"), (["--rate", "-5"], "positive"), (["--rate", "5", "-c", "2"], "not allowed"),
-     (["--month", "month_099"], "unknown month"), (["--ramp-up", "3"], "open model"), (["--processes", "0"], "at least 1")],
+    [
+        (["--url", "ftp://x"], "http(s) URL"),
+        (["--rate", "-5"], "positive"),
+        (["--rate", "5", "-c", "2"], "not allowed"),
+        (["--month", "month_099"], "unknown month"),
+        (["--ramp-up", "3"], "open model"),
+        (["--processes", "0"], "at least 1"),
+    ],
 )
 def test_cli_usage_errors(args, words):
     proc = _cli(*args)
@@ -177,7 +199,9 @@ def test_cli_usage_errors(args, words):
 
 
 def test_cli_replays_drifted_features_and_the_api_counts_every_request(api):
-    proc = _cli("--url", api, "--rate", "200", "--duration", "3", "--month", "month_003", "--payload", "features", "--json")
+    proc = _cli(
+        "--url", api, "--rate", "200", "--duration", "3", "--month", "month_003", "--payload", "features", "--json"
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["schema"] == "streamflow.load/1" and report["target"]["payload"] == "features"
@@ -185,7 +209,17 @@ def test_cli_replays_drifted_features_and_the_api_counts_every_request(api):
     assert t["sent"] == t["ok"] + t["errors"] + t["cancelled"] and t["ok"] == pytest.approx(600, abs=2)
     assert report["send_rate"] == pytest.approx(200, rel=0.02)
     for key in ("corrected", "uncorrected"):
-        assert set(report["latency_seconds"][key]) == {"fastest", "slowest", "average", "stddev", "p50", "p90", "p95", "p99", "p99_9"}
+        assert set(report["latency_seconds"][key]) == {
+            "fastest",
+            "slowest",
+            "average",
+            "stddev",
+            "p50",
+            "p90",
+            "p95",
+            "p99",
+            "p99_9",
+        }
     assert sum(h["count"] for h in report["histogram"]) == t["ok"] + t["errors"]
     assert sum(r["sent"] for r in report["timeline"]) == t["sent"]
     m = samples(httpx.get(api + "/metrics").text)
@@ -209,12 +243,18 @@ def test_processes_merge_their_histograms(api):
 
 def test_a_dead_api_is_not_throughput():
     """Refused connections are errors with their own count, not answers: achieved 0, no latencies."""
-    s = LoadRunner(LoadConfig(url=f"http://127.0.0.1:{free_port()}/predict", rate=200, duration=1.5, payload="none")).start().wait()
+    s = (
+        LoadRunner(LoadConfig(url=f"http://127.0.0.1:{free_port()}/predict", rate=200, duration=1.5, payload="none"))
+        .start()
+        .wait()
+    )
     assert_accounting(s)
     assert s.errors == s.sent == s.no_answer > 200
     assert s.achieved_rps == 0
     assert s.corrected["p50"] is None and s.uncorrected["p50"] is None
-    live = LoadRunner(LoadConfig(url=f"http://127.0.0.1:{free_port()}/predict", rate=200, duration=3, payload="none")).start()
+    live = LoadRunner(
+        LoadConfig(url=f"http://127.0.0.1:{free_port()}/predict", rate=200, duration=3, payload="none")
+    ).start()
     try:
         time.sleep(2.2)
         assert live.snapshot().achieved_rps == 0
@@ -225,15 +265,34 @@ def test_a_dead_api_is_not_throughput():
 def test_http_errors_are_answers():
     with fake_target() as t:
         t.reply = Reply(status=503, body=b"busy")
-        s = LoadRunner(LoadConfig(url=t.url + "/", concurrency=2, requests=30, duration=5, payload="none")).start().wait()
+        s = (
+            LoadRunner(LoadConfig(url=t.url + "/", concurrency=2, requests=30, duration=5, payload="none"))
+            .start()
+            .wait()
+        )
     assert s.errors == 30 and s.no_answer == 0 and s.achieved_rps > 0 and s.corrected["p50"] is not None
 
 
 def test_ctrl_c_still_reports_every_request(api):
     import signal
 
-    proc = subprocess.Popen([sys.executable, "-m", "loadgen.cli", "--url", api, "--rate", "300", "--duration", "30", "--json",
-                             "--no-progress"], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "loadgen.cli",
+            "--url",
+            api,
+            "--rate",
+            "300",
+            "--duration",
+            "30",
+            "--json",
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(2.5)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=20)

@@ -5,13 +5,13 @@ Drift view's reference vs current distribution of the selected feature."""
 from __future__ import annotations
 
 import pytest
-from textual.widgets import DataTable, Input, Select
-
 from conftest import running_api
 from reference_scores import reference_shares, shares_of
+from test_console import console, wait_for
+from textual.widgets import DataTable, Input, Select
+
 from streamflow_data import load_frame
 from streamflow_tui.app import create_app
-from test_console import console, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,9 @@ async def test_labels_from_the_load_view_feed_quality_over_time(api_month_004, t
 
         app.query_one("#load-feedback", Input).value = "0.5"
         await pilot.press("l")
-        await wait_for(pilot, lambda: app.snapshot and app.snapshot.performance and (app.snapshot.performance.labels or 0) > 100)
+        await wait_for(
+            pilot, lambda: app.snapshot and app.snapshot.performance and (app.snapshot.performance.labels or 0) > 100
+        )
         await wait_for(pilot, lambda: "taken by /feedback" in stats())
         feedback = app.load.feedback()
         assert feedback["delay_s"] == 0.5 and feedback["sent"] > 0 and feedback["failed"] == 0

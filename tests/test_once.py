@@ -9,16 +9,32 @@ import sys
 
 import httpx
 import pytest
-
 from conftest import free_port, running_api
 from fake_targets import Reply, fake_target
 
-TOP_KEYS = ["schema", "taken_at", "source", "api", "prometheus", "window_seconds", "scrape_interval_seconds", "requests",
-            "latency_seconds", "latency_histogram", "model", "slo", "performance", "drift", "naming"]  # fmt: skip
+TOP_KEYS = [
+    "schema",
+    "taken_at",
+    "source",
+    "api",
+    "prometheus",
+    "window_seconds",
+    "scrape_interval_seconds",
+    "requests",
+    "latency_seconds",
+    "latency_histogram",
+    "model",
+    "slo",
+    "performance",
+    "drift",
+    "naming",
+]
 
 
 def once(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "streamflow_tui.cli", "--once", *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "streamflow_tui.cli", "--once", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +101,14 @@ def test_nothing_usable_is_said_not_zeroed():
 
 @pytest.mark.parametrize(
     "args",
-    [["--window", "-1"], ["--window", "nan"], ["--slo-error-ratio", "2"], ["--requests-metric", "bad name"],
-     ["--prometheus-url", "http://127.0.0.1:9", "--window", "0"], ["--bogus"]],
+    [
+        ["--window", "-1"],
+        ["--window", "nan"],
+        ["--slo-error-ratio", "2"],
+        ["--requests-metric", "bad name"],
+        ["--prometheus-url", "http://127.0.0.1:9", "--window", "0"],
+        ["--bogus"],
+    ],
 )
 def test_usage_errors_exit_2(args):
     proc = once(*args, "--api-url", "http://127.0.0.1:9")
@@ -133,12 +155,25 @@ def test_once_imports_neither_pandas_textual_nor_evidently(api):
     assert "HEAVY []" in proc.stderr
 
 
-DRIFT_KEYS = ["reference", "current", "drift_share", "drifted_columns", "total_columns", "threshold", "decision",
-              "target_drift", "report_html", "report_json", "columns"]  # fmt: skip
+DRIFT_KEYS = [
+    "reference",
+    "current",
+    "drift_share",
+    "drifted_columns",
+    "total_columns",
+    "threshold",
+    "decision",
+    "target_drift",
+    "report_html",
+    "report_json",
+    "columns",
+]
 
 
 def test_drift_json_text_and_exit_3(api, tmp_path):
-    proc = once("--api-url", api, "--window", "0", "--json", "--drift", "month_000", "month_003", "--reports-dir", str(tmp_path))
+    proc = once(
+        "--api-url", api, "--window", "0", "--json", "--drift", "month_000", "month_003", "--reports-dir", str(tmp_path)
+    )
     assert proc.returncode == 0, proc.stderr
     drift = json.loads(proc.stdout)["drift"]
     assert list(drift) == DRIFT_KEYS
@@ -148,19 +183,42 @@ def test_drift_json_text_and_exit_3(api, tmp_path):
     assert [c["drifted"] for c in drift["columns"]] == sorted((c["drifted"] for c in drift["columns"]), reverse=True)
     assert re.search(r"drift_2024-01-31_vs_2024-04-30_\d{8}T\d{6}Z-[0-9a-f]{6}\.html$", drift["report_html"])
 
-    failing = once("--api-url", api, "--window", "0", "--drift", "month_000", "month_003", "--fail-on-drift",
-                   "--reports-dir", str(tmp_path))  # fmt: skip
+    failing = once(
+        "--api-url",
+        api,
+        "--window",
+        "0",
+        "--drift",
+        "month_000",
+        "month_003",
+        "--fail-on-drift",
+        "--reports-dir",
+        str(tmp_path),
+    )
     assert failing.returncode == 3
     text = failing.stdout
     assert "RETRAINING_TRIGGERED" in text and "8/15 columns drifted" in text
-    table = text[text.index("column"):]
+    table = text[text.index("column") :]
     assert table.index("monthly_fee") < table.index("months_active")  # drifted rows first
-    calm = once("--api-url", api, "--window", "0", "--drift", "month_000", "month_001", "--fail-on-drift", "--reports-dir", str(tmp_path))
+    calm = once(
+        "--api-url",
+        api,
+        "--window",
+        "0",
+        "--drift",
+        "month_000",
+        "month_001",
+        "--fail-on-drift",
+        "--reports-dir",
+        str(tmp_path),
+    )
     assert calm.returncode == 0 and "NO_ACTION" in calm.stdout
 
 
 def test_drift_errors_exit_1_with_the_reason(api, tmp_path):
-    proc = once("--api-url", api, "--window", "0", "--json", "--drift", "month_000", "month_042", "--reports-dir", str(tmp_path))
+    proc = once(
+        "--api-url", api, "--window", "0", "--json", "--drift", "month_000", "month_042", "--reports-dir", str(tmp_path)
+    )
     assert proc.returncode == 1
     assert "unknown month 'month_042'" in proc.stderr
     assert "unknown month 'month_042'" in json.loads(proc.stdout)["drift"]["error"]  # the reason, not just null

@@ -11,10 +11,10 @@ import sys
 import httpx
 import numpy as np
 import pytest
+from conftest import running_api
 from sklearn.metrics import roc_auc_score
 
 import streamflow_data as sd
-from conftest import running_api
 from streamflow_tui.core.performance import binned_auc, cbpe, per_bucket
 
 EDGES = [round(0.01 * i, 2) for i in range(1, 101)] + [float("inf")]
@@ -41,7 +41,9 @@ def test_binned_auc_is_within_0_01_of_the_exact_one():
         scores = [min(1.0, max(0.0, rng.gauss(0.35 if y else 0.2, 0.15))) for y in labels]
         pos = per_bucket(cumulative([s for s, y in zip(scores, labels) if y]))
         neg = per_bucket(cumulative([s for s, y in zip(scores, labels) if not y]))
-        assert binned_auc([c for *_, c in pos], [c for *_, c in neg]) == pytest.approx(roc_auc_score(labels, scores), abs=0.01)
+        assert binned_auc([c for *_, c in pos], [c for *_, c in neg]) == pytest.approx(
+            roc_auc_score(labels, scores), abs=0.01
+        )
 
 
 def test_cbpe_from_buckets_matches_the_exact_expectation():
@@ -58,8 +60,12 @@ def test_cbpe_from_buckets_matches_the_exact_expectation():
 
 
 def once(api: str, *args: str) -> tuple[int, dict]:
-    done = subprocess.run([sys.executable, "-m", "streamflow_tui.cli", "--once", "--json", "--api-url", api, "--window", "0", *args],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "streamflow_tui.cli", "--once", "--json", "--api-url", api, "--window", "0", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return done.returncode, json.loads(done.stdout)
 
 
@@ -71,10 +77,15 @@ def month_001_scored_and_labelled():
         with httpx.Client(base_url=api, timeout=60) as c:
             predictions = []
             for start in range(0, len(rows), 1000):
-                batch = c.post("/predict/batch", json={"items": [{"user_id": r["user_id"]} for r in rows[start:start + 1000]]}).json()
+                batch = c.post(
+                    "/predict/batch", json={"items": [{"user_id": r["user_id"]} for r in rows[start : start + 1000]]}
+                ).json()
                 predictions += batch["predictions"]
             code, before = once(api)
-            feedback = [{"prediction_id": p["prediction_id"], "actual": int(r["churn_label"])} for p, r in zip(predictions, rows)]
+            feedback = [
+                {"prediction_id": p["prediction_id"], "actual": int(r["churn_label"])}
+                for p, r in zip(predictions, rows)
+            ]
             answer = c.post("/feedback", json={"items": feedback}).json()
             model = c.get("/model").json()
             yield api, c, rows, predictions, before, answer, model
@@ -114,14 +125,23 @@ def test_feedback_edge_cases(month_001_scored_and_labelled):
     _, c, rows, predictions, _, _, _ = month_001_scored_and_labelled
     first = predictions[0]["prediction_id"]
     label = int(rows[0]["churn_label"])
-    assert c.post("/feedback", json={"prediction_id": first, "actual": label}).json()["status"] == "already"  # idempotent
+    assert (
+        c.post("/feedback", json={"prediction_id": first, "actual": label}).json()["status"] == "already"
+    )  # idempotent
     assert c.post("/feedback", json={"prediction_id": first, "actual": 1 - label}).status_code == 409
     r = c.post("/feedback", json={"prediction_id": "no-such-id", "actual": 1})
     assert r.status_code == 404 and "no-such-id" in r.json()["detail"]
-    for bad in ({"prediction_id": first, "actual": 2}, {"prediction_id": first, "actual": True}, {"prediction_id": first, "actual": "1"},
-                {"actual": 1}, {"prediction_id": first, "user_id": "x", "actual": 1}):  # fmt: skip
+    for bad in (
+        {"prediction_id": first, "actual": 2},
+        {"prediction_id": first, "actual": True},
+        {"prediction_id": first, "actual": "1"},
+        {"actual": 1},
+        {"prediction_id": first, "user_id": "x", "actual": 1},
+    ):
         assert c.post("/feedback", json=bad).status_code == 422, bad
-    batch = c.post("/feedback", json={"items": [{"prediction_id": "nope", "actual": 0}, {"prediction_id": first, "actual": label}]}).json()
+    batch = c.post(
+        "/feedback", json={"items": [{"prediction_id": "nope", "actual": 0}, {"prediction_id": first, "actual": label}]}
+    ).json()
     assert [i["status"] for i in batch["items"]] == ["unknown", "already"]
     # /predict keeps answering after all of it.
     assert c.post("/predict", json={"user_id": rows[1]["user_id"]}).status_code == 200
@@ -132,10 +152,16 @@ def test_feedback_by_user_id_and_the_labelled_metrics():
     with running_api("--month", "month_001") as api, httpx.Client(base_url=api) as c:
         for r in rows:
             assert c.post("/predict", json={"user_id": r["user_id"]}).status_code == 200
-        answer = c.post("/feedback", json={"items": [{"user_id": r["user_id"], "actual": int(r["churn_label"])} for r in rows]}).json()
+        answer = c.post(
+            "/feedback", json={"items": [{"user_id": r["user_id"], "actual": int(r["churn_label"])} for r in rows]}
+        ).json()
         metrics = c.get("/metrics").text
     assert answer["labelled"] == 50
-    counted = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if line.startswith("api_labelled_predictions_total{"))
+    counted = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("api_labelled_predictions_total{")
+    )
     assert counted == 50
 
 
@@ -145,9 +171,30 @@ def test_the_load_generator_feeds_delayed_labels():
 
     with running_api("--month", "month_001") as api:
         start = time.monotonic()
-        done = subprocess.run([sys.executable, "-m", "loadgen.cli", "--url", api, "--month", "month_001", "--payload", "user_id",
-                               "--rate", "400", "--requests", "2000", "--feedback-delay", "1", "--json", "--no-progress"],
-                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "loadgen.cli",
+                "--url",
+                api,
+                "--month",
+                "month_001",
+                "--payload",
+                "user_id",
+                "--rate",
+                "400",
+                "--requests",
+                "2000",
+                "--feedback-delay",
+                "1",
+                "--json",
+                "--no-progress",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         elapsed = time.monotonic() - start
         report = json.loads(done.stdout)
         code, doc = once(api)
@@ -161,8 +208,12 @@ def test_the_load_generator_feeds_delayed_labels():
 
 
 def test_feedback_needs_user_id_payloads():
-    done = subprocess.run([sys.executable, "-m", "loadgen.cli", "--payload", "features", "--feedback-delay", "1", "-n", "1"],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "loadgen.cli", "--payload", "features", "--feedback-delay", "1", "-n", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "needs --payload user_id" in done.stderr
 
 

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from conftest import free_port, wait_http
 
 
@@ -58,8 +57,14 @@ def wait_gone(pids: set[int], timeout: float) -> set[int]:
 def start_console_in_a_terminal() -> tuple[subprocess.Popen, int]:
     master, slave = pty.openpty()
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"}
-    proc = subprocess.Popen([sys.executable, "-m", "streamflow_tui.cli"], stdin=slave, stdout=slave, stderr=slave, env=env,
-                            start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamflow_tui.cli"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+    )
     os.close(slave)
     return proc, master
 
@@ -124,8 +129,11 @@ def test_closing_the_terminal_stops_everything():
 
 def test_api_with_two_workers_stops_on_sighup():
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "--port", str(port), "--workers", "2"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "--port", str(port), "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/health", timeout=90, proc=proc)
         kids = children(proc.pid)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import free_port
 from fake_targets import Reply, fake_target
+
 from streamflow_tui.core.prometheus import PrometheusClient, PrometheusError, PrometheusSource
 
 
@@ -18,14 +18,33 @@ def _json(status: int, payload: dict) -> Reply:
 @pytest.mark.parametrize(
     "reply, kind, words",
     [
-        (_json(400, {"status": "error", "errorType": "bad_data", "error": "parse error at char 5"}), "bad_data", "parse error at char 5"),
-        (_json(422, {"status": "error", "errorType": "execution", "error": "query processing would load too many samples"}), "execution", "too many samples"),
+        (
+            _json(400, {"status": "error", "errorType": "bad_data", "error": "parse error at char 5"}),
+            "bad_data",
+            "parse error at char 5",
+        ),
+        (
+            _json(
+                422,
+                {"status": "error", "errorType": "execution", "error": "query processing would load too many samples"},
+            ),
+            "execution",
+            "too many samples",
+        ),
         (_json(503, {"status": "error", "errorType": "unavailable", "error": "not ready"}), "unavailable", "not ready"),
         (Reply(status=404, body=b"404 page not found\n", content_type="text/plain"), "not_found", "is http"),
         (Reply(status=502, body=b"<html>Bad Gateway</html>", content_type="text/html"), "http", "HTTP 502"),
-        (Reply(status=200, body=b'{"status": "success", "data": {', content_type="application/json"), "invalid", "not its JSON API"),
+        (
+            Reply(status=200, body=b'{"status": "success", "data": {', content_type="application/json"),
+            "invalid",
+            "not its JSON API",
+        ),
         (Reply(status=200, body=b"[1, 2, 3]", content_type="application/json"), "invalid", "not its JSON API"),
-        (_json(200, {"status": "success", "data": {"resultType": "matrix", "result": []}}), "invalid", "unexpected result"),
+        (
+            _json(200, {"status": "success", "data": {"resultType": "matrix", "result": []}}),
+            "invalid",
+            "unexpected result",
+        ),
     ],
 )
 def test_error_shapes_become_clear_errors(reply, kind, words):
@@ -50,17 +69,33 @@ def test_unreachable_and_timeout():
 
 
 def _vector(*rows) -> Reply:
-    return _json(200, {"status": "success", "data": {"resultType": "vector", "result": [{"metric": m, "value": [1, v]} for m, v in rows]}})
+    return _json(
+        200,
+        {
+            "status": "success",
+            "data": {"resultType": "vector", "result": [{"metric": m, "value": [1, v]} for m, v in rows]},
+        },
+    )
 
 
 def test_nan_and_inf_values_are_not_numbers():
     def answer(path: str) -> Reply:
         q = path
         if path.startswith("/api/v1/label/__name__/values"):
-            return _json(200, {"status": "success", "data": ["api_requests_total", "api_request_latency_seconds_bucket"]})
+            return _json(
+                200, {"status": "success", "data": ["api_requests_total", "api_request_latency_seconds_bucket"]}
+            )
         if path.startswith("/api/v1/series"):
-            series = [{"__name__": "api_requests_total", "endpoint": "/p", "status": "success", "code": "200", "instance": "a"},
-                      {"__name__": "api_request_latency_seconds_bucket", "endpoint": "/p", "le": "+Inf", "instance": "a"}]
+            series = [
+                {
+                    "__name__": "api_requests_total",
+                    "endpoint": "/p",
+                    "status": "success",
+                    "code": "200",
+                    "instance": "a",
+                },
+                {"__name__": "api_request_latency_seconds_bucket", "endpoint": "/p", "le": "+Inf", "instance": "a"},
+            ]
             return _json(200, {"status": "success", "data": series})
         if path.startswith("/api/v1/targets"):
             return _json(200, {"status": "success", "data": {"activeTargets": [{"scrapeInterval": "1s"}]}})

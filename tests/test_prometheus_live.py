@@ -10,9 +10,9 @@ import time
 
 import httpx
 import pytest
-
 from metrics_text import samples, total
 from prometheus_server import query
+
 from streamflow_tui.core.prometheus import PrometheusSource
 from streamflow_tui.core.promql import extrapolated_rate, histogram_quantile, parse_le
 
@@ -29,7 +29,10 @@ def test_rate_on_the_samples_prometheus_scraped_equals_prometheus(live):
     at = round(time.time() - 1, 3)
     range_ms = 10_000
     raw = _raw(live.prometheus, "api_requests_total[10s]", at)
-    theirs = {tuple(sorted(r["metric"].items())): float(r["value"][1]) for r in query(live.prometheus, "rate(api_requests_total[10s])", at)}
+    theirs = {
+        tuple(sorted(r["metric"].items())): float(r["value"][1])
+        for r in query(live.prometheus, "rate(api_requests_total[10s])", at)
+    }
     assert len(theirs) >= 3
     for key, rate in theirs.items():
         ours = extrapolated_rate(raw[key], round(at * 1000), range_ms)
@@ -41,12 +44,21 @@ def test_quantile_on_the_samples_prometheus_scraped_equals_prometheus(live):
     raw = _raw(live.prometheus, 'api_request_latency_seconds_bucket{endpoint="/predict"}[10s]', at)
     buckets = [(parse_le(dict(k)["le"]), extrapolated_rate(s, round(at * 1000), 10_000)) for k, s in raw.items()]
     for q in (0.5, 0.95, 0.99):
-        (row,) = query(live.prometheus, f'histogram_quantile({q}, sum by (le) (rate(api_request_latency_seconds_bucket{{endpoint="/predict"}}[10s])))', at)
+        (row,) = query(
+            live.prometheus,
+            f'histogram_quantile({q}, sum by (le) (rate(api_request_latency_seconds_bucket{{endpoint="/predict"}}[10s])))',
+            at,
+        )
         assert math.isclose(histogram_quantile(q, buckets), float(row["value"][1]), rel_tol=1e-9)
 
 
 def _once(*args: str) -> tuple[int, dict]:
-    proc = subprocess.run([sys.executable, "-m", "streamflow_tui.cli", "--once", "--json", *args], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "streamflow_tui.cli", "--once", "--json", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return proc.returncode, json.loads(proc.stdout)
 
 
@@ -56,7 +68,9 @@ def test_scrape_and_prometheus_report_the_same_numbers(live):
     code_p, prom = _once("--api-url", live.api, "--prometheus-url", live.prometheus, "--window", "10")
     assert (code_s, code_p) == (0, 0), (scraped, prom)
     assert scraped["source"] == "scrape" and prom["source"] == "prometheus"
-    s_rps = sum(x["rps"] for x in scraped["requests"]["by_series"] if x["endpoint"] == "/predict" and x["rps"] is not None)
+    s_rps = sum(
+        x["rps"] for x in scraped["requests"]["by_series"] if x["endpoint"] == "/predict" and x["rps"] is not None
+    )
     p_rps = sum(x["rps"] for x in prom["requests"]["by_series"] if x["endpoint"] == "/predict" and x["rps"] is not None)
     assert s_rps == pytest.approx(p_rps, rel=0.05)
     assert s_rps == pytest.approx(40, rel=0.15)
@@ -73,7 +87,9 @@ def test_replicas_are_summed_and_broken_down_per_instance(live):
     instances = {x.instance for x in snap.requests.by_series}
     assert instances == {r.removeprefix("http://") for r in live.replicas}
     # Totals are the sum of the replicas' own counters (read right after, so allow the traffic in between).
-    own = sum(total(samples(httpx.get(r + "/metrics").text), "api_requests_total", endpoint="/predict") for r in live.replicas)
+    own = sum(
+        total(samples(httpx.get(r + "/metrics").text), "api_requests_total", endpoint="/predict") for r in live.replicas
+    )
     assert snap.requests.total == pytest.approx(own, rel=0.05)
     per_instance = {}
     for x in snap.requests.by_series:

@@ -20,7 +20,9 @@ def test_regular_linear_counter_rates_at_its_slope(slope, start, n, step_ms):
     assert math.isclose(got, slope, rel_tol=1e-9, abs_tol=1e-9)
 
 
-@given(values=st.lists(counts, min_size=2, max_size=50), step_ms=st.integers(500, 30_000), tail_ms=st.integers(0, 60_000))
+@given(
+    values=st.lists(counts, min_size=2, max_size=50), step_ms=st.integers(500, 30_000), tail_ms=st.integers(0, 60_000)
+)
 def test_counter_increase_is_never_negative(values, step_ms, tail_ms):
     samples = [(i * step_ms, v) for i, v in enumerate(values)]
     eval_ms = samples[-1][0] + tail_ms
@@ -28,7 +30,10 @@ def test_counter_increase_is_never_negative(values, step_ms, tail_ms):
     assert got is None or got >= 0
 
 
-@given(before=st.lists(counts, min_size=1, max_size=10).map(sorted), after=st.lists(counts, min_size=1, max_size=10).map(sorted))
+@given(
+    before=st.lists(counts, min_size=1, max_size=10).map(sorted),
+    after=st.lists(counts, min_size=1, max_size=10).map(sorted),
+)
 def test_a_restart_counts_what_came_after_it(before, after):
     assume(after[0] < before[-1])  # the restart is visible as a drop
     values = before + after
@@ -42,7 +47,10 @@ def test_a_restart_counts_what_came_after_it(before, after):
 def test_fewer_than_two_samples_give_no_result():
     assert rate([], 10_000, 5_000) is None
     assert rate([(9_000, 3.0)], 10_000, 5_000) is None
-    assert select_range([(4_999, 1.0), (5_000, 2.0), (10_000, 3.0), (10_001, 4.0)], 10_000, 5_000) == [(5_000, 2.0), (10_000, 3.0)]
+    assert select_range([(4_999, 1.0), (5_000, 2.0), (10_000, 3.0), (10_001, 4.0)], 10_000, 5_000) == [
+        (5_000, 2.0),
+        (10_000, 3.0),
+    ]
 
 
 bounds = st.lists(st.floats(0.0001, 100, allow_nan=False), min_size=1, max_size=8, unique=True).map(sorted)
@@ -106,4 +114,6 @@ def test_edge_cases():
     assert histogram_quantile(0.99, [(1.0, 1.0), (inf, 10.0)]) == 1.0  # in +Inf: the highest finite bound
     assert histogram_quantile(0.5, [(1.0, 10.0), (inf, 10.0)]) == 0.5  # lowest bucket interpolates from 0
     assert histogram_quantile(0.5, [(-1.0, 10.0), (inf, 10.0)]) == -1.0  # lowest bound <= 0 is returned
-    assert histogram_quantile(0.5, [(1.0, 6.0), (2.0, 4.0), (inf, 10.0)]) == histogram_quantile(0.5, [(1.0, 6.0), (2.0, 6.0), (inf, 10.0)])
+    assert histogram_quantile(0.5, [(1.0, 6.0), (2.0, 4.0), (inf, 10.0)]) == histogram_quantile(
+        0.5, [(1.0, 6.0), (2.0, 6.0), (inf, 10.0)]
+    )

@@ -13,8 +13,8 @@ import math
 import random
 
 import pytest
-
 from prometheus_server import backfill, query, running_prometheus
+
 from streamflow_tui.core.promql import extrapolated_rate, histogram_quantile, parse_le, select_range
 
 T0 = 1_700_000_000_000  # ms
@@ -34,7 +34,11 @@ def _counter_cases(rng: random.Random) -> dict[str, list[tuple[int, float]]]:
             t += interval + rng.randrange(-interval // 4, interval // 4 + 1)
             if rng.random() < 0.1:
                 t += interval * rng.randrange(1, 4)  # missed scrapes
-            v = rng.uniform(0, 50) if rng.random() < 0.05 else v + rng.choice([0, 0, rng.uniform(0, 100), rng.randrange(0, 10)])
+            v = (
+                rng.uniform(0, 50)
+                if rng.random() < 0.05
+                else v + rng.choice([0, 0, rng.uniform(0, 100), rng.randrange(0, 10)])
+            )
         cases[f"c{i}"] = samples
     return cases
 
@@ -107,9 +111,14 @@ def test_rate_and_increase_match_prometheus(reference):
     for eval_ms in range(T0 + 7_321, end + 30_000, 47_000):
         for range_s in RANGES_S:
             for fn, is_rate in (("rate", True), ("increase", False)):
-                theirs = {r["metric"]["case"]: float(r["value"][1]) for r in query(url, f"{fn}(c_total[{range_s}s])", eval_ms / 1000)}
+                theirs = {
+                    r["metric"]["case"]: float(r["value"][1])
+                    for r in query(url, f"{fn}(c_total[{range_s}s])", eval_ms / 1000)
+                }
                 for case, samples in counters.items():
-                    ours = extrapolated_rate(select_range(samples, eval_ms, range_s * 1000), eval_ms, range_s * 1000, is_rate=is_rate)
+                    ours = extrapolated_rate(
+                        select_range(samples, eval_ms, range_s * 1000), eval_ms, range_s * 1000, is_rate=is_rate
+                    )
                     if case not in theirs:
                         assert ours is None, (fn, case, eval_ms, range_s)
                         continue
@@ -122,7 +131,9 @@ def test_histogram_quantile_matches_prometheus(reference):
     url, _, histograms, at_ms = reference
     compared = 0
     for q in QUANTILES + (-0.5, 1.5):
-        theirs = {r["metric"]["case"]: float(r["value"][1]) for r in query(url, f"histogram_quantile({q}, hq)", at_ms / 1000)}
+        theirs = {
+            r["metric"]["case"]: float(r["value"][1]) for r in query(url, f"histogram_quantile({q}, hq)", at_ms / 1000)
+        }
         for case, buckets in histograms.items():
             parsed = [(parse_le(le), c) for le, c in buckets]
             ours = histogram_quantile(q, [(b, c) for b, c in parsed if b is not None])

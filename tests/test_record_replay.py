@@ -8,14 +8,14 @@ import sys
 import time
 
 import pytest
-
 from test_console import api, console, wait_for  # noqa: F401  (api is a fixture)
+from test_console_snapshots import DRIFT
+
 from streamflow_tui.app import create_app
 from streamflow_tui.config import ConsoleConfig
 from streamflow_tui.core.recording import Recorder, Recording
 from streamflow_tui.core.replay import Replay
 from streamflow_tui.messages import DriftDone
-from test_console_snapshots import DRIFT
 
 
 def status(app) -> str:
@@ -73,8 +73,20 @@ async def test_a_recorded_session_replays_with_seeking(api, tmp_path):  # noqa: 
         target = time.strftime("%H:%M:%S", time.localtime(recording.times[-3]))
         app.screen.query_one("#jump-time").value = target
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app._frame.index == recording.index_at(time.mktime(time.strptime(
-            time.strftime("%Y-%m-%d ", time.localtime(recording.times[-3])) + target, "%Y-%m-%d %H:%M:%S"))))  # fmt: skip
+        await wait_for(
+            pilot,
+            lambda: (
+                app._frame.index
+                == recording.index_at(
+                    time.mktime(
+                        time.strptime(
+                            time.strftime("%Y-%m-%d ", time.localtime(recording.times[-3])) + target,
+                            "%Y-%m-%d %H:%M:%S",
+                        )
+                    )
+                )
+            ),
+        )
 
         await pilot.press("home", "plus", "plus", "p")  # play at ×4 from the start: it moves on by itself
         assert "×4" in status(app) and "▶" in status(app)
@@ -89,12 +101,18 @@ async def test_a_recorded_session_replays_with_seeking(api, tmp_path):  # noqa: 
 def test_replay_of_a_file_that_is_not_a_recording_is_a_usage_error(tmp_path):
     bad = tmp_path / "notes.db"
     bad.write_text("not a database at all, just some words that are long enough to be a header" * 10)
-    for args, says in ((["--replay", str(tmp_path / "missing.db")], "no such file"),
-                       (["--replay", str(bad)], "cannot open recording"),
-                       (["--replay", str(bad), "--api-url", "http://127.0.0.1:9"], "--api-url watch a live service"),
-                       (["--record", str(tmp_path / "no" / "such" / "dir" / "x.db"), "--api-url", "http://127.0.0.1:9"],
-                        "cannot record to")):  # fmt: skip
-        proc = subprocess.run([sys.executable, "-m", "streamflow_tui.cli", *args], capture_output=True, text=True, timeout=60)
+    for args, says in (
+        (["--replay", str(tmp_path / "missing.db")], "no such file"),
+        (["--replay", str(bad)], "cannot open recording"),
+        (["--replay", str(bad), "--api-url", "http://127.0.0.1:9"], "--api-url watch a live service"),
+        (
+            ["--record", str(tmp_path / "no" / "such" / "dir" / "x.db"), "--api-url", "http://127.0.0.1:9"],
+            "cannot record to",
+        ),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "streamflow_tui.cli", *args], capture_output=True, text=True, timeout=60
+        )
         assert proc.returncode == 2, (args, proc.stderr)
         assert says in proc.stderr, (args, proc.stderr)
 
@@ -102,6 +120,7 @@ def test_replay_of_a_file_that_is_not_a_recording_is_a_usage_error(tmp_path):
 @pytest.mark.parametrize("speed_presses, expected", [(0, 1.0), (3, 8.0)])
 def test_replay_speed_steps(tmp_path, speed_presses, expected):
     from fake_sources import snapshot
+
     from streamflow_tui.core.timeline import point_of
 
     with Recorder(tmp_path / "r.db", interval=1, source="scrape", api_url=None) as rec:

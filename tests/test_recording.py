@@ -17,44 +17,91 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from fake_sources import T0, snapshot
 from test_registry import read_only
+
 from loadgen.stats import LoadSnapshot
 from streamflow_tui.core.distribution import Distribution
 from streamflow_tui.core.drift import ColumnDrift, DriftResult
 from streamflow_tui.core.recording import FORMAT, PURGE_EVERY, Recorder, Recording, RecordingError, decode, encode
 from streamflow_tui.core.results import Bucket, Latency
-from streamflow_tui.core.timeline import point_of as timeline_point, Point
+from streamflow_tui.core.timeline import Point
+from streamflow_tui.core.timeline import point_of as timeline_point
 from streamflow_tui.core.versions import VersionChange
 
 TESTS = Path(__file__).resolve().parent
 
 DRIFT = DriftResult(
-    reference="month_000", current="month_003", reference_as_of="2024-01-31", current_as_of="2024-04-30",
-    rows_reference=7000, rows_current=7000, drift_share=8 / 15, drifted_columns=8, total_columns=15, threshold=0.3,
-    decision="RETRAINING_TRIGGERED", target_drift=0.211, churn_rate_reference=0.105, churn_rate_current=0.316,
-    label_drift=True, label_test=ColumnDrift("churn_label", "cat", "z", 0.0, 0.05, True),
+    reference="month_000",
+    current="month_003",
+    reference_as_of="2024-01-31",
+    current_as_of="2024-04-30",
+    rows_reference=7000,
+    rows_current=7000,
+    drift_share=8 / 15,
+    drifted_columns=8,
+    total_columns=15,
+    threshold=0.3,
+    decision="RETRAINING_TRIGGERED",
+    target_drift=0.211,
+    churn_rate_reference=0.105,
+    churn_rate_current=0.316,
+    label_drift=True,
+    label_test=ColumnDrift("churn_label", "cat", "z", 0.0, 0.05, True),
     columns=(
-        ColumnDrift("monthly_fee", "num", "wasserstein", 0.7768, 0.1, True, Distribution(
-            ("≤7.64", "7.64–8.81", "8.81–9.97", ">17"), (0.130, 0.167, 0.130, 0.008), (0.002, 0.036, 0.148, 0.046),
-            0.0, 0.01, "equal-width bins over the 1st–99th percentiles, tails in the end ones")),
+        ColumnDrift(
+            "monthly_fee",
+            "num",
+            "wasserstein",
+            0.7768,
+            0.1,
+            True,
+            Distribution(
+                ("≤7.64", "7.64–8.81", "8.81–9.97", ">17"),
+                (0.130, 0.167, 0.130, 0.008),
+                (0.002, 0.036, 0.148, 0.046),
+                0.0,
+                0.01,
+                "equal-width bins over the 1st–99th percentiles, tails in the end ones",
+            ),
+        ),
         ColumnDrift("rebuffer_events_7d", "num", "wasserstein", 1.63, 0.1, True),
         ColumnDrift("months_active", "num", "wasserstein", None, 0.1, False),
     ),
-    report_json="reports/evidently/drift_2024-01-31_vs_2024-04-30.json", seconds=1.234, token="abc",
-)  # fmt: skip
+    report_json="reports/evidently/drift_2024-01-31_vs_2024-04-30.json",
+    seconds=1.234,
+    token="abc",
+)
 
 LOAD = LoadSnapshot(
-    model="open", running=True, elapsed_s=12.5, target_rate=200.0, concurrency=None, sent=2500, ok=2480, errors=20,
-    cancelled=0, no_answer=3, in_flight=4, not_sent=0, late=1, max_send_lag_s=0.004, achieved_rps=199.2, send_rate=200.1,
+    model="open",
+    running=True,
+    elapsed_s=12.5,
+    target_rate=200.0,
+    concurrency=None,
+    sent=2500,
+    ok=2480,
+    errors=20,
+    cancelled=0,
+    no_answer=3,
+    in_flight=4,
+    not_sent=0,
+    late=1,
+    max_send_lag_s=0.004,
+    achieved_rps=199.2,
+    send_rate=200.1,
     corrected={"p50": 0.002, "p90": 0.004, "p95": 0.0051, "p99": 0.009, "p99_9": None},
     uncorrected={"p50": 0.0019, "p90": 0.0039, "p95": 0.005, "p99": 0.0088, "p99_9": None},
-    status_codes={"200": 2480, "422": 20}, error_kinds={"http 422": 20, "connect": 3},
-)  # fmt: skip
+    status_codes={"200": 2480, "422": 20},
+    error_kinds={"http 422": 20, "connect": 3},
+)
 
-VERSION = VersionChange(T0.timestamp() + 30, "month_000-2b3f3733a2e6", "month_004-5715c455fef8",
-                        (Bucket(0.05, 120.0), Bucket(0.1, 108.0), Bucket(math.inf, 0.0)))  # fmt: skip
+VERSION = VersionChange(
+    T0.timestamp() + 30,
+    "month_000-2b3f3733a2e6",
+    "month_004-5715c455fef8",
+    (Bucket(0.05, 120.0), Bucket(0.1, 108.0), Bucket(math.inf, 0.0)),
+)
 
 RETRAIN = {"decision": "PROMOTED", "reason": "AUC 0.84 ≥ 0.81", "auc": {"new": 0.84, "old": 0.81}, "version": None}
 
@@ -72,9 +119,20 @@ def record(path: Path, n: int, **kw) -> None:
 # -- exact serialisation -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value", [
-    snapshot(0), snapshot(7), snapshot(40, switch_at=30), snapshot(3, up=False), point_of(9), DRIFT, LOAD, VERSION,
-], ids=["snapshot-0", "snapshot-7", "snapshot-new-model", "snapshot-down", "point", "drift", "load", "version"])  # fmt: skip
+@pytest.mark.parametrize(
+    "value",
+    [
+        snapshot(0),
+        snapshot(7),
+        snapshot(40, switch_at=30),
+        snapshot(3, up=False),
+        point_of(9),
+        DRIFT,
+        LOAD,
+        VERSION,
+    ],
+    ids=["snapshot-0", "snapshot-7", "snapshot-new-model", "snapshot-down", "point", "drift", "load", "version"],
+)
 def test_round_trip_is_exact(value):
     back = decode(encode(value), type(value))
     assert back == value
@@ -167,8 +225,10 @@ def test_opening_a_recording_again_appends(tmp_path):
 def test_writes_from_many_threads(tmp_path):
     path = tmp_path / "r.db"
     recorder = Recorder(path, interval=1.0, source="scrape", api_url=None)
-    threads = [threading.Thread(target=lambda k=k: [recorder.add_poll(snapshot(i), point_of(i)) for i in range(k, 200, 4)])
-               for k in range(4)]  # fmt: skip
+    threads = [
+        threading.Thread(target=lambda k=k: [recorder.add_poll(snapshot(i), point_of(i)) for i in range(k, 200, 4)])
+        for k in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -323,13 +383,16 @@ def other_format(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("make, reason", [
-    (lambda d: d / "missing" / "r.db", "the folder .*missing does not exist"),
-    (lambda d: d, "it is a folder"),
-    (not_sqlite, "it is not an SQLite file"),
-    (other_database, "it is an SQLite database but not a StreamFlow recording \\(no format"),
-    (other_format, "it is an SQLite database but not a StreamFlow recording \\(format 'streamflow.recording/9'"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (lambda d: d / "missing" / "r.db", "the folder .*missing does not exist"),
+        (lambda d: d, "it is a folder"),
+        (not_sqlite, "it is not an SQLite file"),
+        (other_database, "it is an SQLite database but not a StreamFlow recording \\(no format"),
+        (other_format, "it is an SQLite database but not a StreamFlow recording \\(format 'streamflow.recording/9'"),
+    ],
+)
 def test_recorder_refuses_clearly(tmp_path, make, reason):
     path = make(tmp_path)
     before = path.read_bytes() if path.is_file() else None
@@ -344,7 +407,10 @@ def test_recorder_refuses_a_place_it_cannot_write(tmp_path):
     folder.mkdir()
     path = folder / "r.db"
     with read_only(folder):  # chmod, and chattr +i where the tests run as root
-        with pytest.raises(RecordingError, match=f"^cannot record to {re.escape(str(path))}: the folder {re.escape(str(folder))} is read-only"):
+        with pytest.raises(
+            RecordingError,
+            match=f"^cannot record to {re.escape(str(path))}: the folder {re.escape(str(folder))} is read-only",
+        ):
             Recorder(path, interval=1.0, source="scrape", api_url=None)
     assert not path.exists()
 
@@ -372,13 +438,16 @@ def empty_recording(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("make, reason", [
-    (lambda d: d / "nope.db", "no such file"),
-    (not_sqlite, "it is not an SQLite file"),
-    (other_database, "it is an SQLite database but not a StreamFlow recording \\(no format"),
-    (other_format, "it is an SQLite database but not a StreamFlow recording \\(format 'streamflow.recording/9'"),
-    (empty_recording, "it is empty \\(no polls recorded\\)"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (lambda d: d / "nope.db", "no such file"),
+        (not_sqlite, "it is not an SQLite file"),
+        (other_database, "it is an SQLite database but not a StreamFlow recording \\(no format"),
+        (other_format, "it is an SQLite database but not a StreamFlow recording \\(format 'streamflow.recording/9'"),
+        (empty_recording, "it is empty \\(no polls recorded\\)"),
+    ],
+)
 def test_opening_refuses_clearly(tmp_path, make, reason):
     path = make(tmp_path)
     with pytest.raises(RecordingError, match=f"^cannot open recording {re.escape(str(path))}: {reason}"):

@@ -95,7 +95,9 @@ def test_a_read_only_registry_changes_nothing(tmp_path, model):
     registry.register(record(model))
     registry.set_alias(CHAMPION, model.version)
     before = (root / "aliases.json").read_text()
-    other = ModelRecord(model=type(model)(**{**model.__dict__, "version": "month_004-x"}), data="month_004", data_hash="d", rows=1)
+    other = ModelRecord(
+        model=type(model)(**{**model.__dict__, "version": "month_004-x"}), data="month_004", data_hash="d", rows=1
+    )
     with read_only(root, root / "models"):
         with pytest.raises(RegistryError, match="cannot register month_004-x"):
             registry.register(other)

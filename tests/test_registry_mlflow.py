@@ -11,17 +11,21 @@ import time
 
 import httpx
 import numpy as np
+from conftest import free_port, running_api
 
 import streamflow_data as sd
-from streamflow_data.schema import FEATURES
 from api.model import probabilities
 from api.registry import CHAMPION, open_registry
-from conftest import free_port, running_api
+from streamflow_data.schema import FEATURES
 
 
 def retrain(uri: str, month: str) -> tuple[int, dict, str]:
-    done = subprocess.run([sys.executable, "-m", "api.retrain_cli", "--data", month, "--registry", "mlflow", "--registry-location", uri],
-                          capture_output=True, text=True, timeout=180)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "api.retrain_cli", "--data", month, "--registry", "mlflow", "--registry-location", uri],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     return done.returncode, json.loads(done.stdout), done.stderr
 
 
@@ -49,7 +53,9 @@ def test_the_loop_on_mlflow(tmp_path):
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     loaded = mlflow.pyfunc.load_model("models:/streamflow-churn@champion")
-    assert [i.name for i in loaded.metadata.get_input_schema().inputs] == list(FEATURES)  # the signature: the features in
+    assert [i.name for i in loaded.metadata.get_input_schema().inputs] == list(
+        FEATURES
+    )  # the signature: the features in
     rows = sd.load_frame("month_004")
     record = open_registry("mlflow", uri, tmp_path).get(promoted["challenger"]["version"])
     served = probabilities(record.model, rows)

@@ -11,15 +11,19 @@ import sys
 import httpx
 import pandas as pd
 import pytest
+from conftest import running_api
 
 import streamflow_data as sd
 from api.registry import CHALLENGER, CHAMPION, LocalRegistry
-from conftest import running_api
 
 
 def retrain(registry, *args: str) -> tuple[int, dict, str]:
-    done = subprocess.run([sys.executable, "-m", "api.retrain_cli", "--registry-location", str(registry), *args],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "api.retrain_cli", "--registry-location", str(registry), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return done.returncode, json.loads(done.stdout) if done.stdout.strip() else {}, done.stderr
 
 
@@ -35,10 +39,18 @@ def test_month_003_keeps_the_champion_and_month_004_promotes(tmp_path):
     assert promoted["roc_auc_change"] >= -0.005 and promoted["serving"] == promoted["challenger"]["version"]
     # Metrics side by side on the same held-out rows (30 % of month_004, stratified).
     assert promoted["data"]["holdout_rows"] == 2100 and set(promoted["champion"]["metrics"]) == {
-        "log_loss", "roc_auc", "brier", "mean_predicted", "observed_rate", "calibration_error"}
+        "log_loss",
+        "roc_auc",
+        "brier",
+        "mean_predicted",
+        "observed_rate",
+        "calibration_error",
+    }
     old, new = promoted["champion"]["metrics"], promoted["challenger"]["metrics"]
     # Why a new model is needed: the champion predicts ~12 % churn where 19.6 % happens; the challenger is calibrated.
-    assert old["mean_predicted"] < old["observed_rate"] - 0.05 and abs(new["mean_predicted"] - new["observed_rate"]) < 0.02
+    assert (
+        old["mean_predicted"] < old["observed_rate"] - 0.05 and abs(new["mean_predicted"] - new["observed_rate"]) < 0.02
+    )
     r = LocalRegistry(registry)
     assert r.alias(CHAMPION) == r.alias(CHALLENGER) == promoted["challenger"]["version"]
     lineage = r.get(r.alias(CHAMPION)).lineage()
@@ -56,24 +68,32 @@ def test_live_labels_from_the_prediction_log(tmp_path):
             assert code == 1 and "0 labelled rows" in err  # scored nothing yet
             predictions = []
             for start in range(0, len(rows), 1000):
-                items = [{"user_id": r["user_id"]} for r in rows[start:start + 1000]]
+                items = [{"user_id": r["user_id"]} for r in rows[start : start + 1000]]
                 predictions += client.post("/predict/batch", json={"items": items}).json()["predictions"]
-            feedback = [{"prediction_id": p["prediction_id"], "actual": int(r["churn_label"])} for p, r in zip(predictions, rows)]
+            feedback = [
+                {"prediction_id": p["prediction_id"], "actual": int(r["churn_label"])}
+                for p, r in zip(predictions, rows)
+            ]
             assert client.post("/feedback", json={"items": feedback}).json()["labelled"] == len(rows)
             code, decision, err = retrain(registry, "--data", "live", "--api-url", api)
             assert code == 0, err
-            assert decision["data"]["labelled_rows"] == len(rows) and decision["challenger"]["version"].startswith("live-")
+            assert decision["data"]["labelled_rows"] == len(rows) and decision["challenger"]["version"].startswith(
+                "live-"
+            )
             assert decision["decision"] == "PROMOTED", decision["reason"]  # month_004's users: the same shift as above
             assert client.post("/admin/reload").json()["model_version"] == decision["challenger"]["version"]
 
 
-@pytest.mark.parametrize("frame, message", [
-    (lambda f: f.drop(columns=["churn_label"]), "no churn_label column"),
-    (lambda f: f.assign(churn_label=0), "every labelled row has churn_label 0"),
-    (lambda f: f.head(50), "50 labelled rows; retraining needs at least 200"),
-    (lambda f: f.assign(churn_label=None), "0 labelled rows"),
-    (lambda f: f.drop(columns=["monthly_fee"]), "missing columns ['monthly_fee']"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "frame, message",
+    [
+        (lambda f: f.drop(columns=["churn_label"]), "no churn_label column"),
+        (lambda f: f.assign(churn_label=0), "every labelled row has churn_label 0"),
+        (lambda f: f.head(50), "50 labelled rows; retraining needs at least 200"),
+        (lambda f: f.assign(churn_label=None), "0 labelled rows"),
+        (lambda f: f.drop(columns=["monthly_fee"]), "missing columns ['monthly_fee']"),
+    ],
+)
 def test_data_that_cannot_train_a_challenger(tmp_path, frame, message):
     path = tmp_path / "rows.csv"
     frame(sd.load_frame("month_004")).to_csv(path, index=False)

@@ -8,11 +8,11 @@ import subprocess
 import sys
 
 import pytest
+from conftest import running_api
+from test_console import console, wait_for
 from textual.widgets import Input, Select
 
-from conftest import running_api
 from streamflow_tui.app import create_app
-from test_console import console, wait_for
 
 
 @pytest.fixture
@@ -55,16 +55,39 @@ async def test_r_retrains_promotes_and_the_switch_is_shown(registry, tmp_path):
             await app.action_quit()
 
 
-@pytest.mark.parametrize("current, extra, expected", [
-    ("month_003", [], "KEPT"),  # drift triggers retraining; the champion still fits
-    ("month_004", [], None),  # little drift: not triggered, skipped
-    ("month_004", ["--threshold", "0.1"], "PROMOTED"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "current, extra, expected",
+    [
+        ("month_003", [], "KEPT"),  # drift triggers retraining; the champion still fits
+        ("month_004", [], None),  # little drift: not triggered, skipped
+        ("month_004", ["--threshold", "0.1"], "PROMOTED"),
+    ],
+)
 def test_once_drift_retrain(registry, current, extra, expected):
     with running_api("--registry-location", registry, "--registry-poll", "0") as api:
-        done = subprocess.run([sys.executable, "-m", "streamflow_tui.cli", "--once", "--json", "--api-url", api, "--window", "0",
-                               "--drift", "month_000", current, "--retrain", "--registry-location", registry, *extra],
-                              capture_output=True, text=True, timeout=240)  # fmt: skip
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "streamflow_tui.cli",
+                "--once",
+                "--json",
+                "--api-url",
+                api,
+                "--window",
+                "0",
+                "--drift",
+                "month_000",
+                current,
+                "--retrain",
+                "--registry-location",
+                registry,
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     assert doc["retrain"]["decision"] == expected
@@ -75,5 +98,7 @@ def test_once_drift_retrain(registry, current, extra, expected):
 
 
 def test_retrain_flag_needs_once_and_drift():
-    done = subprocess.run([sys.executable, "-m", "streamflow_tui.cli", "--once", "--retrain"], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "streamflow_tui.cli", "--once", "--retrain"], capture_output=True, text=True
+    )
     assert done.returncode == 2 and "--retrain goes with --once --drift" in done.stderr

@@ -10,10 +10,10 @@ from contextlib import ExitStack
 
 import pytest
 import yaml
-
 from conftest import REPO, running_api
 from live_stack import SteadyTraffic
 from prometheus_server import backfill, query, running_prometheus, scrape_config
+
 from streamflow_tui.core.prometheus import PrometheusSource, go_duration
 from streamflow_tui.core.scrape import ScrapeSource
 
@@ -43,8 +43,10 @@ def test_live_at_the_shipped_5s_and_the_default_15s():
     assert interval == "5s"
     with ExitStack() as stack:
         apis = [stack.enter_context(running_api()) for _ in range(2)]
-        proms = [stack.enter_context(running_prometheus(scrape_config([a.removeprefix("http://")], interval=i)))
-                 for a, i in zip(apis, (interval, "15s"))]  # fmt: skip
+        proms = [
+            stack.enter_context(running_prometheus(scrape_config([a.removeprefix("http://")], interval=i)))
+            for a, i in zip(apis, (interval, "15s"))
+        ]
         traffic = SteadyTraffic(apis, 40.0).start()
         stack.callback(traffic.stop)
         wait_samples(proms[0], 5, 60)

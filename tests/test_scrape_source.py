@@ -6,10 +6,10 @@ import math
 import time
 
 import pytest
-
-from fake_targets import Reply, fake_target
 from conftest import free_port
-from streamflow_tui.core.exposition import parse_body, ScrapeError
+from fake_targets import Reply, fake_target
+
+from streamflow_tui.core.exposition import ScrapeError, parse_body
 from streamflow_tui.core.naming import MetricNames
 from streamflow_tui.core.scrape import ScrapeSource
 
@@ -41,8 +41,9 @@ def two_scrapes(target, first: bytes, second: bytes, gap: float = 0.2):
 
 def test_rates_percentiles_and_histogram_from_two_scrapes():
     with fake_target() as t:
-        source, s1, s2 = two_scrapes(t, body(ok=100, err=10, b1=50, b2=100, b3=110, s=0.5),
-                                     body(ok=140, err=20, b1=70, b2=140, b3=160, s=0.7))  # fmt: skip
+        source, s1, s2 = two_scrapes(
+            t, body(ok=100, err=10, b1=50, b2=100, b3=110, s=0.5), body(ok=140, err=20, b1=70, b2=140, b3=160, s=0.7)
+        )
         assert s1.up and s2.up
         span = source.span_seconds()
         snap = source.snapshot(span)
@@ -60,8 +61,9 @@ def test_rates_percentiles_and_histogram_from_two_scrapes():
 
 def test_counter_reset_gives_no_negative_rate():
     with fake_target() as t:
-        source, _, _ = two_scrapes(t, body(ok=1000, err=5, b1=900, b2=1000, b3=1005, s=3),
-                                   body(ok=30, err=1, b1=20, b2=30, b3=31, s=0.1))  # fmt: skip
+        source, _, _ = two_scrapes(
+            t, body(ok=1000, err=5, b1=900, b2=1000, b3=1005, s=3), body(ok=30, err=1, b1=20, b2=30, b3=31, s=0.1)
+        )
         snap = source.snapshot(source.span_seconds())
     assert snap.requests.rps > 0
     assert snap.requests.rps == pytest.approx(31 / source.span_seconds(), rel=1e-9)  # counted from zero
@@ -70,7 +72,7 @@ def test_counter_reset_gives_no_negative_rate():
 
 
 def test_a_series_born_inside_the_window_is_counted():
-    first = b"# TYPE api_requests_total counter\napi_requests_total{endpoint=\"/p\",status=\"success\",code=\"200\"} 10\n"
+    first = b'# TYPE api_requests_total counter\napi_requests_total{endpoint="/p",status="success",code="200"} 10\n'
     second = first.replace(b" 10\n", b" 20\n") + b'api_requests_total{endpoint="/p",status="error",code="500"} 10\n'
     with fake_target() as t:
         source, _, _ = two_scrapes(t, first, second)
@@ -97,7 +99,12 @@ def test_window_zero_is_cumulative_and_has_no_rate():
         (Reply(body=bytes(range(256)) * 10, content_type="text/plain"), "not UTF-8"),
         (Reply(body=b"\x00\x01garbage\x00", content_type="text/plain"), "NUL"),
         (Reply(body=b"<html>\n<p>not metrics</p>\n", content_type="text/plain"), "could not parse"),
-        (Reply(body=b'api_requests_total{endpoint="/p",code="200"} 1\napi_requests_total{endpoint="/p",code="200"} 2\n'), "duplicate series"),
+        (
+            Reply(
+                body=b'api_requests_total{endpoint="/p",code="200"} 1\napi_requests_total{endpoint="/p",code="200"} 2\n'
+            ),
+            "duplicate series",
+        ),
         (Reply(body=body(ok=1), declared_length=len(body(ok=1)) + 500), "closed the connection"),
         (Reply(body=b"", stream_bytes=100 * 1024 * 1024), "exceeds"),
         (Reply(body=b"# TYPE x counter\nx_total 1\n"), "no request counter found"),
@@ -181,7 +188,10 @@ def test_foreign_instrumentation_is_detected_and_named():
     assert "http_requests_total" in snap.metrics.note and "http_request_duration_seconds" in snap.metrics.note
     assert snap.metrics.endpoint_label == "handler" and snap.metrics.code_label == "status"
     assert snap.requests.error_ratio == pytest.approx(0.5)
-    assert {(x.endpoint, x.status, x.code) for x in snap.requests.by_series} == {("/items", "success", "2xx"), ("/items", "error", "5xx")}
+    assert {(x.endpoint, x.status, x.code) for x in snap.requests.by_series} == {
+        ("/items", "success", "2xx"),
+        ("/items", "error", "5xx"),
+    }
     assert snap.latency.p50 == pytest.approx(0.1)
 
 

@@ -14,8 +14,8 @@ import tracemalloc
 import zlib
 
 import pytest
-
 from fake_targets import Reply, fake_target
+
 from streamflow_tui.core.decoding import BodyDecoder, DecodeError
 from streamflow_tui.core.scrape import ScrapeSource
 
@@ -163,8 +163,24 @@ def test_once_with_a_dripping_target_exits_1_within_the_timeout():
     with fake_target() as t:
         t.reply = Reply(body=BODY, drip_s=0.5)
         start = time.monotonic()
-        done = subprocess.run([sys.executable, "-m", "streamflow_tui.cli", "--once", "--json", "--window", "0", "--timeout", "1.5",
-                               "--api-url", t.url], capture_output=True, text=True, timeout=60)  # fmt: skip
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "streamflow_tui.cli",
+                "--once",
+                "--json",
+                "--window",
+                "0",
+                "--timeout",
+                "1.5",
+                "--api-url",
+                t.url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         elapsed = time.monotonic() - start
     assert done.returncode == 1
     assert '"up": false' in done.stdout and "within 1.5 s" in done.stdout

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from streamflow_tui.core.timeline import Point, downsample
 import time
 
 from streamflow_tui.core.heatmap import latency_heatmap
 from streamflow_tui.core.results import Bucket
 from streamflow_tui.core.timeaxis import time_ticks
+from streamflow_tui.core.timeline import Point, downsample
 from streamflow_tui.widgets.rate_chart import axis_row, bar_levels, nice_top
 
 
 def _points(values, step=1.0):
-    return [Point(t=1000 + i * step, rps=v, error_ratio=None, p50=v, p95=v, p99=v, churn_rate=None) for i, v in enumerate(values)]
+    return [
+        Point(t=1000 + i * step, rps=v, error_ratio=None, p50=v, p95=v, p99=v, churn_rate=None)
+        for i, v in enumerate(values)
+    ]
 
 
 def test_downsample_bounds_points_and_keeps_the_spike():
@@ -56,7 +59,9 @@ def test_latency_heatmap_shares_per_time_slice():
     le = (0.001, 0.01, 0.1, float("inf"))
     fast = tuple(Bucket(b, c) for b, c in zip(le, (90, 10, 0, 0)))
     slow = tuple(Bucket(b, c) for b, c in zip(le, (0, 10, 90, 0)))
-    points = [Point(1000 + i, 1, None, None, None, None, None, latency_buckets=fast if i < 50 else slow) for i in range(100)]
+    points = [
+        Point(1000 + i, 1, None, None, None, None, None, latency_buckets=fast if i < 50 else slow) for i in range(100)
+    ]
     heat = latency_heatmap(points, columns=10, max_rows=8)
     assert heat.bounds == (0.001, 0.01, 0.1)  # the never-used +Inf row is dropped
     assert heat.shares[0] == (0.9, 0.1, 0.0) and heat.shares[-1] == (0.0, 0.1, 0.9)

@@ -21,7 +21,14 @@ async def raw_server(answer: bytes, *, close_after: bool = False, tls: ssl.SSLCo
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
-                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")), 0)
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length")
+                    ),
+                    0,
+                )
                 seen["requests"].append(head + await reader.readexactly(length))
                 writer.write(answer)
                 await writer.drain()
@@ -37,8 +44,10 @@ async def raw_server(answer: bytes, *, close_after: bool = False, tls: ssl.SSLCo
 
 def test_request_bytes_are_one_complete_request():
     data = request_bytes("http://127.0.0.1:8000/predict?x=1", "POST", b'{"a": 1}', "application/json")
-    assert data == (b"POST /predict?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nContent-Type: application/json\r\n"
-                    b"Content-Length: 8\r\n\r\n{\"a\": 1}")  # fmt: skip
+    assert data == (
+        b"POST /predict?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nContent-Type: application/json\r\n"
+        b'Content-Length: 8\r\n\r\n{"a": 1}'
+    )
     assert request_bytes("http://h/", "GET", b"", None) == b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"
 
 
@@ -60,7 +69,9 @@ async def test_keep_alive_reuses_connections_and_reads_chunked_bodies():
 
 
 async def test_connection_close_is_honoured_and_not_an_error():
-    server, port, seen = await raw_server(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", close_after=True)
+    server, port, seen = await raw_server(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", close_after=True
+    )
     async with server:
         client = Client(f"http://127.0.0.1:{port}/", timeout=2, loop=asyncio.get_running_loop())
         statuses = [await client.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") for _ in range(5)]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import httpx
-
-import streamflow_data as sd
 from conftest import running_api
 from metrics_text import samples, total, value
+
+import streamflow_data as sd
 
 K = 300
 

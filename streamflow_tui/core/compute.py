@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from .exposition import Labels, finite
 from .history import SampleRing
@@ -89,7 +89,11 @@ def requests(series: Series, choice: MetricChoice, window: Window) -> RequestSta
             g[1] = r if g[1] is None else g[1] + r
     if not groups:
         # Only monitoring traffic (an idle API being scraped): zero requests, measured — not "no data".
-        return RequestStats(total=0.0, rps=0.0, error_ratio=None) if left_out_rate else RequestStats(total=None, rps=None, error_ratio=None)
+        return (
+            RequestStats(total=0.0, rps=0.0, error_ratio=None)
+            if left_out_rate
+            else RequestStats(total=None, rps=None, error_ratio=None)
+        )
     by_series = tuple(
         SeriesRate(endpoint=e, status=s, code=c, total=finite(t), rps=finite(r), model=m)
         for (e, s, c, m), (t, r) in sorted(groups.items(), key=lambda kv: tuple(x or "" for x in kv[0]))
@@ -106,7 +110,9 @@ def requests(series: Series, choice: MetricChoice, window: Window) -> RequestSta
     return RequestStats(total=finite(total), rps=finite(rps), error_ratio=finite(ratio), by_series=by_series)
 
 
-def classify(labels: dict[str, str], part: CounterPart, choice: MetricChoice) -> tuple[str, str | None, str, str | None]:
+def classify(
+    labels: dict[str, str], part: CounterPart, choice: MetricChoice
+) -> tuple[str, str | None, str, str | None]:
     """(endpoint, status, code, model) of one request series; status None when the target does not say."""
     code = part.code or (labels.get(choice.code_label, "") if choice.code_label else "")
     if not choice.errors_known:
@@ -122,8 +128,14 @@ def classify(labels: dict[str, str], part: CounterPart, choice: MetricChoice) ->
 
 
 def bucket_values(
-    series: Series, bucket_name: str, window: Window, *, per_second: bool, group_by: Callable[[dict], str] | None = None,
-    keep: Callable[[dict], bool] | None = None, exact: bool = False,
+    series: Series,
+    bucket_name: str,
+    window: Window,
+    *,
+    per_second: bool,
+    group_by: Callable[[dict], str] | None = None,
+    keep: Callable[[dict], bool] | None = None,
+    exact: bool = False,
 ) -> dict[str, list[tuple[float, float]]]:
     """``sum by (le[, group]) (rate|increase(bucket[W]))`` as {group: [(le, value)]}."""
     sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))

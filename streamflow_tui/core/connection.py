@@ -47,14 +47,18 @@ class ConnectionOptions:
             try:
                 token = Path(self.bearer_token_file).read_text().strip()
             except OSError as exc:
-                raise ConnectionOptionsError(f"cannot read the bearer token file {self.bearer_token_file}: {exc.strerror}") from None
+                raise ConnectionOptionsError(
+                    f"cannot read the bearer token file {self.bearer_token_file}: {exc.strerror}"
+                ) from None
             if not token:
                 raise ConnectionOptionsError(f"the bearer token file {self.bearer_token_file} is empty")
             return token
         if self.bearer_token_env:
             token = os.environ.get(self.bearer_token_env, "").strip()
             if not token:
-                raise ConnectionOptionsError(f"environment variable {self.bearer_token_env} (bearer token) is not set or empty")
+                raise ConnectionOptionsError(
+                    f"environment variable {self.bearer_token_env} (bearer token) is not set or empty"
+                )
             return token
         return None
 

@@ -41,7 +41,9 @@ class _Inflater:
                 self._raw_fallback = False
                 self._z = zlib.decompressobj(-zlib.MAX_WBITS)
                 return self.feed(data, room)
-            raise DecodeError("encoding", f"body declared Content-Encoding {self.encoding} but is not valid {self.encoding} ({exc})") from None
+            raise DecodeError(
+                "encoding", f"body declared Content-Encoding {self.encoding} but is not valid {self.encoding} ({exc})"
+            ) from None
         self._seen += len(data)
         return out  # shorter than room + 1 means zlib consumed all of data
 
@@ -49,7 +51,9 @@ class _Inflater:
         if not self._z.eof:
             raise DecodeError("truncated", f"{self.encoding} body ends before its end marker: the answer was cut short")
         if self._z.unused_data.strip():
-            raise DecodeError("encoding", f"{len(self._z.unused_data)} bytes of garbage after the end of the {self.encoding} stream")
+            raise DecodeError(
+                "encoding", f"{len(self._z.unused_data)} bytes of garbage after the end of the {self.encoding} stream"
+            )
 
 
 class BodyDecoder:
@@ -61,7 +65,9 @@ class BodyDecoder:
         layers = ["gzip" if e == "x-gzip" else e for e in layers if e != "identity"]
         unknown = [e for e in layers if e not in SUPPORTED]
         if unknown:
-            raise DecodeError("encoding", f"unsupported Content-Encoding {', '.join(unknown)} (StreamFlow asks for {ACCEPT_ENCODING})")
+            raise DecodeError(
+                "encoding", f"unsupported Content-Encoding {', '.join(unknown)} (StreamFlow asks for {ACCEPT_ENCODING})"
+            )
         # Encodings are listed in the order they were applied: undo them last first.
         self._layers = [_Inflater(e) for e in reversed(layers)]
         self.raw_bytes = 0
@@ -70,7 +76,7 @@ class BodyDecoder:
 
     @property
     def encoding(self) -> str:
-        return ", ".join(reversed([l.encoding for l in self._layers])) or "identity"
+        return ", ".join(reversed([layer.encoding for layer in self._layers])) or "identity"
 
     def feed(self, raw: bytes) -> None:
         self.raw_bytes += len(raw)
@@ -80,7 +86,10 @@ class BodyDecoder:
         for layer in self._layers:
             data = layer.feed(data, self.max_bytes - self.size)
             if self.size + len(data) > self.max_bytes:  # also stops a layer with input left over
-                raise DecodeError("too_large", f"/metrics body decodes to more than the {self.max_bytes:,}-byte cap ({layer.encoding} bomb?)")
+                raise DecodeError(
+                    "too_large",
+                    f"/metrics body decodes to more than the {self.max_bytes:,}-byte cap ({layer.encoding} bomb?)",
+                )
         self.size += len(data)
         if data:
             self._chunks.append(data)

@@ -37,7 +37,7 @@ def _few_distinct(values):
     import numpy as np
     import pandas as pd
 
-    if pd.unique(values[: 10_000]).size > DISCRETE_UP_TO:
+    if pd.unique(values[:10_000]).size > DISCRETE_UP_TO:
         return None
     distinct = pd.unique(values)
     return np.sort(distinct) if distinct.size <= DISCRETE_UP_TO else None
@@ -58,8 +58,14 @@ def numeric(reference, current, bins: int = NUMERIC_BINS) -> Distribution:
     values = _few_distinct(both)
     if values is not None:
         labels = tuple(_label(v) for v in values)
-        return Distribution(labels, _share([(ref == v).sum() for v in values], ref.size),
-                            _share([(cur == v).sum() for v in values], cur.size), miss_ref, miss_cur, "one bin per value")  # fmt: skip
+        return Distribution(
+            labels,
+            _share([(ref == v).sum() for v in values], ref.size),
+            _share([(cur == v).sum() for v in values], cur.size),
+            miss_ref,
+            miss_cur,
+            "one bin per value",
+        )
     low, high = float(np.quantile(both, 0.01)), float(np.quantile(both, 0.99))
     if high <= low:
         low, high = float(both.min()), float(both.max())
@@ -69,8 +75,14 @@ def numeric(reference, current, bins: int = NUMERIC_BINS) -> Distribution:
     cur_counts = np.histogram(np.clip(cur, low, high), bins, range=(low, high))[0]
     labels = [f"{_label(a)}–{_label(b)}" for a, b in zip(edges[:-1], edges[1:])]
     labels[0], labels[-1] = f"≤{_label(edges[1])}", f">{_label(edges[-2])}"
-    return Distribution(tuple(labels), _share(ref_counts, ref.size), _share(cur_counts, cur.size), miss_ref, miss_cur,
-                        "equal-width bins over the 1st–99th percentiles, tails in the end ones")  # fmt: skip
+    return Distribution(
+        tuple(labels),
+        _share(ref_counts, ref.size),
+        _share(cur_counts, cur.size),
+        miss_ref,
+        miss_cur,
+        "equal-width bins over the 1st–99th percentiles, tails in the end ones",
+    )
 
 
 def _counts(values) -> dict[str, int]:
@@ -95,5 +107,11 @@ def categorical(reference, current, top: int = MAX_CATEGORIES) -> Distribution:
     labels = tuple(shown) + (("other",) if rest else ())
     ref_counts = [rc.get(k, 0) for k in shown] + ([sum(rc.get(k, 0) for k in rest)] if rest else [])
     cur_counts = [cc.get(k, 0) for k in shown] + ([sum(cc.get(k, 0) for k in rest)] if rest else [])
-    return Distribution(labels, _share(ref_counts, n_ref), _share(cur_counts, n_cur), miss_ref, miss_cur,
-                        f"the {top} most common categories" + (", the rest as other" if rest else ""))  # fmt: skip
+    return Distribution(
+        labels,
+        _share(ref_counts, n_ref),
+        _share(cur_counts, n_cur),
+        miss_ref,
+        miss_cur,
+        f"the {top} most common categories" + (", the rest as other" if rest else ""),
+    )

@@ -101,8 +101,14 @@ class DriftResult:
             "report_html": self.report_html,
             "report_json": self.report_json,
             "columns": [
-                {"column": c.column, "type": c.type, "stattest": c.stattest, "score": c.score,
-                 "threshold": c.threshold, "drifted": c.drifted}  # fmt: skip
+                {
+                    "column": c.column,
+                    "type": c.type,
+                    "stattest": c.stattest,
+                    "score": c.score,
+                    "threshold": c.threshold,
+                    "drifted": c.drifted,
+                }
                 for c in self.columns
             ],
         }
@@ -139,8 +145,9 @@ class DriftEngine:
     def _start(self) -> None:
         from . import drift_worker  # light: its heavy imports happen inside the worker
 
-        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=drift_worker.warm_up)  # fmt: skip
+        self._pool = ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=drift_worker.warm_up
+        )
         self.warmed: Future = self._pool.submit(drift_worker.ping) if self._warm else None
 
     def submit(self, request: DriftRequest) -> Future:
@@ -152,7 +159,7 @@ class DriftEngine:
             self._start()
             return self._pool.submit(drift_worker.run, request)
 
-    def submit_retrain(self, job: "RetrainJob") -> Future:
+    def submit_retrain(self, job: RetrainJob) -> Future:
         """Retrain in the same warm worker (scikit-learn and pandas are loaded there already); the Future gives
         the streamflow.retrain/1 decision, or raises RetrainError."""
         from . import drift_worker

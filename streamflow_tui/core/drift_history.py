@@ -49,9 +49,15 @@ class DriftHistory:
 
     def add(self, result: DriftResult, at: float) -> DriftRun:
         run = DriftRun(
-            at=at, reference=result.reference, current=result.current, share=result.drift_share, decision=result.decision,
-            columns=tuple(ColumnScore(c.column, strength(c.score, c.threshold, c.stattest), c.drifted) for c in result.columns),
-        )  # fmt: skip
+            at=at,
+            reference=result.reference,
+            current=result.current,
+            share=result.drift_share,
+            decision=result.decision,
+            columns=tuple(
+                ColumnScore(c.column, strength(c.score, c.threshold, c.stattest), c.drifted) for c in result.columns
+            ),
+        )
         self.runs.append(run)
         return run
 

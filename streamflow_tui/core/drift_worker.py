@@ -16,8 +16,8 @@ import uuid
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
 from functools import lru_cache
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from . import distribution
 from .drift import ColumnDrift, DriftError, DriftRequest, DriftResult, RetrainError, RetrainJob, decide
 
 MIN_ROWS = 30
-_PENDING_HTML: "OrderedDict[str, tuple[Any, Any, Any, Path]]" = OrderedDict()  # token -> (report, cur, ref, html path)
+_PENDING_HTML: OrderedDict[str, tuple[Any, Any, Any, Path]] = OrderedDict()  # token -> (report, cur, ref, html path)
 _KEEP_PENDING = 4
 
 
@@ -35,7 +35,7 @@ def warm_up() -> None:
     """Process initializer: pay Evidently's import once, before the first request."""
     import evidently  # noqa: F401
     import pandas  # noqa: F401
-    from evidently import Dataset, DataDefinition, Report  # noqa: F401
+    from evidently import DataDefinition, Dataset, Report  # noqa: F401
     from evidently.metrics import ValueDrift  # noqa: F401
 
 
@@ -44,6 +44,7 @@ def ping() -> int:
 
 
 # -- datasets ---------------------------------------------------------------------------
+
 
 def _load(spec: str, api_url: str | None, side: str):
     import pandas as pd
@@ -60,8 +61,10 @@ def _load(spec: str, api_url: str | None, side: str):
         return _bundled_month(spec).copy(), spec, sd.MONTH_AS_OF[spec].isoformat()
     path = Path(spec)
     if path.suffix.lower() not in (".csv", ".parquet"):
-        raise DriftError(f"{side}: unknown dataset {spec!r}: give a bundled month (month_000…month_005), "
-                         "a .csv or .parquet file, or live")  # fmt: skip
+        raise DriftError(
+            f"{side}: unknown dataset {spec!r}: give a bundled month (month_000…month_005), "
+            "a .csv or .parquet file, or live"
+        )
     if not path.is_file():
         raise DriftError(f"{side}: no such file {spec}")
     try:
@@ -102,7 +105,7 @@ def _load_live(api_url: str | None, side: str):
         raise DriftError(f"{side}: {url} did not answer with live rows: {exc}") from None
     if frame.empty:
         raise DriftError(f"{side}: the API's live buffer is empty: no predictions were served yet")
-    stamp = datetime.now(timezone.utc).strftime("live-%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("live-%Y%m%dT%H%M%SZ")
     return frame, "live", stamp
 
 
@@ -114,8 +117,10 @@ def _validate(ref, cur) -> tuple[list[str], list[str], bool]:
         missing = [c for c in FEATURES if c not in frame.columns]
         if missing:
             other = cur if side == "reference" else ref
-            raise DriftError(f"{side} lacks column(s) {', '.join(missing)}" +
-                             (" that the other dataset has" if all(c in other.columns for c in missing) else ""))  # fmt: skip
+            raise DriftError(
+                f"{side} lacks column(s) {', '.join(missing)}"
+                + (" that the other dataset has" if all(c in other.columns for c in missing) else "")
+            )
         if len(frame) == 0:
             raise DriftError(f"{side} is empty (no rows)")
         if len(frame) < MIN_ROWS:
@@ -135,6 +140,7 @@ def _validate(ref, cur) -> tuple[list[str], list[str], bool]:
 
 # -- Evidently ------------------------------------------------------------------------------
 
+
 def _metrics(request: DriftRequest, numeric: list[str], categorical: list[str], with_label: bool):
     from evidently.metrics import ValueDrift
 
@@ -146,8 +152,13 @@ def _metrics(request: DriftRequest, numeric: list[str], categorical: list[str], 
         threshold = thresholds.get(column, request.num_threshold if is_num else request.cat_threshold)
         out.append(ValueDrift(column=column, method=method, threshold=threshold))
     if with_label:
-        out.append(ValueDrift(column=LABEL, method=methods.get(LABEL, request.label_method),
-                              threshold=thresholds.get(LABEL, request.label_threshold)))  # fmt: skip
+        out.append(
+            ValueDrift(
+                column=LABEL,
+                method=methods.get(LABEL, request.label_method),
+                threshold=thresholds.get(LABEL, request.label_threshold),
+            )
+        )
     return out
 
 
@@ -165,7 +176,9 @@ def _stattest_names() -> dict[str, str]:
 def _column_results(snapshot, numeric: list[str]) -> dict[str, ColumnDrift]:
     """Per-column score, test, threshold and verdict, as Evidently's own tests report them."""
     data = snapshot.dict()
-    failed = {t["metric_config"]["metric_id"]: t["status"] == "FAIL" for t in data.get("tests", []) if t.get("metric_config")}
+    failed = {
+        t["metric_config"]["metric_id"]: t["status"] == "FAIL" for t in data.get("tests", []) if t.get("metric_config")
+    }
     names = _stattest_names()
     out = {}
     for metric in data["metrics"]:
@@ -222,7 +235,9 @@ def retrain(job: RetrainJob) -> dict:
 
 def _distribution(reference, current, is_numeric: bool):
     if is_numeric:
-        return distribution.numeric(reference.to_numpy(dtype=float, na_value=float("nan")), current.to_numpy(dtype=float, na_value=float("nan")))
+        return distribution.numeric(
+            reference.to_numpy(dtype=float, na_value=float("nan")), current.to_numpy(dtype=float, na_value=float("nan"))
+        )
     return distribution.categorical(reference, current)
 
 
@@ -235,7 +250,9 @@ def run(request: DriftRequest) -> DriftResult:
     from evidently import DataDefinition, Dataset, Report
 
     columns = numeric + categorical + ([LABEL] if with_label else [])
-    definition = DataDefinition(numerical_columns=numeric, categorical_columns=categorical + ([LABEL] if with_label else []))
+    definition = DataDefinition(
+        numerical_columns=numeric, categorical_columns=categorical + ([LABEL] if with_label else [])
+    )
     try:
         ref_ds = Dataset.from_pandas(ref[columns], data_definition=definition)
         cur_ds = Dataset.from_pandas(cur[columns], data_definition=definition)
@@ -248,9 +265,14 @@ def run(request: DriftRequest) -> DriftResult:
     except DriftError:
         raise
     except Exception as exc:  # Evidently's own failures reach the user as a message, not a traceback
-        raise DriftError(f"Evidently could not compare {ref_name} and {cur_name}: {type(exc).__name__}: {exc}") from None
+        raise DriftError(
+            f"Evidently could not compare {ref_name} and {cur_name}: {type(exc).__name__}: {exc}"
+        ) from None
 
-    by_column = {name: replace(c, distribution=_distribution(ref[name], cur[name], name in numeric)) for name, c in by_column.items()}
+    by_column = {
+        name: replace(c, distribution=_distribution(ref[name], cur[name], name in numeric))
+        for name, c in by_column.items()
+    }
     table = sorted(by_column.values(), key=lambda c: (not c.drifted, columns.index(c.column)))
     drifted = sum(c.drifted for c in table)
     share = drifted / len(table)
@@ -259,12 +281,25 @@ def run(request: DriftRequest) -> DriftResult:
     churn_cur = float(cur[LABEL].mean()) if with_label else None
     target_drift = abs(churn_cur - churn_ref) if with_label else None
     result = DriftResult(
-        reference=ref_name, current=cur_name, reference_as_of=ref_as_of, current_as_of=cur_as_of,
-        rows_reference=len(ref), rows_current=len(cur), drift_share=share, drifted_columns=drifted,
-        total_columns=len(table), threshold=request.threshold, decision=decide(share, request.threshold),
-        target_drift=target_drift, churn_rate_reference=churn_ref, churn_rate_current=churn_cur, label_drift=label.drifted if label else None, label_test=label,
-        columns=tuple(table), seconds=time.perf_counter() - started,
-    )  # fmt: skip
+        reference=ref_name,
+        current=cur_name,
+        reference_as_of=ref_as_of,
+        current_as_of=cur_as_of,
+        rows_reference=len(ref),
+        rows_current=len(cur),
+        drift_share=share,
+        drifted_columns=drifted,
+        total_columns=len(table),
+        threshold=request.threshold,
+        decision=decide(share, request.threshold),
+        target_drift=target_drift,
+        churn_rate_reference=churn_ref,
+        churn_rate_current=churn_cur,
+        label_drift=label.drifted if label else None,
+        label_test=label,
+        columns=tuple(table),
+        seconds=time.perf_counter() - started,
+    )
     if request.reports_dir is None:
         return result
     token = uuid.uuid4().hex
@@ -272,8 +307,10 @@ def run(request: DriftRequest) -> DriftResult:
     run = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + token[:6]
     base = Path(request.reports_dir) / f"{report_name(ref_as_of, cur_as_of)}_{run}"
     json_path = base.with_suffix(".json")
-    document = {"streamflow": result.to_json() | {"report_json": str(json_path), "report_html": str(base.with_suffix(".html"))},
-                "evidently": snapshot.dict()}  # fmt: skip
+    document = {
+        "streamflow": result.to_json() | {"report_json": str(json_path), "report_html": str(base.with_suffix(".html"))},
+        "evidently": snapshot.dict(),
+    }
     _write_atomically(json_path, lambda tmp: tmp.write_text(json.dumps(document, indent=1, default=str)))
     prune_reports(Path(request.reports_dir), request.keep_reports)
     _PENDING_HTML[token] = (report, cur_ds, ref_ds, base.with_suffix(".html"))

@@ -22,8 +22,8 @@ import math
 import re
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import httpx
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
@@ -92,7 +92,7 @@ class Exposition:
         self._index()
 
     @classmethod
-    def parse(cls, body: bytes, content_type: str | None) -> "Exposition":
+    def parse(cls, body: bytes, content_type: str | None) -> Exposition:
         media = (content_type or "text/plain").split(";")[0].strip().lower()
         if media not in (OPENMETRICS, "text/plain", ""):
             raise ScrapeError("content_type", f"expected Prometheus metrics, got {media} (is this a /metrics URL?)")
@@ -130,7 +130,9 @@ class Exposition:
                 current = name
             meta.setdefault(name, {})[kind] = rest
         for name, (start, end) in spans.items():
-            info = FamilyInfo(name, meta[name].get("TYPE", "untyped").strip() or "untyped", meta[name].get("HELP", ""), start, end)
+            info = FamilyInfo(
+                name, meta[name].get("TYPE", "untyped").strip() or "untyped", meta[name].get("HELP", ""), start, end
+            )
             self.families[name] = info
             for sample in info.sample_names(self.openmetrics):
                 self._by_sample.setdefault(sample, name)
@@ -159,10 +161,18 @@ class Exposition:
         for family in families:
             block = self.text[family.start : family.end]
             parsed = _parse(block, self.openmetrics)
-            if not self.openmetrics and family.type == "counter" and not family.name.endswith("_total") and family.name + "_total" not in block:
+            if (
+                not self.openmetrics
+                and family.type == "counter"
+                and not family.name.endswith("_total")
+                and family.name + "_total" not in block
+            ):
                 # prometheus-client's text parser names the samples of a counter served as ``x`` (TorchServe's
                 # Requests2XX, TGI's tgi_request_count) ``x_total``; Prometheus stores them as served, so do we.
-                parsed = {((family.name if n == family.name + "_total" else n), labels): v for (n, labels), v in parsed.items()}
+                parsed = {
+                    ((family.name if n == family.name + "_total" else n), labels): v
+                    for (n, labels), v in parsed.items()
+                }
             _merge(out, parsed)
         return out
 
@@ -188,7 +198,9 @@ def _parse(text: str, openmetrics: bool) -> dict[SeriesKey, float]:
             for s in family.samples:
                 key = (s.name, tuple(sorted(s.labels.items())))
                 if key in samples:
-                    raise ScrapeError("duplicate", f"duplicate series {_show(key)}: the target's metrics are inconsistent")
+                    raise ScrapeError(
+                        "duplicate", f"duplicate series {_show(key)}: the target's metrics are inconsistent"
+                    )
                 samples[key] = float(s.value)
     except ScrapeError:
         raise
@@ -216,7 +228,7 @@ class ParsedScrape:
     raw_bytes: int = 0
 
     @classmethod
-    def from_text(cls, at_ms: int, text: str, content_type: str = "text/plain; version=0.0.4") -> "ParsedScrape":
+    def from_text(cls, at_ms: int, text: str, content_type: str = "text/plain; version=0.0.4") -> ParsedScrape:
         body = text.encode()
         return cls(at_ms, Exposition.parse(body, content_type), 0.0, raw_bytes=len(body))
 
@@ -265,8 +277,14 @@ class _Progress:
 class MetricsFetcher:
     """GETs one /metrics URL: a reused client, one deadline for the whole answer, a cap on its decoded size."""
 
-    def __init__(self, url: str, *, timeout: float = 2.0, max_bytes: int = DEFAULT_MAX_BYTES,
-                 options: ConnectionOptions | None = None):  # fmt: skip
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 2.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        options: ConnectionOptions | None = None,
+    ):
         self.url = url
         self.timeout = timeout
         self.max_bytes = max_bytes
@@ -308,10 +326,15 @@ class MetricsFetcher:
                 async with self._client.stream("GET", self.url) as response:
                     progress.phase = "reading"
                     if response.status_code != 200:
-                        raise ScrapeError("http", f"HTTP {response.status_code} from {self.url}" + _auth_hint(response.status_code))
+                        raise ScrapeError(
+                            "http", f"HTTP {response.status_code} from {self.url}" + _auth_hint(response.status_code)
+                        )
                     declared = response.headers.get("content-length", "")
                     if declared.isdigit() and int(declared) > self.max_bytes:
-                        raise ScrapeError("too_large", f"/metrics body of {int(declared):,} bytes exceeds the {self.max_bytes:,}-byte cap")
+                        raise ScrapeError(
+                            "too_large",
+                            f"/metrics body of {int(declared):,} bytes exceeds the {self.max_bytes:,}-byte cap",
+                        )
                     decoder = BodyDecoder(response.headers.get("content-encoding"), self.max_bytes)
                     async for chunk in response.aiter_raw():
                         decoder.feed(chunk)
@@ -319,7 +342,9 @@ class MetricsFetcher:
                     return decoder.finish(), response.headers.get("content-type"), decoder.encoding
         except TimeoutError:
             got = "no answer" if progress.phase == "connecting" else f"{progress.raw_bytes:,} bytes of the body"
-            raise ScrapeError("timeout", f"no complete answer from {self.url} within {self.timeout:g} s ({got} by then)") from None
+            raise ScrapeError(
+                "timeout", f"no complete answer from {self.url} within {self.timeout:g} s ({got} by then)"
+            ) from None
         except DecodeError as exc:
             raise ScrapeError(exc.kind, exc.message) from None
         except httpx.TimeoutException:
@@ -327,7 +352,10 @@ class MetricsFetcher:
         except httpx.ConnectError as exc:
             raise ScrapeError("unreachable", f"cannot connect to {self.url}: {connection_reason(exc)}") from None
         except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            raise ScrapeError("truncated", f"{self.url} closed the connection mid-answer after {progress.raw_bytes:,} bytes: {exc or type(exc).__name__}") from None
+            raise ScrapeError(
+                "truncated",
+                f"{self.url} closed the connection mid-answer after {progress.raw_bytes:,} bytes: {exc or type(exc).__name__}",
+            ) from None
         except httpx.HTTPError as exc:
             raise ScrapeError("http", f"{self.url}: {exc}") from None
 

@@ -51,6 +51,6 @@ def latency_heatmap(points, columns: int, max_rows: int) -> Heatmap | None:
     bounds, counts = bounds[low:high], [c[low:high] for c in counts]
     while len(bounds) > max_rows:  # merge neighbours: each pair keeps the upper bound
         bounds = tuple(bounds[i + 1] if i + 1 < len(bounds) else bounds[i] for i in range(0, len(bounds), 2))
-        counts = [[sum(c[i:i + 2]) for i in range(0, len(c), 2)] for c in counts]
+        counts = [[sum(c[i : i + 2]) for i in range(0, len(c), 2)] for c in counts]
     shares = tuple(tuple(v / total if total else None for v in c) for c in counts for total in (sum(c),))
     return Heatmap(bounds, tuple(times), shares)

@@ -8,7 +8,8 @@ than the buffer's horizon.
 from __future__ import annotations
 
 from array import array
-from typing import Generic, Hashable, Iterator, TypeVar
+from collections.abc import Hashable, Iterator
+from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 

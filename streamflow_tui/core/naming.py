@@ -16,16 +16,31 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Mapping
 
 from .results import CounterPart, LatencySpec, MetricChoice
 
-ENDPOINT_LABELS = ("endpoint", "handler", "path_template", "route", "path", "url_rule", "uri", "url", "view",
-                   "service", "destination_service", "api", "method_name")  # fmt: skip
+ENDPOINT_LABELS = (
+    "endpoint",
+    "handler",
+    "path_template",
+    "route",
+    "path",
+    "url_rule",
+    "uri",
+    "url",
+    "view",
+    "service",
+    "destination_service",
+    "api",
+    "method_name",
+)
 CODE_LABELS = ("code", "status_code", "http_response_code", "response_code", "status", "http_status")
 MODEL_LABELS = ("model_name", "model", "model_id", "deployment")
-ERROR_STATUS_VALUES = frozenset({"error", "errors", "failure", "failed", "fail", "client_error", "server_error", "exception"})
+ERROR_STATUS_VALUES = frozenset(
+    {"error", "errors", "failure", "failed", "fail", "client_error", "server_error", "exception"}
+)
 ENV_PREFIX = "STREAMFLOW_"
 METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -34,16 +49,31 @@ LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 SELF_MONITORING = re.compile(r"^(promhttp_metric_handler_|prometheus_target_|scrape_|up$)")
 # Names worth reading the labels of when looking for a request counter or a latency family.
 CANDIDATE = re.compile(r"(?i)(request|response|_rq|requests|duration|latency|_time|inference|http)")
-_REQUEST_COUNTER = re.compile(r"(?i)(requests?|responses?|_rq)(_count|_total|_success|_failure)*$|requests?_total_by|responses_total_by")
-_NOT_REQUESTS = re.compile(r"(?i)(in_progress|inprogress|in_flight|inflight|bytes|size|exception|duration|latency|seconds|_time|_created|active|pending|running|waiting|queue)")
+_REQUEST_COUNTER = re.compile(
+    r"(?i)(requests?|responses?|_rq)(_count|_total|_success|_failure)*$|requests?_total_by|responses_total_by"
+)
+_NOT_REQUESTS = re.compile(
+    r"(?i)(in_progress|inprogress|in_flight|inflight|bytes|size|exception|duration|latency|seconds|_time|_created|active|pending|running|waiting|queue)"
+)
 # Runtimes and host exporters: their "requests" and "durations" are disks, GC pauses and syscalls.
 _RUNTIME = re.compile(r"^(go_|process_|python_|jvm_|nodejs_|dotnet_|node_|system_|jetty_threads|hikaricp_)")
 _HTTPISH_LABELS = frozenset(ENDPOINT_LABELS + CODE_LABELS + ("method", "outcome"))
 _LATENCY = re.compile(r"(?i)(duration|latency|_time\b|_time_|response_time|processing_time)")
-_UNIT_SUFFIXES = (("_seconds", "s"), ("_milliseconds", "ms"), ("_ms", "ms"), ("_microseconds", "us"), ("_us", "us"),
-                  ("_nanoseconds", "ns"), ("_ns", "ns"))  # fmt: skip
-_UNIT_HELP = ((re.compile(r"(?i)\bmilliseconds?\b|\(ms\)|\bin ms\b"), "ms"), (re.compile(r"(?i)\bmicroseconds?\b|\((us|µs)\)|\bin (us|µs)\b"), "us"),
-              (re.compile(r"(?i)\bnanoseconds?\b|\(ns\)"), "ns"), (re.compile(r"(?i)\bseconds?\b|\(s\)"), "s"))  # fmt: skip
+_UNIT_SUFFIXES = (
+    ("_seconds", "s"),
+    ("_milliseconds", "ms"),
+    ("_ms", "ms"),
+    ("_microseconds", "us"),
+    ("_us", "us"),
+    ("_nanoseconds", "ns"),
+    ("_ns", "ns"),
+)
+_UNIT_HELP = (
+    (re.compile(r"(?i)\bmilliseconds?\b|\(ms\)|\bin ms\b"), "ms"),
+    (re.compile(r"(?i)\bmicroseconds?\b|\((us|µs)\)|\bin (us|µs)\b"), "us"),
+    (re.compile(r"(?i)\bnanoseconds?\b|\(ns\)"), "ns"),
+    (re.compile(r"(?i)\bseconds?\b|\(s\)"), "s"),
+)
 
 
 @dataclass(frozen=True)
@@ -85,7 +115,7 @@ class MetricNames:
                 raise ValueError(f"{f.name.replace('_', ' ')} {value!r} is not a valid Prometheus name")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: str | None) -> "MetricNames":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: str | None) -> MetricNames:
         """Defaults, then STREAMFLOW_REQUESTS_METRIC-style variables, then explicit overrides (flags)."""
         env = os.environ if environ is None else environ
         values = {}
@@ -101,6 +131,7 @@ def env_variable(field_name: str) -> str:
 
 
 # -- units ------------------------------------------------------------------------------------------
+
 
 def strip_suffix(name: str) -> str:
     for suffix in ("_total", "_bucket", "_sum", "_count", "_max"):
@@ -122,6 +153,7 @@ def unit_of(name: str, help_text: str = "") -> tuple[str | None, str]:
 
 
 # -- the choice -------------------------------------------------------------------------------------
+
 
 def is_candidate(sample_name: str, names: MetricNames) -> bool:
     """Whether the labels of this sample name are needed to choose (cheap: the rest stay unparsed)."""
@@ -145,7 +177,12 @@ def latency_spec(catalog: Catalog, base: str, default_unit: str | None = None) -
         spec, meta = LatencySpec("summary", base), catalog[base]
     elif base + "_sum" in catalog and base + "_count" in catalog:
         # A summary without quantiles (Micrometer's default): an average, and its _max gauge if served.
-        spec = LatencySpec("average", base + "_sum", count=(base + "_count",), max_metric=base + "_max" if base + "_max" in catalog else None)
+        spec = LatencySpec(
+            "average",
+            base + "_sum",
+            count=(base + "_count",),
+            max_metric=base + "_max" if base + "_max" in catalog else None,
+        )
         meta = catalog[base + "_sum"]
     else:
         return None, ""
@@ -158,7 +195,7 @@ def _assumed(default_unit: str | None) -> str:
 
 
 def pick_label(labels: frozenset[str], preferred: str | None, candidates: tuple[str, ...]) -> str | None:
-    return next((l for l in ((preferred,) if preferred else ()) + candidates if l in labels), None)
+    return next((label for label in ((preferred,) if preferred else ()) + candidates if label in labels), None)
 
 
 def choose(names: MetricNames, catalog: Catalog, *, preset: str | None = None) -> MetricChoice:
@@ -171,7 +208,9 @@ def choose(names: MetricNames, catalog: Catalog, *, preset: str | None = None) -
         if choice is None:
             missing = ", ".join(p.signature)
             return _none(f"preset {p.id} ({p.name}): none of its metrics ({missing}) are served")
-        return _apply_explicit(replace(choice, note=f"preset {p.id} (forced with --preset); " + choice.note), names, catalog)
+        return _apply_explicit(
+            replace(choice, note=f"preset {p.id} (forced with --preset); " + choice.note), names, catalog
+        )
     if names.requests in catalog:
         return _apply_explicit(_configured_choice(names, catalog), names, catalog)
     matched = match_presets(catalog)
@@ -208,10 +247,16 @@ def _configured_choice(names: MetricNames, catalog: Catalog) -> MetricChoice:
     model = pick_label(labels, names.model_label, MODEL_LABELS)
     ours = names.requests == MetricNames.requests
     return MetricChoice(
-        requests=(CounterPart(names.requests),), latency=latency, endpoint_label=endpoint, status_label=status,
-        code_label=code, model_label=model, family="StreamFlow API" if ours else "configured names",
-        detected=detected_latency, note=describe((CounterPart(names.requests),), latency, how, endpoint, code, status, model),
-    )  # fmt: skip
+        requests=(CounterPart(names.requests),),
+        latency=latency,
+        endpoint_label=endpoint,
+        status_label=status,
+        code_label=code,
+        model_label=model,
+        family="StreamFlow API" if ours else "configured names",
+        detected=detected_latency,
+        note=describe((CounterPart(names.requests),), latency, how, endpoint, code, status, model),
+    )
 
 
 def _apply_explicit(choice: MetricChoice, names: MetricNames, catalog: Catalog) -> MetricChoice:
@@ -244,13 +289,21 @@ def describe(requests, latency, how, endpoint, code, status, model, errors_known
 
 # -- generic detection ----------------------------------------------------------------------------
 
+
 def _is_counter(name: str, meta: SampleMeta) -> bool:
     return meta.type == "counter" or (meta.type in ("untyped", "unknown") and name.endswith("_total"))
 
 
 def _generic(names: MetricNames, catalog: Catalog) -> MetricChoice:
-    counters = [n for n, m in catalog.items() if _is_counter(n, m) and _REQUEST_COUNTER.search(strip_suffix(n) if n.endswith("_total") else n)
-                and not _NOT_REQUESTS.search(n) and not SELF_MONITORING.search(n) and _httpish(n, m.labels)]  # fmt: skip
+    counters = [
+        n
+        for n, m in catalog.items()
+        if _is_counter(n, m)
+        and _REQUEST_COUNTER.search(strip_suffix(n) if n.endswith("_total") else n)
+        and not _NOT_REQUESTS.search(n)
+        and not SELF_MONITORING.search(n)
+        and _httpish(n, m.labels)
+    ]
     requests: tuple[CounterPart, ...] = ()
     labels: frozenset[str] = frozenset()
     errors_known = True
@@ -258,7 +311,7 @@ def _generic(names: MetricNames, catalog: Catalog) -> MetricChoice:
         best = min(counters, key=lambda n: _request_score(n, catalog[n].labels))
         labels = catalog[best].labels
         requests = (CounterPart(best),)
-        if not any(l in labels for l in CODE_LABELS + ("outcome",)):
+        if not any(label in labels for label in CODE_LABELS + ("outcome",)):
             pair = _failure_sibling(best, catalog)
             if pair:
                 requests = (CounterPart(best, status="success"), CounterPart(pair, status="error"))
@@ -269,7 +322,7 @@ def _generic(names: MetricNames, catalog: Catalog) -> MetricChoice:
         # No counter: the latency family's own count is the number of requests (KServe-style servers).
         requests = (CounterPart(latency.metric + "_count"),)
         labels = catalog[latency.metric + "_count"].labels if latency.metric + "_count" in catalog else frozenset()
-        errors_known = any(l in labels for l in CODE_LABELS)
+        errors_known = any(label in labels for label in CODE_LABELS)
     if not requests:
         return _none(
             f"no request counter found: neither {names.requests} nor a recognised model server, nor any"
@@ -282,20 +335,33 @@ def _generic(names: MetricNames, catalog: Catalog) -> MetricChoice:
     if status is None and code is None and requests[0].status is None:
         errors_known = False
     note = describe(requests, latency, how, endpoint, code, status, model, errors_known)
-    return MetricChoice(requests, latency, endpoint, status, code, model, errors_known=errors_known,
-                        family=f"detected ({requests[0].metric})", detected=True, note="detected " + note)  # fmt: skip
+    return MetricChoice(
+        requests,
+        latency,
+        endpoint,
+        status,
+        code,
+        model,
+        errors_known=errors_known,
+        family=f"detected ({requests[0].metric})",
+        detected=True,
+        note="detected " + note,
+    )
 
 
 def _httpish(name: str, labels: frozenset[str]) -> bool:
     """A family that counts or times requests to a service: not a runtime's, and named or labelled like HTTP/RPC."""
     if _RUNTIME.search(name):
         return False
-    return bool(re.search(r"(?i)http|request|response|_rq|rpc|grpc|inference", name) and labels & _HTTPISH_LABELS) or "http" in name.lower()
+    return (
+        bool(re.search(r"(?i)http|request|response|_rq|rpc|grpc|inference", name) and labels & _HTTPISH_LABELS)
+        or "http" in name.lower()
+    )
 
 
 def _request_score(name: str, labels: frozenset[str]) -> tuple:
-    has_code = any(l in labels for l in CODE_LABELS + ("outcome",))
-    has_route = any(l in labels for l in ENDPOINT_LABELS)
+    has_code = any(label in labels for label in CODE_LABELS + ("outcome",))
+    has_route = any(label in labels for label in ENDPOINT_LABELS)
     return (not has_code, not has_route, not name.startswith("http"), "request" not in name, len(name), name)
 
 
@@ -310,7 +376,9 @@ def _failure_sibling(name: str, catalog: Catalog) -> str | None:
     return None
 
 
-def _best_latency(catalog: Catalog, requests: str | None, request_labels: frozenset[str]) -> tuple[LatencySpec | None, str]:
+def _best_latency(
+    catalog: Catalog, requests: str | None, request_labels: frozenset[str]
+) -> tuple[LatencySpec | None, str]:
     bases = set()
     for n, meta in catalog.items():
         if SELF_MONITORING.search(n):
@@ -319,8 +387,13 @@ def _best_latency(catalog: Catalog, requests: str | None, request_labels: frozen
             bases.add(n[: -len("_bucket")])
         elif meta.type == "summary" and not n.endswith(("_sum", "_count")):
             bases.add(n)
-    bases = {b for b in bases if _LATENCY.search(b) and not re.search(r"(?i)bytes|size", b)
-             and _httpish(b, catalog.get(b + "_count", catalog.get(b, SampleMeta())).labels)}  # fmt: skip
+    bases = {
+        b
+        for b in bases
+        if _LATENCY.search(b)
+        and not re.search(r"(?i)bytes|size", b)
+        and _httpish(b, catalog.get(b + "_count", catalog.get(b, SampleMeta())).labels)
+    }
     prefix = _prefix(requests)
     specs = []
     for base in bases:
@@ -328,13 +401,31 @@ def _best_latency(catalog: Catalog, requests: str | None, request_labels: frozen
         if spec is None:
             continue
         labels = catalog.get(base + "_count", SampleMeta()).labels
-        endpoint_match = any(l in labels for l in ENDPOINT_LABELS if l in request_labels)
-        specs.append(((not (prefix and base.startswith(prefix)), not endpoint_match, "highr" in base, unit_of(base)[0] is None,
-                       spec.kind != "histogram", len(base), base), spec, how))  # fmt: skip
+        endpoint_match = any(label in labels for label in ENDPOINT_LABELS if label in request_labels)
+        specs.append(
+            (
+                (
+                    not (prefix and base.startswith(prefix)),
+                    not endpoint_match,
+                    "highr" in base,
+                    unit_of(base)[0] is None,
+                    spec.kind != "histogram",
+                    len(base),
+                    base,
+                ),
+                spec,
+                how,
+            )
+        )
     if not specs and requests:
         # Cumulative duration counters (Triton's *_duration_us, TorchServe's *_latency_microseconds).
         for n, meta in catalog.items():
-            if _is_counter(n, meta) and _LATENCY.search(n) and unit_of(n, meta.help)[0] and (not prefix or n.startswith(prefix)):
+            if (
+                _is_counter(n, meta)
+                and _LATENCY.search(n)
+                and unit_of(n, meta.help)[0]
+                and (not prefix or n.startswith(prefix))
+            ):
                 unit, how = unit_of(n, meta.help)
                 specs.append(((len(n), n), LatencySpec("average", n, unit=unit or "s", count=(requests,)), how))
     if not specs:
@@ -353,7 +444,17 @@ def _prefix(requests: str | None) -> str:
 
 # Monitoring endpoints: the console's own scrapes, health and readiness probes (Kubernetes', Ray Serve's
 # /-/healthz, Prometheus's /-/ready, Spring's /actuator/*). Left out of every number by default.
-DEFAULT_EXCLUDED = ("/metrics", "/health", "/monitoring/*", "/healthz", "/livez", "/readyz", "/ready", "/-/*", "/actuator/*")
+DEFAULT_EXCLUDED = (
+    "/metrics",
+    "/health",
+    "/monitoring/*",
+    "/healthz",
+    "/livez",
+    "/readyz",
+    "/ready",
+    "/-/*",
+    "/actuator/*",
+)
 
 
 def glob_regex(pattern: str) -> str:

@@ -54,7 +54,9 @@ class Performance:
     estimated: Scores | None  # None without scored rows
     reliability: tuple[Reliability, ...] = ()
     assumption: str = CALIBRATION_ASSUMPTION
-    window_seconds: float | None = None  # None: counts since the API started; else labels and predictions of the last N s
+    window_seconds: float | None = (
+        None  # None: counts since the API started; else labels and predictions of the last N s
+    )
 
     @property
     def window(self) -> str:
@@ -83,7 +85,9 @@ def _ratio(a: float, b: float) -> float | None:
 
 def confusion_scores(tp: float, fp: float, fn: float, tn: float, auc: float | None) -> Scores:
     total = tp + fp + fn + tn
-    return Scores(roc_auc=auc, precision=_ratio(tp, tp + fp), recall=_ratio(tp, tp + fn), accuracy=_ratio(tp + tn, total))
+    return Scores(
+        roc_auc=auc, precision=_ratio(tp, tp + fp), recall=_ratio(tp, tp + fn), accuracy=_ratio(tp + tn, total)
+    )
 
 
 def per_bucket(cumulative: list[tuple[float, float]]) -> list[tuple[float, float, float]]:
@@ -114,8 +118,12 @@ def binned_auc(positives: list[float], negatives: list[float]) -> float | None:
     return wins / (p * n)
 
 
-def realised(confusion: dict[tuple[str, str], float], positives: list[tuple[float, float]], negatives: list[tuple[float, float]],
-             threshold: float) -> Scores:  # fmt: skip
+def realised(
+    confusion: dict[tuple[str, str], float],
+    positives: list[tuple[float, float]],
+    negatives: list[tuple[float, float]],
+    threshold: float,
+) -> Scores:
     """Scores of labelled predictions: confusion counts by (predicted, actual), histograms by actual class."""
     tp, fp = confusion.get(("1", "1"), 0.0), confusion.get(("1", "0"), 0.0)
     fn, tn = confusion.get(("0", "1"), 0.0), confusion.get(("0", "0"), 0.0)
@@ -152,30 +160,46 @@ def cbpe(scores: list[tuple[float, float]], threshold: float) -> Scores | None:
     return confusion_scores(tp, fp, fn, tn, auc)
 
 
-def reliability(positives: list[tuple[float, float]], negatives: list[tuple[float, float]], width: float = 0.1) -> tuple[Reliability, ...]:
+def reliability(
+    positives: list[tuple[float, float]], negatives: list[tuple[float, float]], width: float = 0.1
+) -> tuple[Reliability, ...]:
     """Observed churn rate of labelled predictions per score band (0.1 wide): a calibrated model's rate
     sits inside its band."""
     bands: dict[int, list[float]] = {}
     for i, rows in ((1, per_bucket(positives)), (0, per_bucket(negatives))):
-        for low, high, c in rows:
+        for _low, high, c in rows:
             band = min(int(round(high / width, 6) - 1e-9), round(1 / width) - 1)
             bands.setdefault(band, [0.0, 0.0])[i] += c
     out = []
     for band in sorted(bands):
         neg, pos = bands[band]
         if pos + neg:
-            out.append(Reliability(round(band * width, 6), round((band + 1) * width, 6), int(pos + neg), pos / (pos + neg)))
+            out.append(
+                Reliability(round(band * width, 6), round((band + 1) * width, 6), int(pos + neg), pos / (pos + neg))
+            )
     return tuple(out)
 
 
-def performance_of(confusion: dict[tuple[str, str], float], positives: list[tuple[float, float]], negatives: list[tuple[float, float]],
-                   scores: list[tuple[float, float]], predictions: float | None, threshold: float = DECISION_THRESHOLD,
-                   window_seconds: float | None = None) -> Performance | None:  # fmt: skip
+def performance_of(
+    confusion: dict[tuple[str, str], float],
+    positives: list[tuple[float, float]],
+    negatives: list[tuple[float, float]],
+    scores: list[tuple[float, float]],
+    predictions: float | None,
+    threshold: float = DECISION_THRESHOLD,
+    window_seconds: float | None = None,
+) -> Performance | None:
     """Realised scores when labels exist, the CBPE estimate when scores exist; None when the target has neither."""
     if not scores and not confusion:
         return None
     labels = sum(confusion.values()) if confusion else None
     realized = realised(confusion, positives, negatives, threshold) if labels else None
-    return Performance(threshold=threshold, predictions=predictions, labels=labels, realized=realized,
-                       estimated=cbpe(scores, threshold), reliability=reliability(positives, negatives) if labels else (),
-                       window_seconds=window_seconds)  # fmt: skip
+    return Performance(
+        threshold=threshold,
+        predictions=predictions,
+        labels=labels,
+        realized=realized,
+        estimated=cbpe(scores, threshold),
+        reliability=reliability(positives, negatives) if labels else (),
+        window_seconds=window_seconds,
+    )

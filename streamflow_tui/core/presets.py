@@ -10,12 +10,11 @@ prometheus-fastapi-instrumentator's ``http_requests_total`` is read as vLLM.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from .naming import Catalog, describe, latency_spec, pick_label
 from .results import CounterPart, LatencySpec, MetricChoice
 
-LatencyOption = Union[str, LatencySpec]  # a histogram/summary base (unit from name/HELP), or a full spec
+LatencyOption = str | LatencySpec  # a histogram/summary base (unit from name/HELP), or a full spec
 
 
 @dataclass(frozen=True)
@@ -73,8 +72,19 @@ class Preset:
         note = describe(parts, latency, how, endpoint, code, status, model, errors_known)
         if self.remark:
             note += "; " + self.remark
-        return MetricChoice(parts, latency, endpoint, status, code, model, errors_known=errors_known, match=self.match,
-                            preset=self.id, family=self.name, note=note)  # fmt: skip
+        return MetricChoice(
+            parts,
+            latency,
+            endpoint,
+            status,
+            code,
+            model,
+            errors_known=errors_known,
+            match=self.match,
+            preset=self.id,
+            family=self.name,
+            note=note,
+        )
 
 
 def _c(*metrics: str) -> tuple[CounterPart, ...]:
@@ -88,135 +98,229 @@ def _pair(success: str, failure: str) -> tuple[CounterPart, ...]:
 # Model servers first: they often serve a web framework's metrics beside their own.
 PRESET_LIST: tuple[Preset, ...] = (
     Preset(
-        "vllm", "vLLM", "model_server", ("vllm:request_success_total",),
+        "vllm",
+        "vLLM",
+        "model_server",
+        ("vllm:request_success_total",),
         requests=(_c("vllm:request_success_total"),),
         latency=("vllm:e2e_request_latency_seconds",),
-        status=("finished_reason",), model=("model_name",),
+        status=("finished_reason",),
+        model=("model_name",),
         remark="every request the engine finishes, by finished_reason (error = failed; abort = client gone, not an error);"
-               " requests rejected before the engine (4xx) are not counted",
+        " requests rejected before the engine (4xx) are not counted",
     ),
     Preset(
-        "tgi", "Hugging Face TGI", "model_server", ("tgi_request_success", "tgi_request_count"),
+        "tgi",
+        "Hugging Face TGI",
+        "model_server",
+        ("tgi_request_success", "tgi_request_count"),
         requests=(_pair("tgi_request_success", "tgi_request_failure"),),
-        latency=("tgi_request_duration",), unit="s",
+        latency=("tgi_request_duration",),
+        unit="s",
         remark="tgi_request_count is not used: chat completions count twice in it",
     ),
     Preset(
-        "triton", "NVIDIA Triton", "model_server", ("nv_inference_request_success",),
+        "triton",
+        "NVIDIA Triton",
+        "model_server",
+        ("nv_inference_request_success",),
         requests=(_pair("nv_inference_request_success", "nv_inference_request_failure"),),
-        latency=(LatencySpec("average", "nv_inference_request_duration_us", unit="us", count=("nv_inference_request_success",)),),
+        latency=(
+            LatencySpec(
+                "average", "nv_inference_request_duration_us", unit="us", count=("nv_inference_request_success",)
+            ),
+        ),
         model=("model",),
         remark="latency is an average of cumulative µs counters (successful requests only; no percentiles served)",
     ),
     Preset(
-        "bentoml", "BentoML", "model_server", ("bentoml_service_request_total", "bentoml_api_server_request_total"),
+        "bentoml",
+        "BentoML",
+        "model_server",
+        ("bentoml_service_request_total", "bentoml_api_server_request_total"),
         requests=(_c("bentoml_service_request_total"), _c("bentoml_api_server_request_total")),
         latency=("bentoml_service_request_duration_seconds", "bentoml_api_server_request_duration_seconds"),
-        endpoint=("endpoint",), code=("http_response_code",),
+        endpoint=("endpoint",),
+        code=("http_response_code",),
     ),
     Preset(
-        "ray_serve", "Ray Serve", "model_server", ("ray_serve_num_http_requests_total",),
+        "ray_serve",
+        "Ray Serve",
+        "model_server",
+        ("ray_serve_num_http_requests_total",),
         requests=(_c("ray_serve_num_http_requests_total"),),
         latency=("ray_serve_http_request_latency_ms",),
-        endpoint=("route",), code=("status_code",), model=("application",),
+        endpoint=("route",),
+        code=("status_code",),
+        model=("application",),
     ),
     Preset(
-        "torchserve", "TorchServe", "model_server", ("Requests2XX", "ts_inference_requests_total"),
-        requests=((CounterPart("Requests2XX", code="2xx"), CounterPart("Requests4XX", code="4xx"), CounterPart("Requests5XX", code="5xx")),
-                  _c("ts_inference_requests_total")),  # fmt: skip
-        latency=(LatencySpec("average", "ts_inference_latency_microseconds", unit="us", count=("ts_inference_requests_total",)),),
+        "torchserve",
+        "TorchServe",
+        "model_server",
+        ("Requests2XX", "ts_inference_requests_total"),
+        requests=(
+            (
+                CounterPart("Requests2XX", code="2xx"),
+                CounterPart("Requests4XX", code="4xx"),
+                CounterPart("Requests5XX", code="5xx"),
+            ),
+            _c("ts_inference_requests_total"),
+        ),
+        latency=(
+            LatencySpec(
+                "average", "ts_inference_latency_microseconds", unit="us", count=("ts_inference_requests_total",)
+            ),
+        ),
         model=("model_name",),
         remark="status is in the metric name (Requests2XX/4XX/5XX, no model label); latency is an average of µs counters",
     ),
     Preset(
-        "mlserver", "Seldon MLServer", "model_server", ("model_infer_request_success_total", "model_infer_request_success"),
-        requests=(_pair("model_infer_request_success_total", "model_infer_request_failure_total"),
-                  _pair("model_infer_request_success", "model_infer_request_failure")),  # fmt: skip
+        "mlserver",
+        "Seldon MLServer",
+        "model_server",
+        ("model_infer_request_success_total", "model_infer_request_success"),
+        requests=(
+            _pair("model_infer_request_success_total", "model_infer_request_failure_total"),
+            _pair("model_infer_request_success", "model_infer_request_failure"),
+        ),
         latency=("model_infer_request_duration",),
         model=("model",),
         remark="per-model success/failure counters; latency from a summary without quantiles (average only)",
     ),
     Preset(
-        "kserve", "KServe model server", "model_server", ("request_predict_seconds_bucket",),
+        "kserve",
+        "KServe model server",
+        "model_server",
+        ("request_predict_seconds_bucket",),
         requests=(_c("request_predict_seconds_count"),),
         latency=("request_predict_seconds",),
-        model=("model_name",), errors_known=False,
+        model=("model_name",),
+        errors_known=False,
         remark="KServe counts no requests or errors: requests are the predict histogram's count",
     ),
     Preset(
-        "spring_micrometer", "Spring Boot (Micrometer)", "framework", ("http_server_requests_seconds_count",),
+        "spring_micrometer",
+        "Spring Boot (Micrometer)",
+        "framework",
+        ("http_server_requests_seconds_count",),
         requests=(_c("http_server_requests_seconds_count"),),
         latency=("http_server_requests_seconds",),
-        endpoint=("uri",), code=("status",),
+        endpoint=("uri",),
+        code=("status",),
         remark="Micrometer's percentiles (when published) are per series over its own sliding window",
     ),
     Preset(
-        "istio", "Istio", "framework", ("istio_requests_total",),
+        "istio",
+        "Istio",
+        "framework",
+        ("istio_requests_total",),
         requests=(_c("istio_requests_total"),),
         latency=("istio_request_duration_milliseconds",),
-        endpoint=("destination_service_name", "destination_service"), code=("response_code",),
+        endpoint=("destination_service_name", "destination_service"),
+        code=("response_code",),
         match=(("reporter", "=", "destination"),),
         remark="reporter=destination only: the source side reports the same requests again",
     ),
     Preset(
-        "envoy", "Envoy", "framework", ("envoy_http_downstream_rq_xx",),
+        "envoy",
+        "Envoy",
+        "framework",
+        ("envoy_http_downstream_rq_xx",),
         requests=(_c("envoy_http_downstream_rq_xx"),),
-        latency=("envoy_http_downstream_rq_time",), unit="ms",
-        endpoint=("envoy_http_conn_manager_prefix",), code=("envoy_response_code_class",),
+        latency=("envoy_http_downstream_rq_time",),
+        unit="ms",
+        endpoint=("envoy_http_conn_manager_prefix",),
+        code=("envoy_response_code_class",),
         match=(("envoy_http_conn_manager_prefix", "!=", "admin"),),
         remark="downstream (what clients saw), the admin listener left out; codes are classes (2 = 2xx)",
     ),
     Preset(
-        "nginx_ingress", "ingress-nginx", "framework", ("nginx_ingress_controller_requests",),
+        "nginx_ingress",
+        "ingress-nginx",
+        "framework",
+        ("nginx_ingress_controller_requests",),
         requests=(_c("nginx_ingress_controller_requests"),),
         latency=("nginx_ingress_controller_request_duration_seconds",),
-        endpoint=("path", "ingress"), code=("status",),
+        endpoint=("path", "ingress"),
+        code=("status",),
         remark="request_duration_seconds is in seconds whatever its HELP text says",
     ),
     Preset(
-        "traefik", "Traefik", "framework", ("traefik_service_requests_total", "traefik_entrypoint_requests_total"),
+        "traefik",
+        "Traefik",
+        "framework",
+        ("traefik_service_requests_total", "traefik_entrypoint_requests_total"),
         requests=(_c("traefik_service_requests_total"), _c("traefik_entrypoint_requests_total")),
         latency=("traefik_service_request_duration_seconds", "traefik_entrypoint_request_duration_seconds"),
-        endpoint=("service", "entrypoint"), code=("code",),
+        endpoint=("service", "entrypoint"),
+        code=("code",),
         remark="service level: the entrypoint level counts the same requests",
     ),
     Preset(
-        "go_promhttp", "Go client_golang (promhttp middleware)", "framework", ("go_goroutines",),
+        "go_promhttp",
+        "Go client_golang (promhttp middleware)",
+        "framework",
+        ("go_goroutines",),
         needs=("http_requests_total",),
         requests=(_c("http_requests_total"),),
         latency=("http_request_duration_seconds",),
-        endpoint=("handler", "path", "route"), code=("code",),
+        endpoint=("handler", "path", "route"),
+        code=("code",),
     ),
     Preset(
-        "fastapi_instrumentator", "prometheus-fastapi-instrumentator", "framework", ("http_request_duration_highr_seconds_bucket",),
+        "fastapi_instrumentator",
+        "prometheus-fastapi-instrumentator",
+        "framework",
+        ("http_request_duration_highr_seconds_bucket",),
         requests=(_c("http_requests_total"),),
         latency=("http_request_duration_seconds", "http_request_duration_highr_seconds"),
-        endpoint=("handler",), code=("status",),
+        endpoint=("handler",),
+        code=("status",),
     ),
     Preset(
-        "starlette_exporter", "starlette_exporter", "framework", ("starlette_requests_total{status_code}",),
+        "starlette_exporter",
+        "starlette_exporter",
+        "framework",
+        ("starlette_requests_total{status_code}",),
         requests=(_c("starlette_requests_total"),),
         latency=("starlette_request_duration_seconds",),
-        endpoint=("path",), code=("status_code",),
+        endpoint=("path",),
+        code=("status_code",),
     ),
     Preset(
-        "starlette_prometheus", "starlette-prometheus", "framework", ("starlette_responses_total",),
+        "starlette_prometheus",
+        "starlette-prometheus",
+        "framework",
+        ("starlette_responses_total",),
         requests=(_c("starlette_responses_total"),),
         latency=("starlette_requests_processing_time_seconds",),
-        endpoint=("path_template",), code=("status_code",),
+        endpoint=("path_template",),
+        code=("status_code",),
         remark="starlette_requests_total has no status code: responses are counted instead",
     ),
     Preset(
-        "django_prometheus", "django-prometheus", "framework", ("django_http_responses_total_by_status_view_method_total",),
+        "django_prometheus",
+        "django-prometheus",
+        "framework",
+        ("django_http_responses_total_by_status_view_method_total",),
         requests=(_c("django_http_responses_total_by_status_view_method_total"),),
-        latency=("django_http_requests_latency_seconds_by_view_method", "django_http_requests_latency_including_middlewares_seconds"),
-        endpoint=("view",), code=("status",),
+        latency=(
+            "django_http_requests_latency_seconds_by_view_method",
+            "django_http_requests_latency_including_middlewares_seconds",
+        ),
+        endpoint=("view",),
+        code=("status",),
     ),
     Preset(
-        "flask_exporter", "prometheus-flask-exporter", "framework", ("flask_http_request_total",),
+        "flask_exporter",
+        "prometheus-flask-exporter",
+        "framework",
+        ("flask_http_request_total",),
         requests=(_c("flask_http_request_total"),),
         latency=("flask_http_request_duration_seconds",),
-        endpoint=("path", "url_rule"), code=("status",),
+        endpoint=("path", "url_rule"),
+        code=("status",),
     ),
 )
 
@@ -228,8 +332,11 @@ def _metrics_of(p: Preset) -> set[str]:
     for alt in p.requests:
         names.update(c.metric for c in alt)
     for option in p.latency:
-        names.update(option.sample_names() if isinstance(option, LatencySpec) else
-                     {option, option + "_bucket", option + "_sum", option + "_count", option + "_max"})  # fmt: skip
+        names.update(
+            option.sample_names()
+            if isinstance(option, LatencySpec)
+            else {option, option + "_bucket", option + "_sum", option + "_count", option + "_max"}
+        )
     return names
 
 
@@ -246,5 +353,3 @@ def match_presets(catalog: Catalog) -> list[tuple[Preset, MetricChoice]]:
             if choice is not None:
                 out.append((p, choice))
     return out
-
-

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -19,10 +19,19 @@ from . import compute
 from .compute import QUANTILES
 from .connection import ConnectionOptions, ConnectionOptionsError, connection_reason
 from .exposition import finite
+from .naming import (
+    DEFAULT_EXCLUDED,
+    ERROR_STATUS_VALUES,
+    MetricNames,
+    SampleMeta,
+    choose,
+    derive_status,
+    is_candidate,
+    strip_suffix,
+    without_endpoints,
+)
 from .performance import Performance, performance_of
 from .promql import parse_le
-from .naming import (DEFAULT_EXCLUDED, ERROR_STATUS_VALUES, MetricNames, SampleMeta, choose, derive_status, is_candidate,
-                     strip_suffix, without_endpoints)
 from .results import (
     EMPTY_LATENCY,
     EMPTY_REQUESTS,
@@ -39,7 +48,9 @@ from .results import (
 
 CHOICE_TTL_S = 30.0
 INTERVAL_TTL_S = 60.0
-RATE_INTERVAL_SCRAPES = 4  # a rate needs two samples; four intervals survive a missed scrape, as Grafana's $__rate_interval
+RATE_INTERVAL_SCRAPES = (
+    4  # a rate needs two samples; four intervals survive a missed scrape, as Grafana's $__rate_interval
+)
 
 
 def go_duration(text: str) -> float | None:
@@ -96,9 +107,13 @@ class PrometheusClient:
         try:
             response = self._client.get(url, params=params)
         except httpx.TimeoutException:
-            raise PrometheusError("timeout", f"Prometheus at {self.url} did not answer within {self._client.timeout.read} s") from None
+            raise PrometheusError(
+                "timeout", f"Prometheus at {self.url} did not answer within {self._client.timeout.read} s"
+            ) from None
         except httpx.ConnectError as exc:
-            raise PrometheusError("unreachable", f"cannot connect to Prometheus at {self.url}: {connection_reason(exc)}") from None
+            raise PrometheusError(
+                "unreachable", f"cannot connect to Prometheus at {self.url}: {connection_reason(exc)}"
+            ) from None
         except httpx.HTTPError as exc:
             raise PrometheusError("http", f"Prometheus at {self.url}: {exc}") from None
         try:
@@ -107,16 +122,23 @@ class PrometheusClient:
             body = None
         if not isinstance(body, dict) or "status" not in body:
             if response.status_code == 404:
-                raise PrometheusError("not_found", f"{url} answered 404: is {self.url} a Prometheus server (with its path prefix)?")
+                raise PrometheusError(
+                    "not_found", f"{url} answered 404: is {self.url} a Prometheus server (with its path prefix)?"
+                )
             if response.status_code in (401, 403):
-                raise PrometheusError("auth", f"Prometheus answered HTTP {response.status_code} for {path}: credentials needed or refused"
-                                      " (--header, --bearer-token-file, --basic-auth)")
+                raise PrometheusError(
+                    "auth",
+                    f"Prometheus answered HTTP {response.status_code} for {path}: credentials needed or refused"
+                    " (--header, --bearer-token-file, --basic-auth)",
+                )
             if response.status_code >= 400:
                 raise PrometheusError("http", f"Prometheus answered HTTP {response.status_code} for {path}")
             raise PrometheusError("invalid", f"Prometheus answered {path} with something that is not its JSON API")
         if body["status"] != "success":
             kind = str(body.get("errorType") or "error")
-            raise PrometheusError(kind, f"Prometheus {kind} error ({response.status_code}): {body.get('error', 'no message')}")
+            raise PrometheusError(
+                kind, f"Prometheus {kind} error ({response.status_code}): {body.get('error', 'no message')}"
+            )
         return body.get("data")
 
     def query(self, expr: str, at: float) -> list[dict]:
@@ -197,9 +219,19 @@ class PrometheusClient:
 class PrometheusSource:
     kind = "prometheus"
 
-    def __init__(self, prometheus_url: str, names: MetricNames | None = None, *, api_url: str | None = None,
-                 timeout: float = 3.0, preset: str | None = None, options: ConnectionOptions | None = None,
-                 exclude: tuple[str, ...] = DEFAULT_EXCLUDED, job: str | None = None, performance_window: float = 0.0):  # fmt: skip
+    def __init__(
+        self,
+        prometheus_url: str,
+        names: MetricNames | None = None,
+        *,
+        api_url: str | None = None,
+        timeout: float = 3.0,
+        preset: str | None = None,
+        options: ConnectionOptions | None = None,
+        exclude: tuple[str, ...] = DEFAULT_EXCLUDED,
+        job: str | None = None,
+        performance_window: float = 0.0,
+    ):
         self.performance_window = performance_window  # seconds; 0: since the API started
         self.client = PrometheusClient(prometheus_url, timeout=timeout, options=options)
         self.names = names or MetricNames()
@@ -248,13 +280,21 @@ class PrometheusSource:
         if self._choice and time.monotonic() - self._choice_at < CHOICE_TTL_S and self._choice.found:
             return self._choice
         n = self.names
-        model = {n.predictions, n.probability + "_bucket", n.model_info, n.labelled, n.reference_probability + "_bucket"}
+        model = {
+            n.predictions,
+            n.probability + "_bucket",
+            n.model_info,
+            n.labelled,
+            n.reference_probability + "_bucket",
+        }
         candidates = [m for m in self.client.metric_names() if m in model or is_candidate(m, n)]
         self._labels = self.client.series_labels(candidates, at - CATALOG_LOOKBACK_S, at)
         metadata = self.client.metadata()
         catalog = {}
         for name, labels in self._labels.items():
-            kind, help_text = metadata.get(name) or metadata.get(strip_suffix(name)) or (_infer_type(name, labels, self._labels), "")
+            kind, help_text = (
+                metadata.get(name) or metadata.get(strip_suffix(name)) or (_infer_type(name, labels, self._labels), "")
+            )
             catalog[name] = SampleMeta(kind, help_text, labels)
         choice = without_endpoints(choose(n, catalog, preset=self.preset), self.exclude, catalog)
         if self.job:
@@ -265,7 +305,7 @@ class PrometheusSource:
 
     # -- one snapshot -------------------------------------------------------------
     def snapshot(self, window_seconds: float) -> Snapshot:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         at = now.timestamp()
         prom = TargetStatus(url=self.client.url, up=True, error=None)
         api = TargetStatus(url=self.api_url, up=None, error=None)
@@ -277,8 +317,19 @@ class PrometheusSource:
             window_seconds = self.effective_window(window_seconds, at)
             if not choice.found:
                 prom = TargetStatus(url=self.client.url, up=True, error=choice.note)
-                return Snapshot(now, self.kind, api, prom, window_seconds, EMPTY_REQUESTS, EMPTY_LATENCY, (), None, choice,
-                                scrape_interval_s=interval)  # fmt: skip
+                return Snapshot(
+                    now,
+                    self.kind,
+                    api,
+                    prom,
+                    window_seconds,
+                    EMPTY_REQUESTS,
+                    EMPTY_LATENCY,
+                    (),
+                    None,
+                    choice,
+                    scrape_interval_s=interval,
+                )
             w = f"{max(1, round(window_seconds * 1000))}ms"
             requests = self._requests(choice, w, at)
             latency, histogram, by_endpoint = EMPTY_LATENCY, (), ()
@@ -287,15 +338,40 @@ class PrometheusSource:
             model = self._model(w, at)
             performance = self._performance(at)
         except PrometheusError as exc:
-            prom = TargetStatus(url=self.client.url, up=exc.kind not in ("unreachable", "timeout", "http", "not_found", "auth", "config"),
-                                error=exc.message)  # fmt: skip
-            return Snapshot(now, self.kind, api, prom, window_seconds, EMPTY_REQUESTS, EMPTY_LATENCY, (), None, self._choice,
-                            scrape_interval_s=interval)  # fmt: skip
+            prom = TargetStatus(
+                url=self.client.url,
+                up=exc.kind not in ("unreachable", "timeout", "http", "not_found", "auth", "config"),
+                error=exc.message,
+            )
+            return Snapshot(
+                now,
+                self.kind,
+                api,
+                prom,
+                window_seconds,
+                EMPTY_REQUESTS,
+                EMPTY_LATENCY,
+                (),
+                None,
+                self._choice,
+                scrape_interval_s=interval,
+            )
         return Snapshot(
-            taken_at=now, source=self.kind, api=api, prometheus=prom, window_seconds=window_seconds,
-            requests=requests, latency=latency, latency_histogram=histogram, model=model, metrics=choice,
-            latency_by_endpoint=by_endpoint, targets=targets, scrape_interval_s=interval, performance=performance,
-        )  # fmt: skip
+            taken_at=now,
+            source=self.kind,
+            api=api,
+            prometheus=prom,
+            window_seconds=window_seconds,
+            requests=requests,
+            latency=latency,
+            latency_histogram=histogram,
+            model=model,
+            metrics=choice,
+            latency_by_endpoint=by_endpoint,
+            targets=targets,
+            scrape_interval_s=interval,
+            performance=performance,
+        )
 
     def _targets(self, at: float) -> tuple[tuple[tuple[str, bool], ...], TargetStatus]:
         """The API's health as Prometheus sees it, per instance (``up`` of ``--job``, or of every job)."""
@@ -309,13 +385,18 @@ class PrometheusSource:
         return tuple(sorted(states.items())), TargetStatus(url=self.api_url, up=any(states.values()), error=error)
 
     def _requests(self, c: MetricChoice, w: str, at: float) -> RequestStats:
-        labels = [l for l in (c.endpoint_label, c.status_label, c.code_label, c.model_label) if l] + ["instance"]
+        labels = [label for label in (c.endpoint_label, c.status_label, c.code_label, c.model_label) if label] + [
+            "instance"
+        ]
         by = ", ".join(dict.fromkeys(labels))
         sel = _matchers(c)
         rates: dict[tuple, float | None] = {}
         totals: dict[tuple, float | None] = {}
         for part in c.requests:
-            for target, expr in ((rates, f"sum by ({by}) (rate({part.metric}{sel}[{w}]))"), (totals, f"sum by ({by}) ({part.metric}{sel})")):
+            for target, expr in (
+                (rates, f"sum by ({by}) (rate({part.metric}{sel}[{w}]))"),
+                (totals, f"sum by ({by}) ({part.metric}{sel})"),
+            ):
                 for r in self.client.query(expr, at):
                     key = compute.classify(r["metric"], part, c) + (r["metric"].get("instance", ""),)
                     value = _value(r["value"][1])
@@ -327,8 +408,15 @@ class PrometheusSource:
             return EMPTY_REQUESTS
         several = len({k[4] for k in totals}) > 1
         by_series = tuple(
-            SeriesRate(endpoint=key[0], status=key[1], code=key[2], total=totals[key], rps=rates.get(key), model=key[3],
-                       instance=key[4] if several else None)  # fmt: skip
+            SeriesRate(
+                endpoint=key[0],
+                status=key[1],
+                code=key[2],
+                total=totals[key],
+                rps=rates.get(key),
+                model=key[3],
+                instance=key[4] if several else None,
+            )
             for key in sorted(totals, key=lambda k: tuple(x or "" for x in k))
         )
         total = sum(t for t in totals.values() if t is not None)
@@ -358,11 +446,13 @@ class PrometheusSource:
                     for by in (label, f"{label}, instance"):
                         expr = f"histogram_quantile({quantile}, sum by (le, {by}) (rate({bucket}[{w}])))"
                         for r in self.client.query(expr, at):
-                            key = r["metric"].get(label, "") + (f"@{r['metric'].get('instance', '')}" if "instance" in by else "")
+                            key = r["metric"].get(label, "") + (
+                                f"@{r['metric'].get('instance', '')}" if "instance" in by else ""
+                            )
                             by_endpoint.setdefault(key, {})[_qkey(quantile)] = _scaled(r["value"][1], scale)
         elif spec.kind == "summary":
             for quantile in QUANTILES:
-                rows = self.client.query(f'{spec.metric}{_matchers(c, ("quantile", f"{quantile:g}"))}', at)
+                rows = self.client.query(f"{spec.metric}{_matchers(c, ('quantile', f'{quantile:g}'))}", at)
                 # One series: its own quantile. Several (endpoints, instances): they cannot be combined.
                 q[_qkey(quantile)] = _scaled(rows[0]["value"][1], scale) if len(rows) == 1 else None
         counts = "|".join(spec.count_metrics)
@@ -389,8 +479,10 @@ class PrometheusSource:
 
     def _model(self, w: str, at: float) -> ModelStats | None:
         n = self.names
-        by_class = {r["metric"].get("predicted_class", ""): _value(r["value"][1])
-                    for r in self.client.query(f"sum by (predicted_class) (rate({n.predictions}[{w}]))", at)}  # fmt: skip
+        by_class = {
+            r["metric"].get("predicted_class", ""): _value(r["value"][1])
+            for r in self.client.query(f"sum by (predicted_class) (rate({n.predictions}[{w}]))", at)
+        }
         # 1 marks a served model, 0 one it replaced (api/serving.py): during a rollout two versions read 1.
         info_rows = self.client.query(f"max by (version, training_month, served_month) ({n.model_info} == 1)", at)
         info = info_rows[0]["metric"] if len(info_rows) == 1 else {}
@@ -405,9 +497,14 @@ class PrometheusSource:
             served_month=info.get("served_month"),
             predictions_per_s=total,
             predicted_churn_rate=churn,
-            score_histogram=self._histogram(f"sum by (le) (increase({n.probability}_bucket[{w}]))", at, coarse=compute.SCORE_BAR_WIDTH),
-            reference_histogram=self._histogram(f"sum by (le) ({n.reference_probability}_bucket)", at, coarse=compute.SCORE_BAR_WIDTH)
-            if n.reference_probability + "_bucket" in self._labels else (),
+            score_histogram=self._histogram(
+                f"sum by (le) (increase({n.probability}_bucket[{w}]))", at, coarse=compute.SCORE_BAR_WIDTH
+            ),
+            reference_histogram=self._histogram(
+                f"sum by (le) ({n.reference_probability}_bucket)", at, coarse=compute.SCORE_BAR_WIDTH
+            )
+            if n.reference_probability + "_bucket" in self._labels
+            else (),
         )
 
     def _performance(self, at: float) -> Performance | None:
@@ -423,18 +520,25 @@ class PrometheusSource:
             reset, one with no sample a window ago is new: for both, all of its current value is in the window."""
             return f"(({metric} - {metric} offset {w:g}s) >= 0 or {metric})" if w else metric
 
-        confusion = {(r["metric"].get("predicted", ""), r["metric"].get("actual", "")): _value(r["value"][1]) or 0.0
-                     for r in self.client.query(f"sum by (predicted, actual) ({counted(n.labelled)})", at)}  # fmt: skip
+        confusion = {
+            (r["metric"].get("predicted", ""), r["metric"].get("actual", "")): _value(r["value"][1]) or 0.0
+            for r in self.client.query(f"sum by (predicted, actual) ({counted(n.labelled)})", at)
+        }
         by_actual: dict[str, list[tuple[float, float]]] = {}
         for r in self.client.query(f"sum by (le, actual) ({counted(n.labelled_probability + '_bucket')})", at):
             le = parse_le(r["metric"].get("le", ""))
             if le is not None and _value(r["value"][1]) is not None:
                 by_actual.setdefault(r["metric"].get("actual", ""), []).append((le, _value(r["value"][1])))
-        scores = [(le, v) for r in self.client.query(f"sum by (le) ({counted(n.probability + '_bucket')})", at)
-                  if (le := parse_le(r["metric"].get("le", ""))) is not None and (v := _value(r["value"][1])) is not None]  # fmt: skip
+        scores = [
+            (le, v)
+            for r in self.client.query(f"sum by (le) ({counted(n.probability + '_bucket')})", at)
+            if (le := parse_le(r["metric"].get("le", ""))) is not None and (v := _value(r["value"][1])) is not None
+        ]
         rows = self.client.query(f"sum({counted(n.predictions)})", at)
         predictions = _value(rows[0]["value"][1]) if rows else None
-        return performance_of(confusion, by_actual.get("1", []), by_actual.get("0", []), scores, predictions, window_seconds=w or None)
+        return performance_of(
+            confusion, by_actual.get("1", []), by_actual.get("0", []), scores, predictions, window_seconds=w or None
+        )
 
     # -- history for charts ---------------------------------------------------------
     def history(self, duration_s: float, step_s: float, window_seconds: float) -> History:
@@ -456,7 +560,9 @@ class PrometheusSource:
         spec = c.latency
         if spec and spec.kind == "histogram":
             for quantile in QUANTILES:
-                exprs[_qkey(quantile)] = f"histogram_quantile({quantile}, sum by (le) (rate({spec.metric}_bucket{_matchers(c)}[{w}])))"
+                exprs[_qkey(quantile)] = (
+                    f"histogram_quantile({quantile}, sum by (le) (rate({spec.metric}_bucket{_matchers(c)}[{w}])))"
+                )
         columns: dict[str, dict[float, float | None]] = {}
         for key in ("rps", "error_ratio", "p50", "p95", "p99"):
             expr = exprs.get(key)
@@ -507,7 +613,9 @@ def _error_expr(c: MetricChoice, w: str) -> str | None:
                 terms.append(f"sum(rate({part.metric}{_matchers(c)}[{w}]))")
         elif c.status_label:
             values = "|".join(sorted(ERROR_STATUS_VALUES))
-            terms.append(f"sum(rate({part.metric}{_matchers(c, (c.status_label, f'(?i)({values})'), regex=True)}[{w}]))")
+            terms.append(
+                f"sum(rate({part.metric}{_matchers(c, (c.status_label, f'(?i)({values})'), regex=True)}[{w}]))"
+            )
         elif c.code_label:
             terms.append(f"sum(rate({part.metric}{_matchers(c, (c.code_label, '[45].*'), regex=True)}[{w}]))")
     if not terms:

@@ -14,7 +14,7 @@ Timestamps are integer milliseconds, as in Prometheus; a range selector
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 Sample = tuple[int, float]  # (timestamp in ms, value)
 

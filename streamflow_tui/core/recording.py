@@ -27,7 +27,7 @@ import socket
 import sqlite3
 import threading
 import zlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -151,8 +151,9 @@ class Recorder:
     the lock; only the INSERT is serialised.
     """
 
-    def __init__(self, path: str | Path, *, interval: float, source: str, api_url: str | None,
-                 max_age_s: float = 24 * 3600):  # fmt: skip
+    def __init__(
+        self, path: str | Path, *, interval: float, source: str, api_url: str | None, max_age_s: float = 24 * 3600
+    ):
         self.path = Path(path)
         self.max_age_s = max_age_s
         self._lock = threading.Lock()
@@ -169,14 +170,22 @@ class Recorder:
             found = _format_of(db)  # before any write: another program's database is left untouched
             if found not in ("", FORMAT):
                 what = "no format" if found is None else f"format {found!r}"
-                raise RecordingError(f"cannot record to {self.path}: it is an SQLite database but not a "
-                                     f"StreamFlow recording ({what}, expected {FORMAT!r})")  # fmt: skip
+                raise RecordingError(
+                    f"cannot record to {self.path}: it is an SQLite database but not a "
+                    f"StreamFlow recording ({what}, expected {FORMAT!r})"
+                )
             db.execute("PRAGMA journal_mode = WAL")  # readers follow the file while it is written
             # WAL + NORMAL: a killed process loses no commit (a power cut may lose the last ones, never the file).
             db.execute("PRAGMA synchronous = NORMAL")
             db.executescript(_SCHEMA)
-            meta = {"format": FORMAT, "started_at": datetime.now(timezone.utc).isoformat(), "host": socket.gethostname(),
-                    "interval": repr(float(interval)), "source": source, "api_url": api_url}  # fmt: skip
+            meta = {
+                "format": FORMAT,
+                "started_at": datetime.now(UTC).isoformat(),
+                "host": socket.gethostname(),
+                "interval": repr(float(interval)),
+                "source": source,
+                "api_url": api_url,
+            }
             # An existing recording keeps its own meta: this session is appended to it.
             db.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)", meta.items())
             newest = db.execute("SELECT MAX(t) FROM polls").fetchone()[0]
@@ -221,8 +230,11 @@ class Recorder:
         db.execute("BEGIN")
         try:
             db.execute("DELETE FROM polls WHERE t < ?", (cut,))
-            db.execute("DELETE FROM events WHERE t < ? AND rowid NOT IN "
-                       "(SELECT id FROM (SELECT rowid AS id, MAX(t) FROM events WHERE t < ? GROUP BY kind))", (cut, cut))  # fmt: skip
+            db.execute(
+                "DELETE FROM events WHERE t < ? AND rowid NOT IN "
+                "(SELECT id FROM (SELECT rowid AS id, MAX(t) FROM events WHERE t < ? GROUP BY kind))",
+                (cut, cut),
+            )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -283,7 +295,9 @@ class Recording:
     def open(cls, path: str | Path) -> Recording:
         path = Path(path)
         if not path.is_file():
-            raise RecordingError(f"cannot open recording {path}: " + ("it is a folder" if path.is_dir() else "no such file"))
+            raise RecordingError(
+                f"cannot open recording {path}: " + ("it is a folder" if path.is_dir() else "no such file")
+            )
         try:
             try:
                 db, found = _connect_read_only(path)
@@ -296,8 +310,10 @@ class Recording:
         try:
             if found != FORMAT:
                 what = "no format" if not found else f"format {found!r}"
-                raise RecordingError(f"cannot open recording {path}: it is an SQLite database but not a "
-                                     f"StreamFlow recording ({what}, expected {FORMAT!r})")  # fmt: skip
+                raise RecordingError(
+                    f"cannot open recording {path}: it is an SQLite database but not a "
+                    f"StreamFlow recording ({what}, expected {FORMAT!r})"
+                )
             recording = cls(path, db, dict(db.execute("SELECT key, value FROM meta")))
             recording.refresh()
         except sqlite3.Error as e:
@@ -320,7 +336,9 @@ class Recording:
                 last = self._rowids[-1] if self._rowids else 0
                 new = db.execute("SELECT t, rowid FROM polls WHERE rowid > ? ORDER BY t, rowid", (last,)).fetchall()
                 count = db.execute("SELECT COUNT(*) FROM polls").fetchone()[0]
-                appended = count == len(self._rowids) + len(new) and (not new or not self.times or new[0][0] >= self.times[-1])
+                appended = count == len(self._rowids) + len(new) and (
+                    not new or not self.times or new[0][0] >= self.times[-1]
+                )
                 if appended:  # the usual case: only newer polls were added
                     rows = new
                 else:  # rows were purged (or a clock went back): read the whole index again
@@ -356,8 +374,9 @@ class Recording:
     def points_between(self, t0: float, t1: float) -> list[Point]:
         """The chart points of polls with t0 <= t <= t1, in time order."""
         with self._lock:
-            rows = self._db.execute("SELECT rowid, point FROM polls WHERE t BETWEEN ? AND ? ORDER BY t, rowid",
-                                    (t0, t1)).fetchall()  # fmt: skip
+            rows = self._db.execute(
+                "SELECT rowid, point FROM polls WHERE t BETWEEN ? AND ? ORDER BY t, rowid", (t0, t1)
+            ).fetchall()
             # Playing forward asks for nearly the same window again: points decoded last time are reused
             # (decoding is most of a seek); only that one window is kept.
             last = self._points
@@ -368,16 +387,18 @@ class Recording:
         """(time, object) of the latest ``kind`` event at or before ``t``; None before the first."""
         tp = event_type(kind)
         with self._lock:
-            row = self._db.execute("SELECT t, body FROM events WHERE kind = ? AND t <= ? ORDER BY t DESC, rowid DESC LIMIT 1",
-                                   (kind, t)).fetchone()  # fmt: skip
+            row = self._db.execute(
+                "SELECT t, body FROM events WHERE kind = ? AND t <= ? ORDER BY t DESC, rowid DESC LIMIT 1", (kind, t)
+            ).fetchone()
         return None if row is None else (row[0], decode(row[1], tp))
 
     def events_between(self, kind: str, t0: float, t1: float) -> list[tuple[float, Any]]:
         """(time, object) of every ``kind`` event with t0 <= t <= t1, in time order."""
         tp = event_type(kind)
         with self._lock:
-            rows = self._db.execute("SELECT t, body FROM events WHERE kind = ? AND t BETWEEN ? AND ? ORDER BY t, rowid",
-                                    (kind, t0, t1)).fetchall()  # fmt: skip
+            rows = self._db.execute(
+                "SELECT t, body FROM events WHERE kind = ? AND t BETWEEN ? AND ? ORDER BY t, rowid", (kind, t0, t1)
+            ).fetchall()
         return [(t, decode(body, tp)) for t, body in rows]
 
     def close(self) -> None:

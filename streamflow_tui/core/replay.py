@@ -57,12 +57,16 @@ class Replay:
         load = rec.event_at("load", t)
         retrain = rec.event_at("retrain", t)
         return ReplayFrame(
-            index=i, count=len(rec.times), t=t, snapshot=rec.snapshot_at(i),
-            points=tuple(rec.points_between(t - self.history_s, t)), drift=rec.event_at("drift", t),
+            index=i,
+            count=len(rec.times),
+            t=t,
+            snapshot=rec.snapshot_at(i),
+            points=tuple(rec.points_between(t - self.history_s, t)),
+            drift=rec.event_at("drift", t),
             load=load[1] if load else None,
             changes=tuple(change for _, change in rec.events_between("version", t - self.history_s, t)),
             retrain=retrain[1] if retrain else None,
-        )  # fmt: skip
+        )
 
     def step(self, n: int) -> int:
         self.index = min(self.count - 1, max(0, self.index + n))

@@ -27,8 +27,9 @@ class SloCheck:
         return self.value < self.limit if self.minimum else self.value > self.limit
 
 
-def slo_checks(snapshot: Snapshot, *, p95: float | None = None, error_ratio: float | None = None,
-               min_auc: float | None = None) -> tuple[SloCheck, ...]:  # fmt: skip
+def slo_checks(
+    snapshot: Snapshot, *, p95: float | None = None, error_ratio: float | None = None, min_auc: float | None = None
+) -> tuple[SloCheck, ...]:
     checks = []
     if p95 is not None:
         checks.append(SloCheck("p95", p95, snapshot.latency.p95))
@@ -39,7 +40,11 @@ def slo_checks(snapshot: Snapshot, *, p95: float | None = None, error_ratio: flo
         perf = snapshot.performance
         realized = perf.realized.roc_auc if perf and perf.realized else None
         estimated = perf.estimated.roc_auc if perf and perf.estimated else None
-        value, source = (realized, "realized") if realized is not None else (estimated, "estimated" if estimated is not None else None)
+        value, source = (
+            (realized, "realized")
+            if realized is not None
+            else (estimated, "estimated" if estimated is not None else None)
+        )
         checks.append(SloCheck("min_auc", min_auc, value, minimum=True, source=source))
     return tuple(checks)
 
@@ -63,7 +68,13 @@ def to_json(snapshot: Snapshot, slo: tuple[SloCheck, ...] = (), drift: dict | No
     r = snapshot.requests
     by_series = []
     for s in r.by_series:
-        row: dict[str, Any] = {"endpoint": s.endpoint, "status": s.status, "code": s.code, "total": s.total, "rps": s.rps}
+        row: dict[str, Any] = {
+            "endpoint": s.endpoint,
+            "status": s.status,
+            "code": s.code,
+            "total": s.total,
+            "rps": s.rps,
+        }
         if s.model is not None:
             row["model"] = s.model
         if s.instance is not None:
@@ -93,8 +104,16 @@ def to_json(snapshot: Snapshot, slo: tuple[SloCheck, ...] = (), drift: dict | No
         "latency_seconds": {"avg": lat.avg, "p50": lat.p50, "p95": lat.p95, "p99": lat.p99, "max": lat.max},
         "latency_histogram": buckets_json(snapshot.latency_histogram),
         "model": model,
-        "slo": {c.name: {"limit": c.limit, "value": c.value, "breached": c.breached, **({"source": c.source} if c.minimum else {})}
-                for c in slo} or None,
+        "slo": {
+            c.name: {
+                "limit": c.limit,
+                "value": c.value,
+                "breached": c.breached,
+                **({"source": c.source} if c.minimum else {}),
+            }
+            for c in slo
+        }
+        or None,
         "performance": snapshot.performance.to_json() if snapshot.performance else None,
         "drift": drift,
         "naming": naming_json(snapshot.metrics),
@@ -111,8 +130,15 @@ def naming_json(c: MetricChoice | None) -> dict[str, Any] | None:
         "family": c.family or None,
         "detected": c.detected,
         "requests": list(c.requests_metrics),
-        "latency": {"metric": spec.metric, "kind": spec.kind, "unit": spec.unit, "count": list(spec.count_metrics)} if spec else None,
-        "labels": {"endpoint": c.endpoint_label, "status": c.status_label, "code": c.code_label, "model": c.model_label},
+        "latency": {"metric": spec.metric, "kind": spec.kind, "unit": spec.unit, "count": list(spec.count_metrics)}
+        if spec
+        else None,
+        "labels": {
+            "endpoint": c.endpoint_label,
+            "status": c.status_label,
+            "code": c.code_label,
+            "model": c.model_label,
+        },
         "errors_counted": c.errors_known,
         "excluded_endpoints": list(c.excluded),
         "note": c.note,

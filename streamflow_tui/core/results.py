@@ -186,7 +186,7 @@ class Snapshot:
     latency_by_endpoint: tuple[tuple[str, Latency], ...] = ()
     targets: tuple[tuple[str, bool], ...] = ()  # Prometheus source: (instance, up) of the API's scrape targets
     scrape_interval_s: float | None = None  # Prometheus source: the interval its targets are scraped at
-    performance: "Performance | None" = None  # realised and estimated model performance, where the target counts it
+    performance: Performance | None = None  # realised and estimated model performance, where the target counts it
 
     @property
     def ok(self) -> bool:

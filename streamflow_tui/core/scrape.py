@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from . import compute
 from .connection import ConnectionOptions
@@ -92,15 +92,28 @@ class ScrapeSource:
         self.last_scrape = scrape
         exposition = scrape.exposition
         names = self.names
-        model_samples = {names.predictions, names.probability + "_bucket", names.model_info, names.labelled,
-                         names.labelled_probability + "_bucket", names.reference_probability + "_bucket"}  # fmt: skip
+        model_samples = {
+            names.predictions,
+            names.probability + "_bucket",
+            names.model_info,
+            names.labelled,
+            names.labelled_probability + "_bucket",
+            names.reference_probability + "_bucket",
+        }
         families = tuple(exposition.families)
         # The choice stands while the target serves the same families: then only the chosen ones are
         # parsed. It is made again when they change, and every RECHOOSE_EVERY scrapes (new label names).
-        rechoose = self._choice is None or not self._choice.found or families != self._families or self._since_choice >= RECHOOSE_EVERY
+        rechoose = (
+            self._choice is None
+            or not self._choice.found
+            or families != self._families
+            or self._since_choice >= RECHOOSE_EVERY
+        )
         try:
             if rechoose:
-                samples = exposition.samples({n for n in exposition.sample_names() if n in model_samples or self._is_candidate(n)})
+                samples = exposition.samples(
+                    {n for n in exposition.sample_names() if n in model_samples or self._is_candidate(n)}
+                )
             else:
                 samples = exposition.samples(self._choice.sample_names() | model_samples)
         except ScrapeError as exc:
@@ -144,11 +157,21 @@ class ScrapeSource:
 
     def snapshot(self, window_seconds: float) -> Snapshot:
         """Rates over the last ``window_seconds`` at the newest scrape; 0 means cumulative since start."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         ok = self._status.up and self._last_ok_ms is not None
         if not ok or self._choice is None:
-            return Snapshot(now, self.kind, self._status, NO_PROMETHEUS, window_seconds, EMPTY_REQUESTS,
-                            EMPTY_LATENCY, (), None, self._choice)  # fmt: skip
+            return Snapshot(
+                now,
+                self.kind,
+                self._status,
+                NO_PROMETHEUS,
+                window_seconds,
+                EMPTY_REQUESTS,
+                EMPTY_LATENCY,
+                (),
+                None,
+                self._choice,
+            )
         window = compute.Window(self._last_ok_ms, round(window_seconds * 1000))
         series = self._store.items()
         choice = self._choice
@@ -165,9 +188,16 @@ class ScrapeSource:
                 label = compute.breakdown_label(choice, samples_labels(series, bucket))
                 if label:
                     grouped = compute.bucket_values(
-                        series, bucket, window, per_second=not window.cumulative, group_by=lambda lab: lab.get(label, ""), keep=keep,
-                    )  # fmt: skip
-                    by_endpoint = tuple((e, compute.scaled(compute.quantiles(b), spec.scale)) for e, b in sorted(grouped.items()))
+                        series,
+                        bucket,
+                        window,
+                        per_second=not window.cumulative,
+                        group_by=lambda lab: lab.get(label, ""),
+                        keep=keep,
+                    )
+                    by_endpoint = tuple(
+                        (e, compute.scaled(compute.quantiles(b), spec.scale)) for e, b in sorted(grouped.items())
+                    )
         return Snapshot(
             taken_at=now,
             source=self.kind,
@@ -197,7 +227,9 @@ class ScrapeSource:
         total = sum(by_class.values()) if by_class else None
         churn_rate = by_class.get("1", 0.0) / total if total else None
         scores = compute.bucket_values(series, self.names.probability + "_bucket", window, per_second=False)
-        reference = compute.bucket_values(series, self.names.reference_probability + "_bucket", compute.Window(window.eval_ms, 0), per_second=False)
+        reference = compute.bucket_values(
+            series, self.names.reference_probability + "_bucket", compute.Window(window.eval_ms, 0), per_second=False
+        )
         return ModelStats(
             version=info.get("version"),
             training_month=info.get("training_month"),
@@ -226,11 +258,25 @@ class ScrapeSource:
                 value = latest.value(ring, per_second=False, exact=True)
                 if value is not None:
                     predictions = (predictions or 0.0) + value
-        by_actual = compute.bucket_values(series, n.labelled_probability + "_bucket", latest, per_second=False,
-                                          group_by=lambda lab: lab.get("actual", ""), exact=True)  # fmt: skip
-        scores = compute.bucket_values(series, n.probability + "_bucket", latest, per_second=False, exact=True).get("", [])
-        return performance_of(confusion, by_actual.get("1", []), by_actual.get("0", []), scores, predictions,
-                              window_seconds=self.performance_window or None)  # fmt: skip
+        by_actual = compute.bucket_values(
+            series,
+            n.labelled_probability + "_bucket",
+            latest,
+            per_second=False,
+            group_by=lambda lab: lab.get("actual", ""),
+            exact=True,
+        )
+        scores = compute.bucket_values(series, n.probability + "_bucket", latest, per_second=False, exact=True).get(
+            "", []
+        )
+        return performance_of(
+            confusion,
+            by_actual.get("1", []),
+            by_actual.get("0", []),
+            scores,
+            predictions,
+            window_seconds=self.performance_window or None,
+        )
 
     def close(self) -> None:
         self._fetcher.close()
@@ -272,6 +318,3 @@ def samples_labels(series, name: str) -> frozenset[str]:
         if n == name:
             return frozenset(k for k, _ in labels)
     return frozenset()
-
-
-

@@ -34,14 +34,21 @@ def point_of(s: Snapshot, load=None) -> Point:
     perf = s.performance
     running = load is not None and load.running
     return Point(
-        t=s.taken_at.timestamp(), rps=s.requests.rps, error_ratio=s.requests.error_ratio,
-        p50=s.latency.p50, p95=s.latency.p95, p99=s.latency.p99,
-        churn_rate=s.model.predicted_churn_rate if s.model else None, load_rps=load.achieved_rps if running else None,
+        t=s.taken_at.timestamp(),
+        rps=s.requests.rps,
+        error_ratio=s.requests.error_ratio,
+        p50=s.latency.p50,
+        p95=s.latency.p95,
+        p99=s.latency.p99,
+        churn_rate=s.model.predicted_churn_rate if s.model else None,
+        load_rps=load.achieved_rps if running else None,
         auc_realised=perf.realized.roc_auc if perf and perf.realized else None,
         auc_estimated=perf.estimated.roc_auc if perf and perf.estimated else None,
-        label_coverage=perf.coverage if perf else None, latency_buckets=s.latency_histogram,
-        load_target=load.target_rate if running else None, client_p95=load.corrected.get("p95") if running else None,
-    )  # fmt: skip
+        label_coverage=perf.coverage if perf else None,
+        latency_buckets=s.latency_histogram,
+        load_target=load.target_rate if running else None,
+        client_p95=load.corrected.get("p95") if running else None,
+    )
 
 
 # The exported columns: the heatmap's histograms stay out of CSV and JSON rows.

@@ -46,7 +46,9 @@ def shares_text(title: str, rows: list[tuple], names: tuple[str, ...], width: in
         text.append("no observations", style="dim")
         return text
     label_width = max(len(label) for label, *_ in rows)
-    text.append(f"{'':>{label_width}} " + "".join(f"{name:<{width + 7}}" for name in names).rstrip() + "\n", style="dim")
+    text.append(
+        f"{'':>{label_width}} " + "".join(f"{name:<{width + 7}}" for name in names).rstrip() + "\n", style="dim"
+    )
     styles = SIDE_STYLES if len(names) == 3 else (SIDE_STYLES[0], SIDE_STYLES[2])
     for label, *shares in rows:
         text.append(f"{label:>{label_width}} ")

@@ -23,9 +23,13 @@ class DriftView(Widget):
     def compose(self) -> ComposeResult:
         # Compact controls, one line: at 80 columns the threshold and the button still fit.
         with Horizontal(id="drift-controls"):
-            yield Select(CHOICES, value=MONTHS[0], allow_blank=False, type_to_search=False, compact=True, id="drift-reference")
+            yield Select(
+                CHOICES, value=MONTHS[0], allow_blank=False, type_to_search=False, compact=True, id="drift-reference"
+            )
             yield Label("vs")
-            yield Select(CHOICES, value="month_003", allow_blank=False, type_to_search=False, compact=True, id="drift-current")
+            yield Select(
+                CHOICES, value="month_003", allow_blank=False, type_to_search=False, compact=True, id="drift-current"
+            )
             yield Label("threshold")
             yield Input("0.30", placeholder=f"{DEFAULT_THRESHOLD:g}", id="drift-threshold", type="number", compact=True)
             yield Button("Run drift (d)", id="drift-run", variant="primary", compact=True)
@@ -54,7 +58,11 @@ class DriftView(Widget):
             threshold: float | str = float(typed) if typed else DEFAULT_THRESHOLD
         except ValueError:
             threshold = typed
-        return (self.query_one("#drift-reference", Select).value, self.query_one("#drift-current", Select).value, threshold)
+        return (
+            self.query_one("#drift-reference", Select).value,
+            self.query_one("#drift-current", Select).value,
+            threshold,
+        )
 
     def _status(self, text: Text) -> None:
         # One line in a fixed-height row: a poll's "… 1.2 s" must not cost a layout pass.
@@ -76,12 +84,21 @@ class DriftView(Widget):
             self._status(Text(f"✔ done — HTML report {path} (o opens it)", style="green"))
 
     def retrain_running(self, data: str, seconds: float) -> None:
-        set_if_changed(self.query_one("#retrain-result", Static),
-                       Text(f"⏳ retraining on {data}: training a challenger, comparing it with the champion … {seconds:.1f} s",
-                            style="bold yellow"), layout=True)  # fmt: skip
+        set_if_changed(
+            self.query_one("#retrain-result", Static),
+            Text(
+                f"⏳ retraining on {data}: training a challenger, comparing it with the champion … {seconds:.1f} s",
+                style="bold yellow",
+            ),
+            layout=True,
+        )
 
     def retrain_failed(self, error: str) -> None:
-        set_if_changed(self.query_one("#retrain-result", Static), Text(f"✖ retraining failed: {error}", style="bold red"), layout=True)
+        set_if_changed(
+            self.query_one("#retrain-result", Static),
+            Text(f"✖ retraining failed: {error}", style="bold red"),
+            layout=True,
+        )
 
     def retrain_done(self, d: dict) -> None:
         set_if_changed(self.query_one("#retrain-result", Static), retrain_text(d), layout=True)
@@ -95,8 +112,10 @@ class DriftView(Widget):
         t.append(f"{r.drift_share:.2f}", style="bold")
         t.append(f" ({r.drifted_columns}/{r.total_columns} columns, threshold {r.threshold:.2f})")
         if r.target_drift is not None:
-            t.append(f"\ntarget drift {r.target_drift:.3f}  (churn {pct(r.churn_rate_reference)} → {pct(r.churn_rate_current)}"
-                     f", label drift {'yes' if r.label_drift else 'no'})")  # fmt: skip
+            t.append(
+                f"\ntarget drift {r.target_drift:.3f}  (churn {pct(r.churn_rate_reference)} → {pct(r.churn_rate_current)}"
+                f", label drift {'yes' if r.label_drift else 'no'})"
+            )
         else:
             t.append("\ntarget drift –  (no churn_label in the current data)", style="dim")
         t.append(f"\nreports {r.report_json or '–'}", style="dim")
@@ -109,8 +128,14 @@ class DriftView(Widget):
         table.clear()
         for c in r.columns:
             style = "bold red" if c.drifted else ""
-            table.add_row(Text(c.column, style=style), c.type, c.stattest, num(c.score, "{:.4g}"), f"{c.threshold:g}",
-                          Text("DRIFT", style="bold red") if c.drifted else Text("no", style="dim"))  # fmt: skip
+            table.add_row(
+                Text(c.column, style=style),
+                c.type,
+                c.stattest,
+                num(c.score, "{:.4g}"),
+                f"{c.threshold:g}",
+                Text("DRIFT", style="bold red") if c.drifted else Text("no", style="dim"),
+            )
         # The same feature stays selected across runs (scheduled checks redraw the table every minute).
         names = [c.column for c in r.columns]
         table.move_cursor(row=names.index(selected) if selected in names else 0)
@@ -136,16 +161,27 @@ def distribution_text(c: ColumnDrift, width: int) -> Text:
     label_width = max(len(label) for label in d.labels)
     bar = max(3, (width - label_width - 1 - 2 * 8) // 2)
     verdict = "DRIFT" if c.drifted else "no drift"
-    text = shares_text(f"{c.column}: reference vs current ({verdict}, {c.stattest} {num(c.score, '{:.3g}')})",
-                       list(zip(d.labels, d.reference, d.current)), ("reference", "current"), width=bar)  # fmt: skip
+    text = shares_text(
+        f"{c.column}: reference vs current ({verdict}, {c.stattest} {num(c.score, '{:.3g}')})",
+        list(zip(d.labels, d.reference, d.current)),
+        ("reference", "current"),
+        width=bar,
+    )
     if d.missing_reference or d.missing_current:
-        text.append(f"missing: reference {pct(d.missing_reference)}, current {pct(d.missing_current)}\n", style="yellow")
+        text.append(
+            f"missing: reference {pct(d.missing_reference)}, current {pct(d.missing_current)}\n", style="yellow"
+        )
     text.append(d.note, style="dim")
     return text
 
 
-RETRAIN_METRICS = (("log_loss", "log loss", "{:.4f}"), ("roc_auc", "ROC AUC", "{:.4f}"), ("brier", "Brier", "{:.4f}"),
-                   ("calibration_error", "calib. error", "{:.4f}"), ("mean_predicted", "predicted churn", "{:.1%}"))  # fmt: skip
+RETRAIN_METRICS = (
+    ("log_loss", "log loss", "{:.4f}"),
+    ("roc_auc", "ROC AUC", "{:.4f}"),
+    ("brier", "Brier", "{:.4f}"),
+    ("calibration_error", "calib. error", "{:.4f}"),
+    ("mean_predicted", "predicted churn", "{:.1%}"),
+)
 
 
 def retrain_text(d: dict) -> Text:
@@ -157,12 +193,17 @@ def retrain_text(d: dict) -> Text:
     champion, challenger = d["champion"], d["challenger"]
     holdout = d["data"]["holdout_rows"]
     w = max(12, len(champion["version"]) + 2, len(challenger["version"]) + 2)
-    t.append(f"{'on ' + format(holdout, ',') + ' held-out rows':<22}{'champion':>{w}}{'challenger':>{w}}\n", style="dim")
+    t.append(
+        f"{'on ' + format(holdout, ',') + ' held-out rows':<22}{'champion':>{w}}{'challenger':>{w}}\n", style="dim"
+    )
     t.append(f"{'version':<22}{champion['version']:>{w}}{challenger['version']:>{w}}\n")
     for key, name, fmt in RETRAIN_METRICS:
         old, new = champion["metrics"].get(key), challenger["metrics"].get(key)
         t.append(f"{name:<22}{num(old, fmt):>{w}}{num(new, fmt):>{w}}\n")
-    t.append(f"{'observed churn':<22}{pct(champion['metrics'].get('observed_rate')):>{2 * w}}   serving {d['serving']}", style="dim")
+    t.append(
+        f"{'observed churn':<22}{pct(champion['metrics'].get('observed_rate')):>{2 * w}}   serving {d['serving']}",
+        style="dim",
+    )
     return t
 
 
@@ -176,11 +217,17 @@ def heatmap_text(history, width: int) -> Text:
         return t
     label_width = 30
     names, rows = history.matrix(max(1, width - label_width - 2))
-    runs = list(history.runs)[-len(rows[0]):] if rows else []
-    t.append(f"scheduled live drift, {len(history.runs)} runs (last {runs[-1].reference} → {runs[-1].current}); shade = score vs its threshold,"
-             " ■ drifted\n", style="bold")  # fmt: skip
+    runs = list(history.runs)[-len(rows[0]) :] if rows else []
+    t.append(
+        f"scheduled live drift, {len(history.runs)} runs (last {runs[-1].reference} → {runs[-1].current}); shade = score vs its threshold,"
+        " ■ drifted\n",
+        style="bold",
+    )
     for name, cells in zip(names, rows):
-        t.append(f"{name[:label_width]:<{label_width}}  ", style="bold red" if cells and cells[-1] and cells[-1].drifted else "")
+        t.append(
+            f"{name[:label_width]:<{label_width}}  ",
+            style="bold red" if cells and cells[-1] and cells[-1].drifted else "",
+        )
         for cell in cells:
             if cell is None or cell.strength is None:
                 t.append("·", style="dim")
@@ -191,5 +238,8 @@ def heatmap_text(history, width: int) -> Text:
         t.append("\n")
     t.append(f"{'drift share':<{label_width}}  ", style="bold")
     for run in runs:
-        t.append("▁▂▃▄▅▆▇█"[min(7, int(run.share * 8))], style="bold red" if run.decision == "RETRAINING_TRIGGERED" else "green")
+        t.append(
+            "▁▂▃▄▅▆▇█"[min(7, int(run.share * 8))],
+            style="bold red" if run.decision == "RETRAINING_TRIGGERED" else "green",
+        )
     return t

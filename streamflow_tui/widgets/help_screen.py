@@ -24,6 +24,9 @@ class HelpScreen(ModalScreen[None]):
             for key, description in self._keys:
                 table.add_row(key, description)
             yield table
-            yield Static("Every key works from every view. While a text field has the focus, keys type into it: "
-                         "esc leaves the field (the footer shows the keys dimmed until then). Mouse: click tabs, "
-                         "rows and buttons. esc closes this.", id="help-footer")
+            yield Static(
+                "Every key works from every view. While a text field has the focus, keys type into it: "
+                "esc leaves the field (the footer shows the keys dimmed until then). Mouse: click tabs, "
+                "rows and buttons. esc closes this.",
+                id="help-footer",
+            )

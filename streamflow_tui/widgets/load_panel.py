@@ -5,11 +5,11 @@ from __future__ import annotations
 import statistics
 
 from rich.text import Text
-from textual_plotext import PlotextPlot
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
+from textual_plotext import PlotextPlot
 
 from loadgen import LoadSnapshot
 from streamflow_data import MONTHS
@@ -25,8 +25,14 @@ class LoadPanel(Widget):
         # Compact controls on two lines: everything fits at 80 columns.
         with Horizontal(classes="load-controls"):
             yield Label("model")
-            yield Select([("open (rate)", "open"), ("closed (workers)", "closed")], value="open", allow_blank=False,
-                         type_to_search=False, compact=True, id="load-mode")  # fmt: skip
+            yield Select(
+                [("open (rate)", "open"), ("closed (workers)", "closed")],
+                value="open",
+                allow_blank=False,
+                type_to_search=False,
+                compact=True,
+                id="load-mode",
+            )
             yield Label("rate/s")
             yield Input("200", id="load-rate", type="number", compact=True)
             yield Label("workers")
@@ -34,11 +40,23 @@ class LoadPanel(Widget):
             yield Button("Start load (l)", id="load-toggle", variant="success", compact=True)
         with Horizontal(classes="load-controls"):
             yield Label("month")
-            yield Select([(m, m) for m in MONTHS], value=MONTHS[-1], allow_blank=False, type_to_search=False, compact=True,
-                         id="load-month")  # fmt: skip
+            yield Select(
+                [(m, m) for m in MONTHS],
+                value=MONTHS[-1],
+                allow_blank=False,
+                type_to_search=False,
+                compact=True,
+                id="load-month",
+            )
             yield Label("payload")
-            yield Select([("user_id", "user_id"), ("features", "features")], value="user_id", allow_blank=False,
-                         type_to_search=False, compact=True, id="load-payload")  # fmt: skip
+            yield Select(
+                [("user_id", "user_id"), ("features", "features")],
+                value="user_id",
+                allow_blank=False,
+                type_to_search=False,
+                compact=True,
+                id="load-payload",
+            )
             yield Label("labels after s")
             yield Input("", placeholder="off", id="load-feedback", type="number", compact=True)
         yield Static(id="load-stats")
@@ -68,8 +86,11 @@ class LoadPanel(Widget):
         queueing the server cannot see (a request's wait before it is read)."""
         plt = start(self.query_one("#load-rate-plot", PlotextPlot))
         drawn, top = False, 0.0
-        for name, color, label in (("load_target", "gray", "target"), ("load_rps", "cyan", "achieved (client)"),
-                                   ("rps", "orange", "served (server)")):  # fmt: skip
+        for name, color, label in (
+            ("load_target", "gray", "target"),
+            ("load_rps", "cyan", "achieved (client)"),
+            ("rps", "orange", "served (server)"),
+        ):
             xs, ys = downsample(points, name, CHART_POINTS, reduce=statistics.fmean)
             if xs:
                 plt.plot(xs, ys, color=color, marker="braille", label=label)
@@ -81,7 +102,10 @@ class LoadPanel(Widget):
         self.query_one("#load-rate-plot", PlotextPlot).refresh()
 
         plt = start(self.query_one("#load-latency-plot", PlotextPlot))
-        for name, color, label in (("client_p95", "magenta", "client p95 (corrected)"), ("p95", "orange", "server p95")):
+        for name, color, label in (
+            ("client_p95", "magenta", "client p95 (corrected)"),
+            ("p95", "orange", "server p95"),
+        ):
             xs, ys = downsample(points, name, CHART_POINTS)
             if xs:
                 plt.plot(xs, [y * 1000 for y in ys], color=color, marker="braille", label=label)
@@ -104,23 +128,34 @@ class LoadPanel(Widget):
         if error:
             text.append(error + "\n", style="bold red")
         if s is None:
-            text.append("not running — l starts it, + and - change the rate while it runs; the charts below show "
-                        "target vs achieved rate and client vs server latency", style="dim")
+            text.append(
+                "not running — l starts it, + and - change the rate while it runs; the charts below show "
+                "target vs achieved rate and client vs server latency",
+                style="dim",
+            )
         else:
             target = f"{s.target_rate:g} req/s" if s.model == "open" else f"{s.concurrency} workers"
             text.append(f"{'running' if running else 'stopped'}  {s.model} model, {target}  ", style="bold")
             text.append(f"elapsed {s.elapsed_s:.0f} s\n")
-            text.append(f"achieved {num(s.achieved_rps)} req/s   sent {s.sent:,}  ok {s.ok:,}  errors {s.errors:,}  cancelled {s.cancelled:,}\n")
+            text.append(
+                f"achieved {num(s.achieved_rps)} req/s   sent {s.sent:,}  ok {s.ok:,}  errors {s.errors:,}  cancelled {s.cancelled:,}\n"
+            )
             text.append("corrected latency  ")
             for key in ("p50", "p95", "p99"):
                 text.append(f"{key} {ms(s.corrected[key])}   ")
             if s.error_kinds:
-                text.append("\nerrors: " + ", ".join(f"{k} {v:,}" for k, v in sorted(s.error_kinds.items())), style="red")
+                text.append(
+                    "\nerrors: " + ", ".join(f"{k} {v:,}" for k, v in sorted(s.error_kinds.items())), style="red"
+                )
             if feedback:
-                text.append(f"\nlabels {feedback['delay_s']:g} s after each answer: {feedback['sent']:,} taken by /feedback"
-                            f", {feedback['unknown']:,} unknown, {feedback['failed']:,} not delivered")  # fmt: skip
+                text.append(
+                    f"\nlabels {feedback['delay_s']:g} s after each answer: {feedback['sent']:,} taken by /feedback"
+                    f", {feedback['unknown']:,} unknown, {feedback['failed']:,} not delivered"
+                )
                 if feedback["error"]:
                     text.append(f"\nfeedback failed: {feedback['error']}", style="bold red")
             if s.fell_behind:
-                text.append(f"\nthe target fell behind: {s.late:,} late, {s.not_sent:,} never sent", style="bold yellow")
+                text.append(
+                    f"\nthe target fell behind: {s.late:,} late, {s.not_sent:,} never sent", style="bold yellow"
+                )
         set_if_changed(self.query_one("#load-stats", Static), text)

@@ -70,8 +70,10 @@ def quality_text(p, compact: bool = False) -> Text:
         if compact:
             t.append(f"realised ({num(p.labels, '{:,.0f}')} labels)")
         else:
-            t.append(f"realised  precision {pct(p.realized.precision)}  recall {pct(p.realized.recall)}"
-                     f"  ({num(p.labels, '{:,.0f}')} labels, {pct(p.coverage)} of predictions, {p.window})")  # fmt: skip
+            t.append(
+                f"realised  precision {pct(p.realized.precision)}  recall {pct(p.realized.recall)}"
+                f"  ({num(p.labels, '{:,.0f}')} labels, {pct(p.coverage)} of predictions, {p.window})"
+            )
     else:
         t.append("no labels yet (POST /feedback)", style="dim")
     if p.estimated:
@@ -81,7 +83,11 @@ def quality_text(p, compact: bool = False) -> Text:
     if p.reliability:
         t.append("\nreliability ", style="bold")
         t.append("observed churn by score band  ", style="dim")
-        t.append("  ".join(f"≤{r.high:.1f} {r.observed_rate * 100:.0f}%" for r in p.reliability if r.observed_rate is not None))
+        t.append(
+            "  ".join(
+                f"≤{r.high:.1f} {r.observed_rate * 100:.0f}%" for r in p.reliability if r.observed_rate is not None
+            )
+        )
     return t
 
 
@@ -110,15 +116,21 @@ class ModelView(View):
                 yield PlotextPlot(id="churn-plot")
                 yield PlotextPlot(id="quality-plot")
 
-    def show(self, s: Snapshot, timeline: Timeline, charts: bool = True, versions: VersionTracker | None = None) -> None:
+    def show(
+        self, s: Snapshot, timeline: Timeline, charts: bool = True, versions: VersionTracker | None = None
+    ) -> None:
         self.remember(s, timeline, versions=versions)
         m = s.model
         summary = Text()
         if m is None:
-            summary.append("no model metrics on this target (api_predictions_total, api_prediction_probability)", style="dim")
+            summary.append(
+                "no model metrics on this target (api_predictions_total, api_prediction_probability)", style="dim"
+            )
         else:
             summary.append("model ", style="bold")
-            summary.append(f"{m.version or '–'}  trained on {m.training_month or '–'}  serving {m.served_month or '–'}\n")
+            summary.append(
+                f"{m.version or '–'}  trained on {m.training_month or '–'}  serving {m.served_month or '–'}\n"
+            )
             summary.append("predicted churn rate ", style="bold")
             summary.append(pct(m.predicted_churn_rate) + " ", style="bold magenta")
             reference = reference_churn_rate(m.reference_histogram)
@@ -151,9 +163,11 @@ class ModelView(View):
         plt = start(plot)
         drawn, lowest = False, 0.5
         # Drawn last, on top: realised AUC where the lines share a row.
-        for name, color, label, side, scale in (("label_coverage", "gray", "label coverage % (right)", "right", 100),
-                                                ("auc_estimated", "cyan", "estimated AUC", "left", 1),
-                                                ("auc_realised", "green", "realised AUC", "left", 1)):  # fmt: skip
+        for name, color, label, side, scale in (
+            ("label_coverage", "gray", "label coverage % (right)", "right", 100),
+            ("auc_estimated", "cyan", "estimated AUC", "left", 1),
+            ("auc_realised", "green", "realised AUC", "left", 1),
+        ):
             xs, ys = downsample(points, name, CHART_POINTS, reduce=statistics.fmean)
             if xs:
                 plt.plot(xs, [y * scale for y in ys], color=color, marker="braille", label=label, yside=side)
@@ -165,5 +179,9 @@ class ModelView(View):
             time_axis(plt, points, plot.size.width)
         plt.ylim(lowest, 1, yside="left")
         plt.ylim(0, 100, yside="right")
-        plt.title("model quality: AUC (left), label coverage % (right)" if drawn else "model quality: no scores or labels on this target yet")
+        plt.title(
+            "model quality: AUC (left), label coverage % (right)"
+            if drawn
+            else "model quality: no scores or labels on this target yet"
+        )
         plot.refresh()

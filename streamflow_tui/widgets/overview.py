@@ -18,9 +18,9 @@ from .charts import draw_latency
 from .heatmap import LatencyHeatmap
 from .model_view import score_distribution_text
 from .quiet import set_if_changed
-from .view import View
 from .rate_chart import RateChart
 from .status import ago
+from .view import View
 
 
 def _breach(text: Text, label: str, value: str, breached: bool) -> None:
@@ -120,10 +120,29 @@ class Overview(View):
             yield LatencyHeatmap(id="ov-heatmap")
             yield Static(id="ov-scores")
 
-    def show(self, s: Snapshot, timeline: Timeline, *, slo_p95: float, slo_error_ratio: float, charts: bool,
-             versions: VersionTracker | None, drift: DriftResult | None, drift_age_s: float | None, load: str) -> None:  # fmt: skip
-        self.remember(s, timeline, slo_p95=slo_p95, slo_error_ratio=slo_error_ratio, versions=versions, drift=drift,
-                      drift_age_s=drift_age_s, load=load)  # fmt: skip
+    def show(
+        self,
+        s: Snapshot,
+        timeline: Timeline,
+        *,
+        slo_p95: float,
+        slo_error_ratio: float,
+        charts: bool,
+        versions: VersionTracker | None,
+        drift: DriftResult | None,
+        drift_age_s: float | None,
+        load: str,
+    ) -> None:
+        self.remember(
+            s,
+            timeline,
+            slo_p95=slo_p95,
+            slo_error_ratio=slo_error_ratio,
+            versions=versions,
+            drift=drift,
+            drift_age_s=drift_age_s,
+            load=load,
+        )
         set_if_changed(self.query_one("#ov-traffic-card", Static), traffic_card(s, slo_error_ratio))
         set_if_changed(self.query_one("#ov-latency-card", Static), latency_card(s, slo_p95))
         set_if_changed(self.query_one("#ov-model-card", Static), model_card(s))
@@ -136,7 +155,9 @@ class Overview(View):
         box = self.query_one("#ov-scores", Static)
         if s.model and box.display:
             width = box.content_size.width or 40
-            set_if_changed(box, score_distribution_text(s.model.score_histogram, s.model.reference_histogram, width, coarse=True))
+            set_if_changed(
+                box, score_distribution_text(s.model.score_histogram, s.model.reference_histogram, width, coarse=True)
+            )
         if charts:
             points = list(timeline.points)
             draw_latency(self.query_one("#ov-latency", PlotextPlot), points, slo_p95, versions)

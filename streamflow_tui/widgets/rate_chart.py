@@ -52,7 +52,7 @@ def axis_row(times: list[float], width: int) -> str:
         if column < end or column + len(label) + 1 > width:
             continue
         row[column] = "╵"
-        row[column + 1:column + 1 + len(label)] = label
+        row[column + 1 : column + 1 + len(label)] = label
         end = column + len(label) + 2
     return "".join(row)
 
@@ -98,7 +98,7 @@ class RateChart(Widget):
         rows = []
         for y in range(bars):
             label = axis_number(top) if y == 0 else "0" if y == bars - 1 else axis_number(top / 2) if y == half else ""
-            label = label[:GUTTER - 2]
+            label = label[: GUTTER - 2]
             gutter = f"{label:>{GUTTER - 2}} ┤" if label else " " * (GUTTER - 1) + "│"
             row = bars - 1 - y  # 0 is the bottom row
             line = "".join(EIGHTHS[min(8, max(0, level - row * 8))] for level in levels)
@@ -120,4 +120,6 @@ class RateChart(Widget):
         axis_style = self.get_component_rich_style("rate-chart--axis")
         if y == len(self._rows) - 1:
             return Strip([Segment(gutter, axis_style), Segment(cells, axis_style)], width)
-        return Strip([Segment(gutter, axis_style), Segment(cells, self.get_component_rich_style("rate-chart--bar"))], width)
+        return Strip(
+            [Segment(gutter, axis_style), Segment(cells, self.get_component_rich_style("rate-chart--bar"))], width
+        )

@@ -9,7 +9,6 @@ from ..core.results import Snapshot
 from ..core.versions import VersionChange
 from .quiet import set_if_changed
 
-
 RECENT_CHANGE_S = 600  # a model change is flagged in the status line this long
 
 
@@ -21,8 +20,17 @@ class StatusLine(Static):
     """One line: what is watched and whether it answers. Parts carry a rank; on a narrow terminal the
     least important go first (source details, then the API's address), never the state or the load."""
 
-    def show(self, snapshot: Snapshot | None, *, age_s: float | None, fallback: str | None, load: str, paused: bool,
-             change: VersionChange | None = None, mode: Text | None = None) -> None:  # fmt: skip
+    def show(
+        self,
+        snapshot: Snapshot | None,
+        *,
+        age_s: float | None,
+        fallback: str | None,
+        load: str,
+        paused: bool,
+        change: VersionChange | None = None,
+        mode: Text | None = None,
+    ) -> None:
         parts: list[tuple[int, Text]] = [(0, Text(" StreamFlow ", style="bold reverse"))]
         if mode is not None:  # a replay: which moment is shown
             parts.append((0, mode))
@@ -30,8 +38,15 @@ class StatusLine(Static):
         parts.append((2, Text(f"api {target.removeprefix('http://')}")))
         if snapshot and snapshot.targets:  # the API's health as Prometheus scrapes it
             up_count = sum(up for _, up in snapshot.targets)
-            parts.append((1, Text(f"{up_count}/{len(snapshot.targets)} up",
-                                  style="bold green" if up_count == len(snapshot.targets) else "bold red")))  # fmt: skip
+            parts.append(
+                (
+                    1,
+                    Text(
+                        f"{up_count}/{len(snapshot.targets)} up",
+                        style="bold green" if up_count == len(snapshot.targets) else "bold red",
+                    ),
+                )
+            )
         up = snapshot.ok if snapshot else None
         state = Text()
         if snapshot and snapshot.source == "prometheus":

@@ -10,14 +10,14 @@ from textual_plotext import PlotextPlot
 
 from ..core.format import ms, num, pct
 from ..core.results import Snapshot
-from ..core.versions import VersionTracker
 from ..core.timeline import Timeline
+from ..core.versions import VersionTracker
 from .bars import histogram_text
 from .charts import draw_latency
 from .heatmap import LatencyHeatmap
 from .quiet import set_if_changed
-from .view import View
 from .rate_chart import RateChart
+from .view import View
 
 
 class TrafficView(View):
@@ -34,10 +34,20 @@ class TrafficView(View):
             yield DataTable(id="series-table", zebra_stripes=True, cursor_type="row")
 
     def on_mount(self) -> None:
-        self.query_one("#series-table", DataTable).add_columns("endpoint", "status", "code", "req/s", "err %", "p95", "total")
+        self.query_one("#series-table", DataTable).add_columns(
+            "endpoint", "status", "code", "req/s", "err %", "p95", "total"
+        )
 
-    def show(self, s: Snapshot, timeline: Timeline, *, slo_p95: float, slo_error_ratio: float, charts: bool = True,
-             versions: VersionTracker | None = None) -> None:  # fmt: skip
+    def show(
+        self,
+        s: Snapshot,
+        timeline: Timeline,
+        *,
+        slo_p95: float,
+        slo_error_ratio: float,
+        charts: bool = True,
+        versions: VersionTracker | None = None,
+    ) -> None:
         self.remember(s, timeline, slo_p95=slo_p95, slo_error_ratio=slo_error_ratio, versions=versions)
         """Update the numbers; redraw the time charts only when ``charts`` (they cost ~50 ms each)."""
         r, lat = s.requests, s.latency
@@ -96,9 +106,14 @@ class TrafficView(View):
             total_rps, error_rps = per_endpoint[(x.endpoint, x.model, x.instance)]
             err = "–" if not total_rps or x.status is None else pct(error_rps / total_rps)
             rows[f"{endpoint}|{x.status}|{x.code}"] = (
-                Text(endpoint, style="red" if x.status == "error" else ""), x.status or "–", x.code or "–", num(x.rps), err,
-                ms(p95.p95 if p95 else None), num(x.total, "{:,.0f}"),
-            )  # fmt: skip
+                Text(endpoint, style="red" if x.status == "error" else ""),
+                x.status or "–",
+                x.code or "–",
+                num(x.rps),
+                err,
+                ms(p95.p95 if p95 else None),
+                num(x.total, "{:,.0f}"),
+            )
         if list(rows) != [key.value for key in table.rows]:
             table.clear()
             for key, cells in rows.items():
