@@ -6,7 +6,6 @@ import asyncio
 import ipaddress
 import json
 import logging
-import math
 import os
 import uuid
 from collections.abc import Mapping
@@ -15,24 +14,60 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request, Response
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from streamflow_data.schema import FEATURES, LABEL
 
-from .metrics import ApiMetrics
+from .errors import JsonBodyRoute, validation_error
+from .metrics import BATCH_OUTCOMES, ApiMetrics
 from .middleware import BodyLimitMiddleware, InstrumentationMiddleware
 from .model import ChurnModel, load_or_train, score_counts
 from .prediction_log import NoLog, PredictionLog, PredictionLogError
 from .registry import ModelRecord, RegistryError, UnavailableRegistry, open_registry
-from .schemas import BatchRequest, BatchResponse, FeedbackBatch, FeedbackItem, Prediction, PredictRequest
+from .schemas import (
+    BatchRequest,
+    BatchResponse,
+    ErrorMessage,
+    FeedbackAnswer,
+    FeedbackBatch,
+    FeedbackBatchAnswer,
+    FeedbackByPrediction,
+    FeedbackRequest,
+    PredictByFeatures,
+    PredictByUser,
+    Prediction,
+    PredictRequest,
+    ReloadAnswer,
+    UnsupportedMediaType,
+    ValidationErrorBody,
+)
 from .serving import ModelReloader
 from .settings import ApiSettings
 from .store import FeatureStore
 
 DECISION_THRESHOLD = 0.5
+
+# Every answer a route can give is declared in the OpenAPI schema (tests/test_api_fuzz.py holds the server to it).
+ResponsesDoc = dict[int | str, dict[str, Any]]
+
+
+def _said(model: type, description: str) -> dict[str, Any]:
+    return {"model": model, "description": description}
+
+
+TOO_LARGE: ResponsesDoc = {
+    413: _said(ErrorMessage, "The request body is larger than the cap (STREAMFLOW_API_MAX_BODY_BYTES, 1 MiB).")
+}
+JSON_BODY: ResponsesDoc = {
+    415: _said(UnsupportedMediaType, "The body was not sent as JSON (Content-Type application/json or */*+json)."),
+    422: _said(ValidationErrorBody, "The body (or a parameter) does not fit the schema, or is not JSON."),
+}
+BAD_PARAMETER: ResponsesDoc = {422: _said(ValidationErrorBody, "A query parameter does not fit the schema.")}
+LOOPBACK: ResponsesDoc = {
+    403: _said(ErrorMessage, "Loopback clients only (STREAMFLOW_API_MONITORING_PUBLIC=1 opens it).")
+}
+LOG_DOWN: ResponsesDoc = {503: _said(ErrorMessage, "The prediction log cannot be read or written.")}
 
 
 class Predictor:
@@ -45,49 +80,45 @@ class Predictor:
         # Every scored row with its id, shared by every worker: live drift reads it, feedback labels it.
         self.log = log
 
-    def features_for(self, request: PredictRequest) -> Mapping[str, Any]:
-        if request.features is not None:
+    def lookup(self, request: PredictByUser | PredictByFeatures) -> Mapping[str, Any] | None:
+        """The features to score: given inline, or the user's row in the online store (None: unknown user)."""
+        if isinstance(request, PredictByFeatures):
             return request.features.model_dump()
-        features = self.store.get(request.user_id)
+        return self.store.get(request.user_id)
+
+    def not_found(self, user_id: str) -> str:
+        return f"unknown user_id {user_id!r} in {self.store.month}"
+
+    def features_for(self, request: PredictByUser | PredictByFeatures) -> Mapping[str, Any]:
+        features = self.lookup(request)
         if features is None:
-            raise HTTPException(404, f"unknown user_id {request.user_id!r} in {self.store.month}")
+            assert isinstance(request, PredictByUser)  # inline features are always there
+            raise HTTPException(404, self.not_found(request.user_id))
         return features
 
     def score(
-        self, request: PredictRequest, features: Mapping[str, Any], model: ChurnModel | None = None
+        self,
+        request: PredictByUser | PredictByFeatures,
+        features: Mapping[str, Any],
+        model: ChurnModel | None = None,
     ) -> dict[str, Any]:
         model = model or self.model  # read once: a hot reload mid-request does not mix two models
+        user_id = request.user_id if isinstance(request, PredictByUser) else None
         probability = model.probability(features)
         predicted = int(probability >= DECISION_THRESHOLD)
         self.metrics.observe_prediction(probability, predicted)
         prediction_id = uuid.uuid4().hex
         self.log.append(
-            prediction_id, model.version, request.user_id, probability, predicted, tuple(features[f] for f in FEATURES)
+            prediction_id, model.version, user_id, probability, predicted, tuple(features[f] for f in FEATURES)
         )
         return {
             "prediction_id": prediction_id,
-            "user_id": request.user_id,
+            "user_id": user_id,
             "churn_probability": probability,
             "prediction": predicted,
             "model_version": model.version,
-            "features_used": features,
+            "features_used": dict(features),  # the store's rows are read-only views
         }
-
-
-def _json_safe(value: Any) -> Any:
-    """Replace NaN and infinities, which JSON cannot carry, by their names."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    return value
-
-
-async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    # FastAPI's default handler echoes the input, and fails with a 500 on a NaN in it.
-    return JSONResponse({"detail": _json_safe(jsonable_encoder(exc.errors()))}, status_code=422)
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -124,26 +155,50 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         version=model.version,
         description="Predicts which subscribers of a video-streaming service will churn.",
         lifespan=lifespan,
+        responses=TOO_LARGE,  # the body cap answers every route
     )
+    app.router.route_class = JsonBodyRoute  # a route with a body takes JSON, or answers 415
     app.state.settings = settings
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    # FastAPI's default handler echoes the whole input (a 1 MiB body earned a 1 MiB 422); this one cuts it.
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.state.predictor = predictor
     app.state.reloader = reloader
 
-    @app.post("/predict", response_model=Prediction)
+    @app.post(
+        "/predict",
+        response_model=Prediction,
+        responses={404: _said(ErrorMessage, "The user_id is not in the online store."), **JSON_BODY},
+    )
     async def predict(request: PredictRequest) -> dict[str, Any]:
+        """Score one user: ``{"user_id": …}`` (looked up in the online store) or ``{"features": {…}}``."""
         return predictor.score(request, predictor.features_for(request))
 
-    @app.post("/predict/batch", response_model=BatchResponse)
+    @app.post("/predict/batch", response_model=BatchResponse, responses=JSON_BODY)
     async def predict_batch(batch: BatchRequest) -> dict[str, Any]:
-        missing = [i.user_id for i in batch.items if i.features is None and store.get(i.user_id) is None]
-        if missing:
-            shown = ", ".join(repr(m) for m in missing[:10]) + (" …" if len(missing) > 10 else "")
-            raise HTTPException(404, f"{len(missing)} unknown user_id(s) in {store.month}: {shown}")
+        """Score up to 1,000 items, each as /predict takes it. The answer has one result per item, in order:
+        ``status: "ok"`` and the prediction, or ``status: "not_found"`` and why (an unknown user_id; that item is
+        not scored). 200 whenever the batch was processed, whatever its items' outcomes; 422 when the body, or
+        any item, does not fit the schema (then nothing is scored)."""
         model = predictor.model  # one model for the whole batch, even across a hot reload
+        results: list[dict[str, Any]] = []
+        outcomes = dict.fromkeys(BATCH_OUTCOMES, 0)
+        for item in batch.items:
+            features = predictor.lookup(item)
+            if features is None:
+                assert isinstance(item, PredictByUser)  # inline features are always there
+                results.append(
+                    {"status": "not_found", "user_id": item.user_id, "error": predictor.not_found(item.user_id)}
+                )
+                outcomes["not_found"] += 1
+            else:
+                results.append({"status": "ok", **predictor.score(item, features, model)})
+                outcomes["ok"] += 1
+        metrics.observe_batch(outcomes)
         return {
             "model_version": model.version,
-            "predictions": [predictor.score(item, predictor.features_for(item), model) for item in batch.items],
+            "scored": outcomes["ok"],
+            "not_found": outcomes["not_found"],
+            "predictions": results,
         }
 
     @app.get("/health")
@@ -168,19 +223,21 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             "lineage": record.lineage(),
         }
 
-    @app.post("/admin/reload")
-    async def reload_model(request: Request) -> JSONResponse:
+    @app.post(
+        "/admin/reload",
+        response_model=ReloadAnswer,
+        responses={**LOOPBACK, 503: _said(ErrorMessage, "The registry could not be read; the model keeps serving.")},
+    )
+    async def reload_model(request: Request) -> dict[str, Any]:
         """Serve the registry's champion now, not at the next poll. Loopback clients only; with several
         workers only the one that answers reloads here, the others at their next poll."""
         _loopback_only(request, settings)
         changed = await run_in_threadpool(reloader.check)
         if reloader.error:
             raise HTTPException(503, f"{reloader.error}; still serving {predictor.model.version}")
-        return JSONResponse(
-            {"model_version": predictor.model.version, "changed": changed, "previous": reloader.previous}
-        )
+        return {"model_version": predictor.model.version, "changed": changed, "previous": reloader.previous}
 
-    @app.get("/monitoring/recent")
+    @app.get("/monitoring/recent", responses={**LOOPBACK, **BAD_PARAMETER, **LOG_DOWN})
     async def recent_inputs(request: Request, limit: int | None = Query(default=None, ge=1)) -> Response:
         """The newest scored feature rows of every worker (at most the log's capacity), for live drift checks.
 
@@ -206,7 +263,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         )
         return Response(head[:-1] + ', "rows": ' + rows + "}", media_type="application/json")
 
-    @app.get("/monitoring/labelled")
+    @app.get("/monitoring/labelled", responses={**LOOPBACK, **BAD_PARAMETER, **LOG_DOWN})
     async def labelled_rows(request: Request, limit: int = Query(default=100_000, ge=1, le=1_000_000)) -> Response:
         """The newest predictions that received their label: features then churn_label per row, for retraining
         on live data (``streamflow-retrain --data live``). Loopback clients only, like /monitoring/recent."""
@@ -220,35 +277,53 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         )
         return Response(head[:-1] + ', "rows": ' + rows + "}", media_type="application/json")
 
-    @app.post("/feedback")
-    async def feedback(request: Request, body: FeedbackItem | FeedbackBatch) -> JSONResponse:
+    @app.post(
+        "/feedback",
+        response_model=FeedbackAnswer | FeedbackBatchAnswer,
+        responses={
+            **LOOPBACK,
+            404: _said(ErrorMessage, "One item: no logged prediction has that id (or user)."),
+            409: _said(ErrorMessage, "One item: that prediction already has the other label."),
+            **JSON_BODY,
+            **LOG_DOWN,
+        },
+    )
+    async def feedback(request: Request, body: FeedbackRequest) -> dict[str, Any]:
         """Ground truth for logged predictions: one item (404 when unknown) or a batch (a status per item)."""
         _loopback_only(request, settings)
         items = body.items if isinstance(body, FeedbackBatch) else [body]
         try:
             statuses, newly = await run_in_threadpool(
-                log.label, [(i.prediction_id, i.user_id, i.actual) for i in items]
+                log.label,
+                [
+                    (i.prediction_id, None, i.actual)
+                    if isinstance(i, FeedbackByPrediction)
+                    else (None, i.user_id, i.actual)
+                    for i in items
+                ],
             )
         except PredictionLogError as exc:
             raise HTTPException(503, str(exc)) from None
         for labelled in newly:
             metrics.observe_label(labelled.probability, labelled.predicted, labelled.actual)
-        if isinstance(body, FeedbackItem):
+        if not isinstance(body, FeedbackBatch):
             status = statuses[0]
             if status == "unknown":
-                which = f"prediction_id {body.prediction_id!r}" if body.prediction_id else f"user_id {body.user_id!r}"
+                which = (
+                    f"prediction_id {body.prediction_id!r}"
+                    if isinstance(body, FeedbackByPrediction)
+                    else f"user_id {body.user_id!r}"
+                )
                 raise HTTPException(404, f"no logged prediction for {which} (unknown, or older than the log keeps)")
             if status == "conflict":
                 raise HTTPException(409, "that prediction already has the other label; labels are not changed")
-            return JSONResponse({"status": status, "labelled": len(newly)})
-        return JSONResponse(
-            {
-                "labelled": len(newly),
-                "items": [{"status": s} for s in statuses],
-                "unknown": statuses.count("unknown"),
-                "conflicts": statuses.count("conflict"),
-            }
-        )
+            return {"status": status, "labelled": len(newly)}
+        return {
+            "labelled": len(newly),
+            "items": [{"status": s} for s in statuses],
+            "unknown": statuses.count("unknown"),
+            "conflicts": statuses.count("conflict"),
+        }
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics(request: Request) -> Response:
@@ -259,7 +334,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
         @app.post("/bench/echo", include_in_schema=False)
         async def bench_echo(request: PredictRequest) -> dict[str, Any]:
-            return {"user_id": request.user_id, "ok": True}
+            return {"user_id": request.user_id if isinstance(request, PredictByUser) else None, "ok": True}
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.instrument:

@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         # The prediction log opens (or is created) here too: a corrupt file is one clear line, not a worker traceback.
         from .prediction_log import PredictionLog, PredictionLogError
 
+        assert settings.prediction_log is not None  # set above when not given
         try:
             PredictionLog(settings.prediction_log, settings.prediction_log_rows).close()
         except PredictionLogError as exc:

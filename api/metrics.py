@@ -41,6 +41,7 @@ LATENCY_BUCKETS = (
 PROBABILITY_BUCKETS = tuple(round(0.01 * i, 2) for i in range(1, 101))
 UNMATCHED_ENDPOINT = "unmatched"  # every path that matches no route
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+BATCH_OUTCOMES = ("ok", "not_found")  # api_batch_items_total{outcome}: an item scored, or its user unknown
 
 
 class ReferenceScores:
@@ -110,6 +111,12 @@ class ApiMetrics:
             buckets=PROBABILITY_BUCKETS,
             registry=r,
         )
+        self.batch_items = Counter(
+            "api_batch_items",
+            "Items of POST /predict/batch by outcome: ok (scored) or not_found (unknown user_id, not scored).",
+            ["outcome"],
+            registry=r,
+        )
         self.model_info = Gauge(
             "api_model_info",
             "The model being served (value is always 1).",
@@ -124,6 +131,8 @@ class ApiMetrics:
             self.labelled_probability.labels(predicted_class)
             for actual in ("0", "1"):
                 self.labelled.labels(predicted_class, actual)
+        for outcome in BATCH_OUTCOMES:
+            self.batch_items.labels(outcome)
         for endpoint in ("/predict", "/predict/batch"):
             self.requests.labels(endpoint, "success", "200")
             self.latency.labels(endpoint)
@@ -151,6 +160,12 @@ class ApiMetrics:
     def observe_prediction(self, probability: float, predicted_class: int) -> None:
         self.probability.observe(probability)
         self.predictions.labels(str(predicted_class)).inc()
+
+    def observe_batch(self, outcomes: dict[str, int]) -> None:
+        """How the items of one batch ended (each item's prediction is observed on its own when scored)."""
+        for outcome, count in outcomes.items():
+            if count:
+                self.batch_items.labels(outcome).inc(count)
 
     def observe_label(self, probability: float, predicted: int, actual: int) -> None:
         self.labelled.labels(str(predicted), str(actual)).inc()

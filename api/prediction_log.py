@@ -22,9 +22,8 @@ from pathlib import Path
 log = logging.getLogger("streamflow.api")
 
 FLUSH_EVERY_S = 0.05
-MAX_PENDING = (
-    200_000  # rows queued for the writer; past that, new rows are dropped (counted) rather than held in memory
-)
+# Rows queued for the writer; past that, new rows are dropped (counted) rather than held in memory.
+MAX_PENDING = 200_000
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS predictions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

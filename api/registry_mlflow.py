@@ -44,9 +44,9 @@ class ChurnPyfunc:
 
     @staticmethod
     def python_model():
-        import mlflow.pyfunc
+        from mlflow.pyfunc.model import PythonModel  # where it is defined (mypy does not see the re-export)
 
-        class Model(mlflow.pyfunc.PythonModel):
+        class Model(PythonModel):
             def load_context(self, context):
                 from api.model import ChurnModel
 
@@ -139,7 +139,7 @@ class MlflowRegistry:
                 python_model=ChurnPyfunc.python_model(),
                 artifacts={"record": str(path)},
                 signature=signature,
-                pip_requirements=["streamflow"],
+                pip_requirements=["streamflow-console"],
             )
             mlflow.register_model(
                 logged.model_uri, MODEL_NAME, tags={VERSION_TAG: record.version, "parent": record.parent or ""}

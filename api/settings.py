@@ -34,19 +34,16 @@ class ApiSettings(BaseSettings):
     instrument: bool = True  # off only to measure the instrumentation's cost
     log_predictions: bool = True  # off only to measure the prediction log's cost (no live drift, no feedback then)
     bench_routes: bool = False  # adds /bench/echo, the baseline route of bench/
-    live_buffer_rows: int = Field(
-        default=10_000, ge=1
-    )  # newest scored rows /monitoring/recent answers with, for live drift
-    prediction_log: Path | None = (
-        None  # SQLite file of every scored row, shared by workers (default: a temp file of the run)
-    )
+    # newest scored rows /monitoring/recent answers with, for live drift
+    live_buffer_rows: int = Field(default=10_000, ge=1)
+    # SQLite file of every scored row, shared by workers (default: a temp file of the run)
+    prediction_log: Path | None = None
     prediction_log_rows: int = Field(default=1_000_000, ge=1)  # the log keeps this many newest predictions…
     prediction_log_max_age_s: float | None = Field(default=None, gt=0)  # …and none older than this
     registry: str = "local"  # where the served model comes from: local (a directory) or mlflow
     registry_location: str | None = None  # local: directory (default <cache_dir>/registry); mlflow: tracking URI
-    registry_poll_s: float = Field(
-        default=5.0, ge=0
-    )  # seconds between checks for a new champion (0: only POST /admin/reload)
+    # seconds between checks for a new champion (0: only POST /admin/reload)
+    registry_poll_s: float = Field(default=5.0, ge=0)
     monitoring_public: bool = False  # serve /monitoring/* and /feedback to non-loopback clients too
 
     @field_validator("registry")

@@ -215,7 +215,7 @@ def app_structures(app) -> dict:
         "rps_seen": app.snapshot.requests.rps if app.snapshot is not None else None,
     }
     try:
-        source = app._sources[0]
+        source = app._source
         out["store_series"] = len(source._store)
         out["candidates"] = len(source._candidates)
     except Exception:

@@ -34,6 +34,7 @@ from .core.recording import Recorder, RecordingError
 from .core.replay import Replay, ReplayFrame
 from .core.report import to_json
 from .core.results import Snapshot
+from .core.source import MetricSource, WithFallback
 from .core.timeline import Timeline, point_of
 from .core.versions import VersionTracker
 from .messages import (
@@ -100,7 +101,7 @@ class StreamFlowApp(App[None]):
         self,
         config: ConsoleConfig,
         *,
-        sources: tuple | None = None,
+        source: MetricSource | None = None,
         drift_engine: DriftEngine | None = None,
         clock: Callable[[], float] = time.time,
         handle_signals: bool = False,
@@ -111,7 +112,7 @@ class StreamFlowApp(App[None]):
         self._handle_signals = handle_signals
         self.config = config
         self._clock = clock
-        self._sources = sources  # (primary, fallback scrape source or None); built on mount if not given
+        self._source = source  # built on mount from the config if not given
         self.replay = replay  # a recording played back instead of live sources
         self.recorder = recorder  # --record, opened by the CLI (a wrong path is a usage error there); R toggles
         self._frame: ReplayFrame | None = None
@@ -119,7 +120,6 @@ class StreamFlowApp(App[None]):
         self.timeline = Timeline(config.history_points)
         self.versions = VersionTracker()
         self.snapshot: Snapshot | None = None
-        self._fallback: str | None = None
         self._last_ok: float | None = None
         self.paused = False
         self.load: LoadRunner | None = None
@@ -170,11 +170,10 @@ class StreamFlowApp(App[None]):
         if self.replay is not None:
             self._load_frame()
             return
-        if self._sources is None:
-            self._sources = build_sources(self.config)
+        if self._source is None:
+            self._source = build_source(self.config)
         self._show_status()
-        if self._sources[0].kind == "prometheus":
-            self._backfill()
+        self._backfill()
         self._poll()
         if self._drift_every:
             self._arm_scheduled_drift()
@@ -200,11 +199,12 @@ class StreamFlowApp(App[None]):
     @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
     def _poll_worker(self) -> None:
         try:
-            snapshot, fallback = poll_once(self._sources, self.config.window)
+            self._source.poll()
+            snapshot = self._source.snapshot(self.config.window)
             load = self.load
             load_snapshot = load.snapshot() if load else None
             point = point_of(snapshot, load_snapshot)
-            message = SnapshotReady(snapshot, fallback, load_snapshot, id(load), point)
+            message = SnapshotReady(snapshot, load_snapshot, id(load), point)
         except Exception as exc:  # anything at all: the loop must go on, and say why it missed a beat
             self.post_message(PollFailed(f"{type(exc).__name__}: {exc}"))
             return
@@ -246,7 +246,7 @@ class StreamFlowApp(App[None]):
     def _take_snapshot(self, message: SnapshotReady) -> None:
         self.polls += 1
         s = message.snapshot
-        self.snapshot, self._fallback = s, message.fallback
+        self.snapshot = s
         # A load started or stopped since the poll began is shown fresh by _current_load instead.
         self._load_snapshot = message.load if message.load_run == id(self.load) else None
         if s.ok:
@@ -323,7 +323,6 @@ class StreamFlowApp(App[None]):
         self.query_one(StatusLine).show(
             s,
             age_s=age,
-            fallback=self._fallback,
             load=self._load_state(),
             paused=self.paused,
             change=self.versions.last,
@@ -341,13 +340,12 @@ class StreamFlowApp(App[None]):
 
     @work(thread=True, exit_on_error=False)
     def _backfill(self) -> None:
-        """Charts start with history when Prometheus has it: about one point per chart column."""
+        """Charts start with history when the source has it (Prometheus): about one point per chart column."""
         from .core.prometheus import PrometheusError
 
-        source = self._sources[0]
         step = max(self.config.interval, self.config.history / 120)
         try:
-            history = source.history(self.config.history, step, self.config.window)
+            history = self._source.history(self.config.history, step, self.config.window)
         except PrometheusError as exc:
             self.call_from_thread(
                 self.notify,
@@ -357,7 +355,8 @@ class StreamFlowApp(App[None]):
                 timeout=8,
             )
             return
-        self.call_from_thread(self._apply_backfill, history)
+        if history is not None:
+            self.call_from_thread(self._apply_backfill, history)
 
     def _apply_backfill(self, history) -> None:
         from .core.timeline import Point
@@ -865,9 +864,8 @@ class StreamFlowApp(App[None]):
             self.load.stop()
         if self._drift_engine is not None:
             self._drift_engine.close()
-        for source in self._sources or ():
-            if source is not None:
-                source.close()
+        if self._source is not None:
+            self._source.close()
         self.exit()
 
 
@@ -878,7 +876,7 @@ def numeric(threshold: float | str) -> float:
     return threshold
 
 
-def build_sources(config: ConsoleConfig) -> tuple:
+def build_source(config: ConsoleConfig) -> MetricSource:
     from .core.scrape import ScrapeSource
 
     scrape = None
@@ -893,46 +891,23 @@ def build_sources(config: ConsoleConfig) -> tuple:
             exclude=config.exclude,
             performance_window=config.performance_window,
         )
-    if config.prometheus_url:
-        from .core.prometheus import PrometheusSource
+    if not config.prometheus_url:
+        assert scrape is not None, "the CLI gives an API URL or a Prometheus URL"
+        return scrape
+    from .core.prometheus import PrometheusSource
 
-        return PrometheusSource(
-            config.prometheus_url,
-            config.names,
-            api_url=config.api_url,
-            timeout=config.timeout,
-            preset=config.preset,
-            options=config.prometheus_options,
-            exclude=config.exclude,
-            job=config.job,
-            performance_window=config.performance_window,
-        ), scrape
-    return scrape, None
-
-
-def poll_once(sources: tuple, window: float) -> tuple[Snapshot, str | None]:
-    """One poll of the primary source; a Prometheus that cannot be read falls back to scraping the API.
-
-    In Prometheus mode the API itself is scraped only while falling back: the console's own scrapes
-    would otherwise be traffic on the API it watches."""
-    primary, fallback = sources
-    if primary.kind == "scrape":
-        primary.poll()
-        return primary.snapshot(window), None
-    snapshot = primary.snapshot(window)
-    if not snapshot.ok and fallback is not None:
-        fallback.poll()
-        return fallback_snapshot(
-            fallback, window, snapshot.prometheus
-        ), f"Prometheus unavailable ({snapshot.prometheus.error})"
-    return snapshot, None
-
-
-def fallback_snapshot(source, window: float, prometheus) -> Snapshot:
-    """The scrape source's snapshot, saying what happened to Prometheus."""
-    from dataclasses import replace
-
-    return replace(source.snapshot(window), prometheus=prometheus)
+    prometheus = PrometheusSource(
+        config.prometheus_url,
+        config.names,
+        api_url=config.api_url,
+        timeout=config.timeout,
+        preset=config.preset,
+        options=config.prometheus_options,
+        exclude=config.exclude,
+        job=config.job,
+        performance_window=config.performance_window,
+    )
+    return prometheus if scrape is None else WithFallback(prometheus, scrape)
 
 
 def create_app(

@@ -32,9 +32,8 @@ class ConsoleConfig:
     min_gain: float = 0.03  # relative log-loss gain a challenger needs to be promoted
     drift_every: float | None = None  # seconds between scheduled live drift checks (None: off until t is pressed)
     timeout: float = 3.0  # seconds a poll may take, whole
-    record_path: str | None = (
-        None  # --record: every poll, drift result, load phase and model change go to this SQLite file
-    )
+    # --record: every poll, drift result, load phase and model change go to this SQLite file
+    record_path: str | None = None
     prometheus_options: ConnectionOptions = field(default_factory=ConnectionOptions)
     api_options: ConnectionOptions = field(default_factory=ConnectionOptions)
 

@@ -17,7 +17,6 @@ from .core.timeline import Point
 @dataclass
 class SnapshotReady(Message):
     snapshot: Snapshot
-    fallback: str | None  # why the scrape source stands in for Prometheus, if it does
     load: LoadSnapshot | None = None  # the built-in load generator's numbers, taken in the same poll
     load_run: int | None = None  # which run they belong to (id of its runner)
     point: Point | None = None  # the snapshot's chart figures, computed (and recorded) in the worker

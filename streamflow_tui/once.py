@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from contextlib import ExitStack
 from dataclasses import replace
 from typing import TextIO
 
+from .core.bars import histogram_rows
 from .core.embedded import EmbeddedApiError, embedded_api
-from .core.format import bound, ms, num, pct
+from .core.format import ms, num, pct
 from .core.naming import MetricNames
 from .core.report import SloCheck, slo_checks, to_json
 from .core.results import Bucket, Snapshot
@@ -204,18 +204,11 @@ def _up(up: bool | None) -> str:
 
 
 def bars(buckets: tuple[Bucket, ...], width: int = 30) -> list[str]:
-    """Text bars for the buckets between the first and the last that saw observations."""
-    used = [i for i, b in enumerate(buckets) if b.count]
-    if not used:
+    """Plain-text bars for the buckets between the first and the last that saw observations."""
+    rows = histogram_rows(buckets, width)
+    if not rows:
         return ["  (no observations)"]
-    peak = max(b.count or 0.0 for b in buckets)
-    lines = []
-    for i in range(used[0], used[-1] + 1):
-        b = buckets[i]
-        label = f"> {bound(buckets[i - 1].le)}" if math.isinf(b.le) and i else f"≤ {bound(b.le)}"
-        n = round(width * (b.count or 0.0) / peak)
-        lines.append(f"  {label:>12}  {'█' * n:<{width}}  {num(b.count, '{:,.0f}')}")
-    return lines
+    return [f"  {r.label:>12}  {'█' * r.length:<{width}}  {r.count}" for r in rows]
 
 
 def render_drift(d) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from hypothesis import settings
+from waiting import wait_until
 
 from streamflow_tui.core.embedded import stop_process
 
@@ -37,17 +38,15 @@ def free_port() -> int:
 
 
 def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def answers() -> bool:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode} before answering {url}")
         try:
-            if httpx.get(url, timeout=1.0).status_code < 500:
-                return
+            return httpx.get(url, timeout=1.0).status_code < 500
         except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
+            return False
+
+    wait_until(answers, timeout, f"{url} answers")
 
 
 @contextmanager

@@ -8,7 +8,6 @@ handlers and Go exporters do.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from waiting import wait_until
 
 TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -76,11 +76,13 @@ def exposition_server(*, gzip: bool = True) -> Iterator[ExpositionServer]:
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the exposition server did not start")
-        time.sleep(0.02)
+
+    def started() -> bool:
+        if not thread.is_alive():
+            raise RuntimeError("the exposition server stopped before it started")
+        return uv.started
+
+    wait_until(started, 20, "the exposition server started", interval=0.02)
     server.url = f"http://127.0.0.1:{port}"
     try:
         yield server

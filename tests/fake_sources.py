@@ -127,5 +127,8 @@ class FakeSource:
     def snapshot(self, window: float) -> Snapshot:
         return snapshot(self.i, up=not self.down, switch_at=self.switch_at)
 
+    def history(self, duration_s: float, step_s: float, window_seconds: float) -> None:
+        return None  # a MetricSource with no past the console has not seen (as a scrape source)
+
     def close(self) -> None:
         pass

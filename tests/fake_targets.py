@@ -53,7 +53,7 @@ def fake_target(tls=None) -> Iterator[Target]:
             target.request_headers.append({k.lower(): v for k, v in self.headers.items()})
             reply = target.reply(self.path) if callable(target.reply) else target.reply
             if reply.delay:
-                time.sleep(reply.delay)
+                time.sleep(reply.delay)  # a slow server is the behaviour under test, not a wait
             self.send_response(reply.status)
             if reply.content_type:
                 self.send_header("Content-Type", reply.content_type)
@@ -79,7 +79,7 @@ def fake_target(tls=None) -> Iterator[Target]:
                     for i in range(len(reply.body)):
                         self.wfile.write(reply.body[i : i + 1])
                         self.wfile.flush()
-                        time.sleep(reply.drip_s)
+                        time.sleep(reply.drip_s)  # the drip is the behaviour under test, not a wait
                     return
                 self.wfile.write(reply.body)
                 chunk = b"x" * 65536
@@ -154,7 +154,7 @@ def stalling_target(stall_on: int, stall_s: float) -> Iterator[str]:
             self.rfile.read(int(self.headers.get("content-length", 0)))
             count[0] += 1
             if count[0] == stall_on:
-                time.sleep(stall_s)
+                time.sleep(stall_s)  # the stall is the behaviour under test, not a wait
             # One write: headers and body in separate segments would meet Nagle and delayed ACKs.
             self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n{}")
 

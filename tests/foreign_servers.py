@@ -8,13 +8,13 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 from conftest import free_port
+from waiting import wait_until
 
 from streamflow_tui.core.embedded import stop_process
 
@@ -23,18 +23,15 @@ VICTORIA_METRICS = shutil.which("victoria-metrics") or "/usr/bin/victoria-metric
 
 
 def wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 30, **kwargs) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+    def ready() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"{proc.args[0]} exited: {log.read_text()[-2000:]}")
         try:
-            if httpx.get(url, timeout=1, **kwargs).status_code == 200:
-                return
+            return httpx.get(url, timeout=1, **kwargs).status_code == 200
         except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{url} did not become ready in {timeout} s")
-        time.sleep(0.05)
+            return False
+
+    wait_until(ready, timeout, f"{url} ready")
 
 
 @contextmanager

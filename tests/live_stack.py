@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import httpx
 from conftest import running_api
 from prometheus_server import query, running_prometheus, scrape_config
+from waiting import wait_until
 
 import streamflow_data as sd
 
@@ -20,6 +21,7 @@ class SteadyTraffic:
 
     def __init__(self, urls: list[str], rate_per_url: float):
         self.urls = urls
+        self.rate_per_url = rate_per_url  # the nominal pace; what a busy machine achieves is counted in ``sent``
         self.interval = 1.0 / (rate_per_url * len(urls))
         self.users = [r["user_id"] for r in sd.iter_rows(sd.LATEST_MONTH)][:500]
         self.sent: dict[str, int] = {u: 0 for u in urls}
@@ -40,7 +42,7 @@ class SteadyTraffic:
                     pass
                 i += 1
                 next_at += self.interval
-                time.sleep(max(0.0, next_at - time.perf_counter()))
+                time.sleep(max(0.0, next_at - time.perf_counter()))  # pacing the traffic: this is the load
 
     def start(self) -> SteadyTraffic:
         self._thread.start()
@@ -62,19 +64,20 @@ class LiveStack:
 
 def wait_for_rates(prometheus_url: str, expected_targets: int, timeout: float = 40) -> None:
     """Until Prometheus holds five scrapes with traffic of every target in the last 10 s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def rates_of_every_target() -> bool:
         at = time.time() - 1
         rows = query(prometheus_url, 'count_over_time(api_requests_total{endpoint="/predict",code="200"}[10s])', at)
         rates = query(prometheus_url, 'rate(api_requests_total{endpoint="/predict",code="200"}[10s])', at)
-        if (
+        return (
             len(rows) >= expected_targets
             and all(float(r["value"][1]) >= 5 for r in rows)
             and all(float(r["value"][1]) > 0 for r in rates)
-        ):
-            return
-        time.sleep(0.5)
-    raise TimeoutError(f"{prometheus_url} has no rates for {expected_targets} targets after {timeout} s")
+        )
+
+    wait_until(
+        rates_of_every_target, timeout, f"{prometheus_url} has rates for {expected_targets} targets", interval=0.5
+    )
 
 
 @contextmanager

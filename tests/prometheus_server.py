@@ -1,22 +1,48 @@
-"""Start Debian's Prometheus (2.42) for tests: throwaway config and data dir, free loopback port."""
+"""Start Debian's Prometheus (2.42) for tests: throwaway config and data dir, free loopback port; a failed test
+when the installed server is not the 2.x these tests assume."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 from conftest import free_port
+from waiting import wait_until
 
 from streamflow_tui.core.embedded import stop_process
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
+
+# What every test that starts this server assumes: Prometheus 2.x, as Debian 12 ships it (2.42). Prometheus 3.0
+# changed what they compare against (its migration guide): range selectors are left-open (a sample exactly at a
+# window's start is left out of rate()/increase()), le/quantile label values are normalised to floats ("1" ->
+# "1.0"), and a scrape whose Content-Type is missing or unknown fails instead of falling back to text.
+ASSUMED_MAJOR = "2"
+ASSUMED = (
+    "Prometheus 2.x semantics (written against Debian's 2.42): range selectors closed at both ends, "
+    "le/quantile labels as exposed, text parsing for any Content-Type"
+)
+
+
+def check_version(url: str) -> str:
+    """The running server's version, from /api/v1/status/buildinfo; a failed test when it is not 2.x."""
+    body = httpx.get(url + "/api/v1/status/buildinfo", timeout=5).json()
+    version = str(body.get("data", {}).get("version", "?"))
+    if version.split(".")[0] != ASSUMED_MAJOR:
+        pytest.fail(
+            f"{PROMETHEUS} at {url} is Prometheus {version}; these tests assume {ASSUMED}. "
+            "Install Prometheus 2.x (Debian's `prometheus` package) or re-check the tests' expectations "
+            "against this version.",
+            pytrace=False,
+        )
+    return version
 
 
 def scrape_config(targets: list[str], interval: str = "1s") -> str:
@@ -49,18 +75,17 @@ def running_prometheus(config: str = "", data_dir: Path | None = None) -> Iterat
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while True:
+
+            def ready() -> bool:
                 if proc.poll() is not None:
                     raise RuntimeError(f"prometheus exited: {(workdir / 'prometheus.log').read_text()[-2000:]}")
                 try:
-                    if httpx.get(url + "/-/ready", timeout=1).status_code == 200:
-                        break
+                    return httpx.get(url + "/-/ready", timeout=1).status_code == 200
                 except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError("prometheus did not become ready")
-                time.sleep(0.05)
+                    return False
+
+            wait_until(ready, 30, f"{PROMETHEUS} ready at {url}")
+            check_version(url)
             yield url
         finally:
             stop_process(proc)

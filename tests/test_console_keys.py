@@ -36,9 +36,13 @@ def make_app(tmp_path):
         reports_dir=str(tmp_path),
         export_dir=str(tmp_path),
     )
-    return create_app(
-        config, sources=(FakeSource(start=20), None), drift_engine=DriftEngine(warm=False), clock=lambda: T0.timestamp()
+    app = create_app(
+        config, source=FakeSource(start=20), drift_engine=DriftEngine(warm=False), clock=lambda: T0.timestamp()
     )
+    # Each press waits for running animations (the tabs' underline slides ~0.3 s on every switch); what is
+    # under test is where a key goes, not the slide.
+    app.animation_level = "none"
+    return app
 
 
 def count_actions(app, monkeypatch) -> dict[str, int]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 from fake_sources import T0, FakeSource
+from textual.widgets import TabbedContent
+from waiting import wait_until_async
 
 from streamflow_tui.app import create_app
 from streamflow_tui.config import ConsoleConfig
@@ -29,7 +31,7 @@ def make_app(tmp_path, source=None):
     return still(
         create_app(
             config,
-            sources=(source or FakeSource(start=20), None),
+            source=source or FakeSource(start=20),
             drift_engine=DriftEngine(warm=False),
             clock=lambda: T0.timestamp(),
         )
@@ -42,21 +44,29 @@ def still(app):
     return app
 
 
+async def settled(pilot, condition, what: str) -> None:
+    """Until the app has done what the test asked (a message handled, a view laid out), then one more
+    refresh: the frame is taken from a known state, not after a guessed time."""
+    await wait_until_async(condition, 30, what, interval=0.01, pause=pilot.pause)
+    await pilot.pause()
+
+
 async def fill(pilot, polls: int = 30) -> None:
     """Feed the deterministic source as polls would: points straight into the timeline, the last as a message."""
     app = pilot.app
     from streamflow_tui.messages import SnapshotReady
 
-    while app.polls < 1:  # the first poll, from on_mount, lands before ours: a fixed order
-        await pilot.pause(0.01)
-    source = app._sources[0]
+    # The first poll, from on_mount, lands before ours: a fixed order.
+    await wait_until_async(lambda: app.polls >= 1, 30, "the first poll", interval=0.01, pause=pilot.pause)
+    source = app._source
     for _ in range(polls - 1):
         source.poll()
         app.versions.observe(source.snapshot(5))
         app.timeline.add_snapshot(source.snapshot(5))
     source.poll()
-    app.post_message(SnapshotReady(source.snapshot(5), None))
-    await pilot.pause(0.2)
+    polls = app.polls
+    app.post_message(SnapshotReady(source.snapshot(5)))
+    await settled(pilot, lambda: app.polls > polls, "the last snapshot taken")
 
 
 DRIFT = DriftResult(
@@ -120,10 +130,13 @@ async def fill_history(pilot) -> None:
 async def show(pilot, key: str) -> None:
     """Switch views, then draw once more after the layout has settled: the frame must not depend on
     whether the view's first draw or its resize came first."""
+    tabs = pilot.app.query_one(TabbedContent)
     await pilot.press(key)
-    await pilot.pause(0.2)
+    await settled(
+        pilot, lambda: tabs.active_pane is not None and tabs.active_pane.size.area > 0, f"view {key} laid out"
+    )
     pilot.app._show_views(force_charts=True)
-    await pilot.pause(0.2)
+    await pilot.pause()
 
 
 @pytest.mark.parametrize("size", ALL_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -139,7 +152,7 @@ def test_overview_after_a_drift_check(snap_compare, tmp_path):
 
         pilot.app.post_message(DriftDone(DRIFT))
         await pilot.press("4", "1")
-        await pilot.pause(0.3)
+        await settled(pilot, lambda: pilot.app.drift_result is DRIFT, "the drift result taken")
 
     assert snap_compare(make_app(tmp_path), terminal_size=(120, 40), run_before=before)
 
@@ -224,9 +237,9 @@ def test_drift_view_with_a_retrain_decision(snap_compare, tmp_path):
         await pilot.press("4")
         pilot.app.post_message(DriftDone(DRIFT))
         pilot.app.post_message(RetrainDone(DECISION))
-        await pilot.pause(0.3)
+        await settled(pilot, lambda: pilot.app.retrain_decision is DECISION, "the decision taken")
         pilot.app.clear_notifications()  # the decision's toast: whether it is still up depends on timing
-        await pilot.pause(0.1)
+        await pilot.pause()
 
     assert snap_compare(make_app(tmp_path), terminal_size=(160, 48), run_before=before)
 
@@ -239,7 +252,7 @@ def test_drift_view(snap_compare, tmp_path, size):
 
         await pilot.press("4")
         pilot.app.post_message(DriftDone(DRIFT))
-        await pilot.pause(0.2)
+        await settled(pilot, lambda: pilot.app.drift_result is DRIFT, "the drift result taken")
 
     assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=before)
 
@@ -274,13 +287,13 @@ def test_drift_view_after_a_failed_check(snap_compare, tmp_path):
 
         await pilot.press("4")
         pilot.app.post_message(DriftDone(DRIFT))
-        await pilot.pause(0.2)
+        await settled(pilot, lambda: pilot.app.drift_result is DRIFT, "the drift result taken")
         pilot.app.post_message(
             DriftFailed("cannot read live rows: http://127.0.0.1:8000/monitoring/recent: connection refused")
         )
-        await pilot.pause(0.2)
+        await settled(pilot, lambda: pilot.app._notifications, "the failure's toast")
         pilot.app.clear_notifications()
-        await pilot.pause(0.1)
+        await pilot.pause()
 
     assert snap_compare(make_app(tmp_path), terminal_size=(120, 40), run_before=before)
 
@@ -304,11 +317,8 @@ def test_replay_status_line(snap_compare, tmp_path):
     app = still(create_app(config, replay=replay, clock=lambda: T0.timestamp()))
 
     async def before(pilot):
-        while pilot.app._frame is None:
-            await pilot.pause(0.05)
+        await settled(pilot, lambda: pilot.app._frame is not None, "the first frame of the replay")
         await pilot.press("end")
-        while pilot.app._frame.index != 119:
-            await pilot.pause(0.05)
-        await pilot.pause(0.3)
+        await settled(pilot, lambda: pilot.app._frame.index == 119, "the last frame of the replay")
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=before)

@@ -20,6 +20,7 @@ from conftest import REPO, running_api
 from live_stack import SteadyTraffic, wait_for_rates
 from metrics_text import samples, total
 from prometheus_server import PROMTOOL, query, running_prometheus
+from waiting import wait_until
 
 DEPLOY = REPO / "deploy"
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
@@ -112,13 +113,22 @@ def three_replicas(tmp_path_factory):
 
 def test_every_dashboard_and_rule_expression_returns_data(three_replicas):
     _, prom, _ = three_replicas
-    time.sleep(2)  # let the rules be evaluated a few times
-    for where, expr in _expressions():
-        rows = query(prom, expr, time.time())
-        assert rows, f"{where}: {expr} returned no data"
-    for group in RULES["groups"]:
-        for rule in group["rules"]:
-            assert query(prom, rule["record"], time.time()), f"recorded series {rule['record']} is missing"
+
+    def without_data() -> list[str]:
+        now = time.time()
+        missing = [f"{where}: {expr}" for where, expr in _expressions() if not query(prom, expr, now)]
+        records = [rule["record"] for group in RULES["groups"] for rule in group["rules"]]
+        return missing + [f"recorded series {r}" for r in records if not query(prom, r, now)]
+
+    # Recorded series appear after the rules' first evaluations (every 1 s here), and panels over them after
+    # a few more: until every expression answers, or fail naming the ones that do not.
+    wait_until(
+        lambda: not without_data(),
+        30,
+        "every dashboard and rule expression returns data",
+        interval=0.5,
+        seen=without_data,
+    )
     instances = query(prom, "sum by (instance) (rate(api_requests_total[30s]))", time.time())
     assert len(instances) == 3
 
@@ -126,7 +136,27 @@ def test_every_dashboard_and_rule_expression_returns_data(three_replicas):
 def test_console_totals_equal_the_replicas_own_counters(three_replicas):
     apis, prom, traffic = three_replicas
     traffic.stop()
-    time.sleep(3)  # two scrapes after the last request
+
+    def own_counts() -> dict[str, float]:
+        return {
+            a.removeprefix("http://"): total(
+                samples(httpx.get(a + "/metrics").text), "api_requests_total", endpoint="/predict"
+            )
+            for a in apis
+        }
+
+    def scraped_counts() -> dict[str, float]:
+        rows = query(prom, 'sum by (instance) (api_requests_total{endpoint="/predict"})', time.time())
+        return {r["metric"]["instance"]: float(r["value"][1]) for r in rows}
+
+    # The traffic has stopped: until Prometheus has scraped every replica's last count.
+    wait_until(
+        lambda: scraped_counts() == own_counts(),
+        30,
+        "Prometheus holds the replicas' final counts",
+        interval=0.2,
+        seen=scraped_counts,
+    )
     proc = subprocess.run(
         [sys.executable, "-m", "streamflow_tui.cli", "--once", "--json", "--prometheus-url", prom, "--window", "10"],
         capture_output=True,

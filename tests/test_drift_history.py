@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from conftest import running_api
+from waiting import wait_until_async
 
 from loadgen import LoadConfig, LoadRunner
 from streamflow_tui.app import create_app
@@ -91,9 +90,9 @@ async def test_scheduled_live_drift_fills_the_heatmap(tmp_path):
             )
         )
         async with app.run_test(size=(160, 48)) as pilot:
-            deadline = time.monotonic() + 90
-            while len(app.drift_history.runs) < 2 and time.monotonic() < deadline:
-                await pilot.pause(0.2)
+            await wait_until_async(
+                lambda: len(app.drift_history.runs) >= 2, 90, "two scheduled runs", interval=0.2, pause=pilot.pause
+            )
             runs = list(app.drift_history.runs)
             assert len(runs) >= 2, "two scheduled runs"
             assert all(r.current == "live" and r.decision == "RETRAINING_TRIGGERED" for r in runs)  # month_003 drifts
@@ -102,7 +101,10 @@ async def test_scheduled_live_drift_fills_the_heatmap(tmp_path):
             heatmap = str(app.query_one("#drift-heatmap").render())
             assert "■" in heatmap and "monthly_fee" in heatmap
             await pilot.press("t")  # stops the schedule
+            await wait_until_async(  # the check already running, if one is, ends
+                lambda: app._drift_started is None, 90, "the running check done", interval=0.2, pause=pilot.pause
+            )
             n = len(app.drift_history.runs)
-            await pilot.pause(2.5)
-            assert len(app.drift_history.runs) <= n + 1  # at most the one already running
+            await pilot.pause(2.5)  # deliberately: more than two of the stopped schedule's 1 s periods pass
+            assert len(app.drift_history.runs) == n  # and no check starts
             await app.action_quit()

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from conftest import free_port, running_api
 from fake_sources import FakeSource
+from waiting import wait_until, wait_until_async
 
 from streamflow_tui.app import create_app
 from streamflow_tui.config import ConsoleConfig
@@ -30,13 +31,8 @@ def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess
     )
 
 
-async def wait_for(pilot, condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        await pilot.pause(0.1)
-    raise AssertionError("condition not met in time")
+async def wait_for(pilot, condition, timeout: float = 30.0, what: str = "the condition") -> None:
+    await wait_until_async(condition, timeout, what, interval=0.1, pause=pilot.pause)
 
 
 # -- no self-traffic ------------------------------------------------------------------------------
@@ -48,7 +44,7 @@ def test_an_idle_api_reads_zero_not_its_own_scrapes(api_url):
         for _ in range(4):  # the scrapes themselves, and a health check between them
             source.poll()
             httpx.get(api_url + "/health")
-            time.sleep(0.2)
+            time.sleep(0.2)  # deliberately: scrapes spread over a span, as the console's polls are
         snap = source.snapshot(source.span_seconds())
     finally:
         source.close()
@@ -107,7 +103,7 @@ async def test_a_poll_that_raises_is_shown_and_polling_goes_on(tmp_path):
     source = Exploding()
     app = create_app(
         ConsoleConfig(api_url="http://127.0.0.1:9", interval=0.1, reports_dir=str(tmp_path), export_dir=str(tmp_path)),
-        sources=(source, None),
+        source=source,
     )
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.poll_errors == 1)
@@ -122,7 +118,7 @@ async def test_pause_says_so_and_the_age_keeps_counting(tmp_path):
     source = FakeSource()
     app = create_app(
         ConsoleConfig(api_url="http://127.0.0.1:9", interval=0.1, reports_dir=str(tmp_path), export_dir=str(tmp_path)),
-        sources=(source, None),
+        source=source,
         clock=lambda: clock[0],
     )
     async with app.run_test(size=(160, 48)) as pilot:
@@ -130,10 +126,14 @@ async def test_pause_says_so_and_the_age_keeps_counting(tmp_path):
         await pilot.press("p")
         polls = app.polls
         clock[0] += 42
-        await pilot.pause(0.5)
-        status = str(app.query_one(StatusLine).render())
-        assert "PAUSED" in status and "UP 42." in status, status  # the age of the last good poll
-        assert app.polls == polls
+
+        def status() -> str:
+            return str(app.query_one(StatusLine).render())
+
+        # The paused loop's next tick redraws the status line: the age of the last good poll has grown.
+        await wait_for(pilot, lambda: "UP 42." in status(), what="the status line shows the age while paused")
+        assert "PAUSED" in status(), status()
+        assert app.polls == polls  # that tick polled nothing
         await pilot.press("p")
         await wait_for(pilot, lambda: app.polls > polls)
         await app.action_quit()
@@ -149,8 +149,8 @@ def test_after_a_pause_the_first_window_is_no_rate_drop(api_url):
                 source.poll()
                 for _ in range(20):
                     c.post("/predict", json={"user_id": "4369-PFYCS"})
-                time.sleep(0.3)
-            time.sleep(3)  # paused: no polls
+                time.sleep(0.3)  # deliberately: the console's poll interval
+            time.sleep(3)  # deliberately: a pause longer than the 2 s window, no polls
             for _ in range(20):
                 c.post("/predict", json={"user_id": "4369-PFYCS"})
             source.poll()
@@ -255,13 +255,15 @@ def test_prometheus_that_cannot_scrape_the_api_is_a_banner(live):
     dead = f"127.0.0.1:{free_port()}"
     with running_prometheus(scrape_config([live.api.removeprefix("http://"), dead])) as prom:
         source = PrometheusSource(prom, job="streamflow-api")
-        deadline = time.monotonic() + 30
-        while True:
+
+        def both_targets_tried():
             snap = source.snapshot(5)
-            if len(snap.targets) == 2 or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-        source.close()
+            return snap if len(snap.targets) == 2 else None
+
+        try:
+            snap = wait_until(both_targets_tried, 30, "Prometheus has tried both targets", interval=0.5)
+        finally:
+            source.close()
     assert snap.prometheus.up and snap.prometheus.error is None  # Prometheus itself is fine
     assert dict(snap.targets) == {live.api.removeprefix("http://"): True, dead: False}
     assert snap.api.up and f"Prometheus cannot scrape {dead} (1 of 2 down)" == snap.api.error

@@ -135,7 +135,7 @@ def test_recognised_with_no_flags(case, server):
     source = ScrapeSource(server.target(case), history_points=10)
     try:
         assert source.poll().up, source.status.error
-        time.sleep(0.05)  # two distinct scrape times; the rate is over whatever span they have
+        time.sleep(0.05)  # deliberately: two distinct scrape times; the rate is over whatever span they have
         server.set(case, second)
         status = source.poll()
         assert status.up and status.error is None, status.error

@@ -16,6 +16,7 @@ from fake_targets import Reply, fake_target
 from foreign_servers import running_client_app, running_node_exporter, running_victoria_metrics
 from prometheus_server import running_prometheus, scrape_config
 from reference_scores import reference_shares, shares_of
+from waiting import wait_until, wait_until_async
 
 from streamflow_tui.core.connection import ConnectionOptions
 from streamflow_tui.core.prometheus import PrometheusSource
@@ -40,14 +41,22 @@ def two_polls(source: ScrapeSource, between=lambda: None):
 
 
 def wait_scraped(vm: str, server, case: str, scrapes: int, timeout: float = 30) -> None:
-    """Until VictoriaMetrics has scraped ``case`` ``scrapes`` more times and can answer for it."""
+    """Until VictoriaMetrics has scraped ``case`` ``scrapes`` more times and can answer for it: it holds an
+    ``up`` sample for every scrape the server counted (it is the only scraper of this server)."""
     target = server.hits.get(case, 0) + scrapes
-    deadline = time.monotonic() + timeout
-    while server.hits.get(case, 0) < target:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"VictoriaMetrics scraped {case} {server.hits.get(case, 0)} times")
-        time.sleep(0.1)
-    time.sleep(0.5)  # the last scrape's samples are searchable
+    wait_until(
+        lambda: server.hits.get(case, 0) >= target,
+        timeout,
+        f"VictoriaMetrics scraped {case} {scrapes} more times",
+        interval=0.1,
+        seen=lambda: server.hits.get(case, 0),
+    )
+
+    def searchable() -> float:
+        rows = httpx.get(vm + "/api/v1/query", params={"query": "count_over_time(up[10m])"}).json()["data"]["result"]
+        return float(rows[0]["value"][1]) if rows else 0.0
+
+    wait_until(lambda: searchable() >= target, timeout, f"the {target} scrapes of {case} searchable", seen=searchable)
 
 
 def test_node_exporter_is_read_through_gzip():
@@ -129,18 +138,17 @@ def api_behind_victoria():
             with httpx.Client(timeout=5) as client:
                 for i in range(60):
                     client.post(api + "/predict", json={"user_id": "4369-PFYCS" if i % 4 else "0000-NOONE"})
-                deadline = time.monotonic() + 40
-                while time.monotonic() < deadline:  # until VictoriaMetrics holds the last of them
+
+                def predictions() -> float:
                     rows = client.get(
                         vm + "/api/v1/query",
                         params={"query": 'sum(api_requests_total{endpoint="/predict"})'},
                         auth=("ops", "s3cret"),
                     ).json()["data"]["result"]
-                    if rows and float(rows[0]["value"][1]) >= 60:
-                        break
-                    time.sleep(0.5)
-                else:
-                    raise TimeoutError("VictoriaMetrics did not scrape the API")
+                    return float(rows[0]["value"][1]) if rows else 0.0
+
+                # Until VictoriaMetrics holds the last of them.
+                wait_until(lambda: predictions() >= 60, 40, "VictoriaMetrics holds the 60 requests", interval=0.5)
             yield api, vm
 
 
@@ -172,9 +180,14 @@ async def test_console_reads_the_api_through_victoria_metrics(api_behind_victori
     options = ConnectionOptions(basic_auth_user="ops", basic_auth_password_env="STREAMFLOW_PROMETHEUS_PASSWORD")
     app = create_app(ConsoleConfig(api_url=None, prometheus_url=vm, prometheus_options=options, window=10))
     async with app.run_test(size=(160, 48)) as pilot:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (app.snapshot and app.snapshot.ok and app.snapshot.requests.total):
-            await pilot.pause(0.2)
+        await wait_until_async(
+            lambda: app.snapshot and app.snapshot.ok and app.snapshot.requests.total,
+            30,
+            "a snapshot with the requests",
+            interval=0.2,
+            pause=pilot.pause,
+            seen=lambda: app.snapshot and app.snapshot.prometheus.error,
+        )
         s = app.snapshot
         assert s is not None and s.ok, s and s.prometheus.error
         assert s.source == "prometheus" and sum(x.total for x in s.requests.by_series if x.endpoint == "/predict") == 60
@@ -286,9 +299,9 @@ async def test_console_on_node_exporter():
     from streamflow_tui.widgets.status import Banner
 
     async def first_snapshot(app, pilot):
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and (app.snapshot is None or app.polls < 3):
-            await pilot.pause(0.2)
+        await wait_until_async(
+            lambda: app.snapshot is not None and app.polls >= 3, 20, "three polls", interval=0.2, pause=pilot.pause
+        )
         return app.snapshot
 
     with running_node_exporter() as url:
@@ -317,14 +330,14 @@ def test_performance_through_a_prometheus_compatible_backend(api_behind_victoria
     options = ConnectionOptions(basic_auth_user="ops", basic_auth_password_env="VM_PASSWORD")
     monkeypatch.setenv("VM_PASSWORD", "s3cret")
     source = PrometheusSource(vm, options=options)
+
+    def with_the_labels():
+        snap = source.snapshot(5)
+        return snap if snap.performance and snap.performance.labels == labelled else None
+
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            snapshot = source.snapshot(5)
-            perf = snapshot.performance
-            if (perf and perf.labels == labelled) or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
+        snapshot = wait_until(with_the_labels, 30, f"the {labelled} labels through PromQL", interval=0.5)
+        perf = snapshot.performance
     finally:
         source.close()
     # The training month's score distribution, served by the API and read by PromQL: what the model gives

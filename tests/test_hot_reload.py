@@ -12,6 +12,7 @@ import time
 import httpx
 import pytest
 from conftest import running_api
+from waiting import wait_until, wait_until_async
 
 import streamflow_data as sd
 
@@ -45,7 +46,7 @@ async def open_load(url: str, users: list[str], seconds: float, answers: list) -
         start = time.perf_counter()
         tasks = []
         for i in range(int(seconds * RATE)):
-            await asyncio.sleep(max(0.0, start + i / RATE - time.perf_counter()))
+            await asyncio.sleep(max(0.0, start + i / RATE - time.perf_counter()))  # pacing: this is the load
             tasks.append(asyncio.create_task(one(i)))
         await asyncio.gather(*tasks)
 
@@ -65,7 +66,13 @@ def test_a_promotion_under_load_drops_nothing(tmp_path, kind):
 
         async def scenario() -> None:
             load = asyncio.create_task(open_load(api, users, seconds, answers))
-            await asyncio.sleep(3.0)
+            # The old model has answered a second's worth of the load before the promotion starts.
+            await wait_until_async(
+                lambda: sum(a[2] == old for a in answers) >= RATE,
+                30,
+                f"{RATE} answers from {old}",
+                seen=lambda: len(answers),
+            )
             decision = await asyncio.to_thread(retrain, registry, "month_004", kind)
             promoted_at.append(time.time())
             assert decision["decision"] == "PROMOTED"
@@ -165,15 +172,10 @@ def test_prometheus_reads_the_new_version_and_its_reference(tmp_path):
                     model = source.snapshot(20).model
                     return model.version if model else None
 
-                deadline = time.monotonic() + 40
-                while version() != old and time.monotonic() < deadline:
-                    time.sleep(0.5)
-                assert version() == old
+                wait_until(lambda: version() == old, 40, f"Prometheus reads {old}", interval=0.5, seen=version)
                 retrain(str(registry), "month_004")
                 new = httpx.post(api + "/admin/reload").json()["model_version"]
-                deadline = time.monotonic() + 40
-                while version() != new and time.monotonic() < deadline:
-                    time.sleep(0.5)
+                wait_until(lambda: version() == new, 40, f"Prometheus reads {new}", interval=0.5, seen=version)
                 snapshot = source.snapshot(20)
             finally:
                 source.close()

@@ -27,7 +27,7 @@ def test_wheel_install_runs_from_anywhere(tmp_path):
         check=True,
         cwd=tmp_path,
     )
-    (wheel,) = wheels.glob("streamflow-*.whl")
+    (wheel,) = wheels.glob("streamflow_console-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for month in range(6):
         assert f"streamflow_data/month_{month:03d}.csv" in names

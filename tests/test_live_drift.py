@@ -81,24 +81,24 @@ def test_monitoring_buffer_is_bounded_and_limited():
 
 def test_live_rows_are_shared_by_every_worker():
     """With --workers 2 every /monitoring/recent answers the same rows, whichever worker serves it."""
-    import time
-
     import httpx
     from conftest import running_api
+    from waiting import wait_until
 
     with running_api("--workers", "2") as url:
         with httpx.Client(base_url=url, timeout=10) as c:
             for _ in range(120):
                 c.post("/predict", json={"user_id": "4369-PFYCS"})
-            deadline = time.monotonic() + 10
-            while c.get("/monitoring/recent").json()["count"] < 120 and time.monotonic() < deadline:
-                time.sleep(0.05)  # written in batches every 50 ms
+            # Rows are written in batches every 50 ms.
+            wait_until(lambda: c.get("/monitoring/recent").json()["count"] >= 120, 10, "the 120 rows written")
         # A new connection each time, so both workers answer (a kept-alive one sticks to one worker).
         answers = {}
-        deadline = time.monotonic() + 30
-        while len(answers) < 2 and time.monotonic() < deadline:
+
+        def both_workers_answered() -> bool:
             with httpx.Client(base_url=url, timeout=10) as fresh:
                 pid = fresh.get("/health").json()["pid"]
                 answers.setdefault(pid, fresh.get("/monitoring/recent").content)
-    assert len(answers) == 2, "both workers answered"
+            return len(answers) == 2
+
+        wait_until(both_workers_answered, 30, "both workers answered", interval=0, seen=lambda: list(answers))
     assert len(set(answers.values())) == 1 and json.loads(next(iter(answers.values())))["count"] == 120

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import time
@@ -11,10 +12,13 @@ import httpx
 import pytest
 from conftest import free_port, running_api
 from fake_targets import Reply, closing_target, fake_target, stalling_target
-from metrics_text import samples, value
+from metrics_text import samples, total, value
+from waiting import wait_until
 
 from loadgen import LoadConfig, LoadConfigError, LoadRunner
 from loadgen.processes import run_processes
+
+ACHIEVED_WINDOW_S = 2  # a running load's achieved_rps: the last two full seconds (LoadStats.snapshot)
 
 
 def assert_accounting(s) -> None:
@@ -42,13 +46,30 @@ def test_closed_model_and_request_bound(api):
     assert s.sent == 123 and s.ok == 123 and s.status_codes == {"200": 123}
 
 
+def achieved_since(runner, elapsed_s: float) -> float | None:
+    """The live achieved rate once its window (the last two full seconds of the run) starts at or after
+    ``elapsed_s`` into the run: a rate of one setting only, not a mix of the old one and the new."""
+    window_start = math.ceil(elapsed_s)
+
+    def window_after_it():
+        snap = runner.snapshot()
+        return snap if int(snap.elapsed_s) - ACHIEVED_WINDOW_S >= window_start else None
+
+    snap = wait_until(
+        window_after_it,
+        ACHIEVED_WINDOW_S + 10,
+        f"two full seconds of the run after {elapsed_s:.2f} s",
+        seen=lambda: runner.snapshot().elapsed_s,
+    )
+    return snap.achieved_rps
+
+
 def test_rate_and_concurrency_change_while_running(api):
     runner = LoadRunner(LoadConfig(url=api + "/predict", rate=50, duration=30)).start()
-    time.sleep(2.2)
-    slow = runner.snapshot().achieved_rps
+    slow = achieved_since(runner, 0.0)
+    changed_at = runner.snapshot().elapsed_s
     runner.set_rate(300)
-    time.sleep(2.5)
-    fast = runner.snapshot().achieved_rps
+    fast = achieved_since(runner, changed_at)
     s = runner.stop()
     assert_accounting(s)
     assert slow == pytest.approx(50, rel=0.2) and fast == pytest.approx(300, rel=0.2)
@@ -56,25 +77,31 @@ def test_rate_and_concurrency_change_while_running(api):
         runner.set_concurrency(3)
 
     runner = LoadRunner(LoadConfig(url=api + "/health", concurrency=1, duration=30, payload="none")).start()
-    time.sleep(1)
+    wait_until(lambda: runner.snapshot().ok >= 50, 20, "50 answers with one worker", seen=runner.snapshot)
     runner.set_concurrency(8)
-    time.sleep(1)
+    before = runner.snapshot().ok
+    wait_until(
+        lambda: runner.snapshot().ok >= before + 100, 20, "100 more answers with 8 workers", seen=runner.snapshot
+    )
     s = runner.stop()
     assert_accounting(s)
-    assert s.concurrency == 8 and s.ok > 100
+    assert s.concurrency == 8 and s.ok >= before + 100
 
 
 def test_workers_follow_the_concurrency_down_and_up_again():
     with fake_target() as t:
         t.reply = Reply(delay=0.3, body=b"{}")
         runner = LoadRunner(LoadConfig(url=t.url + "/x", concurrency=2, duration=30, payload="none", timeout=5)).start()
-        seen = []
         for n in (2, 8, 3, 6):
             runner.set_concurrency(n)
-            time.sleep(1.0)  # every worker is waiting on a 0.3 s answer most of the time
-            seen.append(runner.snapshot().in_flight)
+            # Every worker is waiting on a 0.3 s answer most of the time: n of them in flight at once.
+            wait_until(
+                lambda n=n: runner.snapshot().in_flight == n,
+                10,
+                f"{n} requests in flight",
+                seen=lambda: runner.snapshot().in_flight,
+            )
         s = runner.stop()
-    assert seen == [2, 8, 3, 6]
     assert_accounting(s)
 
 
@@ -93,7 +120,7 @@ def test_stop_is_fast_and_accounts_for_everything():
         runner = LoadRunner(
             LoadConfig(url=t.url + "/slow", concurrency=8, duration=60, payload="none", timeout=30)
         ).start()
-        time.sleep(0.5)
+        wait_until(lambda: runner.snapshot().in_flight == 8, 10, "8 requests waiting on the slow answer")
         started = time.perf_counter()
         s = runner.stop()
         assert time.perf_counter() - started < 1.0
@@ -256,8 +283,7 @@ def test_a_dead_api_is_not_throughput():
         LoadConfig(url=f"http://127.0.0.1:{free_port()}/predict", rate=200, duration=3, payload="none")
     ).start()
     try:
-        time.sleep(2.2)
-        assert live.snapshot().achieved_rps == 0
+        assert achieved_since(live, 0.0) == 0  # two full seconds of refused connections
     finally:
         live.stop()
 
@@ -276,6 +302,10 @@ def test_http_errors_are_answers():
 def test_ctrl_c_still_reports_every_request(api):
     import signal
 
+    def predictions() -> float:
+        return total(samples(httpx.get(api + "/metrics").text), "api_requests_total", endpoint="/predict")
+
+    served = predictions()  # the module's API has served the earlier tests too
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -293,7 +323,7 @@ def test_ctrl_c_still_reports_every_request(api):
         stdout=subprocess.PIPE,
         text=True,
     )
-    time.sleep(2.5)
+    wait_until(lambda: predictions() >= served + 100, 60, "the API answered 100 of the run's requests")
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=20)
     t = json.loads(out)["totals"]

@@ -4,10 +4,9 @@ contradict the scores) shows in the window while the since-start figures still l
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
+import waiting
 from conftest import running_api
 from prometheus_server import running_prometheus, scrape_config
 from sklearn.metrics import precision_score, recall_score, roc_auc_score
@@ -19,13 +18,8 @@ WINDOW = 30.0  # >= 4 scrape intervals: increase() needs two samples inside it
 
 
 def wait_until(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"not within {timeout:g} s: {what}")
+    """Prometheus scrapes every 5 s: checking twice a second is often enough."""
+    return waiting.wait_until(condition, timeout, what, interval=0.5)
 
 
 def score_and_label(client: httpx.Client, rows: list[dict], flip: bool) -> tuple[list[float], list[int]]:

@@ -8,11 +8,11 @@ import pty
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 from conftest import free_port, wait_http
+from waiting import wait_until
 
 
 def children(pid: int) -> set[int]:
@@ -45,12 +45,11 @@ def alive(pid: int) -> bool:
 
 
 def wait_gone(pids: set[int], timeout: float) -> set[int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        left = {p for p in pids if alive(p)}
-        if not left:
-            return set()
-        time.sleep(0.1)
+    """The pids still alive when all are gone or ``timeout`` s have passed (the caller asserts on them)."""
+    try:
+        wait_until(lambda: not any(alive(p) for p in pids), timeout, "every process gone", interval=0.1)
+    except AssertionError:
+        pass
     return {p for p in pids if alive(p)}
 
 
@@ -69,32 +68,41 @@ def start_console_in_a_terminal() -> tuple[subprocess.Popen, int]:
     return proc, master
 
 
-def drain(master: int) -> None:
+def drain(master: int) -> bytes:
+    """What the console wrote to its terminal since the last drain (a full pty would block it)."""
+    import select
+
+    out = bytearray()
     try:
         while True:
-            import select
-
             ready, _, _ = select.select([master], [], [], 0)
-            if not ready or not os.read(master, 65536):
-                return
+            chunk = os.read(master, 65536) if ready else b""
+            if not chunk:
+                return bytes(out)
+            out += chunk
     except OSError:
-        return
+        return bytes(out)
+
+
+# The footer's last binding: painted once the app has mounted, so it is in its loop with its SIGTERM and
+# SIGHUP handlers in place (they are set on mount).
+PAINTED = b"Quit"
 
 
 def wait_for_embedded_api(proc: subprocess.Popen, master: int, timeout: float = 90) -> set[int]:
-    """Until the console's embedded API and drift worker run; their pids."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        drain(master)
+    """Until the console's embedded API and drift worker run and its first screen is painted; their pids."""
+    screen = bytearray()
+
+    def started() -> bool:
+        screen.extend(drain(master))
         kids = children(proc.pid)
         cmdlines = {p: Path(f"/proc/{p}/cmdline").read_bytes() for p in kids if Path(f"/proc/{p}/cmdline").exists()}
         api = [p for p, c in cmdlines.items() if b"api.cli" in c or b"streamflow-api" in c]
-        if api and len(kids) >= 2:
-            time.sleep(1.0)  # past start-up, into the app's loop
-            drain(master)
-            return children(proc.pid)
-        time.sleep(0.2)
-    raise TimeoutError("the console did not start its embedded API")
+        return bool(api) and len(kids) >= 2 and PAINTED in screen
+
+    wait_until(started, timeout, "the console's embedded API, drift worker and first screen", interval=0.2)
+    drain(master)
+    return children(proc.pid)
 
 
 def test_kill_term_stops_the_embedded_api_and_the_drift_worker():
@@ -102,11 +110,13 @@ def test_kill_term_stops_the_embedded_api_and_the_drift_worker():
     try:
         kids = wait_for_embedded_api(proc, master)
         proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        while proc.poll() is None and time.monotonic() < deadline:
-            drain(master)
-            time.sleep(0.1)
-        assert proc.poll() is not None, "the console did not exit on SIGTERM"
+        # Drained while it quits: a terminal nobody reads would block the console's last writes.
+        wait_until(
+            lambda: drain(master) is not None and proc.poll() is not None,
+            20,
+            "the console exits on SIGTERM",
+            interval=0.1,
+        )
         assert wait_gone(kids, 15) == set(), "processes left running"
     finally:
         if proc.poll() is None:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from metrics_text import samples, total
 from prometheus_server import query
+from waiting import wait_until
 
 from streamflow_tui.core.prometheus import PrometheusSource
 from streamflow_tui.core.promql import extrapolated_rate, histogram_quantile, parse_le
@@ -73,29 +74,58 @@ def test_scrape_and_prometheus_report_the_same_numbers(live):
     )
     p_rps = sum(x["rps"] for x in prom["requests"]["by_series"] if x["endpoint"] == "/predict" and x["rps"] is not None)
     assert s_rps == pytest.approx(p_rps, rel=0.05)
-    assert s_rps == pytest.approx(40, rel=0.15)
+    assert s_rps == pytest.approx(live.traffic.rate_per_url, rel=0.15)
     for key in ("p50", "p95"):
         assert scraped["latency_seconds"][key] == pytest.approx(prom["latency_seconds"][key], rel=0.05), key
     assert scraped["model"]["version"] == prom["model"]["version"]
     assert prom["api"]["up"] is True and prom["prometheus"]["up"] is True
 
 
+def own_predictions(replicas: list[str]) -> dict[str, float]:
+    """Each replica's own /predict counter (every status), by the instance name Prometheus gives it."""
+    return {
+        r.removeprefix("http://"): total(
+            samples(httpx.get(r + "/metrics").text), "api_requests_total", endpoint="/predict"
+        )
+        for r in replicas
+    }
+
+
+def last_scrapes(prometheus: str) -> dict[str, float]:
+    """When Prometheus last scraped each target (the timestamp of its newest ``up`` sample)."""
+    return {r["metric"]["instance"]: float(r["value"][1]) for r in query(prometheus, "timestamp(up)", time.time())}
+
+
 def test_replicas_are_summed_and_broken_down_per_instance(live):
     source = PrometheusSource(live.replicas_prometheus)
+    # Traffic keeps flowing, so the replicas' counters are read twice: before a scrape of every replica that
+    # Prometheus takes after that reading, and after the snapshot. What Prometheus holds lies between them.
+    before = own_predictions(live.replicas)
+    read_at = time.time()
+    wait_until(
+        lambda: len(s := last_scrapes(live.replicas_prometheus)) == len(before) and min(s.values()) > read_at,
+        10,
+        "a scrape of every replica after the reading",
+        interval=0.1,
+    )
     snap = source.snapshot(10)
+    after = own_predictions(live.replicas)
     assert snap.prometheus.error is None and snap.api.up
     instances = {x.instance for x in snap.requests.by_series}
-    assert instances == {r.removeprefix("http://") for r in live.replicas}
-    # Totals are the sum of the replicas' own counters (read right after, so allow the traffic in between).
-    own = sum(
-        total(samples(httpx.get(r + "/metrics").text), "api_requests_total", endpoint="/predict") for r in live.replicas
-    )
-    assert snap.requests.total == pytest.approx(own, rel=0.05)
+    assert instances == set(before)
+    # Like with like, exactly: per instance, the console's /predict rows against that replica's /predict counter.
+    console = {
+        i: sum(x.total for x in snap.requests.by_series if x.instance == i and x.endpoint == "/predict")
+        for i in instances
+    }
+    assert all(before[i] <= console[i] <= after[i] for i in instances), (before, console, after)
+    # And the headline total is the sum of its rows (every endpoint, every instance), exactly.
+    assert snap.requests.total == sum(x.total for x in snap.requests.by_series)
     per_instance = {}
     for x in snap.requests.by_series:
         if x.endpoint == "/predict" and x.rps:
             per_instance[x.instance] = per_instance.get(x.instance, 0) + x.rps
-    assert all(v == pytest.approx(40, rel=0.2) for v in per_instance.values()), per_instance
+    assert all(v == pytest.approx(live.traffic.rate_per_url, rel=0.2) for v in per_instance.values()), per_instance
     # A replica's row shows that replica's p95, not the endpoint's across replicas.
     p95 = dict(snap.latency_by_endpoint)
     assert all(p95[f"/predict@{i}"].p95 is not None for i in instances)
@@ -110,6 +140,6 @@ def test_history_is_backfilled_with_query_range(live):
     assert all(t % 2 == 0 for t in history.times_s) and history.times_s[-1] - history.times_s[0] <= 60
     assert all(b - a == 2 for a, b in zip(history.times_s, history.times_s[1:]))
     recent = [v for v in history.rps[-3:] if v is not None]
-    assert recent and all(v == pytest.approx(40, rel=0.2) for v in recent)
+    assert recent and all(v == pytest.approx(live.traffic.rate_per_url, rel=0.2) for v in recent)
     assert any(v is not None and v > 0 for v in history.error_ratio)
     assert any(v is not None for v in history.p95)

@@ -11,7 +11,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 import zlib
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 from fake_sources import T0, snapshot
 from test_registry import read_only
+from waiting import wait_until
 
 from loadgen.stats import LoadSnapshot
 from streamflow_tui.core.distribution import Distribution
@@ -332,18 +332,17 @@ while True:  # until killed
 def test_kill_9_loses_no_committed_poll(tmp_path):
     path = tmp_path / "crash.db"
     child = subprocess.Popen([sys.executable, "-c", CHILD.format(tests=str(TESTS), path=str(path))])
+
+    def recorded() -> int:
+        assert child.poll() is None, f"the recording process exited with {child.returncode}"
+        try:
+            with Recording.open(path) as rec:
+                return len(rec.times)
+        except RecordingError:  # not created yet, or no poll yet
+            return 0
+
     try:
-        deadline = time.monotonic() + 60
-        polls = 0
-        while polls < 20:
-            assert child.poll() is None, f"the recording process exited with {child.returncode}"
-            assert time.monotonic() < deadline, f"only {polls} polls recorded in 60 s"
-            try:
-                with Recording.open(path) as rec:
-                    polls = len(rec.times)
-            except RecordingError:  # not created yet, or no poll yet
-                pass
-            time.sleep(0.02)
+        wait_until(lambda: recorded() >= 20, 60, "20 polls recorded", interval=0.02, seen=recorded)
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()

@@ -13,6 +13,7 @@ import yaml
 from conftest import REPO, running_api
 from live_stack import SteadyTraffic
 from prometheus_server import backfill, query, running_prometheus, scrape_config
+from waiting import wait_until
 
 from streamflow_tui.core.prometheus import PrometheusSource, go_duration
 from streamflow_tui.core.scrape import ScrapeSource
@@ -29,13 +30,11 @@ def test_go_durations():
 
 
 def wait_samples(url: str, n: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def samples() -> bool:
         rows = query(url, 'count_over_time(api_requests_total{endpoint="/predict",code="200"}[10m])', time.time())
-        if rows and float(rows[0]["value"][1]) >= n:
-            return
-        time.sleep(0.5)
-    raise TimeoutError(f"{url}: fewer than {n} samples after {timeout} s")
+        return bool(rows) and float(rows[0]["value"][1]) >= n
+
+    wait_until(samples, timeout, f"{url} holds {n} samples", interval=0.5)
 
 
 def test_live_at_the_shipped_5s_and_the_default_15s():
@@ -56,7 +55,7 @@ def test_live_at_the_shipped_5s_and_the_default_15s():
             direct = ScrapeSource(api, history_points=30)
             try:
                 direct.poll()
-                time.sleep(10)
+                time.sleep(10)  # the scrape source's rate window: two polls 10 s apart, deliberately
                 direct.poll()
                 scraped = direct.snapshot(direct.span_seconds())
                 snap = source.snapshot(5)  # the console's default window

@@ -33,7 +33,7 @@ def two_scrapes(target, first: bytes, second: bytes, gap: float = 0.2):
     source = ScrapeSource(target.url, history_points=10)
     target.reply = Reply(body=first)
     s1 = source.poll()
-    time.sleep(gap)
+    time.sleep(gap)  # two scrapes at distinct times: the span the rates are over, deliberately
     target.reply = Reply(body=second)
     s2 = source.poll()
     return source, s1, s2
@@ -156,9 +156,12 @@ def test_nan_values_are_not_shown_as_numbers():
         source, _, _ = two_scrapes(t, body(ok=1, b1=1, b2=1, b3=1, s=0.1), body(ok="NaN", b1=2, b2=2, b3=2, s="NaN"))
         snap = source.snapshot(source.span_seconds())
     assert snap.latency.avg is None
-    assert snap.requests.total is None or math.isfinite(snap.requests.total)
     by = {(x.code): x for x in snap.requests.by_series}
     assert by["200"].total is None and by["200"].rps is None
+    # The NaN series makes the sum not a number: no headline total or rate at all, rather than the 404
+    # series' 0 passed off as the whole.
+    assert snap.requests.total is None and snap.requests.rps is None
+    assert (by["404"].total, by["404"].rps) == (0.0, 0.0)  # the series that is a number is still shown
 
 
 def test_openmetrics_bodies_are_parsed_by_content_type():

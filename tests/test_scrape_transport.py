@@ -15,6 +15,7 @@ import zlib
 
 import pytest
 from fake_targets import Reply, fake_target
+from waiting import wait_until
 
 from streamflow_tui.core.decoding import BodyDecoder, DecodeError
 from streamflow_tui.core.scrape import ScrapeSource
@@ -198,7 +199,7 @@ def test_closing_the_source_mid_scrape_ends_the_scrape_at_once():
         outcome: list = []
         worker = threading.Thread(target=lambda: outcome.append(source.poll()))
         worker.start()
-        time.sleep(0.5)
+        wait_until(lambda: t.requests, 10, "the scrape reached the target")  # in flight: its body is dripping
         start = time.monotonic()
         source.close()
         worker.join(10)

@@ -55,6 +55,7 @@ class Window:
         if end is None or end[0] != self.eval_ms:
             return None
         start = ring.at_or_before(self.eval_ms - self.range_ms) or ring.first()
+        assert start is not None, "the ring has a last sample, so it has a first"
         return end[1] - start[1] if end[1] >= start[1] else end[1]
 
 

@@ -88,7 +88,8 @@ class ConnectionOptions:
 
 def connection_reason(exc: Exception) -> str:
     """A short reason for a failed connection, the same wording for every source."""
-    chain, seen = [], exc
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
     while seen is not None and len(chain) < 8:  # async transports wrap the OSError ("All connection attempts failed")
         chain.append(seen)
         seen = seen.__cause__ or seen.__context__

@@ -73,10 +73,10 @@ def numeric(reference, current, bins: int = NUMERIC_BINS) -> Distribution:
     # bins + range, not the edges: numpy's uniform-bin path counts without sorting (10× faster at 1M rows).
     ref_counts = np.histogram(np.clip(ref, low, high), bins, range=(low, high))[0]
     cur_counts = np.histogram(np.clip(cur, low, high), bins, range=(low, high))[0]
-    labels = [f"{_label(a)}–{_label(b)}" for a, b in zip(edges[:-1], edges[1:])]
-    labels[0], labels[-1] = f"≤{_label(edges[1])}", f">{_label(edges[-2])}"
+    bin_labels = [f"{_label(a)}–{_label(b)}" for a, b in zip(edges[:-1], edges[1:])]
+    bin_labels[0], bin_labels[-1] = f"≤{_label(edges[1])}", f">{_label(edges[-2])}"
     return Distribution(
-        tuple(labels),
+        tuple(bin_labels),
         _share(ref_counts, ref.size),
         _share(cur_counts, cur.size),
         miss_ref,

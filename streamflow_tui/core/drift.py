@@ -145,19 +145,25 @@ class DriftEngine:
     def _start(self) -> None:
         from . import drift_worker  # light: its heavy imports happen inside the worker
 
-        self._pool = ProcessPoolExecutor(
+        pool = self._pool = ProcessPoolExecutor(
             max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=drift_worker.warm_up
         )
-        self.warmed: Future = self._pool.submit(drift_worker.ping) if self._warm else None
+        self.warmed: Future | None = pool.submit(drift_worker.ping) if self._warm else None
+
+    def _running(self) -> ProcessPoolExecutor:
+        """The worker pool; ``close`` ends it for good."""
+        if self._pool is None:
+            raise RuntimeError("the drift engine is closed")
+        return self._pool
 
     def submit(self, request: DriftRequest) -> Future:
         from . import drift_worker
 
         try:
-            return self._pool.submit(drift_worker.run, request)
+            return self._running().submit(drift_worker.run, request)
         except BrokenProcessPool:
             self._start()
-            return self._pool.submit(drift_worker.run, request)
+            return self._running().submit(drift_worker.run, request)
 
     def submit_retrain(self, job: RetrainJob) -> Future:
         """Retrain in the same warm worker (scikit-learn and pandas are loaded there already); the Future gives
@@ -165,16 +171,16 @@ class DriftEngine:
         from . import drift_worker
 
         try:
-            return self._pool.submit(drift_worker.retrain, job)
+            return self._running().submit(drift_worker.retrain, job)
         except BrokenProcessPool:
             self._start()
-            return self._pool.submit(drift_worker.retrain, job)
+            return self._running().submit(drift_worker.retrain, job)
 
     def submit_html(self, result: DriftResult) -> Future:
         """Write the HTML report of a finished run; the Future gives its path."""
         from . import drift_worker
 
-        return self._pool.submit(drift_worker.write_html, result.token)
+        return self._running().submit(drift_worker.write_html, result.token)
 
     def run(self, request: DriftRequest, *, with_html: bool = True, timeout: float | None = 300) -> DriftResult:
         """Blocking convenience: the table, then (optionally) the HTML path."""

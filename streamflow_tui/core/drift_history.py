@@ -14,7 +14,7 @@ from .drift import DriftResult
 
 # Tests whose score is a distance (drift when above the threshold); the others give p-values
 # (drift when below it). Evidently's names.
-DISTANCE_TESTS = frozenset({"wasserstein", "jensenshannon", "kl_div", "psi", "hellinger", "energy", "ed", "TVD", "emd"})
+DISTANCE_TESTS = frozenset({"wasserstein", "jensenshannon", "kl_div", "psi", "hellinger", "ed", "TVD"})
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import time
 import uuid
 from collections import OrderedDict
@@ -188,12 +187,15 @@ def _column_results(snapshot, numeric: list[str]) -> dict[str, ColumnDrift]:
             continue
         score = metric.get("value")
         method = str(config.get("method"))
+        threshold = config.get("threshold")
+        if threshold is None:  # float(None) would fail anyway; say which column's result lacks it
+            raise DriftError(f"Evidently's result for {column} has no threshold")
         out[column] = ColumnDrift(
             column=column,
             type="num" if column in numeric else "cat",
             stattest=names.get(method, method),
             score=None if score is None or math.isnan(float(score)) else float(score),
-            threshold=float(config.get("threshold")),
+            threshold=float(threshold),
             drifted=failed[metric["id"]],
         )
     return out
@@ -277,9 +279,12 @@ def run(request: DriftRequest) -> DriftResult:
     drifted = sum(c.drifted for c in table)
     share = drifted / len(table)
     label = by_column.get(LABEL)
-    churn_ref = float(ref[LABEL].mean()) if with_label else None
-    churn_cur = float(cur[LABEL].mean()) if with_label else None
-    target_drift = abs(churn_cur - churn_ref) if with_label else None
+    churn_ref: float | None = None
+    churn_cur: float | None = None
+    target_drift: float | None = None
+    if with_label:
+        churn_ref, churn_cur = float(ref[LABEL].mean()), float(cur[LABEL].mean())
+        target_drift = abs(churn_cur - churn_ref)
     result = DriftResult(
         reference=ref_name,
         current=cur_name,
@@ -353,16 +358,12 @@ def _sanitize(part: str) -> str:
 
 
 def _write_atomically(path: Path, write) -> None:
-    """Write through a temporary file in the same folder and rename it: readers never see half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    """Readers never see half a report; an empty one is an error, not a report."""
+    from api.files import replace_atomically
+
+    def write_checked(tmp: Path) -> None:
         write(tmp)
         if tmp.stat().st_size == 0:
             raise DriftError(f"nothing was written for {path.name}")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; reports are for people to open
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    replace_atomically(path, write_checked)

@@ -395,7 +395,8 @@ def _best_latency(
         and _httpish(b, catalog.get(b + "_count", catalog.get(b, SampleMeta())).labels)
     }
     prefix = _prefix(requests)
-    specs = []
+    # (sort key, spec, how): the key's shape differs between histograms/summaries and duration counters.
+    specs: list[tuple[tuple, LatencySpec, str]] = []
     for base in bases:
         spec, how = latency_spec(catalog, base)
         if spec is None:

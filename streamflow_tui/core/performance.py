@@ -54,9 +54,8 @@ class Performance:
     estimated: Scores | None  # None without scored rows
     reliability: tuple[Reliability, ...] = ()
     assumption: str = CALIBRATION_ASSUMPTION
-    window_seconds: float | None = (
-        None  # None: counts since the API started; else labels and predictions of the last N s
-    )
+    # None: counts since the API started; else labels and predictions of the last N s
+    window_seconds: float | None = None
 
     @property
     def window(self) -> str:
@@ -92,7 +91,8 @@ def confusion_scores(tp: float, fp: float, fn: float, tn: float, auc: float | No
 
 def per_bucket(cumulative: list[tuple[float, float]]) -> list[tuple[float, float, float]]:
     """(low, high, count) per finite bucket from cumulative (le, count) pairs; +Inf folded into the last."""
-    out, previous_le, previous = [], 0.0, 0.0
+    out: list[tuple[float, float, float]] = []
+    previous_le, previous = 0.0, 0.0
     for le, count in sorted(cumulative):
         n = max(0.0, count - previous)
         if math.isinf(le):

@@ -48,9 +48,8 @@ from .results import (
 
 CHOICE_TTL_S = 30.0
 INTERVAL_TTL_S = 60.0
-RATE_INTERVAL_SCRAPES = (
-    4  # a rate needs two samples; four intervals survive a missed scrape, as Grafana's $__rate_interval
-)
+# A rate needs two samples; four intervals survive a missed scrape, as Grafana's $__rate_interval.
+RATE_INTERVAL_SCRAPES = 4
 
 
 def go_duration(text: str) -> float | None:
@@ -245,6 +244,10 @@ class PrometheusSource:
         self._interval: float | None = None
         self._interval_at = -INTERVAL_TTL_S
 
+    def poll(self) -> None:
+        """Nothing to fetch ahead: Prometheus is queried when a snapshot is taken."""
+        return None
+
     # -- how often Prometheus scrapes ---------------------------------------------------
     def scrape_interval(self, at: float) -> float | None:
         """The targets' scrape interval: from the targets API, else from the spacing of ``up`` samples."""
@@ -428,6 +431,7 @@ class PrometheusSource:
 
     def _latency(self, c: MetricChoice, w: str, at: float):
         spec = c.latency
+        assert spec is not None, "called only for a choice with a latency metric"
         scale = spec.scale
         sel = _matchers(c)
         q: dict[str, float | None] = {}
@@ -527,8 +531,8 @@ class PrometheusSource:
         by_actual: dict[str, list[tuple[float, float]]] = {}
         for r in self.client.query(f"sum by (le, actual) ({counted(n.labelled_probability + '_bucket')})", at):
             le = parse_le(r["metric"].get("le", ""))
-            if le is not None and _value(r["value"][1]) is not None:
-                by_actual.setdefault(r["metric"].get("actual", ""), []).append((le, _value(r["value"][1])))
+            if le is not None and (v := _value(r["value"][1])) is not None:
+                by_actual.setdefault(r["metric"].get("actual", ""), []).append((le, v))
         scores = [
             (le, v)
             for r in self.client.query(f"sum by (le) ({counted(n.probability + '_bucket')})", at)

@@ -88,7 +88,8 @@ def _json_default(o: Any) -> str:
 
 def encode(obj: Any) -> bytes:
     """Compact bytes of a dataclass (Snapshot, Point, DriftResult…) or a plain JSON dict."""
-    data = obj if isinstance(obj, dict) else _adapter(type(obj)).dump_python(obj, mode="python")
+    tp: type = type(obj)  # annotated: mypy does not take type(obj), a type[Any], for the Hashable @cache wants
+    data = obj if isinstance(obj, dict) else _adapter(tp).dump_python(obj, mode="python")
     return zlib.compress(json.dumps(data, separators=(",", ":"), default=_json_default).encode())
 
 
@@ -216,17 +217,17 @@ class Recorder:
                 self._newest = max(self._newest, t)
                 self._writes += 1
                 if self._writes % PURGE_EVERY == 0:
-                    self._purge()
+                    self._purge(self._db)
             except sqlite3.Error as e:
                 raise RecordingError(f"cannot record to {self.path}: {_reason(e)}") from e
 
-    def _purge(self) -> None:
-        """Delete rows more than max_age_s older than the newest, in one transaction.
+    def _purge(self, db: sqlite3.Connection) -> None:
+        """Delete rows more than max_age_s older than the newest, in one transaction (``db``: the open database,
+        under the lock).
 
         The newest event of each kind before the cut stays: replaying the oldest kept moment still
         shows the last drift check, load run, version and retrain decision."""
         cut = self._newest - self.max_age_s
-        db = self._db
         db.execute("BEGIN")
         try:
             db.execute("DELETE FROM polls WHERE t < ?", (cut,))

@@ -194,6 +194,13 @@ class Snapshot:
         target = self.prometheus if self.source == "prometheus" else self.api
         return bool(target.up) and target.error is None
 
+    @property
+    def fallback(self) -> str | None:
+        """Why the API's own ``/metrics`` stand in for an unreadable Prometheus, when they do."""
+        if self.source == "scrape" and self.prometheus.url is not None and self.prometheus.error:
+            return f"Prometheus unavailable ({self.prometheus.error})"
+        return None
+
 
 EMPTY_REQUESTS = RequestStats(total=None, rps=None, error_ratio=None)
 EMPTY_LATENCY = Latency()

@@ -13,7 +13,7 @@ from .history import SeriesStore
 from .naming import DEFAULT_EXCLUDED, Catalog, MetricNames, SampleMeta, choose, is_candidate, without_endpoints
 from .performance import Performance, performance_of
 from .promql import parse_le
-from .results import EMPTY_LATENCY, EMPTY_REQUESTS, MetricChoice, ModelStats, Snapshot, TargetStatus
+from .results import EMPTY_LATENCY, EMPTY_REQUESTS, Bucket, Latency, MetricChoice, ModelStats, Snapshot, TargetStatus
 
 NO_PROMETHEUS = TargetStatus(url=None, up=None, error=None)
 RECHOOSE_EVERY = 60  # scrapes
@@ -103,28 +103,26 @@ class ScrapeSource:
         families = tuple(exposition.families)
         # The choice stands while the target serves the same families: then only the chosen ones are
         # parsed. It is made again when they change, and every RECHOOSE_EVERY scrapes (new label names).
+        choice = self._choice
         rechoose = (
-            self._choice is None
-            or not self._choice.found
-            or families != self._families
-            or self._since_choice >= RECHOOSE_EVERY
+            choice is None or not choice.found or families != self._families or self._since_choice >= RECHOOSE_EVERY
         )
         try:
-            if rechoose:
+            if choice is None or rechoose:
                 samples = exposition.samples(
                     {n for n in exposition.sample_names() if n in model_samples or self._is_candidate(n)}
                 )
             else:
-                samples = exposition.samples(self._choice.sample_names() | model_samples)
+                samples = exposition.samples(choice.sample_names() | model_samples)
         except ScrapeError as exc:
             self._status = TargetStatus(url=self.api_url, up=False, error=exc.message)
             return self._status
-        if rechoose:
+        if choice is None or rechoose:
             catalog = catalog_of(samples, exposition)
-            self._choice = without_endpoints(choose(names, catalog, preset=self.preset), self.exclude, catalog)
+            choice = self._choice = without_endpoints(choose(names, catalog, preset=self.preset), self.exclude, catalog)
             self._families, self._since_choice = families, 0
         self._since_choice += 1
-        keep = self._choice.sample_names() | (model_samples - {names.model_info})
+        keep = choice.sample_names() | (model_samples - {names.model_info})
         info = None
         for key, value in samples.items():
             name = key[0]
@@ -142,8 +140,8 @@ class ScrapeSource:
         if self._first_ok_ms is None:
             self._first_ok_ms = scrape.at_ms
         self._last_ok_ms = scrape.at_ms
-        error = None if self._choice.found else self._choice.note
-        error = error or histogram_problem(samples, self._choice)
+        error = None if choice.found else choice.note
+        error = error or histogram_problem(samples, choice)
         self._status = TargetStatus(url=self.api_url, up=True, error=error)
         return self._status
 
@@ -158,8 +156,8 @@ class ScrapeSource:
     def snapshot(self, window_seconds: float) -> Snapshot:
         """Rates over the last ``window_seconds`` at the newest scrape; 0 means cumulative since start."""
         now = datetime.now(UTC)
-        ok = self._status.up and self._last_ok_ms is not None
-        if not ok or self._choice is None:
+        last_ok_ms = self._last_ok_ms
+        if not self._status.up or last_ok_ms is None or self._choice is None:
             return Snapshot(
                 now,
                 self.kind,
@@ -172,11 +170,13 @@ class ScrapeSource:
                 None,
                 self._choice,
             )
-        window = compute.Window(self._last_ok_ms, round(window_seconds * 1000))
+        window = compute.Window(last_ok_ms, round(window_seconds * 1000))
         series = self._store.items()
         choice = self._choice
         requests = compute.requests(series, choice, window)
-        latency, histogram, by_endpoint = EMPTY_LATENCY, (), ()
+        latency = EMPTY_LATENCY
+        histogram: tuple[Bucket, ...] = ()
+        by_endpoint: tuple[tuple[str, Latency], ...] = ()
         spec = choice.latency
         keep = choice.keeps if choice.match else None
         if spec:
@@ -209,7 +209,7 @@ class ScrapeSource:
             latency_histogram=histogram,
             model=self._model(series, window),
             metrics=choice,
-            performance=self._performance(series),
+            performance=self._performance(series, window.eval_ms),
             latency_by_endpoint=by_endpoint,
         )
 
@@ -240,11 +240,12 @@ class ScrapeSource:
             reference_histogram=compute.histogram(compute.coarser(reference.get("", []), compute.SCORE_BAR_WIDTH)),
         )
 
-    def _performance(self, series) -> Performance | None:
+    def _performance(self, series, eval_ms: int) -> Performance | None:
         """From the latest cumulative counts (since the API started: labels arrive long after predictions),
-        or their increase over the performance window (the labels that arrived in it, the predictions made in it)."""
+        or their increase over the performance window (the labels that arrived in it, the predictions made in it),
+        at ``eval_ms`` (the newest scrape)."""
         n = self.names
-        latest = compute.Window(self._last_ok_ms, round(self.performance_window * 1000))
+        latest = compute.Window(eval_ms, round(self.performance_window * 1000))
         confusion: dict[tuple[str, str], float] = {}
         predictions = None
         for (name, labels), ring in series:
@@ -277,6 +278,10 @@ class ScrapeSource:
             predictions,
             window_seconds=self.performance_window or None,
         )
+
+    def history(self, duration_s: float, step_s: float, window_seconds: float) -> None:
+        """None: a scrape source has no past the console has not already seen."""
+        return None
 
     def close(self) -> None:
         self._fetcher.close()

@@ -23,7 +23,7 @@ def time_ticks(t_start: float, t_end: float, width: int, label_width: int = 10) 
     # Local midnight alignment: steps of minutes and hours fall on the wall clock's round times.
     offset = time.localtime(t_end).tm_gmtoff
     first = math.ceil((t_start + offset) / step) * step - offset
-    ticks = []
+    ticks: list[tuple[float, str]] = []
     t = first
     while t <= t_end + 1e-9:
         ticks.append((t, time.strftime(fmt, time.localtime(t))))

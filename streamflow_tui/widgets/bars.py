@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import math
-
 from rich.text import Text
 
-from ..core.format import bound, num
+from ..core.bars import histogram_rows
 from ..core.results import Bucket
-
-
-def _bucket_label(b: Bucket, previous: float) -> str:
-    return f"> {bound(previous)}" if math.isinf(b.le) else f"≤ {bound(b.le)}"
 
 
 def histogram_text(title: str, buckets: tuple[Bucket, ...], width: int = 24) -> Text:
     text = Text(title + "\n", style="bold")
-    used = [i for i, b in enumerate(buckets) if b.count]
-    if not used:
+    rows = histogram_rows(buckets, width)
+    if not rows:
         text.append("no observations in the window", style="dim")
-        return text
-    peak = max(b.count or 0.0 for b in buckets)
-    for i in range(used[0], used[-1] + 1):
-        b = buckets[i]
-        prev = buckets[i - 1].le if i else 0.0
-        n = round(width * (b.count or 0.0) / peak) if peak else 0
-        text.append(f"{_bucket_label(b, prev):>10} ")
-        text.append("█" * n, style="cyan")
-        text.append(f" {num(b.count, '{:,.0f}')}\n")  # beside its bar, not across the empty rest of the row
+    for row in rows:
+        text.append(f"{row.label:>10} ")
+        text.append("█" * row.length, style="cyan")
+        text.append(f" {row.count}\n")  # beside its bar, not across the empty rest of the row
     return text
 
 

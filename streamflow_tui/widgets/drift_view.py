@@ -20,6 +20,30 @@ CHOICES = [(m, m) for m in MONTHS] + [("live (what the API scored)", "live")]
 
 
 class DriftView(Widget):
+    DEFAULT_CSS = """
+    DriftView { height: 1fr; layout: vertical; }
+    DriftView #drift-controls { height: 1; margin: 1 1 0 1; }
+    DriftView #drift-controls Label { padding: 0 1; }
+    DriftView #drift-controls Select { width: 18; }
+    DriftView #drift-controls Input { width: 7; }
+    DriftView #drift-controls Button { margin-left: 2; }
+    /* Fixed heights: their text changes while a check runs, without a layout pass. */
+    DriftView #drift-status { height: 2; padding: 1 1 0 1; text-overflow: ellipsis; text-wrap: nowrap; }
+    DriftView #drift-heatmap { height: auto; max-height: 18; padding: 0 1; }
+    DriftView #drift-summary { height: 4; padding: 1 1 0 1; }
+    DriftView #retrain-result { height: auto; max-height: 9; padding: 0 1; }
+    DriftView #drift-body { height: 1fr; }
+    DriftView #drift-table { width: 1fr; }
+    DriftView #drift-distribution {
+        width: 1fr; max-width: 64; padding: 0 1; border-left: vkey $primary 30%;
+        height: 1fr;  /* fixed by the container: a new selection repaints without a layout pass */
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
+    DriftView.narrow #drift-distribution { display: none; }
+    /* A failed drift check leaves the previous result readable, and visibly not current. */
+    DriftView.stale #drift-summary, DriftView.stale #drift-body { opacity: 50%; }
+    """
+
     def compose(self) -> ComposeResult:
         # Compact controls, one line: at 80 columns the threshold and the button still fit.
         with Horizontal(id="drift-controls"):

@@ -10,6 +10,17 @@ from textual.widgets import DataTable, Static
 
 
 class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen #help-dialog {
+        width: 60; height: auto; max-height: 90%; padding: 1 2;
+        border: thick $primary; background: $surface;
+    }
+    HelpScreen #help-title { text-style: bold; padding-bottom: 1; }
+    HelpScreen #help-table { height: auto; }
+    HelpScreen #help-footer { color: $text-muted; padding-top: 1; }
+    """
+
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
 
     def __init__(self, bindings: list[tuple[str, str]]):

@@ -21,6 +21,20 @@ from .quiet import set_if_changed
 
 
 class LoadPanel(Widget):
+    DEFAULT_CSS = """
+    LoadPanel { height: 1fr; layout: vertical; }
+    LoadPanel .load-controls { height: 1; margin: 1 1 0 1; }
+    LoadPanel .load-controls Label { padding: 0 1; }
+    LoadPanel .load-controls Select { width: 18; }
+    LoadPanel .load-controls Input { width: 7; }
+    LoadPanel .load-controls Button { margin-left: 2; }
+    LoadPanel #load-mode { width: 19; }
+    LoadPanel #load-payload { width: 12; }
+    LoadPanel #load-charts { height: 1fr; }
+    LoadPanel #load-rate-plot, LoadPanel #load-latency-plot { width: 1fr; border: round $primary 40%; }
+    LoadPanel #load-stats { height: 7; padding: 1 1 0 1; }
+    """
+
     def compose(self) -> ComposeResult:
         # Compact controls on two lines: everything fits at 80 columns.
         with Horizontal(classes="load-controls"):

@@ -108,6 +108,21 @@ def draw_churn(plot: PlotextPlot, points, reference: float | None, versions=None
 
 
 class ModelView(View):
+    DEFAULT_CSS = """
+    ModelView { height: 1fr; layout: vertical; }
+    ModelView #model-summary {
+        height: 5;  /* model, churn rate, quality (realised and estimated), reliability */
+        padding: 0 1;
+    }
+    ModelView #model-body { height: 1fr; }
+    ModelView #score-histogram {
+        width: 1fr; height: 1fr; padding: 0 1; border-right: vkey $primary 30%;
+        max-width: 60;  /* two bars side by side: the window's scores and the reference month's */
+    }
+    ModelView #model-charts { width: 1fr; }
+    ModelView #churn-plot, ModelView #quality-plot { width: 1fr; border: round $primary 40%; }
+    """
+
     def compose(self) -> ComposeResult:
         yield Static(id="model-summary")
         with Horizontal(id="model-body"):

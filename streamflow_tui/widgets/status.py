@@ -20,12 +20,15 @@ class StatusLine(Static):
     """One line: what is watched and whether it answers. Parts carry a rank; on a narrow terminal the
     least important go first (source details, then the API's address), never the state or the load."""
 
+    DEFAULT_CSS = """
+    StatusLine { height: 1; background: $panel; }
+    """
+
     def show(
         self,
         snapshot: Snapshot | None,
         *,
         age_s: float | None,
-        fallback: str | None,
         load: str,
         paused: bool,
         change: VersionChange | None = None,
@@ -64,7 +67,7 @@ class StatusLine(Static):
         if snapshot and snapshot.scrape_interval_s:
             source.append(f" · {snapshot.scrape_interval_s:g} s scrapes, window {snapshot.window_seconds:g} s")
         parts.append((3, source))
-        if fallback:
+        if snapshot and snapshot.fallback:
             parts.append((1, Text("(fallback)", style="bold yellow")))
         model = snapshot.model if snapshot else None
         if model and model.version:
@@ -85,6 +88,11 @@ class StatusLine(Static):
 
 class Banner(Static):
     """Visible only while the target cannot be read."""
+
+    DEFAULT_CSS = """
+    Banner { display: none; height: auto; background: $error; color: $text; padding: 0 1; text-style: bold; }
+    Banner.visible { display: block; }
+    """
 
     def show(self, message: str | None) -> None:
         self.set_class(message is not None, "visible")

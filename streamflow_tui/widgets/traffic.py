@@ -21,6 +21,26 @@ from .view import View
 
 
 class TrafficView(View):
+    DEFAULT_CSS = """
+    TrafficView { height: 1fr; layout: vertical; }
+    TrafficView #traffic-top { height: 1fr; min-height: 8; }
+    TrafficView #rps-panel {
+        width: 1fr; max-width: 60; padding: 0 1;
+        text-wrap: nowrap; text-overflow: ellipsis;  /* bars sized to the box; never folded into a second line */
+    }
+    /* Fixed heights: these update every poll without a layout pass. */
+    TrafficView #rps-summary, TrafficView #latency-summary { height: 2; }
+    TrafficView #rps-chart { height: 1fr; min-height: 4; margin: 1 0 0 0; }
+    TrafficView #latency-plot { width: 1fr; border: round $primary 40%; }
+    TrafficView #traffic-bottom { height: 1fr; }
+    TrafficView #latency-heatmap { width: 1fr; padding: 0 1; border-right: vkey $primary 30%; }
+    TrafficView #latency-histogram {
+        width: 40; padding: 0 1; border-right: vkey $primary 30%;
+        height: 1fr;  /* fixed by the container: updated without a layout pass */
+    }
+    TrafficView #series-table { width: 1fr; }
+    """
+
     def compose(self) -> ComposeResult:
         with Horizontal(id="traffic-top"):
             with Vertical(id="rps-panel"):
