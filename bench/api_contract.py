@@ -80,7 +80,9 @@ def main() -> None:
                 for _ in range(args.rounds):
                     for case, body in bodies.items():
                         for side, url in urls.items():
-                            result = hey(url + paths[case], concurrency=args.concurrency, seconds=args.seconds, body=body)
+                            result = hey(
+                                url + paths[case], concurrency=args.concurrency, seconds=args.seconds, body=body
+                            )
                             assert result["non_2xx"] == 0, (side, case, result)
                             runs[side][case].append(result)
 
@@ -99,7 +101,9 @@ def main() -> None:
         "rounds": args.rounds,
         "seconds": args.seconds,
         "median": median,
-        "all_rps": {side: {c: [round(r["rps"]) for r in rs] for c, rs in cases.items()} for side, cases in runs.items()},
+        "all_rps": {
+            side: {c: [round(r["rps"]) for r in rs] for c, rs in cases.items()} for side, cases in runs.items()
+        },
         "new_vs_baseline_rps": {c: round(median["new"][c]["rps"] / median["baseline"][c]["rps"], 3) for c in bodies},
     }
     print(json.dumps(summary, indent=2))
