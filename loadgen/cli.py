@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
+import socket
 import sys
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from .config import PAYLOADS, LoadConfig, LoadConfigError
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+CHECKPOINT_S = 2.0  # --output: the result file is rewritten (partial) this often while the run goes on
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="streamflow-load", description="Load an HTTP endpoint with an open or a closed model."
+        prog="streamflow-load",
+        description="Load an HTTP endpoint with an open or a closed model.",
+        epilog="streamflow-load merge FILE… [--json] [--allow-missing]: merge segments' --output files into one report.",
     )
     p.add_argument("--url", default=DEFAULT_URL, help="base URL, or a full URL with a path (default: %(default)s)")
     p.add_argument("--endpoint", default="/predict", help="path appended to a base URL (default: %(default)s)")
@@ -35,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--timeout", type=float, default=10.0, help="per-request timeout in seconds (default: %(default)s)")
     p.add_argument("--max-in-flight", type=int, default=256, help="open model: cap on outstanding requests")
-    p.add_argument("--processes", type=int, default=1, help="split the load over N processes and merge the histograms")
+    p.add_argument(
+        "--processes", type=int, default=1, metavar="N", help="run the load as N segments in N local processes, merged"
+    )
     p.add_argument("--seed", type=int, default=0, help="payload order (default: %(default)s)")
     p.add_argument(
         "--feedback-delay",
@@ -45,6 +55,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--feedback-fraction", type=float, default=1.0, metavar="F", help="…for this share of the answers (default: 1)"
+    )
+    seg = p.add_argument_group("segments (one run over many processes or machines; merge with `streamflow-load merge`)")
+    seg.add_argument(
+        "--segment",
+        metavar="i/N",
+        help="run segment i (from 0) of N: every N-th send of the schedule (or 0:0.25, k6-style)",
+    )
+    seg.add_argument(
+        "--segment-count", type=int, metavar="N", help="N segments, this one's index from $JOB_COMPLETION_INDEX"
+    )
+    seg.add_argument(
+        "--start-at",
+        type=float,
+        metavar="EPOCH",
+        help="start the schedule at this whole epoch second, the same for every segment "
+        "(default with --segment/--output: the next whole second)",
+    )
+    seg.add_argument(
+        "--run-id", help="what the segments of one run share (default: from the command line; $STREAMFLOW_RUN_ID)"
+    )
+    seg.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write the result with its HDR histograms to FILE (checkpointed while running)",
+    )
+    seg.add_argument("--metrics-port", type=int, metavar="P", help="serve this process's client metrics on :P/metrics")
+    seg.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port (default: %(default)s)")
+    seg.add_argument(
+        "--metrics-linger", type=float, default=0.0, metavar="S", help="keep serving metrics S seconds after the run"
     )
     p.add_argument("--json", action="store_true", help="print the streamflow.load/1 JSON report")
     p.add_argument("--no-progress", action="store_true", help="no live progress line on stderr")
@@ -58,6 +98,21 @@ def target_url(url: str, endpoint: str) -> str:
     return url.rstrip("/") + "/" + endpoint.lstrip("/")
 
 
+def segment_from_args(args: argparse.Namespace) -> tuple[int, int]:
+    from .segments import index_from_env, parse_segment
+
+    if args.segment is not None:
+        index, count = parse_segment(args.segment)
+        if args.segment_count is not None and args.segment_count != count:
+            raise LoadConfigError(f"--segment {args.segment} and --segment-count {args.segment_count} disagree")
+        return index, count
+    if args.segment_count is not None:
+        if args.segment_count < 1:
+            raise LoadConfigError("--segment-count must be at least 1")
+        return index_from_env(args.segment_count), args.segment_count
+    return 0, 1
+
+
 def config_from_args(args: argparse.Namespace) -> LoadConfig:
     url = target_url(args.url, args.endpoint)
     payload = args.payload or ("user_id" if urlsplit(url).path.rstrip("/") == "/predict" else "none")
@@ -67,7 +122,17 @@ def config_from_args(args: argparse.Namespace) -> LoadConfig:
         if args.month not in MONTHS:
             raise LoadConfigError(f"unknown month {args.month!r}; bundled months are {', '.join(MONTHS)}")
     concurrency = args.concurrency if args.rate is None else None
+    index, count = segment_from_args(args)
+    start_at = None
+    if args.start_at is not None or (args.processes == 1 and (count > 1 or args.output)):
+        # --processes picks the common start itself, once its processes are ready (processes.py).
+        from .segments import resolve_start
+
+        start_at = resolve_start(args.start_at)
     return LoadConfig(
+        segment_index=index,
+        segment_count=count,
+        start_at=start_at,
         url=url,
         rate=args.rate,
         concurrency=8 if concurrency is None and args.rate is None else concurrency,
@@ -85,19 +150,30 @@ def config_from_args(args: argparse.Namespace) -> LoadConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["merge"]:
+        from .merge import main as merge_main
+
+        return merge_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .segments import SegmentError
+
     try:
         config = config_from_args(args)
-    except LoadConfigError as exc:
+    except (LoadConfigError, SegmentError) as exc:
         parser.error(str(exc))
     if args.processes < 1:
         parser.error("--processes must be at least 1")
+    if args.processes > 1 and config.segment_count > 1:
+        parser.error("--processes runs the segments of one run itself: give it or --segment, not both")
+    if args.processes > 1 and args.metrics_port is not None:
+        parser.error("--metrics-port serves one process's metrics: with several, run them as --segment i/N each")
 
-    from . import report
-    from .engine import LoadRunner
-    from .processes import run_processes
+    from . import segments
 
+    explicit_start = args.start_at is not None
+    run_id = args.run_id or os.environ.get(segments.RUN_ID_ENV) or segments.default_run_id(config, explicit_start)
     show = not args.no_progress and sys.stderr.isatty()
 
     def progress(text: str) -> None:
@@ -105,37 +181,115 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write("\r\033[K" + text)
             sys.stderr.flush()
 
+    # Ctrl-C and SIGTERM (a job runner stopping the pod) set a flag rather than raising: a KeyboardInterrupt
+    # inside Thread.join can leave the join believing the engine thread ended while requests are in flight.
+    # The handlers stay until main returns, so a signal during the final write or the linger cannot kill it.
+    stopped_by: list[str] = []
+    signalled = threading.Event()
+
+    def on_signal(signum: int, _frame) -> None:
+        stopped_by.append(
+            "interrupted (Ctrl-C)" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+        )
+        signalled.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _run(args, config, run_id, stopped_by, signalled, progress if show else None)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(
+    args: argparse.Namespace,
+    config: LoadConfig,
+    run_id: str,
+    stopped_by: list[str],
+    signalled: threading.Event,
+    progress: Callable[[str], None] | None,
+) -> int:
+    from . import report, segments
+    from .engine import LoadRunner
+    from .processes import run_processes
+
+    output = args.output
+    failure: Exception | None = None
+    server = None
     if args.processes > 1:
 
         def on_progress(sent, ok, errors, rps):  # noqa: E306
-            progress(f"sent {sent:,}  ok {ok:,}  err {errors:,}  {rps:,.0f} req/s  ({args.processes} processes)")
+            if progress:
+                progress(f"sent {sent:,}  ok {ok:,}  err {errors:,}  {rps:,.0f} req/s  ({args.processes} processes)")
 
-        stats = run_processes(config, args.processes, on_progress)
+        stats = run_processes(config, args.processes, on_progress, should_stop=lambda: bool(stopped_by))
+        config = replace(config, start_at=float(round(stats.started + stats.wall_offset)))  # the start they shared
     else:
-        # Ctrl-C sets a flag rather than raising: a KeyboardInterrupt inside Thread.join can leave the
-        # join believing the engine thread ended while its requests are still in flight.
-        interrupted = threading.Event()
-        previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
-        try:
-            runner = LoadRunner(config).start()
-            while not runner.finished(0.25):
-                if interrupted.is_set():
-                    runner.stop(timeout=30)  # in-flight requests finish or are cancelled, then counted
-                    break
-                if show:
-                    progress(report.progress_line(runner.snapshot()))
-            if not interrupted.is_set():
-                runner.wait()  # re-raises what ended the run, if anything did
-        finally:
-            signal.signal(signal.SIGINT, previous)
+        runner = LoadRunner(config)
         stats = runner.stats
-    if show:
+        if args.metrics_port is not None:
+            from . import metrics
+
+            server = metrics.serve(
+                stats,
+                port=args.metrics_port,
+                host=args.metrics_host,
+                segment=f"{config.segment_index}/{config.segment_count}",
+                run_id=run_id,
+                hostname=socket.gethostname(),
+                rate=config.segment_rate,
+            )
+        runner.start()
+        checkpoint = time.monotonic() + CHECKPOINT_S
+        while not runner.finished(0.25):
+            if stopped_by:
+                runner.stop(timeout=30)  # in-flight requests finish or are cancelled, then counted
+                break
+            if progress:
+                progress(report.progress_line(runner.snapshot()))
+            if output and time.monotonic() >= checkpoint:
+                checkpoint = time.monotonic() + CHECKPOINT_S
+                note = (
+                    f"a checkpoint {runner.snapshot().elapsed_s:.0f} s into the run: "
+                    "the process ended before its final write (killed?)"
+                )
+                segments.write_atomic(
+                    output, segments.document(config, stats, run_id=run_id, partial=True, reason=note)
+                )
+        try:
+            runner.wait()  # re-raises what ended the run, if anything did
+        except Exception as exc:
+            failure = exc
+    if progress:
         sys.stderr.write("\r\033[K")
-    result = report.build(config, stats)
+    result: dict
+    if output or config.segment_count > 1:
+        reason: str | None = None
+        if failure is not None:
+            reason = f"the run failed: {type(failure).__name__}: {failure}"
+        elif stopped_by:
+            elapsed = stats.snapshot().elapsed_s
+            planned = f" of {config.duration:g} s" if config.duration else ""
+            reason = f"{stopped_by[0]} {elapsed:.1f} s into the run{planned}"
+        doc = segments.document(config, stats, run_id=run_id, partial=reason is not None, reason=reason)
+        if output:
+            segments.write_atomic(output, doc)
+        result = {k: v for k, v in doc.items() if k != "raw"}
+    else:
+        result = report.build(config, stats)
+    if failure is not None:
+        raise failure
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         sys.stdout.write(report.render(result))
+    sys.stdout.flush()
+    if server is not None:
+        # A last scrape sees the final counts (Prometheus scrapes every 15 s or so); a signal ends the wait,
+        # and a run that a signal stopped does not linger.
+        if not stopped_by:
+            signalled.wait(args.metrics_linger)
+        server.shutdown()  # type: ignore[attr-defined]
     # 1 when nothing succeeded (unreachable target, every request failing): useful in CI.
     return 1 if result["totals"]["sent"] and not result["totals"]["ok"] else 0
 

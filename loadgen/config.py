@@ -28,6 +28,11 @@ class LoadConfig:
     seed: int = 0
     feedback_delay: float | None = None  # send each answered row's true label this many seconds later
     feedback_fraction: float = 1.0  # …for this share of the answered rows
+    # Segments (loadgen/segments.py): this process runs segment ``segment_index`` of ``segment_count`` of
+    # the run described by the other fields (rate, concurrency and requests are the whole run's).
+    segment_index: int = 0
+    segment_count: int = 1
+    start_at: float | None = None  # wall-clock (epoch) time the schedule starts; None: now
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -62,10 +67,41 @@ class LoadConfig:
                 raise LoadConfigError("feedback joins labels by user id: it needs --payload user_id")
         if not 0 < self.feedback_fraction <= 1:
             raise LoadConfigError("feedback fraction must be in (0, 1]")
+        if not (1 <= self.segment_count <= 10_000 and 0 <= self.segment_index < self.segment_count):
+            raise LoadConfigError(
+                f"segment must be i/N with 0 <= i < N <= 10000, got {self.segment_index}/{self.segment_count}"
+            )
+        if self.concurrency is not None and self.concurrency < self.segment_count:
+            raise LoadConfigError(
+                f"{self.segment_count} segments need at least as many workers, got concurrency {self.concurrency}"
+            )
+        if self.requests is not None and self.requests < self.segment_count:
+            raise LoadConfigError(f"{self.segment_count} segments need at least as many requests, got {self.requests}")
+        if self.start_at is not None and not math.isfinite(self.start_at):
+            raise LoadConfigError("start time must be a number of seconds since the epoch")
 
     @property
     def model(self) -> str:
         return "open" if self.rate is not None else "closed"
+
+    def _share(self, total: int) -> int:
+        """This segment's part of ``total`` things numbered 0, 1, 2…: those congruent to its index."""
+        n, i = self.segment_count, self.segment_index
+        return total // n + (1 if i < total % n else 0)
+
+    @property
+    def segment_concurrency(self) -> int | None:
+        """Closed model: the workers this segment runs."""
+        return None if self.concurrency is None else self._share(self.concurrency)
+
+    @property
+    def segment_requests(self) -> int | None:
+        """The requests this segment sends at most: every N-th of the run's, from its index on."""
+        return None if self.requests is None else self._share(self.requests)
+
+    @property
+    def segment_rate(self) -> float | None:
+        return None if self.rate is None else self.rate / self.segment_count
 
     @property
     def method(self) -> str:

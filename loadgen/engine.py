@@ -8,6 +8,11 @@ slow target shows up as late sends and higher corrected latency, and whatever
 was scheduled but never sent by the end is counted as ``not_sent``.
 
 Closed model: ``concurrency`` workers send back to back.
+
+Segments (``segment_index`` of ``segment_count``): the open model sends every
+N-th request of the whole run's schedule (the union of the segments is that
+schedule, with no bursts at the joins), the closed model runs its share of the
+workers; each segment sends its own slice of the payload rows.
 """
 
 from __future__ import annotations
@@ -39,13 +44,68 @@ def classify(exc: BaseException) -> str:
     return "other"
 
 
+class Schedule:
+    """Intended send times of the open model: a linear ramp (N(t) = R·t²/2T), then exact 1/R spacing.
+
+    Request ``i`` of the whole run is due at the same time whichever process sends it: segment ``k`` of
+    ``n`` takes requests k, k+n, k+2n… A rate change re-anchors the spacing at the last intended time
+    and ends any ramp.
+    """
+
+    def __init__(self, rate: float, t0: float, ramp: float = 0.0, index: int = 0, count: int = 1):
+        self.rate = rate
+        self.t0 = t0
+        self.ramp = ramp
+        self.stride = count
+        self.i = index  # the whole run's number of the next request
+        self.previous: float | None = None  # intended time of the last request taken
+        self._current: float | None = None
+        self._ramping = bool(ramp)
+        self._anchor: tuple[float, float] = (t0, 0)
+
+    def set_rate(self, rate: float) -> None:
+        self.rate = rate
+        self._ramping = self._ramping and self.previous is None  # a change before the first request keeps the ramp
+        self._anchor = (self.t0, 0) if self.previous is None else (self.previous, self.i - self.stride)
+        self._current = None
+
+    def time(self) -> float:
+        """Intended time of the next request."""
+        if self._current is None:
+            self._current = self._at(self.i)
+        return self._current
+
+    def advance(self) -> None:
+        self.previous = self.time()
+        self.i += self.stride
+        self._current = None
+
+    def _at(self, i: int) -> float:
+        rate = self.rate
+        if self._ramping:
+            ramp_requests = rate * self.ramp / 2
+            if i < ramp_requests:
+                return self.t0 + math.sqrt(2 * self.ramp * i / rate)
+            self._ramping = False
+            self._anchor = (self.t0 + self.ramp, ramp_requests)
+        anchor_t, anchor_i = self._anchor
+        return anchor_t + (i - anchor_i) / rate
+
+
+def payload_slice(items: list, config: LoadConfig) -> list:
+    """This segment's rows: every N-th from its index (disjoint across segments, the same order)."""
+    if config.segment_count == 1 or len(items) < config.segment_count:
+        return items  # a single GET body (or fewer rows than segments): shared
+    return items[config.segment_index :: config.segment_count]
+
+
 class _Engine:
-    def __init__(self, config: LoadConfig, stats: LoadStats):
+    def __init__(self, config: LoadConfig, stats: LoadStats, loop: asyncio.AbstractEventLoop):
         self.config = config
         self.stats = stats
         self.requests = [
             request_bytes(config.url, config.method, body, CONTENT_TYPE)
-            for body in bodies(config.month, config.payload, seed=config.seed)
+            for body in payload_slice(bodies(config.month, config.payload, seed=config.seed), config)
         ]
         self.feedback = None
         if config.feedback_delay is not None:
@@ -53,25 +113,24 @@ class _Engine:
 
             self.feedback = FeedbackSender(
                 config.url,
-                labels(config.month, seed=config.seed),
+                payload_slice(labels(config.month, seed=config.seed), config),
                 delay=config.feedback_delay,
                 fraction=config.feedback_fraction,
                 seed=config.seed,
             )
-        self.rate = config.rate
-        self.concurrency = config.concurrency
-        self.loop: asyncio.AbstractEventLoop | None = None  # the running loop, set by run()
+        self.rate = config.rate  # the whole run's (a segment sends its share of the schedule)
+        self.concurrency = config.segment_concurrency  # this segment's workers
+        self.request_limit = config.segment_requests
+        self.schedule: Schedule | None = None
+        self.loop = loop  # the loop that runs run(): every callback is scheduled on it
         self.stop_event = asyncio.Event()
         self.started = 0  # requests started, for the --requests bound
         self.tasks: set[asyncio.Task] = set()  # open model: one per request in flight
         self.workers: list[_ClosedWorker] = []  # closed model
         self.active_workers = 0
-        self._rate_changed = False
-        self._anchor: tuple[float, float] = (0.0, 0)
-        self._ramping = False
 
     def _claim(self) -> bool:
-        if self.config.requests is not None and self.started >= self.config.requests:
+        if self.request_limit is not None and self.started >= self.request_limit:
             return False
         self.started += 1
         return True
@@ -90,9 +149,11 @@ class _Engine:
         # on the turnaround path makes a closed-model client miss the server's next event-loop round.
         # call_soon keeps them in order, so a snapshot never sees a request done before it was sent.
         done_at = time.perf_counter()
+        error: str | None
         if exc is not None:
             error = classify(exc)
         else:
+            assert status is not None, "a request that raised nothing has a status"
             error = "http_5xx" if status >= 500 else "http_4xx" if status >= 400 else None
         self.loop.call_soon(self.stats.on_done, intended, sent_at, done_at, status, error)
         if self.feedback is not None and status is not None and status < 300:
@@ -114,32 +175,27 @@ class _Engine:
     def _deadline(self, t0: float) -> float:
         return t0 + self.config.duration if self.config.duration is not None else math.inf
 
-    def _next_intended(self, previous: float | None, i: int, t0: float) -> float:
-        """Intended time of request ``i``: a linear ramp (N(t) = R·t²/2T), then exact 1/R spacing.
+    def _start_time(self) -> float:
+        """The schedule's start (perf_counter): now, or the wall-clock ``start_at`` shared by the segments."""
+        now = time.perf_counter()
+        if self.config.start_at is None:
+            return now
+        return now + (self.config.start_at - time.time())
 
-        A rate change re-anchors the spacing at the last intended time and ends any ramp.
-        """
-        ramp = self.config.ramp_up
-        if self._rate_changed or previous is None:
-            self._ramping = bool(ramp) and previous is None
-            self._anchor = (t0, 0) if previous is None else (previous + 1.0 / self.rate, i)
-            self._rate_changed = False
-        if self._ramping:
-            ramp_requests = self.rate * ramp / 2
-            if i < ramp_requests:
-                return t0 + math.sqrt(2 * ramp * i / self.rate)
-            self._ramping = False
-            self._anchor = (t0 + ramp, ramp_requests)
-        anchor_t, anchor_i = self._anchor
-        return anchor_t + (i - anchor_i) / self.rate
-
-    async def _open(self, client: Client) -> None:
+    async def _open(self, client: Client, t0: float) -> None:
         slots = asyncio.Semaphore(self.config.max_in_flight)
-        t0 = time.perf_counter()
         deadline = self._deadline(t0)
-        intended, i = None, 0
+        assert self.rate is not None, "open model: LoadConfig requires a rate, set_rate keeps one"
+        schedule = self.schedule = Schedule(
+            self.rate, t0, self.config.ramp_up, self.config.segment_index, self.config.segment_count
+        )
+
+        def release(task: asyncio.Task) -> None:
+            self.tasks.discard(task)
+            slots.release()
+
         while not self.stop_event.is_set():
-            intended = self._next_intended(intended, i, t0)
+            intended = schedule.time()
             if intended >= deadline or not self._claim():
                 break
             delay = intended - time.perf_counter()
@@ -149,21 +205,20 @@ class _Engine:
             if not await self._slot(slots, deadline):
                 self.started -= 1
                 if not self.stop_event.is_set():
-                    self.stats.on_not_sent(self._remaining(intended, i, t0, deadline))
+                    self.stats.on_not_sent(self._remaining(schedule, deadline))
                 break
             task = asyncio.ensure_future(self._one(client, intended))
             self.tasks.add(task)
-            task.add_done_callback(lambda t: (self.tasks.discard(t), slots.release()))
-            i += 1
+            task.add_done_callback(release)
+            schedule.advance()
 
-    def _remaining(self, intended: float, i: int, t0: float, deadline: float) -> int:
-        """How many scheduled requests, from ``intended`` on, fell before the end of the run."""
+    def _remaining(self, schedule: Schedule, deadline: float) -> int:
+        """How many scheduled requests, from the next one on, fell before the end of the run."""
         n = 0
-        limit = self.config.requests - self.started if self.config.requests is not None else 10_000_000
-        while intended < deadline and n < limit:
+        limit = self.request_limit - self.started if self.request_limit is not None else 10_000_000
+        while schedule.time() < deadline and n < limit:
             n += 1
-            i += 1
-            intended = self._next_intended(intended, i, t0)
+            schedule.advance()
         return n
 
     async def _slot(self, slots: asyncio.Semaphore, deadline: float) -> bool:
@@ -188,10 +243,14 @@ class _Engine:
         except TimeoutError:
             return False
 
-    async def _closed(self, client: Client) -> None:
-        deadline = self._deadline(time.perf_counter())
+    async def _closed(self, client: Client, t0: float) -> None:
+        deadline = self._deadline(t0)
+        wait = t0 - time.perf_counter()
+        if wait > 0 and await self._stopped_within(wait):
+            return
 
         def scale() -> None:
+            assert self.concurrency is not None, "closed model: LoadConfig requires a concurrency"
             while self.active_workers < self.concurrency:
                 worker = _ClosedWorker(self, client, deadline)
                 self.workers.append(worker)
@@ -217,18 +276,19 @@ class _Engine:
     def set_rate(self, rate: float) -> None:
         self.rate = rate
         self.stats.target_rate = rate
-        self._rate_changed = True
+        if self.schedule is not None:
+            self.schedule.set_rate(rate)
 
     async def run(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.stats.mark_start()
+        t0 = self._start_time()
+        self.stats.mark_start(t0, epoch=self.config.start_at)
         # Connections are bounded by the requests in flight: max_in_flight (open) or the workers (closed).
         client = Client(self.config.url, self.config.timeout, self.loop)
         try:
             if self.config.rate is not None:
-                await self._open(client)
+                await self._open(client, t0)
             else:
-                await self._closed(client)
+                await self._closed(client, t0)
             await self._drain()
         finally:
             client.close()
@@ -285,6 +345,7 @@ class _ClosedWorker:
 
     def next(self) -> None:
         e = self.engine
+        assert e.concurrency is not None, "closed model: LoadConfig requires a concurrency"
         if (
             e.stop_event.is_set()
             or e.active_workers > e.concurrency
@@ -330,7 +391,7 @@ class LoadRunner:
         loop = new_event_loop()
         self._loop = loop
         try:
-            self._engine = _Engine(self.config, self.stats)
+            self._engine = _Engine(self.config, self.stats, loop)
             self._ready.set()
             loop.run_until_complete(self._engine.run())
         except BaseException as exc:  # surfaced to the caller by wait()/stop()
@@ -373,13 +434,15 @@ class LoadRunner:
         if self.config.rate is None:
             raise ValueError("set_rate applies to the open model")
         replace(self.config, rate=rate)  # validates the number
-        self._call(self._engine.set_rate, rate)
+        if self._engine is not None:  # None before start(), or when the engine could not be built
+            self._call(self._engine.set_rate, rate)
 
     def set_concurrency(self, n: int) -> None:
         if self.config.concurrency is None:
             raise ValueError("set_concurrency applies to the closed model")
         replace(self.config, concurrency=n)
-        self._call(self._engine.set_concurrency, n)
+        if self._engine is not None:
+            self._call(self._engine.set_concurrency, n)
 
     def stop(self, timeout: float = 5.0) -> LoadSnapshot:
         if self._engine is not None:
@@ -402,7 +465,7 @@ def run_load(config: LoadConfig) -> LoadStats:
     stats = LoadStats(model=config.model, target_rate=config.rate, concurrency=config.concurrency)
     loop = new_event_loop()
     try:
-        loop.run_until_complete(_Engine(config, stats).run())
+        loop.run_until_complete(_Engine(config, stats, loop).run())
     finally:
         loop.close()
     return stats

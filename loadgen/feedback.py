@@ -47,7 +47,7 @@ class FeedbackSender:
 
     def _take_due(self, now: float) -> list[int]:
         with self._lock:
-            out = []
+            out: list[int] = []
             while self._due and self._due[0][0] <= now and len(out) < BATCH:
                 out.append(heapq.heappop(self._due)[1])
             return out

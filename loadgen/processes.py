@@ -1,79 +1,63 @@
-"""``--processes N``: split one run over N processes and merge their histograms.
+"""``--processes N``: one run as N segments of it (``loadgen/segments.py``) in N local processes.
 
-Each child runs its share (rate/N, or its part of the concurrency and of the
-request budget) and sends a progress line twice a second and its full results
-at the end; HDR histograms travel in their standard compressed encoding.
+Each child builds its segment, says it is ready, and starts on the whole second the parent then picks for
+all of them, so their schedules interleave as one. A child sends a progress line twice a second and its
+full results at the end (``LoadStats.export``: HDR histograms in their compressed encoding, epoch times).
 """
 
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
 import queue
 import signal
 import time
 from collections.abc import Callable
 from dataclasses import replace
-
-from hdrh.histogram import HdrHistogram
+from typing import TYPE_CHECKING
 
 from .config import LoadConfig
 from .engine import LoadRunner
 from .stats import LoadStats
 
-COUNTERS = ("sent", "ok", "errors", "cancelled", "not_sent", "late", "no_answer")
+if TYPE_CHECKING:
+    from multiprocessing.sharedctypes import Synchronized
+    from multiprocessing.synchronize import Event
+
+START_MARGIN_S = 0.5  # from the last child ready to the common start, at least
 
 
-def split(config: LoadConfig, n: int) -> list[LoadConfig]:
+def split(config: LoadConfig, n: int, start_at: float | None = None) -> list[LoadConfig]:
+    """``n`` segments of ``config`` (fewer when it has fewer workers or requests than that)."""
+    n = min([n, *(v for v in (config.concurrency, config.requests) if v is not None)])
+
     def share(total: int, i: int) -> int:
         return total // n + (1 if i < total % n else 0)
 
-    out = []
-    for i in range(n):
-        changes: dict = {"seed": config.seed + i}
-        if config.rate is not None:
-            changes["rate"] = config.rate / n
-            changes["max_in_flight"] = max(1, share(config.max_in_flight, i))
-        else:
-            changes["concurrency"] = share(config.concurrency, i)
-        if config.requests is not None:
-            changes["requests"] = share(config.requests, i)
-        if changes.get("concurrency", 1) >= 1 and changes.get("requests", 1) >= 1:
-            out.append(replace(config, **changes))
-    return out
+    return [
+        replace(
+            config,
+            segment_index=i,
+            segment_count=n,
+            start_at=start_at,
+            max_in_flight=max(1, share(config.max_in_flight, i)),
+        )
+        for i in range(n)
+    ]
 
 
-def to_wire(stats: LoadStats) -> dict:
-    return {
-        **{k: getattr(stats, k) for k in COUNTERS},
-        "max_send_lag_s": stats.max_send_lag_s,
-        "status_codes": dict(stats.status_codes),
-        "error_kinds": dict(stats.error_kinds),
-        "timeline": stats.timeline,
-        "corrected": stats.corrected.encode(),
-        "uncorrected": stats.uncorrected.encode(),
-        "first_send": stats.first_send,
-        "last_send": stats.last_send,
-        "elapsed": (stats.ended or time.perf_counter()) - stats.started,
-    }
-
-
-def from_wire(data: dict, model: str) -> LoadStats:
-    stats = LoadStats(model=model)
-    for k in COUNTERS:
-        setattr(stats, k, data[k])
-    stats.max_send_lag_s = data["max_send_lag_s"]
-    stats.status_codes.update(data["status_codes"])
-    stats.error_kinds.update(data["error_kinds"])
-    stats.timeline = {int(k): list(v) for k, v in data["timeline"].items()}
-    stats.corrected = HdrHistogram.decode(data["corrected"])
-    stats.uncorrected = HdrHistogram.decode(data["uncorrected"])
-    stats.first_send, stats.last_send = data["first_send"], data["last_send"]
-    return stats
-
-
-def _child(index: int, config: LoadConfig, results: mp.Queue, stop: mp.Event) -> None:
+def _child(config: LoadConfig, results: mp.Queue, go: Event, start_at: Synchronized, stop: Event) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    runner = LoadRunner(config).start()
+    from .payloads import bodies
+
+    bodies(config.month, config.payload, seed=config.seed)  # warms imports and the page cache
+    index = config.segment_index
+    results.put(("ready", index, None))
+    go.wait()
+    if stop.is_set():  # stopped before the start
+        results.put(("done", index, LoadStats(model=config.model).export()))
+        return
+    runner = LoadRunner(replace(config, start_at=start_at.value)).start()
     while runner.running:
         if stop.wait(0.5):
             runner.stop()
@@ -83,12 +67,7 @@ def _child(index: int, config: LoadConfig, results: mp.Queue, stop: mp.Event) ->
     try:
         runner.wait()
     finally:
-        # perf_counter is per process, so send times are shifted to this child's start.
-        wire = to_wire(runner.stats)
-        base = runner.stats.started
-        wire["first_send"] = None if wire["first_send"] is None else wire["first_send"] - base
-        wire["last_send"] = None if wire["last_send"] is None else wire["last_send"] - base
-        results.put(("done", index, wire))
+        results.put(("done", index, runner.stats.export()))
 
 
 def run_processes(
@@ -97,29 +76,38 @@ def run_processes(
     on_progress: Callable[[int, int, int, float], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> LoadStats:
-    """Run ``config`` over ``n`` processes; returns the merged statistics."""
+    """Run ``config`` as ``n`` segments in ``n`` processes; returns the merged statistics."""
     ctx = mp.get_context("spawn")
     results: mp.Queue = ctx.Queue()
-    stop = ctx.Event()
+    stop, go = ctx.Event(), ctx.Event()
+    start_at = ctx.Value("d", 0.0)
     parts = split(config, n)
-    procs = [ctx.Process(target=_child, args=(i, part, results, stop), daemon=True) for i, part in enumerate(parts)]
+    procs = [ctx.Process(target=_child, args=(part, results, go, start_at, stop), daemon=True) for part in parts]
     for p in procs:
         p.start()
-    merged = LoadStats(model=config.model, target_rate=config.rate, concurrency=config.concurrency)
     progress: dict[int, tuple] = {}
     done: dict[int, dict] = {}
-    started = time.perf_counter()
+    ready: set[int] = set()
     try:
         while len(done) < len(procs):
             if should_stop():
                 stop.set()
+                go.set()
             try:
                 kind, index, payload = results.get(timeout=0.2)
             except queue.Empty:
                 if not any(p.is_alive() for p in procs) and results.empty():
                     break  # a child died without reporting
                 continue
-            if kind == "progress":
+            if kind == "ready":
+                ready.add(index)
+                if len(ready) == len(procs):
+                    # A whole second, as a segment started on its own would pick (segments.resolve_start).
+                    soonest = time.time() + START_MARGIN_S
+                    given = config.start_at
+                    start_at.value = given if given is not None and given >= soonest else float(math.ceil(soonest))
+                    go.set()
+            elif kind == "progress":
                 progress[index] = payload
                 if on_progress:
                     on_progress(*(sum(v[k] for v in progress.values()) for k in range(4)))
@@ -127,6 +115,7 @@ def run_processes(
                 done[index] = payload
     except KeyboardInterrupt:
         stop.set()
+        go.set()
         while len(done) < len(procs):
             try:
                 kind, index, payload = results.get(timeout=5)
@@ -136,16 +125,27 @@ def run_processes(
                 done[index] = payload
     for p in procs:
         p.join(timeout=5)
-    merged.started = started
-    elapsed = max((d["elapsed"] for d in done.values()), default=0.0)
-    for data in done.values():
-        child = from_wire(data, config.model)
-        # Children started together: align their send windows on a common origin.
-        if child.first_send is not None:
-            child.first_send += started
-            child.last_send += started
-        merged.merge(child)
-    merged.ended = started + elapsed
+    merged = merge_exports(list(done.values()), config)
     if len(done) < len(parts):
         merged.error_kinds["lost_process"] += len(parts) - len(done)
+    return merged
+
+
+def merge_exports(exports: list[dict], config: LoadConfig, wall_offset: float | None = None) -> LoadStats:
+    """One ``LoadStats`` from segments' ``export()``s: totals added, histograms added (lossless), timelines
+    aligned by absolute second. Times land on this process's perf_counter unless ``wall_offset`` says
+    otherwise (0: epoch seconds)."""
+    offset = time.time() - time.perf_counter() if wall_offset is None else wall_offset
+    merged = LoadStats(model=config.model, target_rate=config.rate, concurrency=config.concurrency)
+    merged.wall_offset = offset
+    if not exports:
+        merged.ended = merged.started
+        return merged
+    origin = min(e["started_at"] for e in exports)
+    for e in exports:
+        shift = math.floor(e["started_at"] + 1e-6) - math.floor(origin + 1e-6)
+        merged.merge(LoadStats.from_export(e, config.model, wall_offset=offset, shift=shift))
+    merged.started = origin - offset
+    ends = [e["ended_at"] for e in exports if e["ended_at"] is not None]
+    merged.ended = (max(ends) if ends else time.time()) - offset
     return merged

@@ -88,6 +88,21 @@ def render(r: dict[str, Any]) -> str:
         f"Target      {r['target']['method']} {r['target']['url']}"
         + (f"  ({r['target']['payload']} from {r['target']['month']})" if r["target"]["month"] else ""),
         f"Load        {load}",
+    ]
+    seg = r.get("segment")
+    if seg and seg["count"] > 1:
+        share = f"{seg['rate']:g} req/s" if r["model"] == "open" else f"{seg['concurrency']} workers"
+        lines.append(f"Segment     {seg['index']}/{seg['count']} ({share} of it), run {seg['run_id']} on {seg['host']}")
+    merged = r.get("segments")
+    if merged:
+        hosts = merged["hosts"]
+        lines.append(
+            f"Merged      {merged['merged']} of {merged['count']} segments from {len(hosts)} host"
+            f"{'s' if len(hosts) != 1 else ''} ({', '.join(hosts)}), run {merged['run_id']}"
+        )
+    if r.get("partial"):
+        lines.append(f"Partial     {r.get('partial_reason') or 'some segments are partial or missing (see below)'}")
+    lines += [
         "",
         "Summary:",
         f"  Total:        {r['elapsed_s']:.3f} s",
@@ -97,8 +112,9 @@ def render(r: dict[str, Any]) -> str:
     ]
     if r["model"] == "open":
         rate = "–" if r["send_rate"] is None else f"{r['send_rate']:.1f}"
+        target = seg["rate"] if seg and seg["count"] > 1 and seg["rate"] else r["rate"]
         lines.append(
-            f"  Send rate:    {rate} req/s (target {r['rate']:g}); {t['late']:,} sent >10 ms late; {t['not_sent']:,} never sent"
+            f"  Send rate:    {rate} req/s (target {target:g}); {t['late']:,} sent >10 ms late; {t['not_sent']:,} never sent"
         )
     ps = r["per_second"]
     if ps["median"] is not None:

@@ -10,6 +10,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 
 from hdrh.histogram import HdrHistogram
 
@@ -18,6 +19,7 @@ from . import hdr_read
 MAX_LATENCY_US = 300_000_000  # 5 minutes; longer latencies are recorded at this value
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 TIMELINE_SECONDS = 3_600  # per-second buckets kept (the newest)
+COUNTERS = ("sent", "ok", "errors", "cancelled", "not_sent", "late", "no_answer")
 LATE_AFTER_S = 0.010  # an open-model request sent this late missed its intended time
 
 
@@ -83,13 +85,18 @@ class LoadStats:
     feedback: dict | None = None  # what the feedback sender delivered (--feedback-delay)
     first_send: float | None = None
     last_send: float | None = None
+    wall_offset: float = field(default_factory=lambda: time.time() - time.perf_counter())  # epoch = perf + this
 
-    def mark_start(self) -> None:
+    def mark_start(self, at: float | None = None, epoch: float | None = None) -> None:
+        """The run (its schedule) starts at ``at`` (perf_counter; default now): elapsed time and the
+        timeline's seconds count from there. ``epoch``: the wall-clock time ``at`` stands for (segments
+        start on a whole second: their exported times then count from exactly that second)."""
         with self._lock:
-            self.started = time.perf_counter()
+            self.started = time.perf_counter() if at is None else at
+            self.wall_offset = time.time() - time.perf_counter() if epoch is None else epoch - self.started
 
     def _second(self, t: float) -> list[int]:
-        s = int(t - self.started)
+        s = int(t - self.started)  # a timer that fires a hair early still counts in second 0
         bucket = self.timeline.get(s)
         if bucket is None:
             bucket = self.timeline[s] = [0, 0, 0, 0]
@@ -166,7 +173,9 @@ class LoadStats:
                 achieved = sum(b[1] + b[2] - b[3] for b in recent) / len(recent) if recent else None
             else:
                 achieved = (self.ok + self.errors - self.no_answer) / elapsed
-            fields = dict(
+            # Typed like the constructor (mypy checks a partial's arguments); the percentiles are added outside the lock.
+            make = partial(
+                LoadSnapshot,
                 model=self.model,
                 running=self.ended is None,
                 elapsed_s=elapsed,
@@ -186,17 +195,17 @@ class LoadStats:
                 status_codes=dict(self.status_codes),
                 error_kinds=dict(self.error_kinds),
             )
-        return LoadSnapshot(
-            **fields,
+        return make(
             corrected=self._percentiles(self.corrected, corrected),
             uncorrected=self._percentiles(self.uncorrected, uncorrected),
         )
 
     def _send_rate(self) -> float | None:
         """Requests started per second between the first and the last send: the schedule's achieved rate."""
-        if self.sent < 2 or self.first_send is None or self.last_send == self.first_send:
+        first, last = self.first_send, self.last_send  # set together, by on_send and merge
+        if self.sent < 2 or first is None or last is None or last == first:
             return None
-        return (self.sent - 1) / (self.last_send - self.first_send)
+        return (self.sent - 1) / (last - first)
 
     def finish(self) -> None:
         with self._lock:
@@ -234,12 +243,71 @@ class LoadStats:
             width = max(1, (hi - lo) / (bars - 1))
             return [{"le": (lo + width * i) / 1e6, "count": c} for i, c in enumerate(counts)]
 
+    def export(self) -> dict:
+        """Everything a segment file carries that the report does not: the encoded HDR histograms (hdrh's
+        compressed base64), the counters and the per-second timeline, times as epoch seconds. Taken under
+        the lock, so a file written while the run goes on is consistent (an encode costs < 1 ms)."""
+        with self._lock:
+
+            def epoch(t: float | None) -> float | None:
+                return None if t is None else t + self.wall_offset
+
+            return {
+                "histograms": {
+                    "corrected": self.corrected.encode().decode(),
+                    "uncorrected": self.uncorrected.encode().decode(),
+                },
+                "counters": {k: getattr(self, k) for k in COUNTERS},
+                "max_send_lag_s": self.max_send_lag_s,
+                "status_codes": dict(self.status_codes),
+                "error_kinds": dict(self.error_kinds),
+                "started_at": epoch(self.started),
+                "ended_at": epoch(self.ended),
+                "first_send_at": epoch(self.first_send),
+                "last_send_at": epoch(self.last_send),
+                "timeline": {str(s): list(b) for s, b in sorted(self.timeline.items())},
+            }
+
+    def metrics_view(self) -> dict:
+        """Counters and copies of the histograms' counts, consistent with each other (``--metrics-port``)."""
+        with self._lock:
+            return {
+                **{k: getattr(self, k) for k in COUNTERS},
+                "status_codes": dict(self.status_codes),
+                "error_kinds": dict(self.error_kinds),
+                "corrected": hdr_read.counts(self.corrected),
+                "uncorrected": hdr_read.counts(self.uncorrected),
+            }
+
+    @classmethod
+    def from_export(cls, data: dict, model: str, *, wall_offset: float = 0.0, shift: int = 0) -> LoadStats:
+        """The inverse of ``export``: times back on a clock that reads epoch − ``wall_offset`` (0: epoch
+        seconds themselves), timeline seconds moved by ``shift`` (to align runs that started apart)."""
+
+        def clock(t: float | None) -> float | None:
+            return None if t is None else t - wall_offset
+
+        stats = cls(model=model)
+        for k in COUNTERS:
+            setattr(stats, k, int(data["counters"][k]))
+        stats.max_send_lag_s = data["max_send_lag_s"]
+        stats.status_codes.update(data["status_codes"])
+        stats.error_kinds.update(data["error_kinds"])
+        stats.timeline = {int(k) + shift: list(v) for k, v in data["timeline"].items()}
+        stats.corrected = HdrHistogram.decode(data["histograms"]["corrected"])
+        stats.uncorrected = HdrHistogram.decode(data["histograms"]["uncorrected"])
+        stats.started = data["started_at"] - wall_offset
+        stats.ended = clock(data["ended_at"])
+        stats.first_send, stats.last_send = clock(data["first_send_at"]), clock(data["last_send_at"])
+        stats.wall_offset = wall_offset
+        return stats
+
     def merge(self, other: LoadStats) -> None:
         """Add another process's results (``--processes``)."""
         with self._lock:
             self.corrected.add(other.corrected)
             self.uncorrected.add(other.uncorrected)
-            for name in ("sent", "ok", "errors", "cancelled", "not_sent", "late", "no_answer"):
+            for name in COUNTERS:
                 setattr(self, name, getattr(self, name) + getattr(other, name))
             self.max_send_lag_s = max(self.max_send_lag_s, other.max_send_lag_s)
             firsts = [t for t in (self.first_send, other.first_send) if t is not None]

@@ -96,6 +96,7 @@ class _Connection(asyncio.Protocol):
     def send(self, pending: Pending, data: bytes) -> None:
         self.reusable = False
         self.pending = pending
+        assert self.transport is not None, "sent only on a connection create_connection has made"
         self.transport.write(data)
 
     def close(self) -> None:
@@ -161,7 +162,9 @@ class Client:
 
     def __init__(self, url: str, timeout: float, loop: asyncio.AbstractEventLoop):
         parts = urlsplit(url)
-        self.host = parts.hostname
+        if not parts.hostname:  # LoadConfig checks this; asyncio would read a missing host as localhost
+            raise ValueError(f"no host in {url!r}")
+        self.host: str = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.ssl = ssl.create_default_context() if parts.scheme == "https" else None
         self.timeout = timeout

@@ -402,8 +402,13 @@ class StreamFlowApp(App[None]):
         return f"▶ {ls.model} {ls.target_rate:g}/s" if ls.model == "open" else f"▶ closed {ls.concurrency} workers"
 
     def _show_load(self) -> None:
+        s = self.snapshot
         self.query_one(LoadPanel).show(
-            self._current_load(), self._load_error, self.load.feedback() if self.load else None
+            self._current_load(),
+            self._load_error,
+            self.load.feedback() if self.load else None,
+            remote=s.remote_load if s is not None and s.ok else None,
+            server_p95=s.latency.p95 if s is not None else None,
         )
 
     def action_toggle_load(self) -> None:

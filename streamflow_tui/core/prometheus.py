@@ -39,6 +39,7 @@ from .results import (
     Latency,
     MetricChoice,
     ModelStats,
+    RemoteLoad,
     RequestStats,
     SeriesRate,
     Snapshot,
@@ -50,6 +51,11 @@ CHOICE_TTL_S = 30.0
 INTERVAL_TTL_S = 60.0
 # A rate needs two samples; four intervals survive a missed scrape, as Grafana's $__rate_interval.
 RATE_INTERVAL_SCRAPES = 4
+# The load generator's own metrics (loadgen/metrics.py, ``streamflow-load --metrics-port``): never the API's.
+LOAD_PREFIX = "streamflow_load_"
+LOAD_INFO = "streamflow_load_segment_info"
+# How long a segment that stopped being scraped is still counted (as down) in its run's segments.
+LOAD_LOOKBACK = "10m"
 
 
 def go_duration(text: str) -> float | None:
@@ -243,6 +249,7 @@ class PrometheusSource:
         self._labels: dict[str, frozenset[str]] = {}
         self._interval: float | None = None
         self._interval_at = -INTERVAL_TTL_S
+        self._has_load = False  # the server holds streamflow_load_* series: learnt with the metric names
 
     def poll(self) -> None:
         """Nothing to fetch ahead: Prometheus is queried when a snapshot is taken."""
@@ -290,7 +297,11 @@ class PrometheusSource:
             n.labelled,
             n.reference_probability + "_bucket",
         }
-        candidates = [m for m in self.client.metric_names() if m in model or is_candidate(m, n)]
+        served = self.client.metric_names()
+        # The load generators' series, when Prometheus scrapes them too: read apart (_remote_load), never
+        # mistaken for the API's requests. Known from the names this fetch gets anyway: no query of its own.
+        self._has_load = any(m.startswith(LOAD_PREFIX) for m in served)
+        candidates = [m for m in served if not m.startswith(LOAD_PREFIX) and (m in model or is_candidate(m, n))]
         self._labels = self.client.series_labels(candidates, at - CATALOG_LOOKBACK_S, at)
         metadata = self.client.metadata()
         catalog = {}
@@ -340,6 +351,7 @@ class PrometheusSource:
                 latency, histogram, by_endpoint = self._latency(choice, w, at)
             model = self._model(w, at)
             performance = self._performance(at)
+            remote_load = self._remote_load(w, at) if self._has_load else None
         except PrometheusError as exc:
             prom = TargetStatus(
                 url=self.client.url,
@@ -374,11 +386,16 @@ class PrometheusSource:
             targets=targets,
             scrape_interval_s=interval,
             performance=performance,
+            remote_load=remote_load,
         )
 
     def _targets(self, at: float) -> tuple[tuple[tuple[str, bool], ...], TargetStatus]:
         """The API's health as Prometheus sees it, per instance (``up`` of ``--job``, or of every job)."""
-        rows = self.client.query(f'up{{job="{_escape(self.job)}"}}' if self.job else "up", at)
+        expr = f'up{{job="{_escape(self.job)}"}}' if self.job else "up"
+        if self._has_load and not self.job:
+            # The load generators' targets are not the API's: a finished segment must not read as a replica down.
+            expr += f" unless on (job, instance) last_over_time({LOAD_INFO}[{LOAD_LOOKBACK}])"
+        rows = self.client.query(expr, at)
         states = {r["metric"].get("instance", "?"): _value(r["value"][1]) == 1 for r in rows}
         down = sorted(i for i, up in states.items() if not up)
         if not states:
@@ -544,6 +561,77 @@ class PrometheusSource:
             confusion, by_actual.get("1", []), by_actual.get("0", []), scores, predictions, window_seconds=w or None
         )
 
+    def _remote_load(self, w: str, at: float) -> RemoteLoad | None:
+        """The load generators Prometheus scrapes, summed over their segments; None when none was seen lately.
+
+        Two queries: the segments (scraped now: 1; seen in the lookback but not now: 0, as a failed scrape
+        marks a target's series stale), and every aggregate at once, each tagged by ``label_replace``.
+        """
+        rows = self.client.query(f"{LOAD_INFO} or last_over_time({LOAD_INFO}[{LOAD_LOOKBACK}]) * 0", at)
+        if not rows:
+            return None
+        live = {r["metric"].get("run_id", "") for r in rows if _value(r["value"][1]) == 1}
+        runs: dict[str, dict[str, tuple[bool, str]]] = {}
+        for r in rows:
+            m = r["metric"]
+            run = m.get("run_id", "")
+            if live and run not in live:
+                continue  # an earlier run, over: the run(s) scraped now are the ones shown
+            up = _value(r["value"][1]) == 1
+            segment = m.get("segment", "?")
+            previous = runs.setdefault(run, {}).get(segment)
+            if previous is None or (up and not previous[0]):
+                runs[run][segment] = (up, m.get("host") or m.get("instance", "?"))
+        total = up_count = 0
+        hosts: list[str] = []
+        down: list[str] = []
+        for segments in runs.values():
+            announced = [n for seg in segments if (n := _segment_count(seg)) is not None]
+            expected = max([len(segments), *announced])
+            total += expected
+            for seg, (up, host) in sorted(segments.items()):
+                if up:
+                    up_count += 1
+                    hosts.append(host)
+                else:
+                    down.append(f"{seg}@{host}")
+            if announced:
+                count = max(announced)
+                down += [f"{i}/{count}" for i in range(count) if f"{i}/{count}" not in segments]
+        values = self._load_aggregates(w, at) if up_count else {}
+        achieved, errors = values.get("achieved"), values.get("errors")
+        return RemoteLoad(
+            segments=total,
+            segments_up=up_count,
+            hosts=tuple(dict.fromkeys(hosts)),
+            down=tuple(down),
+            run_ids=tuple(sorted(runs)),
+            target_rps=values.get("target"),
+            achieved_rps=achieved,
+            # No error series at all: none failed yet (the counters appear with their first error).
+            error_ratio=(errors or 0.0) / achieved if achieved else None,
+            in_flight=values.get("in_flight"),
+            late_rps=values.get("late"),
+            p50=values.get("p50"),
+            p95=values.get("p95"),
+            p99=values.get("p99"),
+        )
+
+    def _load_aggregates(self, w: str, at: float) -> dict[str, float | None]:
+        """Sums over every load segment scraped, and the client's corrected quantiles, in one query."""
+        requests = f"{LOAD_PREFIX}requests_total"
+        bucket = f'{LOAD_PREFIX}latency_seconds_bucket{{kind="corrected"}}'
+        parts = {
+            "achieved": f"sum(rate({requests}[{w}]))",
+            "errors": f'sum(rate({requests}{{status="error"}}[{w}]))',
+            "target": f"sum({LOAD_PREFIX}target_rate)",
+            "in_flight": f"sum({LOAD_PREFIX}in_flight)",
+            "late": f"sum(rate({LOAD_PREFIX}late_sends_total[{w}]))",
+            **{_qkey(q): f"histogram_quantile({q}, sum by (le) (rate({bucket}[{w}])))" for q in QUANTILES},
+        }
+        expr = " or ".join(f'label_replace({e}, "{LOAD_TAG}", "{k}", "", "")' for k, e in parts.items())
+        return {r["metric"].get(LOAD_TAG, ""): _value(r["value"][1]) for r in self.client.query(expr, at)}
+
     # -- history for charts ---------------------------------------------------------
     def history(self, duration_s: float, step_s: float, window_seconds: float) -> History:
         """The last ``duration_s`` seconds, one point per ``step_s`` (at least one scrape interval), at the
@@ -584,6 +672,13 @@ class PrometheusSource:
 
 
 CATALOG_LOOKBACK_S = 600.0
+LOAD_TAG = "streamflow_figure"  # the label naming each figure of the one aggregate query
+
+
+def _segment_count(segment: str) -> int | None:
+    """N of a segment label "i/N"; None for another spelling."""
+    index, _, count = segment.partition("/")
+    return int(count) if index.isdigit() and count.isdigit() and int(count) > 0 else None
 
 
 def _qkey(quantile: float) -> str:

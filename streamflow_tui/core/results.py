@@ -172,6 +172,36 @@ def _matches(actual: str, op: str, value: str) -> bool:
 
 
 @dataclass(frozen=True)
+class RemoteLoad:
+    """Load generators' own client-side metrics (``streamflow-load --metrics-port``), as a Prometheus scraping
+    them sums them over every segment of the run(s) it sees.
+
+    ``segments_up`` of ``segments``: segments currently scraped of those the run(s) announce (the ``segment``
+    label's ``i/N``) or were seen in the last minutes; the sums cover only the segments up. Rates are per second
+    over the snapshot's window; latencies in seconds, corrected (from the intended send times).
+    """
+
+    segments: int
+    segments_up: int
+    hosts: tuple[str, ...] = ()  # the hosts of the segments up
+    down: tuple[str, ...] = ()  # segments not scraped now: "i/N@host", or "i/N" for one never seen
+    run_ids: tuple[str, ...] = ()
+    target_rps: float | None = None  # the sum of the segments' target rates (open model)
+    achieved_rps: float | None = None  # answered requests per second, every outcome
+    error_ratio: float | None = None
+    in_flight: float | None = None
+    late_rps: float | None = None  # sends more than 10 ms after their intended time, per second
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Every segment announced is scraped: the sums are the whole run's."""
+        return self.segments > 0 and self.segments_up == self.segments
+
+
+@dataclass(frozen=True)
 class Snapshot:
     taken_at: datetime
     source: str  # "scrape" | "prometheus"
@@ -187,6 +217,7 @@ class Snapshot:
     targets: tuple[tuple[str, bool], ...] = ()  # Prometheus source: (instance, up) of the API's scrape targets
     scrape_interval_s: float | None = None  # Prometheus source: the interval its targets are scraped at
     performance: Performance | None = None  # realised and estimated model performance, where the target counts it
+    remote_load: RemoteLoad | None = None  # Prometheus source: load generators it scrapes, when it holds their series
 
     @property
     def ok(self) -> bool:

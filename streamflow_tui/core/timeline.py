@@ -30,9 +30,14 @@ class Point:
 
 
 def point_of(s: Snapshot, load=None) -> Point:
-    """A snapshot's figures for the charts; ``load``: the built-in load generator's snapshot, if it runs."""
+    """A snapshot's figures for the charts; ``load``: the built-in load generator's snapshot, if it runs.
+
+    Without a load of its own, the console charts the load generators Prometheus scrapes (``remote_load``),
+    when every segment of their run is scraped: a sum over some of them is not the run's rate.
+    """
     perf = s.performance
     running = load is not None and load.running
+    remote = s.remote_load if not running and s.remote_load is not None and s.remote_load.complete else None
     return Point(
         t=s.taken_at.timestamp(),
         rps=s.requests.rps,
@@ -41,13 +46,13 @@ def point_of(s: Snapshot, load=None) -> Point:
         p95=s.latency.p95,
         p99=s.latency.p99,
         churn_rate=s.model.predicted_churn_rate if s.model else None,
-        load_rps=load.achieved_rps if running else None,
+        load_rps=load.achieved_rps if running else (remote.achieved_rps if remote else None),
         auc_realised=perf.realized.roc_auc if perf and perf.realized else None,
         auc_estimated=perf.estimated.roc_auc if perf and perf.estimated else None,
         label_coverage=perf.coverage if perf else None,
         latency_buckets=s.latency_histogram,
-        load_target=load.target_rate if running else None,
-        client_p95=load.corrected.get("p95") if running else None,
+        load_target=load.target_rate if running else (remote.target_rps if remote else None),
+        client_p95=load.corrected.get("p95") if running else (remote.p95 if remote else None),
     )
 
 

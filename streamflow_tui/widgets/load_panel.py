@@ -14,7 +14,8 @@ from textual_plotext import PlotextPlot
 from loadgen import LoadSnapshot
 from streamflow_data import MONTHS
 
-from ..core.format import ms, num
+from ..core.format import ms, num, pct
+from ..core.results import RemoteLoad
 from ..core.timeline import downsample
 from .charts import CHART_POINTS, start, time_axis
 from .quiet import set_if_changed
@@ -133,7 +134,15 @@ class LoadPanel(Widget):
         if concurrency is not None:
             self.query_one("#load-concurrency", Input).value = str(concurrency)
 
-    def show(self, s: LoadSnapshot | None, error: str | None = None, feedback: dict | None = None) -> None:
+    def show(
+        self,
+        s: LoadSnapshot | None,
+        error: str | None = None,
+        feedback: dict | None = None,
+        remote: RemoteLoad | None = None,
+        server_p95: float | None = None,
+    ) -> None:
+        """The console's own load; when it drives none, the load generators Prometheus scrapes (``remote``)."""
         button = self.query_one("#load-toggle", Button)
         running = bool(s and s.running)
         button.label = "Stop load (l)" if running else "Start load (l)"
@@ -141,7 +150,9 @@ class LoadPanel(Widget):
         text = Text()
         if error:
             text.append(error + "\n", style="bold red")
-        if s is None:
+        if remote is not None and not running:
+            remote_text(text, remote, server_p95)
+        elif s is None:
             text.append(
                 "not running — l starts it, + and - change the rate while it runs; the charts below show "
                 "target vs achieved rate and client vs server latency",
@@ -173,3 +184,28 @@ class LoadPanel(Widget):
                     f"\nthe target fell behind: {s.late:,} late, {s.not_sent:,} never sent", style="bold yellow"
                 )
         set_if_changed(self.query_one("#load-stats", Static), text)
+
+
+def remote_text(text: Text, r: RemoteLoad, server_p95: float | None) -> None:
+    """The remote load's line: its segments, target, achieved, errors, and client p95 beside the server's."""
+    hosts = f" ({_some(r.hosts)})" if r.hosts else ""
+    if r.complete:
+        text.append(f"remote load: {r.segments} segment{'s' if r.segments != 1 else ''}{hosts}", style="bold")
+    else:
+        # Some segments are not scraped: the sums below are theirs only, said so and never passed off as the run's.
+        text.append(f"remote load: {r.segments_up}/{r.segments} segments up{hosts}", style="bold yellow")
+    partial = "" if r.complete else " (segments up only)"
+    text.append(
+        f" · target {num(r.target_rps, '{:,.4g}')} req/s · achieved {num(r.achieved_rps)} req/s{partial}"
+        f" · errors {pct(r.error_ratio)}\n"
+    )
+    text.append(f"client p95 {ms(r.p95)} vs server p95 {ms(server_p95)}", style="bold")
+    text.append(f"   client p50 {ms(r.p50)}  p99 {ms(r.p99)} (corrected)\n")
+    text.append(f"in flight {num(r.in_flight, '{:,.0f}')}   late sends {num(r.late_rps)}/s   ")
+    text.append("(via Prometheus; l starts the console's own)", style="dim")
+    if r.down:
+        text.append(f"\nnot scraped: {_some(r.down)}", style="yellow")
+
+
+def _some(names: tuple[str, ...], shown: int = 4) -> str:
+    return ", ".join(names[:shown]) + (f" +{len(names) - shown} more" if len(names) > shown else "")
