@@ -318,6 +318,30 @@ class PrometheusSource:
         return self._choice
 
     # -- one snapshot -------------------------------------------------------------
+    def _without_numbers(
+        self,
+        now: datetime,
+        api: TargetStatus,
+        prom: TargetStatus,
+        window_seconds: float,
+        choice: MetricChoice | None,
+        interval: float | None,
+    ) -> Snapshot:
+        """A snapshot that says why there are no numbers (in ``prom``): none shown rather than wrong ones."""
+        return Snapshot(
+            taken_at=now,
+            source=self.kind,
+            api=api,
+            prometheus=prom,
+            window_seconds=window_seconds,
+            requests=EMPTY_REQUESTS,
+            latency=EMPTY_LATENCY,
+            latency_histogram=(),
+            model=None,
+            metrics=choice,
+            scrape_interval_s=interval,
+        )
+
     def snapshot(self, window_seconds: float) -> Snapshot:
         now = datetime.now(UTC)
         at = now.timestamp()
@@ -331,19 +355,7 @@ class PrometheusSource:
             window_seconds = self.effective_window(window_seconds, at)
             if not choice.found:
                 prom = TargetStatus(url=self.client.url, up=True, error=choice.note)
-                return Snapshot(
-                    now,
-                    self.kind,
-                    api,
-                    prom,
-                    window_seconds,
-                    EMPTY_REQUESTS,
-                    EMPTY_LATENCY,
-                    (),
-                    None,
-                    choice,
-                    scrape_interval_s=interval,
-                )
+                return self._without_numbers(now, api, prom, window_seconds, choice, interval)
             w = f"{max(1, round(window_seconds * 1000))}ms"
             requests = self._requests(choice, w, at)
             latency, histogram, by_endpoint = EMPTY_LATENCY, (), ()
@@ -358,19 +370,7 @@ class PrometheusSource:
                 up=exc.kind not in ("unreachable", "timeout", "http", "not_found", "auth", "config"),
                 error=exc.message,
             )
-            return Snapshot(
-                now,
-                self.kind,
-                api,
-                prom,
-                window_seconds,
-                EMPTY_REQUESTS,
-                EMPTY_LATENCY,
-                (),
-                None,
-                self._choice,
-                scrape_interval_s=interval,
-            )
+            return self._without_numbers(now, api, prom, window_seconds, self._choice, interval)
         return Snapshot(
             taken_at=now,
             source=self.kind,
