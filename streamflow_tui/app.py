@@ -396,7 +396,11 @@ class StreamFlowApp(App[None]):
     def _load_state(self) -> str:
         ls = self._current_load()
         if ls is None:
-            return "–"
+            remote = self.snapshot.remote_load if self.snapshot is not None and self.snapshot.ok else None
+            if remote is None or not remote.segments_up:
+                return "–"
+            target = f" {remote.target_rps:g}/s" if remote.target_rps is not None and remote.complete else ""
+            return f"⇄ remote {remote.segments_up}/{remote.segments}{target}"  # load-generated elsewhere
         if not ls.running:
             return "■ stopped"
         return f"▶ {ls.model} {ls.target_rate:g}/s" if ls.model == "open" else f"▶ closed {ls.concurrency} workers"

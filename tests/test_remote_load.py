@@ -170,6 +170,8 @@ async def test_remote_load_from_prometheus(api_url, tmp_path):
             text = line()
             assert "target 40 req/s" in text and "client p95" in text and "vs server p95" in text, text
             assert "errors 0.0 %" in text and "segments up" not in text, text
+            status = str(app.query_one("#status-line").render())
+            assert "load ⇄ remote 2/2 40/s" in status, status  # the status line says whose load it is
             await wait_until_async(
                 lambda: any(p.load_target == RATE for p in app.timeline.points),
                 10,
