@@ -2,55 +2,51 @@
 
 from __future__ import annotations
 
-import threading
+import multiprocessing
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
-import httpx
 from conftest import running_api
 from prometheus_server import query, running_prometheus, scrape_config
+from traffic_sender import send
 from waiting import wait_until
 
 import streamflow_data as sd
 
 
 class SteadyTraffic:
-    """Posts to /predict at a fixed pace from a thread; one request in ten asks for an unknown user."""
+    """Posts to /predict at a fixed pace from a child process (``traffic_sender``); one request in ten asks for
+    an unknown user."""
 
     def __init__(self, urls: list[str], rate_per_url: float):
         self.urls = urls
         self.rate_per_url = rate_per_url  # the nominal pace; what a busy machine achieves is counted in ``sent``
         self.interval = 1.0 / (rate_per_url * len(urls))
         self.users = [r["user_id"] for r in sd.iter_rows(sd.LATEST_MONTH)][:500]
-        self.sent: dict[str, int] = {u: 0 for u in urls}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        context = multiprocessing.get_context("spawn")  # no fork of a process with threads
+        self._counts = context.Array("q", len(urls), lock=False)  # one writer: the child
+        self._stop = context.Event()
+        self._process = context.Process(
+            target=send, args=(urls, self.users, self.interval, self._counts, self._stop), daemon=True
+        )
 
-    def _run(self) -> None:
-        with httpx.Client(timeout=5) as client:
-            i = 0
-            next_at = time.perf_counter()
-            while not self._stop.is_set():
-                url = self.urls[i % len(self.urls)]
-                user = self.users[i % len(self.users)] if i % 10 else "0000-NOONE"
-                try:
-                    client.post(url + "/predict", json={"user_id": user})
-                    self.sent[url] += 1
-                except httpx.HTTPError:
-                    pass
-                i += 1
-                next_at += self.interval
-                time.sleep(max(0.0, next_at - time.perf_counter()))  # pacing the traffic: this is the load
+    @property
+    def sent(self) -> dict[str, int]:
+        """Requests answered so far, per URL."""
+        return dict(zip(self.urls, self._counts[:]))
 
     def start(self) -> SteadyTraffic:
-        self._thread.start()
+        self._process.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(timeout=5)
 
 
 @dataclass
