@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import machine, uvicorn_server  # noqa: E402
 from textual import events  # noqa: E402
 
+from api.metrics import LATENCY_BUCKETS  # noqa: E402
 from streamflow_tui.app import create_app  # noqa: E402
 from streamflow_tui.config import ConsoleConfig  # noqa: E402
 from streamflow_tui.core.recording import Recorder  # noqa: E402
@@ -79,27 +80,7 @@ def prefill_history(app) -> None:
     live = list(app.timeline.points)
     app.timeline.points.clear()
     now = time.time() - len(live)
-    bounds = (
-        0.0005,
-        0.001,
-        0.0025,
-        0.005,
-        0.0075,
-        0.01,
-        0.025,
-        0.05,
-        0.075,
-        0.1,
-        0.25,
-        0.5,
-        0.75,
-        1.0,
-        2.5,
-        5.0,
-        7.5,
-        10.0,
-        float("inf"),
-    )
+    bounds = (*LATENCY_BUCKETS, float("inf"))  # the bundled API's
     for i in range(app.config.history_points - len(live)):
         p50 = 0.002 + rng.random() * 0.001
         buckets = tuple(

@@ -16,11 +16,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from api.metrics import LATENCY_BUCKETS  # the API's own buckets: the two histograms read side by side
+
 from . import hdr_read
 from .stats import LoadStats
 
-# 0.5 ms to 10 s, as the API's own latency histogram (api/metrics.py), so the two read side by side.
-LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)  # fmt: skip
 NO_ANSWER_KINDS_EXCLUDED = ("http_4xx", "http_5xx")  # errors that are answers: counted by their HTTP code
 
 

@@ -26,6 +26,20 @@ def excluded_endpoints(given: list[str] | None) -> tuple[str, ...]:
     return tuple(g for g in given if g)
 
 
+def metric_names(args: argparse.Namespace):
+    """The metric-name flags over the STREAMFLOW_* environment; ValueError names a bad one."""
+    from .core.naming import MetricNames
+
+    return MetricNames.from_env(
+        requests=args.requests_metric,
+        latency=args.latency_metric,
+        endpoint_label=args.endpoint_label,
+        status_label=args.status_label,
+        code_label=args.code_label,
+        model_label=args.model_label,
+    )
+
+
 def connection_options(args: argparse.Namespace):
     """(Prometheus options, API options) from the flags; ValueError names a bad one."""
     from .core.connection import ConnectionOptions
@@ -412,17 +426,9 @@ def run_console(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     from contextlib import ExitStack
 
     from .core.embedded import EmbeddedApiError, embedded_api
-    from .core.naming import MetricNames
 
     try:
-        names = MetricNames.from_env(
-            requests=args.requests_metric,
-            latency=args.latency_metric,
-            endpoint_label=args.endpoint_label,
-            status_label=args.status_label,
-            code_label=args.code_label,
-            model_label=args.model_label,
-        )
+        names = metric_names(args)
     except ValueError as exc:
         parser.error(str(exc))
     if args.replay:

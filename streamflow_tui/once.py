@@ -9,6 +9,7 @@ from contextlib import ExitStack
 from dataclasses import replace
 from typing import TextIO
 
+from .cli import metric_names
 from .core.bars import histogram_rows
 from .core.embedded import EmbeddedApiError, embedded_api
 from .core.format import ms, num, pct
@@ -141,14 +142,7 @@ def exit_code(
 
 def run(args, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     try:
-        names = MetricNames.from_env(
-            requests=args.requests_metric,
-            latency=args.latency_metric,
-            endpoint_label=args.endpoint_label,
-            status_label=args.status_label,
-            code_label=args.code_label,
-            model_label=args.model_label,
-        )
+        names = metric_names(args)
     except ValueError as exc:
         print(f"streamflow-tui: {exc}", file=err)
         return EXIT_USAGE
