@@ -14,31 +14,18 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import hey, machine, uvicorn_server  # noqa: E402
+from common import hey, machine, uvicorn_server, worktree  # noqa: E402
 
 import streamflow_data as sd  # noqa: E402
 from streamflow_data.schema import FEATURES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@contextmanager
-def worktree(rev: str):
-    folder = Path(tempfile.mkdtemp(prefix="api-baseline-")) / "tree"
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(folder), rev], check=True,
-                   capture_output=True)  # fmt: skip
-    try:
-        yield folder
-    finally:
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(folder)], capture_output=True)
 
 
 @contextmanager

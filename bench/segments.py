@@ -1,13 +1,14 @@
 """Load segments and merge (#17): four segments against one process, and the cost of a merge.
 
-    python bench/segments.py [--rounds 3] [--seconds 20] [--rate 1000] [--merge-repeats 5]
+    python bench/segments.py [--rounds 3] [--seconds 20] [--rate 1000] [--merge-repeats 5] [--pin]
 
 1. The same API, rounds interleaved: one ``streamflow-load --rate R`` process, then four
    ``--segment i/4`` processes sharing a ``--start-at``, merged with ``streamflow-load merge``. For each:
    achieved total (answered requests over the run) and send rate against the target, the worst deviation of
    one second's sends and of one second's answers from R (every full second of the run, by absolute
    second), corrected p50/p95/p99; for the segments also whether the merged count equals the API's own
-   ``api_requests_total{endpoint="/predict"}`` delta.
+   ``api_requests_total{endpoint="/predict"}`` delta. ``--pin``: the API on CPU 0, every client on CPU 1,
+   so the clients compete with each other and not with the server (the latency comparison's question).
 2. Merge time of 16 synthetic one-hour segment files (1,000 req/s in total: real HDR histograms of
    ~225,000 lognormal latencies each, 3,600-second timelines): ``streamflow-load merge --json`` end to
    end (a fresh interpreter, as a user runs it), and ``merge.merge`` in process after loading the files.
@@ -32,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(ROOT))
-from common import machine, uvicorn_server  # noqa: E402
+from common import machine, pinned, uvicorn_server  # noqa: E402
 
 from loadgen import merge, segments  # noqa: E402
 from loadgen.config import LoadConfig  # noqa: E402
@@ -51,8 +52,11 @@ def predict_count(url: str) -> float:
     )
 
 
+CLIENT_CPUS: str | None = None  # --pin: "1"
+
+
 def load(url: str, *args: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "loadgen.cli", "--url", url, "--no-progress", "--json", *args]
+    cmd = [*pinned(CLIENT_CPUS), sys.executable, "-m", "loadgen.cli", "--url", url, "--no-progress", "--json", *args]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
 
 
@@ -167,11 +171,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000)
     parser.add_argument("--merge-repeats", type=int, default=5)
     parser.add_argument("--skip-load", action="store_true", help="only the merge timing")
+    parser.add_argument("--pin", action="store_true", help="API on CPU 0, the clients on CPU 1")
     args = parser.parse_args()
+    global CLIENT_CPUS
+    CLIENT_CPUS = "1" if args.pin else None
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {machine()}", flush=True)
     rows: dict[str, list[dict]] = {"single": [], "segments": []}
     if not args.skip_load:
-        with uvicorn_server({}) as url, tempfile.TemporaryDirectory() as d:
+        with uvicorn_server({}, "0" if args.pin else None) as url, tempfile.TemporaryDirectory() as d:
             tmp = Path(d)
             for i in range(args.rounds):
                 order = ("single", "segments") if i % 2 == 0 else ("segments", "single")

@@ -167,8 +167,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--processes must be at least 1")
     if args.processes > 1 and config.segment_count > 1:
         parser.error("--processes runs the segments of one run itself: give it or --segment, not both")
-    if args.processes > 1 and args.metrics_port is not None:
-        parser.error("--metrics-port serves one process's metrics: with several, run them as --segment i/N each")
+    if args.metrics_port is not None and not 1 <= args.metrics_port <= 65536 - args.processes:
+        parser.error(
+            f"--metrics-port must leave room for {args.processes} port(s) up to 65535, got {args.metrics_port}"
+            if args.processes > 1
+            else f"--metrics-port must be a port number 1-65535, got {args.metrics_port}"
+        )
 
     from . import segments
 
@@ -211,18 +215,27 @@ def _run(
 ) -> int:
     from . import report, segments
     from .engine import LoadRunner
-    from .processes import run_processes
+    from .processes import LocalSegments, MetricsPlan, ProcessesError
 
     output = args.output
     failure: Exception | None = None
-    server = None
+    server: object | None = None  # this process's metrics server (--metrics-port)
+    local: LocalSegments | None = None  # --processes
     if args.processes > 1:
 
         def on_progress(sent, ok, errors, rps):  # noqa: E306
             if progress:
                 progress(f"sent {sent:,}  ok {ok:,}  err {errors:,}  {rps:,.0f} req/s  ({args.processes} processes)")
 
-        stats = run_processes(config, args.processes, on_progress, should_stop=lambda: bool(stopped_by))
+        plan = None
+        if args.metrics_port is not None:
+            plan = MetricsPlan(args.metrics_port, args.metrics_host, run_id, socket.gethostname())
+        local = LocalSegments(config, args.processes, plan)
+        try:
+            stats = local.collect(on_progress, should_stop=lambda: bool(stopped_by))
+        except ProcessesError as exc:
+            local.close()
+            return _usage_error(str(exc))
         config = replace(config, start_at=float(round(stats.started + stats.wall_offset)))  # the start they shared
     else:
         runner = LoadRunner(config)
@@ -230,15 +243,18 @@ def _run(
         if args.metrics_port is not None:
             from . import metrics
 
-            server = metrics.serve(
-                stats,
-                port=args.metrics_port,
-                host=args.metrics_host,
-                segment=f"{config.segment_index}/{config.segment_count}",
-                run_id=run_id,
-                hostname=socket.gethostname(),
-                rate=config.segment_rate,
-            )
+            try:
+                server = metrics.serve(
+                    stats,
+                    port=args.metrics_port,
+                    host=args.metrics_host,
+                    segment=f"{config.segment_index}/{config.segment_count}",
+                    run_id=run_id,
+                    hostname=socket.gethostname(),
+                    rate=config.segment_rate,
+                )
+            except OSError as exc:
+                return _usage_error(f"--metrics-port {args.metrics_port}: {exc}")
         runner.start()
         checkpoint = time.monotonic() + CHECKPOINT_S
         while not runner.finished(0.25):
@@ -284,14 +300,23 @@ def _run(
     else:
         sys.stdout.write(report.render(result))
     sys.stdout.flush()
-    if server is not None:
+    if server is not None or (local is not None and args.metrics_port is not None):
         # A last scrape sees the final counts (Prometheus scrapes every 15 s or so); a signal ends the wait,
         # and a run that a signal stopped does not linger.
         if not stopped_by:
             signalled.wait(args.metrics_linger)
+    if server is not None:
         server.shutdown()  # type: ignore[attr-defined]
+    if local is not None:
+        local.close()  # the children's metrics servers end with them
     # 1 when nothing succeeded (unreachable target, every request failing): useful in CI.
     return 1 if result["totals"]["sent"] and not result["totals"]["ok"] else 0
+
+
+def _usage_error(message: str) -> int:
+    """What argparse's ``error`` prints, from after the parser is done: the run did not start."""
+    sys.stderr.write(f"streamflow-load: error: {message}\n")
+    return 2
 
 
 if __name__ == "__main__":

@@ -7,6 +7,11 @@ free of coordinated omission) and from the actual send (uncorrected). When
 slow target shows up as late sends and higher corrected latency, and whatever
 was scheduled but never sent by the end is counted as ``not_sent``.
 
+The open model runs on loop timers and connection callbacks (``_OpenSender``), with no task per
+request: each wake sends every request due within the timer's granularity, up to ``EARLY_S`` before its
+intended time (a request sent early is measured from its actual send, so its latency is not flattered),
+then sleeps until the next is due.
+
 Closed model: ``concurrency`` workers send back to back.
 
 Segments (``segment_index`` of ``segment_count``): the open model sends every
@@ -29,6 +34,9 @@ from .stats import LoadSnapshot, LoadStats
 from .transport import Client, ConnectError, Pending, ResponseError, request_bytes
 
 STOP_GRACE_S = 0.5  # after a stop, in-flight requests get this long before they are cancelled
+# uvloop's timers tick in whole milliseconds, and a delay under half of one runs at once: waiting for a
+# request due in 0.4 ms would spin the loop. So a wake sends what is due within this, and sleeps at least it.
+EARLY_S = 0.001
 CONTENT_TYPE = "application/json"
 
 
@@ -42,6 +50,14 @@ def classify(exc: BaseException) -> str:
     if isinstance(exc, ResponseError):
         return "bad_response"
     return "other"
+
+
+def outcome(status: int | None, exc: BaseException | None) -> str | None:
+    """The error kind of a finished request, None for a success."""
+    if exc is not None:
+        return classify(exc)
+    assert status is not None, "a request that raised nothing has a status"
+    return "http_5xx" if status >= 500 else "http_4xx" if status >= 400 else None
 
 
 class Schedule:
@@ -125,7 +141,7 @@ class _Engine:
         self.loop = loop  # the loop that runs run(): every callback is scheduled on it
         self.stop_event = asyncio.Event()
         self.started = 0  # requests started, for the --requests bound
-        self.tasks: set[asyncio.Task] = set()  # open model: one per request in flight
+        self.sender: _OpenSender | None = None  # open model
         self.workers: list[_ClosedWorker] = []  # closed model
         self.active_workers = 0
 
@@ -149,28 +165,10 @@ class _Engine:
         # on the turnaround path makes a closed-model client miss the server's next event-loop round.
         # call_soon keeps them in order, so a snapshot never sees a request done before it was sent.
         done_at = time.perf_counter()
-        error: str | None
-        if exc is not None:
-            error = classify(exc)
-        else:
-            assert status is not None, "a request that raised nothing has a status"
-            error = "http_5xx" if status >= 500 else "http_4xx" if status >= 400 else None
+        error = outcome(status, exc)
         self.loop.call_soon(self.stats.on_done, intended, sent_at, done_at, status, error)
         if self.feedback is not None and status is not None and status < 300:
             self.loop.call_soon(self.feedback.answered, index, done_at)
-
-    async def _one(self, client: Client, intended: float) -> None:
-        """One open-model request."""
-        data, sent_at, index = self._next_request(intended)
-        status = exc = None
-        try:
-            status = await client.request(data)
-        except asyncio.CancelledError:
-            self.loop.call_soon(self.stats.on_cancel)
-            raise
-        except Exception as error:  # every failure of a request is data, not a crash
-            exc = error
-        self._record(intended, sent_at, status, exc, index)
 
     def _deadline(self, t0: float) -> float:
         return t0 + self.config.duration if self.config.duration is not None else math.inf
@@ -183,34 +181,12 @@ class _Engine:
         return now + (self.config.start_at - time.time())
 
     async def _open(self, client: Client, t0: float) -> None:
-        slots = asyncio.Semaphore(self.config.max_in_flight)
-        deadline = self._deadline(t0)
         assert self.rate is not None, "open model: LoadConfig requires a rate, set_rate keeps one"
         schedule = self.schedule = Schedule(
             self.rate, t0, self.config.ramp_up, self.config.segment_index, self.config.segment_count
         )
-
-        def release(task: asyncio.Task) -> None:
-            self.tasks.discard(task)
-            slots.release()
-
-        while not self.stop_event.is_set():
-            intended = schedule.time()
-            if intended >= deadline or not self._claim():
-                break
-            delay = intended - time.perf_counter()
-            if delay > 0 and await self._stopped_within(delay):
-                self.started -= 1
-                break
-            if not await self._slot(slots, deadline):
-                self.started -= 1
-                if not self.stop_event.is_set():
-                    self.stats.on_not_sent(self._remaining(schedule, deadline))
-                break
-            task = asyncio.ensure_future(self._one(client, intended))
-            self.tasks.add(task)
-            task.add_done_callback(release)
-            schedule.advance()
+        self.sender = _OpenSender(self, client, schedule, self._deadline(t0))
+        await self.sender.finished
 
     def _remaining(self, schedule: Schedule, deadline: float) -> int:
         """How many scheduled requests, from the next one on, fell before the end of the run."""
@@ -220,21 +196,6 @@ class _Engine:
             n += 1
             schedule.advance()
         return n
-
-    async def _slot(self, slots: asyncio.Semaphore, deadline: float) -> bool:
-        """Wait for an in-flight slot; False if the run ends first. A wait makes the request late."""
-        if not slots.locked():
-            await slots.acquire()
-            return True
-        acquire = asyncio.ensure_future(slots.acquire())
-        stop = asyncio.ensure_future(self.stop_event.wait())
-        remaining = max(0.0, deadline - time.perf_counter()) if deadline != math.inf else None
-        done, _ = await asyncio.wait({acquire, stop}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
-        stop.cancel()
-        if acquire in done:
-            return True
-        acquire.cancel()
-        return False
 
     async def _stopped_within(self, seconds: float) -> bool:
         try:
@@ -278,6 +239,13 @@ class _Engine:
         self.stats.target_rate = rate
         if self.schedule is not None:
             self.schedule.set_rate(rate)
+        if self.sender is not None:
+            self.sender.wake()  # it may be asleep until a time the old rate set
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self.sender is not None:
+            self.sender.wake()
 
     async def run(self) -> None:
         t0 = self._start_time()
@@ -305,7 +273,10 @@ class _Engine:
         stop = asyncio.ensure_future(self.stop_event.wait())
 
         def pending() -> set[asyncio.Future]:
-            return {t for t in self.tasks if not t.done()} | {w.finished for w in self.workers if not w.finished.done()}
+            waits = {w.finished for w in self.workers if not w.finished.done()}
+            if self.sender is not None and self.sender.in_flight:
+                waits.add(self.sender.quiet())
+            return waits
 
         waiting = pending()
         while waiting and not self.stop_event.is_set() and time.perf_counter() < limit:
@@ -318,10 +289,138 @@ class _Engine:
             await asyncio.wait(waiting, timeout=STOP_GRACE_S)
         for worker in self.workers:
             worker.cancel()
-        tasks = [t for t in self.tasks if not t.done()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if self.sender is not None:
+            self.sender.cancel_in_flight()
+
+
+class _OpenRequest:
+    """One open-model request in flight: what its record needs when the answer (or the error) comes."""
+
+    __slots__ = ("sender", "intended", "sent_at", "index", "pending")
+
+    def __init__(self, sender: _OpenSender, intended: float, sent_at: float, index: int):
+        self.sender = sender
+        self.intended = intended
+        self.sent_at = sent_at
+        self.index = index
+        self.pending: Pending | None = None
+
+    def done(self, status: int | None, error: BaseException | None) -> None:
+        self.sender.answered(self, status, error)
+
+
+class _OpenSender:
+    """The open model's schedule, driven by one loop timer and the connections' callbacks.
+
+    It replaced a task per request plus a ``wait_for`` that slept until the request was due, which at
+    2,000 req/s cost 135 µs of client CPU per request against 98 µs now (hey: 141 µs in the same run;
+    docs/BENCHMARKS.md, "Client CPU per request"). Part of that was spinning: uvloop runs a sleep under
+    0.5 ms at once. Here a wake sends what is due and re-arms; an answer is recorded where it is read. At ``max_in_flight`` outstanding the schedule waits for an answer (the sends go out late, which is
+    what the corrected latency and the late count report) or for the end of the run.
+    """
+
+    def __init__(self, engine: _Engine, client: Client, schedule: Schedule, deadline: float):
+        self.engine = engine
+        self.client = client
+        self.schedule = schedule
+        self.deadline = deadline
+        self.limit = engine.config.max_in_flight
+        self.in_flight: set[_OpenRequest] = set()
+        self.finished: asyncio.Future = engine.loop.create_future()
+        self.blocked = False  # at max_in_flight: the next answer resumes the schedule
+        self.timer: asyncio.TimerHandle | asyncio.Handle | None = None
+        self._quiet: asyncio.Future | None = None
+        self.tick()
+
+    def tick(self) -> None:
+        """Send every request due by now (+ EARLY_S), then sleep until the next one is."""
+        self.timer = None
+        if self.finished.done():
+            return
+        e, schedule = self.engine, self.schedule
+        if e.stop_event.is_set():
+            self._finish()
+            return
+        while True:
+            intended = schedule.time()
+            if intended >= self.deadline:
+                self._finish()
+                return
+            now = time.perf_counter()
+            if intended > now + EARLY_S:
+                self._sleep(intended - EARLY_S - now)
+                return
+            if len(self.in_flight) >= self.limit:
+                self.blocked = True
+                if self.deadline != math.inf:
+                    self._sleep(self.deadline - now, self._run_out)
+                return
+            if not e._claim():
+                self._finish()
+                return
+            self._send(intended, now)
+            schedule.advance()
+
+    def _send(self, intended: float, sent_at: float) -> None:
+        e = self.engine
+        index = e.started % len(e.requests)
+        request = _OpenRequest(self, intended, sent_at, index)
+        self.in_flight.add(request)
+        request.pending = self.client.submit(e.requests[index], request.done)
+        e.stats.on_send(sent_at, intended)  # after the write; an answer is never read within this step
+
+    def answered(self, request: _OpenRequest, status: int | None, exc: BaseException | None) -> None:
+        self.in_flight.discard(request)
+        e = self.engine
+        done_at = time.perf_counter()
+        error = outcome(status, exc)
+        e.stats.on_done(request.intended, request.sent_at, done_at, status, error)
+        if e.feedback is not None and status is not None and status < 300:
+            e.loop.call_soon(e.feedback.answered, request.index, done_at)
+        if self.blocked:
+            self.blocked = False
+            self.wake()
+        if self._quiet is not None and not self.in_flight and not self._quiet.done():
+            self._quiet.set_result(None)
+
+    def _sleep(self, seconds: float, then=None) -> None:
+        self.timer = self.engine.loop.call_later(max(seconds, EARLY_S), then or self.tick)
+
+    def _run_out(self) -> None:
+        """The run ended while waiting for an in-flight slot: the rest of the schedule was never sent."""
+        self.timer = None
+        if self.blocked and not self.finished.done():
+            self.blocked = False
+            self.engine.stats.on_not_sent(self.engine._remaining(self.schedule, self.deadline))
+            self._finish()
+
+    def wake(self) -> None:
+        """Look at the schedule now (a stop, a new rate or a freed slot)."""
+        if self.timer is not None:
+            self.timer.cancel()
+        self.tick()
+
+    def _finish(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if not self.finished.done():
+            self.finished.set_result(None)
+
+    def quiet(self) -> asyncio.Future:
+        """Resolves once nothing is in flight."""
+        if self._quiet is None:
+            self._quiet = self.engine.loop.create_future()
+        if not self.in_flight and not self._quiet.done():
+            self._quiet.set_result(None)
+        return self._quiet
+
+    def cancel_in_flight(self) -> None:
+        for request in list(self.in_flight):
+            if request.pending is not None:
+                request.pending.abort()
+            self.engine.stats.on_cancel()
+        self.in_flight.clear()
 
 
 class _ClosedWorker:
@@ -378,9 +477,10 @@ class _ClosedWorker:
 class LoadRunner:
     """Runs one load in a background thread; every method is safe to call from any thread."""
 
-    def __init__(self, config: LoadConfig):
+    def __init__(self, config: LoadConfig, stats: LoadStats | None = None):
+        """``stats``: where to count (already served on a metrics port, say); a new one by default."""
         self.config = config
-        self.stats = LoadStats(model=config.model, target_rate=config.rate, concurrency=config.concurrency)
+        self.stats = stats if stats is not None else stats_for(config)
         self._engine: _Engine | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._main, name="streamflow-load", daemon=True)
@@ -446,7 +546,7 @@ class LoadRunner:
 
     def stop(self, timeout: float = 5.0) -> LoadSnapshot:
         if self._engine is not None:
-            self._call(self._engine.stop_event.set)
+            self._call(self._engine.stop)
         self._thread.join(timeout)
         return self._result()
 
@@ -460,9 +560,14 @@ class LoadRunner:
         return self.stats.snapshot()
 
 
+def stats_for(config: LoadConfig) -> LoadStats:
+    """Empty statistics for a run of ``config``."""
+    return LoadStats(model=config.model, target_rate=config.rate, concurrency=config.concurrency)
+
+
 def run_load(config: LoadConfig) -> LoadStats:
-    """Run to completion in this thread (what one ``--processes`` child does)."""
-    stats = LoadStats(model=config.model, target_rate=config.rate, concurrency=config.concurrency)
+    """Run to completion in this thread (a library call; the CLI and the console use ``LoadRunner``)."""
+    stats = stats_for(config)
     loop = new_event_loop()
     try:
         loop.run_until_complete(_Engine(config, stats, loop).run())

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections import deque
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -106,14 +107,14 @@ class _Connection(asyncio.Protocol):
 
 
 class Pending:
-    """One request from submit to its callback: a timer, and the connection once it has one."""
+    """One request from submit to its callback: its deadline, and the connection once it has one."""
 
-    __slots__ = ("client", "on_done", "timer", "conn", "connecting", "done")
+    __slots__ = ("client", "on_done", "deadline", "conn", "connecting", "done")
 
     def __init__(self, client: Client, on_done: Callback):
         self.client = client
-        self.on_done = on_done
-        self.timer = client.loop.call_later(client.timeout, self._time_out)
+        self.on_done: Callback | None = on_done
+        self.deadline = time.perf_counter() + client.timeout  # Client._sweep enforces it
         self.conn: _Connection | None = None
         self.connecting: asyncio.Task | None = None
         self.done = False
@@ -126,16 +127,18 @@ class Pending:
         if self.done:
             return
         self.done = True
-        self.timer.cancel()
-        conn = self.conn
+        self.client.unfinished -= 1
+        conn, on_done = self.conn, self.on_done
+        self.conn = self.on_done = None  # it may wait in the client's deadline queue a while: hold nothing
         if conn is not None:
             if error is None and conn.reusable and not conn.closed:
                 self.client.idle.append(conn)  # before the callback, which may reuse it at once
             else:
                 self.client.discard(conn)
-        self.on_done(status, error)
+        assert on_done is not None, "set until the request is done"
+        on_done(status, error)
 
-    def _time_out(self) -> None:
+    def time_out(self) -> None:
         if self.connecting is not None:
             self.connecting.cancel()
         if self.conn is not None:
@@ -144,12 +147,16 @@ class Pending:
 
     def abort(self) -> None:
         """Give up without calling back (the caller stopped); the socket is closed."""
+        if self.done:
+            return
         self.done = True
-        self.timer.cancel()
+        self.client.unfinished -= 1
+        self.on_done = None
         if self.connecting is not None:
             self.connecting.cancel()
         if self.conn is not None:
             self.client.discard(self.conn)
+            self.conn = None
 
 
 class Client:
@@ -158,6 +165,11 @@ class Client:
     ``submit`` calls back from the connection's own ``data_received``, so a
     caller can write its next request in the same event-loop step that read
     the answer: a closed-model worker turns around without a task switch.
+
+    Timeouts: every request has the same timeout, so deadlines come in the
+    order requests are submitted. One timer, armed for the oldest unfinished
+    request's deadline, replaces a timer per request (creating and cancelling
+    one cost ~2 % of the client's CPU per request at 2,000 req/s, measured A/B).
     """
 
     def __init__(self, url: str, timeout: float, loop: asyncio.AbstractEventLoop):
@@ -171,10 +183,15 @@ class Client:
         self.loop = loop
         self.idle: deque[_Connection] = deque()
         self.open: set[_Connection] = set()
+        self.unfinished = 0  # requests submitted and not yet done
+        self.deadlines: deque[Pending] = deque()  # submit order, which is deadline order
+        self._sweeper: asyncio.TimerHandle | None = None
 
     def submit(self, data: bytes, on_done: Callback) -> Pending:
         """Send one prepared request; ``on_done(status, None)`` or ``on_done(None, error)`` follows, once."""
         pending = Pending(self, on_done)
+        self.unfinished += 1
+        self._watch(pending)
         while self.idle:
             conn = self.idle.pop()
             if not conn.closed:
@@ -212,6 +229,29 @@ class Client:
             pending.abort()
             raise
 
+    def _watch(self, pending: Pending) -> None:
+        queue = self.deadlines
+        queue.append(pending)
+        if self._sweeper is None:
+            self._sweeper = self.loop.call_later(self.timeout, self._sweep)
+        elif len(queue) > 1024 and len(queue) > 4 * self.unfinished:
+            # Finished requests leave the queue from its front; one slow request there holds the rest
+            # in. Dropping the finished now and then keeps it within a few times the requests in flight.
+            self.deadlines = deque(p for p in queue if not p.done)
+
+    def _sweep(self) -> None:
+        """Time out what is past its deadline, then sleep until the next deadline."""
+        self._sweeper = None
+        now = time.perf_counter()
+        queue = self.deadlines
+        while queue and (queue[0].done or queue[0].deadline <= now):
+            pending = queue.popleft()
+            if not pending.done:
+                pending.time_out()  # its callback may submit again, and arm a new sweep
+        if queue and self._sweeper is None:
+            # At least a millisecond: uvloop runs shorter delays at once, and its timers tick in ms.
+            self._sweeper = self.loop.call_later(max(queue[0].deadline - now, 0.001), self._sweep)
+
     def discard(self, conn: _Connection) -> None:
         conn.close()
         self.open.discard(conn)
@@ -220,3 +260,7 @@ class Client:
         for conn in list(self.open):
             self.discard(conn)
         self.idle.clear()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        self.deadlines.clear()

@@ -432,6 +432,32 @@ def test_a_segment_stopped_mid_run_leaves_a_partial_result(api, tmp_path):
     assert t["sent"] == t["ok"] + t["errors"] + t["cancelled"] and t["ok"] > 0
 
 
+def test_a_killed_segment_leaves_its_last_checkpoint_marked_partial(api, tmp_path, capsys):
+    out = tmp_path / "seg0.json"
+    proc = subprocess.Popen(
+        load_cmd(api, "--rate", "40", "--duration", "60", "--segment", "0/2", "--output", str(out)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(
+            lambda: out.exists() and json.loads(out.read_text())["totals"]["ok"] > 0, 30, "answers in a checkpoint"
+        )
+        proc.kill()  # no handler runs: what is on disk is all that is left
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    doc = json.loads(out.read_text())
+    assert doc["partial"] is True and "ended before its final write" in doc["partial_reason"]
+    assert HdrHistogram.decode(doc["raw"]["histograms"]["corrected"]).get_total_count() > 0
+    code, text, _ = run_merge(capsys, "--allow-missing", "--json", str(out))
+    report = json.loads(text)
+    assert code == 0 and report["partial"] is True and report["segments"]["partial"] == ["0/2"]
+    assert any("is partial" in w and "checkpoint" in w for w in report["warnings"])
+    assert report["totals"]["ok"] == doc["totals"]["ok"]
+
+
 def test_metrics_port_serves_the_segments_client_metrics(api, tmp_path):
     port = free_port()
     out = tmp_path / "seg.json"
@@ -488,6 +514,85 @@ def test_metrics_port_serves_the_segments_client_metrics(api, tmp_path):
             proc.kill()
 
 
+def test_processes_serve_one_metrics_port_each(api):
+    """``--processes 2 --metrics-port P``: process i serves segment i/2 on P + i, and the two ports' final
+    counts add up to the merged report."""
+    port = free_port()
+    while not port_is_free(port + 1):
+        port = free_port()
+    args = ["--rate", "60", "--duration", "3", "--processes", "2", "--json"]
+    proc = subprocess.Popen(
+        load_cmd(api, *args, "--metrics-port", str(port), "--metrics-linger", "60"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def scrape(p: int) -> dict | None:
+        try:
+            return samples(httpx.get(f"http://127.0.0.1:{p}/metrics", timeout=2).text)
+        except httpx.HTTPError:
+            return None
+
+    try:
+        for k in (0, 1):
+            wait_until(
+                lambda k=k: (s := scrape(port + k)) and value(s, "streamflow_load_sent_total", segment=f"{k}/2") > 0,
+                30,
+                f"segment {k}/2 counting sends on port {port + k}",
+            )
+        assert proc.stdout is not None
+        report = json.loads(read_json_document(proc.stdout))  # printed after the run, while the ports linger
+        finals = [scrape(port + k) for k in (0, 1)]
+        assert all(finals), "both ports still serve during the linger"
+        sent = [value(f, "streamflow_load_sent_total", segment=f"{k}/2") for k, f in enumerate(finals)]
+        assert sum(sent) == report["totals"]["sent"] == 180 and min(sent) == 90
+        answered = sum(total(f, "streamflow_load_requests_total", segment=f"{k}/2") for k, f in enumerate(finals) if f)
+        assert answered == report["totals"]["ok"] + report["totals"]["errors"]
+        proc.send_signal(signal.SIGTERM)  # ends the linger, and the children's servers with it
+        assert proc.wait(timeout=20) == 0
+        wait_until(lambda: scrape(port) is None and scrape(port + 1) is None, 15, "both ports closed")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def read_json_document(stream) -> str:
+    """One indented JSON document from a stream that stays open: its lines up to the closing brace."""
+    lines = []
+    for line in stream:
+        lines.append(line)
+        if line.rstrip("\n") == "}":
+            break
+    return "".join(lines)
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_a_taken_metrics_port_is_a_clear_error(api):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for extra in ([], ["--processes", "2"]):
+            result = subprocess.run(
+                load_cmd(api, "--rate", "10", "--duration", "2", "--metrics-port", str(port), *extra),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert result.returncode == 2, (extra, result.stderr)
+            assert f"--metrics-port {port}" in result.stderr and "in use" in result.stderr, result.stderr
+            assert "Traceback" not in result.stderr
+
+
 def info_run_id(parsed: dict) -> str:
     """The run id the info series carries (whatever it is)."""
     for (name, labels), _ in parsed.items():
@@ -505,6 +610,7 @@ def test_cli_segment_usage_errors():
         (["--rate", "10", "--segment", "5/4"], "below N"),
         (["--rate", "10", "--segment-count", "4"], "JOB_COMPLETION_INDEX"),
         (["--rate", "10", "--segment", "0/4", "--processes", "2"], "not both"),
+        (["--rate", "10", "--processes", "4", "--metrics-port", "65534"], "room for 4 port(s)"),
         (["--rate", "10", "--start-at", "1000"], "already passed"),
         (["--concurrency", "2", "--segment", "0/4"], "at least as many workers"),
     ):
