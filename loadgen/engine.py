@@ -251,7 +251,7 @@ class _Engine:
         t0 = self._start_time()
         self.stats.mark_start(t0, epoch=self.config.start_at)
         # Connections are bounded by the requests in flight: max_in_flight (open) or the workers (closed).
-        client = Client(self.config.url, self.config.timeout, self.loop)
+        client = Client(self.config.url, self.config.timeout, self.loop, on_retry=self.stats.on_retry)
         try:
             if self.config.rate is not None:
                 await self._open(client, t0)

@@ -54,6 +54,11 @@ class LoadCollector(Collector):
             ),
             ("streamflow_load_not_sent", "not_sent", "Open model: scheduled requests never sent before the end."),
             ("streamflow_load_cancelled", "cancelled", "Requests in flight cancelled at a stop."),
+            (
+                "streamflow_load_retried",
+                "retried",
+                "Requests sent a second time: the target closed the idle keep-alive connection they went out on.",
+            ),
         ):
             family = CounterMetricFamily(name, text, labels=["segment"])
             family.add_metric(seg, v[key])

@@ -41,6 +41,7 @@ def build(config: LoadConfig, stats: LoadStats) -> dict[str, Any]:
             "not_sent": s.not_sent,
             "late": s.late,
             "no_answer": s.no_answer,
+            "retried": s.retried,
         },
         "throughput_rps": s.achieved_rps,
         "send_rate": s.send_rate,
@@ -156,6 +157,12 @@ def render(r: dict[str, Any]) -> str:
             f"Feedback:     {f['sent']:,} labels sent {f['delay_s']:g} s after their answer ({f['fraction']:.0%} of answers);"
             f" {f['unknown']:,} unknown to the API, {f['failed']:,} not delivered"
             + (f" ({f['error']})" if f["error"] else ""),
+        ]
+    if t.get("retried"):
+        lines += [
+            "",
+            f"Retried:     {t['retried']:,} requests went out a second time, on a new connection: the target had"
+            " closed the idle keep-alive connection the first try was sent on (its keep-alive timeout).",
         ]
     for warning in r.get("warnings", []):
         lines += ["", f"! {warning}"]

@@ -19,7 +19,7 @@ from . import hdr_read
 MAX_LATENCY_US = 300_000_000  # 5 minutes; longer latencies are recorded at this value
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 TIMELINE_SECONDS = 3_600  # per-second buckets kept (the newest)
-COUNTERS = ("sent", "ok", "errors", "cancelled", "not_sent", "late", "no_answer")
+COUNTERS = ("sent", "ok", "errors", "cancelled", "not_sent", "late", "no_answer", "retried")
 LATE_AFTER_S = 0.010  # an open-model request sent this late missed its intended time
 
 
@@ -55,6 +55,9 @@ class LoadSnapshot:
     uncorrected: dict[str, float | None]  # the same from the actual send time
     status_codes: dict[str, int]
     error_kinds: dict[str, int]
+    # Sent a second time, on a new connection: the target had closed the idle keep-alive connection the
+    # first try went out on (transport.Pending.retry). Counted once in ``sent``; latency includes both tries.
+    retried: int = 0
 
     @property
     def fell_behind(self) -> bool:
@@ -76,6 +79,7 @@ class LoadStats:
     no_answer: int = 0
     not_sent: int = 0
     late: int = 0
+    retried: int = 0
     max_send_lag_s: float = 0.0
     status_codes: Counter = field(default_factory=Counter)
     error_kinds: Counter = field(default_factory=Counter)
@@ -150,6 +154,10 @@ class LoadStats:
         with self._lock:
             self.cancelled += 1
 
+    def on_retry(self) -> None:
+        with self._lock:
+            self.retried += 1
+
     def on_not_sent(self, n: int) -> None:
         with self._lock:
             self.not_sent += n
@@ -194,6 +202,7 @@ class LoadStats:
                 send_rate=self._send_rate(),
                 status_codes=dict(self.status_codes),
                 error_kinds=dict(self.error_kinds),
+                retried=self.retried,
             )
         return make(
             corrected=self._percentiles(self.corrected, corrected),
@@ -289,7 +298,7 @@ class LoadStats:
 
         stats = cls(model=model)
         for k in COUNTERS:
-            setattr(stats, k, int(data["counters"][k]))
+            setattr(stats, k, int(data["counters"].get(k, 0)))  # files from before "retried" lack it
         stats.max_send_lag_s = data["max_send_lag_s"]
         stats.status_codes.update(data["status_codes"])
         stats.error_kinds.update(data["error_kinds"])

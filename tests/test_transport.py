@@ -118,3 +118,70 @@ async def test_https_verifies_the_certificate(tmp_path, monkeypatch):
         trusting = Client(f"https://127.0.0.1:{port}/", timeout=2, loop=asyncio.get_running_loop())
         assert await trusting.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") == 204
         trusting.close()
+
+
+async def scripted_server(*answers: bytes, cut: bool = False):
+    """Each connection answers its i-th request with ``answers[i]``; the request after the last is read and
+    the connection closed without a byte (what a server does when its keep-alive timeout fires just as a
+    request arrives on an idle connection). ``cut``: the last answer is cut short, the connection closed
+    right after it."""
+    seen = {"connections": 0, "requests": 0}
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen["connections"] += 1
+        try:
+            for answer in answers:
+                await reader.readuntil(b"\r\n\r\n")
+                seen["requests"] += 1
+                writer.write(answer)
+                await writer.drain()
+            if not cut:
+                await reader.readuntil(b"\r\n\r\n")
+                seen["requests"] += 1
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1], seen
+
+
+NO_CONTENT = b"HTTP/1.1 204 No Content\r\n\r\n"
+
+
+async def test_a_reused_connection_closed_unanswered_is_retried_once_on_a_new_one():
+    server, port, seen = await scripted_server(NO_CONTENT)
+    async with server:
+        retried: list[int] = []
+        client = Client(
+            f"http://127.0.0.1:{port}/", timeout=2, loop=asyncio.get_running_loop(), on_retry=lambda: retried.append(1)
+        )
+        data = request_bytes(f"http://127.0.0.1:{port}/", "GET", b"", None)
+        statuses = [await client.request(data) for _ in range(4)]
+        client.close()
+    # Each request after the first goes out on the idle connection, is dropped, and succeeds on a new one.
+    assert statuses == [204] * 4
+    assert client.retries == len(retried) == 3 and seen["connections"] == 4 and seen["requests"] == 7
+
+
+async def test_no_retry_on_a_new_connection_or_once_the_answer_has_begun():
+    data = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    # A fresh connection closed unanswered is the server's doing: a reset, not retried.
+    server, port, seen = await scripted_server()
+    async with server:
+        client = Client(f"http://127.0.0.1:{port}/", timeout=2, loop=asyncio.get_running_loop())
+        with pytest.raises(ConnectionResetError):
+            await client.request(data)
+        client.close()
+    assert client.retries == 0 and seen["connections"] == 1
+    # A reused connection whose answer begins and is cut short: the request was read, so it is not sent again.
+    server, port, seen = await scripted_server(
+        NO_CONTENT, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", cut=True
+    )
+    async with server:
+        client = Client(f"http://127.0.0.1:{port}/", timeout=2, loop=asyncio.get_running_loop())
+        assert await client.request(data) == 204
+        with pytest.raises(ConnectionResetError):
+            await client.request(data)
+        client.close()
+    assert client.retries == 0 and seen["connections"] == 1 and seen["requests"] == 2
