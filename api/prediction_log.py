@@ -106,11 +106,14 @@ class PredictionLog:
         self.flush()
 
     def flush(self) -> None:
-        with self._lock:
-            batch, self._pending = self._pending, []
-        if not batch:
-            return
+        """Write the queued rows. On return every row queued before the call is committed: the batch is
+        taken under the write lock, so a flush that finds the queue empty still waits for the writer
+        thread's batch in flight (without that, ``recent_json`` could read the file before it lands)."""
         with self._write_lock:
+            with self._lock:
+                batch, self._pending = self._pending, []
+            if not batch:
+                return
             db = self._connect()
             try:
                 db.execute("BEGIN IMMEDIATE")
