@@ -300,11 +300,10 @@ def _run(
     else:
         sys.stdout.write(report.render(result))
     sys.stdout.flush()
-    if server is not None or (local is not None and args.metrics_port is not None):
+    if args.metrics_port is not None and not stopped_by:
         # A last scrape sees the final counts (Prometheus scrapes every 15 s or so); a signal ends the wait,
         # and a run that a signal stopped does not linger.
-        if not stopped_by:
-            signalled.wait(args.metrics_linger)
+        signalled.wait(args.metrics_linger)
     if server is not None:
         server.shutdown()  # type: ignore[attr-defined]
     if local is not None:

@@ -151,22 +151,30 @@ class _Engine:
         self.started += 1
         return True
 
-    def _next_request(self, intended: float | None) -> tuple[bytes, float, int]:
-        """The next prepared request, its send time (counted as sent once this step ends) and its row."""
-        sent_at = time.perf_counter()
-        self.loop.call_soon(self.stats.on_send, sent_at, intended)
-        index = self.started % len(self.requests)
-        return self.requests[index], sent_at, index
+    def _row(self) -> int:
+        """The payload row of the request just claimed."""
+        return self.started % len(self.requests)
 
     def _record(
-        self, intended: float | None, sent_at: float, status: int | None, exc: BaseException | None, index: int = 0
+        self,
+        intended: float | None,
+        sent_at: float,
+        status: int | None,
+        exc: BaseException | None,
+        index: int,
+        *,
+        defer: bool,
     ) -> None:
-        # Every record runs after the request (or the worker's next one) is on the wire: bookkeeping
-        # on the turnaround path makes a closed-model client miss the server's next event-loop round.
-        # call_soon keeps them in order, so a snapshot never sees a request done before it was sent.
+        """Count one finished request. ``defer`` (closed model): after this event-loop step, so the worker's
+        next request is on the wire first: bookkeeping on the turnaround path makes a closed-model client
+        miss the server's next event-loop round. call_soon keeps records in order, so a snapshot never sees
+        a request done before it was sent. The open model has nothing to send at that point: it counts now."""
         done_at = time.perf_counter()
         error = outcome(status, exc)
-        self.loop.call_soon(self.stats.on_done, intended, sent_at, done_at, status, error)
+        if defer:
+            self.loop.call_soon(self.stats.on_done, intended, sent_at, done_at, status, error)
+        else:
+            self.stats.on_done(intended, sent_at, done_at, status, error)
         if self.feedback is not None and status is not None and status < 300:
             self.loop.call_soon(self.feedback.answered, index, done_at)
 
@@ -363,7 +371,7 @@ class _OpenSender:
 
     def _send(self, intended: float, sent_at: float) -> None:
         e = self.engine
-        index = e.started % len(e.requests)
+        index = e._row()
         request = _OpenRequest(self, intended, sent_at, index)
         self.in_flight.add(request)
         request.pending = self.client.submit(e.requests[index], request.done)
@@ -371,12 +379,7 @@ class _OpenSender:
 
     def answered(self, request: _OpenRequest, status: int | None, exc: BaseException | None) -> None:
         self.in_flight.discard(request)
-        e = self.engine
-        done_at = time.perf_counter()
-        error = outcome(status, exc)
-        e.stats.on_done(request.intended, request.sent_at, done_at, status, error)
-        if e.feedback is not None and status is not None and status < 300:
-            e.loop.call_soon(e.feedback.answered, request.index, done_at)
+        self.engine._record(request.intended, request.sent_at, status, exc, request.index, defer=False)
         if self.blocked:
             self.blocked = False
             self.wake()
@@ -453,12 +456,13 @@ class _ClosedWorker:
         ):
             self._exit()
             return
-        data, self.sent_at, self.index = e._next_request(None)
-        self.pending = self.client.submit(data, self._done)
+        self.sent_at, self.index = time.perf_counter(), e._row()
+        e.loop.call_soon(e.stats.on_send, self.sent_at, None)  # counted as sent once this step ends
+        self.pending = self.client.submit(e.requests[self.index], self._done)
 
     def _done(self, status: int | None, error: BaseException | None) -> None:
         self.pending = None
-        self.engine._record(None, self.sent_at, status, error, self.index)
+        self.engine._record(None, self.sent_at, status, error, self.index, defer=True)
         self.next()
 
     def _exit(self) -> None:

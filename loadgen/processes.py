@@ -98,7 +98,7 @@ def _child(
     results.put(("ready", index, None))
     go.wait()
     if stop.is_set():  # stopped before the start
-        results.put(("done", index, LoadStats(model=config.model).export()))
+        results.put(("done", index, stats.export()))
         return
     runner = LoadRunner(replace(config, start_at=start_at.value), stats).start()
     while runner.running:
@@ -217,7 +217,7 @@ def merge_exports(exports: list[dict], config: LoadConfig, wall_offset: float | 
     aligned by absolute second. Times land on this process's perf_counter unless ``wall_offset`` says
     otherwise (0: epoch seconds)."""
     offset = time.time() - time.perf_counter() if wall_offset is None else wall_offset
-    merged = LoadStats(model=config.model, target_rate=config.rate, concurrency=config.concurrency)
+    merged = stats_for(config)
     merged.wall_offset = offset
     if not exports:
         merged.ended = merged.started
