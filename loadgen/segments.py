@@ -116,11 +116,15 @@ def document(
     reason: str | None = None,
 ) -> dict[str, Any]:
     """A segment's result file: the ``streamflow.load/1`` report, its segment and what merging needs."""
-    doc = report.build(config, stats)
     raw = stats.export()
     now = time.time()
     if raw["ended_at"] is None:  # a checkpoint while running: what was counted up to now
         raw["ended_at"] = now
+    # The report comes from the exported counts, not the live ones: a checkpoint written while requests
+    # still finish then says in its report exactly what its ``raw`` (which merge reads) says.
+    counted = LoadStats.from_export(raw, config.model, wall_offset=stats.wall_offset)
+    counted.target_rate, counted.concurrency, counted.feedback = stats.target_rate, stats.concurrency, stats.feedback
+    doc = report.build(config, counted)
     started_at = raw["started_at"]
     for row in doc["timeline"]:
         row["at"] = math.floor(started_at + 1e-6) + row["second"]

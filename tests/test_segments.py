@@ -260,6 +260,35 @@ def test_merge_refuses_what_is_not_one_run(tmp_path, capsys):
     assert "without its histograms" in lines[0] and "not a readable JSON" in lines[1] and "no such file" in lines[2]
 
 
+def test_a_checkpoint_says_the_same_in_its_report_as_in_its_raw_counts():
+    """A checkpoint is written while requests still finish: its report must not count more than its ``raw``."""
+    import threading
+
+    config = LoadConfig(url=URL, rate=1000, duration=60)
+    stats = LoadStats(model="open", target_rate=1000)
+    stop = threading.Event()
+
+    def record() -> None:
+        while not stop.is_set():
+            t = time.perf_counter()
+            stats.on_send(t, t)
+            stats.on_done(t, t, t + 0.001, 200, None)
+
+    writer = threading.Thread(target=record)
+    writer.start()
+    try:
+        docs = [segments.document(config, stats, run_id="r", partial=True, reason="checkpoint") for _ in range(30)]
+    finally:
+        stop.set()
+        writer.join()
+    for doc in docs:
+        counters = doc["raw"]["counters"]
+        assert {k: doc["totals"][k] for k in ("sent", "ok", "errors")} == {
+            k: counters[k] for k in ("sent", "ok", "errors")
+        }
+        assert sum(row["ok"] for row in doc["timeline"]) == counters["ok"]
+
+
 def test_merge_warns_about_partial_segments_and_prints_text(tmp_path, capsys):
     files, _ = segment_docs(per_segment=50)
     files[1][1]["partial"] = True
