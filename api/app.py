@@ -23,7 +23,7 @@ from .errors import JsonBodyRoute, validation_error
 from .metrics import BATCH_OUTCOMES, ApiMetrics
 from .middleware import BodyLimitMiddleware, InstrumentationMiddleware
 from .model import ChurnModel, load_or_train, score_counts
-from .prediction_log import NoLog, PredictionLog, PredictionLogError
+from .prediction_log import LabelStatus, NoLog, PredictionLog, PredictionLogError, open_prediction_log
 from .registry import ModelRecord, RegistryError, UnavailableRegistry, open_registry
 from .schemas import (
     BatchRequest,
@@ -127,14 +127,17 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     model = record.model
     store = FeatureStore(settings.month, settings.cache_dir)
     metrics = ApiMetrics(model_version=model.version, training_month=model.training_month, served_month=store.month)
-    if settings.log_predictions:
-        log = PredictionLog(
+    log: PredictionLog = (
+        open_prediction_log(
             settings.prediction_log or _private_log(),
             settings.prediction_log_rows,
             max_age_s=settings.prediction_log_max_age_s,
+            password_file=settings.prediction_log_password_file,
         )
-    else:
-        log = NoLog()
+        if settings.log_predictions
+        else NoLog()
+    )
+    metrics.watch_log(log)
     predictor = Predictor(model, store, metrics, log)
     reloader = ModelReloader(registry, predictor, metrics, store.month, record)
     reloader.serve(record)
@@ -149,6 +152,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         finally:
             if task:
                 task.cancel()
+            await run_in_threadpool(log.close)  # the rows still queued are written
 
     app = FastAPI(
         title="StreamFlow churn predictor",
@@ -203,8 +207,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
+        """200 while the API serves predictions; ``status`` is ``degraded`` while the prediction log cannot
+        be reached (predictions are served, their rows queued; labels and live rows answer 503)."""
+        log_status = log.status()
         return {
-            "status": "ok",
+            "status": "ok" if log_status.available else "degraded",
+            "prediction_log": log_status.as_json(),
             "model_version": predictor.model.version,
             "registry": reloader.status(),
             "served_month": store.month,
@@ -303,26 +311,28 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                 ],
             )
         except PredictionLogError as exc:
-            raise HTTPException(503, str(exc)) from None
+            raise HTTPException(
+                503, f"{exc}; the labels were not recorded: send them again", headers={"Retry-After": "1"}
+            ) from None
         for labelled in newly:
             metrics.observe_label(labelled.probability, labelled.predicted, labelled.actual)
         if not isinstance(body, FeedbackBatch):
             status = statuses[0]
-            if status == "unknown":
+            if status is LabelStatus.UNKNOWN:
                 which = (
                     f"prediction_id {body.prediction_id!r}"
                     if isinstance(body, FeedbackByPrediction)
                     else f"user_id {body.user_id!r}"
                 )
                 raise HTTPException(404, f"no logged prediction for {which} (unknown, or older than the log keeps)")
-            if status == "conflict":
+            if status is LabelStatus.CONFLICT:
                 raise HTTPException(409, "that prediction already has the other label; labels are not changed")
             return {"status": status, "labelled": len(newly)}
         return {
             "labelled": len(newly),
             "items": [{"status": s} for s in statuses],
-            "unknown": statuses.count("unknown"),
-            "conflicts": statuses.count("conflict"),
+            "unknown": statuses.count(LabelStatus.UNKNOWN),
+            "conflicts": statuses.count(LabelStatus.CONFLICT),
         }
 
     @app.get("/metrics", include_in_schema=False)

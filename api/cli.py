@@ -34,8 +34,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--prediction-log",
-        metavar="PATH",
-        help="SQLite file logging every scored row and its feedback, kept across restarts (default: a temporary one)",
+        metavar="PATH|URL",
+        help="where every scored row and its label is logged: a SQLite file, kept across restarts (default: a"
+        " temporary one), or a postgresql://user@host:port/db URL shared by a fleet of replicas"
+        " ($STREAMFLOW_API_PREDICTION_LOG)",
+    )
+    parser.add_argument(
+        "--prediction-log-password-file",
+        metavar="FILE",
+        help="the database password, read from FILE (else libpq's PGPASSWORD, PGPASSFILE or ~/.pgpass)",
     )
     parser.add_argument(
         "--registry",
@@ -73,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             month=args.month,
             live_buffer_rows=args.live_buffer,
             prediction_log=args.prediction_log,
+            prediction_log_password_file=args.prediction_log_password_file,
             registry=args.registry,
             registry_location=args.registry_location,
             registry_poll_s=args.registry_poll,
@@ -84,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     if settings.prediction_log is None:
         # One prediction log for every worker of this run, removed when it ends (--prediction-log keeps one).
         live_dir = tempfile.mkdtemp(prefix="streamflow-predictions-")
-        settings = settings.model_copy(update={"prediction_log": Path(live_dir) / "predictions.sqlite"})
+        settings = settings.model_copy(update={"prediction_log": str(Path(live_dir) / "predictions.sqlite")})
     os.environ.update(settings.to_env())
     multiproc_dir = None
     if args.workers > 1 and not os.environ.get(MULTIPROC_ENV):
@@ -106,15 +114,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"serving {record.version} (champion of the {settings.registry} registry)", file=sys.stderr)
         except (RegistryError, RetrainError) as exc:
             print(f"streamflow-api: model registry: {exc}; serving the bundled model instead", file=sys.stderr)
-        # The prediction log opens (or is created) here too: a corrupt file is one clear line, not a worker traceback.
-        from .prediction_log import PredictionLog, PredictionLogError
+        # The prediction log opens (or is created) here too: a setting that cannot work is one clear line
+        # naming it, not a worker traceback; a database that is down is said, and the API starts degraded.
+        from .prediction_log import PredictionLogConfigError, open_prediction_log
 
         assert settings.prediction_log is not None  # set above when not given
         try:
-            PredictionLog(settings.prediction_log, settings.prediction_log_rows).close()
-        except PredictionLogError as exc:
-            print(f"streamflow-api: {exc}", file=sys.stderr)
-            return 1
+            check = open_prediction_log(
+                settings.prediction_log,
+                settings.prediction_log_rows,
+                password_file=settings.prediction_log_password_file,
+            )
+        except PredictionLogConfigError as exc:
+            print(f"streamflow-api: --prediction-log ($STREAMFLOW_API_PREDICTION_LOG): {exc}", file=sys.stderr)
+            return 2
+        if not check.available:
+            print(f"streamflow-api: {check.error}; serving predictions, logging them once it answers", file=sys.stderr)
+        check.close()
         options = dict(
             factory=True,
             host=args.host,

@@ -117,6 +117,19 @@ class ApiMetrics:
             ["outcome"],
             registry=r,
         )
+        self.log_dropped = Counter(
+            "api_prediction_log_dropped",
+            "Scored rows the prediction log dropped: its bounded queue overflowed (the database away or too"
+            " slow) or a write failed. Live drift, labels and retraining do not see them.",
+            registry=r,
+        )
+        self.log_up = Gauge(
+            "api_prediction_log_up",
+            "1 while the prediction log's database answers, 0 while it cannot be reached (rows are queued).",
+            multiprocess_mode="livemin",
+            registry=r,
+        )
+        self.log_up.set(1)
         self.model_info = Gauge(
             "api_model_info",
             "The model being served (value is always 1).",
@@ -151,6 +164,12 @@ class ApiMetrics:
             self.model_info.labels(previous[0], previous[1], served_month).set(0)
         self.model_info.labels(version, training_month, served_month).set(1)
         self.reference.version, self.reference.counts = version, tuple(reference_counts)
+
+    def watch_log(self, log) -> None:
+        """Count the prediction log's drops and say whether its database answers."""
+        log.on_dropped = self.log_dropped.inc
+        log.on_available = lambda up: self.log_up.set(1 if up else 0)
+        self.log_up.set(1 if log.available else 0)
 
     def observe_request(self, endpoint: str, code: int, seconds: float) -> None:
         status = "success" if code < 400 else "error"

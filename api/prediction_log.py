@@ -1,48 +1,63 @@
 """Every scored row, with its prediction id, probability and — once known — its true label.
 
-One SQLite file (WAL) shared by every worker process. The request path only
-queues an already-encoded row; a background thread writes batches every
-FLUSH_EVERY_S. It is bounded by rows (and optionally by age): the oldest go
-first. Live drift reads the newest feature rows (``recent_json``: SQLite joins
-the stored JSON text itself, so no per-row Python work holds the GIL while the
-event loop answers ``/predict``); ``POST /feedback`` joins ground truth to
-logged predictions (``label``).
+Two backends behind one interface (``PredictionLog``):
+
+- SQLite (``prediction_log_sqlite``), the embedded default: one file (WAL) shared by the worker
+  processes of one host.
+- PostgreSQL (``prediction_log_postgres``), for a fleet: every replica writes to and reads from one
+  database, so a label joins its prediction whichever replica receives it, and ``/monitoring/*``
+  answer with the fleet's rows.
+
+Both share what is here: the request path only queues an already-encoded row; a writer thread
+writes batches every FLUSH_EVERY_S. The queue is bounded (MAX_PENDING rows): past that, rows are
+dropped and counted (``dropped``, ``api_prediction_log_dropped_total``), never held without bound nor
+lost silently. The log keeps the newest ``capacity`` rows (and, optionally, none older than
+``max_age_s``), enforced by the database on every write.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 log = logging.getLogger("streamflow.api")
 
 FLUSH_EVERY_S = 0.05
+# While the database cannot be reached the writer retries this often (the rows wait in the bounded queue).
+RETRY_EVERY_S = 1.0
 # Rows queued for the writer; past that, new rows are dropped (counted) rather than held in memory.
 MAX_PENDING = 200_000
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS predictions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    prediction_id TEXT NOT NULL UNIQUE,
-    at REAL NOT NULL,
-    model_version TEXT NOT NULL,
-    user_id TEXT,
-    probability REAL NOT NULL,
-    predicted INTEGER NOT NULL,
-    row TEXT NOT NULL,
-    actual INTEGER,
-    labelled_at REAL
-);
-CREATE INDEX IF NOT EXISTS predictions_user ON predictions(user_id) WHERE user_id IS NOT NULL;
-"""
+
+# One queued row: (prediction_id, at, model_version, user_id, probability, predicted, row as JSON text)
+Row = tuple[str, float, str, str | None, float, int, str]
+# One label to join: (prediction_id, user_id, actual); exactly one of the ids is given.
+LabelItem = tuple[str | None, str | None, int]
 
 
 class PredictionLogError(RuntimeError):
-    pass
+    """The log cannot be read or written now (the API answers 503 where a request needs it)."""
+
+
+class PredictionLogUnavailable(PredictionLogError):
+    """The database cannot be reached: a passing state (rows queued meanwhile are kept, bounded)."""
+
+
+class PredictionLogConfigError(PredictionLogError):
+    """The setting itself is wrong (a bad URL, bad credentials, no such database): nothing to retry."""
+
+
+class LabelStatus(StrEnum):
+    LABELLED = "labelled"  # joined now
+    ALREADY = "already"  # the same label again: idempotent
+    CONFLICT = "conflict"  # the prediction already has the other label: not changed
+    UNKNOWN = "unknown"  # no logged prediction (never logged, or older than the log keeps)
 
 
 @dataclass(frozen=True)
@@ -54,33 +69,67 @@ class Labelled:
     actual: int
 
 
+@dataclass(frozen=True)
+class LogStatus:
+    """What ``/health`` says of the log."""
+
+    backend: str
+    location: str  # a path, or the database URL without its password
+    available: bool
+    error: str | None
+    pending: int
+    dropped: int
+
+    def as_json(self) -> dict:
+        return {
+            "backend": self.backend,
+            "location": self.location,
+            "status": "ok" if self.available else "unavailable",
+            "error": self.error,
+            "pending": self.pending,
+            "dropped": self.dropped,
+        }
+
+
+def classify(rows: list[tuple[int | None]], actual: int) -> LabelStatus:
+    """The status of a label none of whose predictions was unlabelled: ``rows`` are their labels."""
+    if not rows:
+        return LabelStatus.UNKNOWN
+    return LabelStatus.ALREADY if all(r[0] == actual for r in rows) else LabelStatus.CONFLICT
+
+
 class PredictionLog:
-    def __init__(self, path: Path, capacity: int, *, max_age_s: float | None = None):
-        self.path = Path(path)
+    """The batched writer both backends share; a backend supplies ``_write`` and the reads."""
+
+    backend = "none"
+
+    def __init__(self, capacity: int, *, max_age_s: float | None = None):
         self.capacity = capacity
         self.max_age_s = max_age_s
-        self.dropped = 0  # rows lost to a failed write (said in the log and in /monitoring/recent)
+        self.dropped = 0  # rows lost: the queue overflowed, or a write failed for good
         self.error: str | None = None
-        self._pending: list[tuple] = []
+        self.available = True
+        # The API's metrics: rows dropped (a counter) and whether the database answers (a gauge).
+        self.on_dropped: Callable[[int], None] = lambda n: None
+        self.on_available: Callable[[bool], None] = lambda up: None
+        self._pending: list[Row] = []
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()  # one writer at a time in this process (flush vs label)
         self._stop = threading.Event()
-        self._local = threading.local()
-        try:
-            self._connect().executescript(SCHEMA)
-        except sqlite3.Error as exc:
-            raise PredictionLogError(f"the prediction log {self.path} cannot be opened: {exc}") from None
+        self._writer: threading.Thread | None = None
+
+    @property
+    def location(self) -> str:
+        return ""
+
+    def _start_writer(self) -> None:
         self._writer = threading.Thread(target=self._write_loop, name="prediction-log-writer", daemon=True)
         self._writer.start()
 
-    def _connect(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
-        return db
+    def status(self) -> LogStatus:
+        with self._lock:
+            pending = len(self._pending)
+        return LogStatus(self.backend, self.location, self.available, self.error, pending, self.dropped)
 
     def append(
         self,
@@ -94,150 +143,103 @@ class PredictionLog:
         """Queue one scored row (cheap: the request path never touches the database)."""
         encoded = json.dumps(row, separators=(",", ":"))
         with self._lock:
-            if len(self._pending) >= MAX_PENDING:  # the writer is behind (a stalled disk): bounded memory, said
-                self.dropped += 1
-                self.error = f"the prediction log's writer is behind: {self.dropped:,} rows dropped"
+            if len(self._pending) >= MAX_PENDING:  # the writer is behind or the database away: bounded, said
+                self._drop(1, f"the prediction log's writer is behind: {self.dropped + 1:,} rows dropped")
                 return
             self._pending.append((prediction_id, time.time(), model_version, user_id, probability, predicted, encoded))
 
+    def _drop(self, n: int, error: str) -> None:
+        self.dropped += n
+        self.error = error
+        self.on_dropped(n)
+
     def _write_loop(self) -> None:
-        while not self._stop.wait(FLUSH_EVERY_S):
+        wait = FLUSH_EVERY_S
+        while not self._stop.wait(wait):
+            self.flush_quietly()
+            wait = FLUSH_EVERY_S if self.available else RETRY_EVERY_S
+        self.flush_quietly()
+
+    def flush_quietly(self) -> None:
+        try:
             self.flush()
-        self.flush()
+        except PredictionLogUnavailable:
+            pass  # said in status(); the rows wait in the queue
 
     def flush(self) -> None:
-        """Write the queued rows. On return every row queued before the call is committed: the batch is
-        taken under the write lock, so a flush that finds the queue empty still waits for the writer
-        thread's batch in flight (without that, ``recent_json`` could read the file before it lands)."""
+        """Write the queued rows. On return every row queued before the call is committed, or — the
+        database away — still queued (PredictionLogUnavailable is raised then). The batch is taken under
+        the write lock, so a flush that finds the queue empty still waits for the writer thread's batch
+        in flight (without that, a read could run before it lands)."""
         with self._write_lock:
             with self._lock:
                 batch, self._pending = self._pending, []
             if not batch:
                 return
-            db = self._connect()
             try:
-                db.execute("BEGIN IMMEDIATE")
-                db.executemany(
-                    "INSERT OR IGNORE INTO predictions (prediction_id, at, model_version, user_id, probability,"
-                    " predicted, row) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    batch,
-                )
-                # Bounded: only the newest `capacity` rows of all workers together (and none older than max_age_s).
-                db.execute(
-                    "DELETE FROM predictions WHERE id <= (SELECT MAX(id) FROM predictions) - ?", (self.capacity,)
-                )
-                if self.max_age_s:
-                    db.execute("DELETE FROM predictions WHERE at < ?", (time.time() - self.max_age_s,))
-                db.execute("COMMIT")
-                self.error = None
-            except sqlite3.Error as exc:
-                _rollback(db)
-                self.dropped += len(batch)
-                self.error = f"predictions could not be written to {self.path}: {exc}"
-                log.error("%s (%d rows dropped so far)", self.error, self.dropped)
+                self._write(batch)
+            except PredictionLogUnavailable as exc:
+                with self._lock:  # back to the front of the queue, oldest dropped past the bound
+                    self._pending[:0] = batch
+                    overflow = len(self._pending) - MAX_PENDING
+                    if overflow > 0:
+                        del self._pending[:overflow]
+                        self._drop(overflow, f"{exc}; {self.dropped + overflow:,} rows dropped")
+                self._unavailable(str(exc))
+                raise
+            except PredictionLogError as exc:
+                with self._lock:
+                    self._drop(len(batch), str(exc))
+                log.error("%s (%d rows dropped so far)", exc, self.dropped)
+                return
+            self._recovered()
+
+    def _unavailable(self, error: str) -> None:
+        if self.available:
+            log.error("prediction log: %s; rows are queued (at most %d) until it is back", error, MAX_PENDING)
+        self.available = False
+        self.error = error
+        self.on_available(False)
+
+    def _recovered(self) -> None:
+        if not self.available:
+            log.warning("prediction log: %s is back", self.location)
+        self.available = True
+        self.error = None
+        self.on_available(True)
+
+    # What a backend implements.
+    def _write(self, batch: list[Row]) -> None:
+        raise NotImplementedError
 
     def recent_json(self, limit: int) -> tuple[int, str]:
-        """(number of rows, their JSON array text), newest last; call off the event loop.
-
-        This worker's queued rows are written first; other workers' reach the file within FLUSH_EVERY_S."""
-        self.flush()
-        try:
-            # SQLite joins the rows itself (in C, without Python's GIL): one string comes back, not
-            # 10,000 tuples built while the event loop waits for the GIL.
-            count, text = (
-                self._connect()
-                .execute(
-                    "SELECT count(*), coalesce(group_concat(row, ','), '') FROM"
-                    " (SELECT row FROM (SELECT id, row FROM predictions ORDER BY id DESC LIMIT ?) ORDER BY id)",  # oldest first
-                    (limit,),
-                )
-                .fetchone()
-            )
-        except sqlite3.Error as exc:
-            raise PredictionLogError(f"the prediction log {self.path} cannot be read: {exc}") from None
-        return count, "[" + text + "]"
+        """(number of rows, their JSON array text) of the newest scored rows, oldest first; call off the
+        event loop. This process's queued rows are written first; other processes' (and replicas') reach
+        the database within FLUSH_EVERY_S."""
+        raise NotImplementedError
 
     def labelled_json(self, limit: int) -> tuple[int, str]:
         """(number, JSON array text) of the newest labelled rows, each its features then its label, oldest
         first: what ``streamflow-retrain --data live`` trains on. Call off the event loop."""
-        self.flush()
-        try:
-            count, text = (
-                self._connect()
-                .execute(
-                    "SELECT count(*), coalesce(group_concat(substr(row, 1, length(row) - 1) || ',' || actual || ']', ','), '') FROM"
-                    " (SELECT row, actual FROM (SELECT id, row, actual FROM predictions WHERE actual IS NOT NULL"
-                    "  ORDER BY id DESC LIMIT ?) ORDER BY id)",
-                    (limit,),
-                )
-                .fetchone()
-            )
-        except sqlite3.Error as exc:
-            raise PredictionLogError(f"the prediction log {self.path} cannot be read: {exc}") from None
-        return count, "[" + text + "]"
+        raise NotImplementedError
 
-    def label(self, items: list[tuple[str | None, str | None, int]]) -> tuple[list[str], list[Labelled]]:
-        """Join ground truth: ``items`` of (prediction_id, user_id, actual). Returns a status per item
-        (``labelled``, ``already`` for the same label again, ``conflict``, ``unknown``) and the
-        predictions that were labelled now. A user id labels every unlabelled prediction of that user."""
-        self.flush()  # a prediction answered a moment ago is in the file
-        statuses: list[str] = []
-        newly: list[Labelled] = []
-        now = time.time()
-        with self._write_lock:
-            db = self._connect()
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                for prediction_id, user_id, actual in items:
-                    if prediction_id is not None:
-                        rows = db.execute(
-                            "SELECT id, probability, predicted, actual FROM predictions WHERE prediction_id = ?",
-                            (prediction_id,),
-                        ).fetchall()
-                    else:
-                        rows = db.execute(
-                            "SELECT id, probability, predicted, actual FROM predictions WHERE user_id = ?", (user_id,)
-                        ).fetchall()
-                    if not rows:
-                        statuses.append("unknown")
-                        continue
-                    fresh = [r for r in rows if r[3] is None]
-                    if not fresh:
-                        statuses.append("already" if all(r[3] == actual for r in rows) else "conflict")
-                        continue
-                    db.executemany(
-                        "UPDATE predictions SET actual = ?, labelled_at = ? WHERE id = ?",
-                        [(actual, now, r[0]) for r in fresh],
-                    )
-                    newly += [Labelled(r[1], r[2], actual) for r in fresh]
-                    statuses.append("labelled")
-                db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                _rollback(db)
-                raise PredictionLogError(f"labels could not be written to {self.path}: {exc}") from None
-        return statuses, newly
+    def label(self, items: list[LabelItem]) -> tuple[list[LabelStatus], list[Labelled]]:
+        """Join ground truth: a status per item and the predictions labelled now (each exactly once, however
+        many processes race on it). A user id labels every unlabelled prediction of that user."""
+        raise NotImplementedError
 
     def close(self) -> None:
         self._stop.set()
-        self._writer.join(timeout=5)
-
-
-def _rollback(db: sqlite3.Connection) -> None:
-    try:
-        db.execute("ROLLBACK")
-    except sqlite3.Error:
-        pass
+        if self._writer is not None:
+            self._writer.join(timeout=5)
 
 
 class NoLog(PredictionLog):
     """What the API uses with log_predictions off (benchmarks only): nothing kept, every id unknown."""
 
-    def __init__(self, capacity: int = 1):
-        self.capacity, self.dropped, self.error = (
-            capacity,
-            0,
-            "the prediction log is off (STREAMFLOW_API_LOG_PREDICTIONS=0)",
-        )
+    def __init__(self) -> None:
+        super().__init__(capacity=1)
+        self.error = "the prediction log is off (STREAMFLOW_API_LOG_PREDICTIONS=0)"
 
     def append(self, *args) -> None:
         pass
@@ -247,8 +249,53 @@ class NoLog(PredictionLog):
 
     labelled_json = recent_json
 
-    def label(self, items):
-        return ["unknown"] * len(items), []
+    def label(self, items: list[LabelItem]) -> tuple[list[LabelStatus], list[Labelled]]:
+        return [LabelStatus.UNKNOWN] * len(items), []
 
-    def close(self) -> None:
-        pass
+
+def redact(url: str) -> str:
+    """The URL without its password (what logs, /health and errors show)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def is_database_url(location: str) -> bool:
+    return location.startswith(("postgresql://", "postgres://"))
+
+
+def open_prediction_log(
+    location: str | Path,
+    capacity: int,
+    *,
+    max_age_s: float | None = None,
+    password_file: Path | None = None,
+) -> PredictionLog:
+    """The backend for ``location``: a ``postgresql://`` URL, or a SQLite file's path.
+
+    Raises PredictionLogConfigError for a setting that cannot work (a bad URL or credentials, a file
+    that is not a database); a database that is merely down opens degraded and is retried."""
+    text = str(location)
+    if is_database_url(text):
+        try:
+            from .prediction_log_postgres import PostgresLog
+        except ImportError as exc:
+            raise PredictionLogConfigError(
+                f"a PostgreSQL prediction log needs psycopg ({exc.name} is missing):"
+                " pip install 'streamflow-console[postgres]'"
+            ) from None
+
+        return PostgresLog(text, capacity, max_age_s=max_age_s, password_file=password_file)
+    if "://" in text:
+        scheme = text.split("://", 1)[0]
+        raise PredictionLogConfigError(
+            f"{scheme}:// is not a prediction log: give a SQLite file's path or a postgresql:// URL"
+        )
+    from .prediction_log_sqlite import SqliteLog
+
+    return SqliteLog(Path(text), capacity, max_age_s=max_age_s)

@@ -16,6 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streamflow_data import LATEST_MONTH, MONTHS, REFERENCE_MONTH
 
+from .prediction_log import redact
+
 ENV_PREFIX = "STREAMFLOW_API_"
 
 
@@ -36,8 +38,11 @@ class ApiSettings(BaseSettings):
     bench_routes: bool = False  # adds /bench/echo, the baseline route of bench/
     # newest scored rows /monitoring/recent answers with, for live drift
     live_buffer_rows: int = Field(default=10_000, ge=1)
-    # SQLite file of every scored row, shared by workers (default: a temp file of the run)
-    prediction_log: Path | None = None
+    # Where every scored row is logged: a SQLite file shared by one host's workers (default: a temp file of
+    # the run), or a postgresql:// URL shared by a fleet of replicas
+    prediction_log: str | None = None
+    # the database password, from a file (else libpq's PGPASSWORD / PGPASSFILE / ~/.pgpass, or the URL)
+    prediction_log_password_file: Path | None = None
     prediction_log_rows: int = Field(default=1_000_000, ge=1)  # the log keeps this many newest predictions…
     prediction_log_max_age_s: float | None = Field(default=None, gt=0)  # …and none older than this
     registry: str = "local"  # where the served model comes from: local (a directory) or mlflow
@@ -45,6 +50,13 @@ class ApiSettings(BaseSettings):
     # seconds between checks for a new champion (0: only POST /admin/reload)
     registry_poll_s: float = Field(default=5.0, ge=0)
     monitoring_public: bool = False  # serve /monitoring/* and /feedback to non-loopback clients too
+
+    @field_validator("prediction_log")
+    @classmethod
+    def _log_location(cls, value: str | None) -> str | None:
+        if value is not None and "://" in value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("give a SQLite file's path or a postgresql:// URL")
+        return value
 
     @field_validator("registry")
     @classmethod
@@ -85,5 +97,8 @@ def describe(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
         name = str(error["loc"][0]) if error["loc"] else "?"
-        lines.append(f"{name} ({ENV_PREFIX}{name.upper()}): {error['msg']} (got {error.get('input')!r})")
+        given = error.get("input")
+        if isinstance(given, str):
+            given = redact(given)  # a database URL's password is never echoed
+        lines.append(f"{name} ({ENV_PREFIX}{name.upper()}): {error['msg']} (got {given!r})")
     return "; ".join(lines)

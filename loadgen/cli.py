@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--feedback-delay",
         type=float,
         metavar="S",
-        help="send each answered row's true churn_label to /feedback S seconds later (needs --payload user_id)",
+        help="send each answered row's true churn_label to /feedback S seconds later, joined to the prediction_id"
+        " of its answer (needs a payload of rows: user_id or features)",
     )
     p.add_argument(
         "--feedback-fraction", type=float, default=1.0, metavar="F", help="…for this share of the answers (default: 1)"
@@ -163,6 +164,14 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args)
     except (LoadConfigError, SegmentError) as exc:
         parser.error(str(exc))
+    if config.payload == "user_id":
+        from .preflight import check_payload_month, served_month
+
+        try:
+            check_payload_month(config, served_month(config.url))
+        except LoadConfigError as exc:  # not a usage error: one line, no usage block
+            print(f"streamflow-load: error: {exc}", file=sys.stderr)
+            return 2
     if args.processes < 1:
         parser.error("--processes must be at least 1")
     if args.processes > 1 and config.segment_count > 1:

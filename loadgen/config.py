@@ -63,8 +63,8 @@ class LoadConfig:
         if self.feedback_delay is not None:
             if not (math.isfinite(self.feedback_delay) and self.feedback_delay >= 0):
                 raise LoadConfigError("feedback delay must be >= 0 seconds")
-            if self.payload != "user_id":
-                raise LoadConfigError("feedback joins labels by user id: it needs --payload user_id")
+            if self.payload == "none":
+                raise LoadConfigError("feedback sends the true label of each row sent: it needs a payload of rows")
         if not 0 < self.feedback_fraction <= 1:
             raise LoadConfigError("feedback fraction must be in (0, 1]")
         if not (1 <= self.segment_count <= 10_000 and 0 <= self.segment_index < self.segment_count):

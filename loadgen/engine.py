@@ -164,6 +164,7 @@ class _Engine:
         index: int,
         *,
         defer: bool,
+        body: bytes = b"",
     ) -> None:
         """Count one finished request. ``defer`` (closed model): after this event-loop step, so the worker's
         next request is on the wire first: bookkeeping on the turnaround path makes a closed-model client
@@ -176,7 +177,7 @@ class _Engine:
         else:
             self.stats.on_done(intended, sent_at, done_at, status, error)
         if self.feedback is not None and status is not None and status < 300:
-            self.loop.call_soon(self.feedback.answered, index, done_at)
+            self.loop.call_soon(self.feedback.answered, index, done_at, body)
 
     def _deadline(self, t0: float) -> float:
         return t0 + self.config.duration if self.config.duration is not None else math.inf
@@ -259,7 +260,13 @@ class _Engine:
         t0 = self._start_time()
         self.stats.mark_start(t0, epoch=self.config.start_at)
         # Connections are bounded by the requests in flight: max_in_flight (open) or the workers (closed).
-        client = Client(self.config.url, self.config.timeout, self.loop, on_retry=self.stats.on_retry)
+        client = Client(
+            self.config.url,
+            self.config.timeout,
+            self.loop,
+            on_retry=self.stats.on_retry,
+            keep_body=self.feedback is not None,  # a label joins the prediction id of its answer
+        )
         try:
             if self.config.rate is not None:
                 await self._open(client, t0)
@@ -379,7 +386,8 @@ class _OpenSender:
 
     def answered(self, request: _OpenRequest, status: int | None, exc: BaseException | None) -> None:
         self.in_flight.discard(request)
-        self.engine._record(request.intended, request.sent_at, status, exc, request.index, defer=False)
+        body = request.pending.body if request.pending is not None else b""
+        self.engine._record(request.intended, request.sent_at, status, exc, request.index, defer=False, body=body)
         if self.blocked:
             self.blocked = False
             self.wake()
@@ -461,8 +469,9 @@ class _ClosedWorker:
         self.pending = self.client.submit(e.requests[self.index], self._done)
 
     def _done(self, status: int | None, error: BaseException | None) -> None:
+        body = self.pending.body if self.pending is not None else b""
         self.pending = None
-        self.engine._record(None, self.sent_at, status, error, self.index, defer=True)
+        self.engine._record(None, self.sent_at, status, error, self.index, defer=True, body=body)
         self.next()
 
     def _exit(self) -> None:

@@ -1,16 +1,19 @@
 """Delayed ground truth: after a prediction was answered, send that row's true label to /feedback.
 
 As in the real world, labels arrive late (``--feedback-delay``) and not for every
-prediction (``--feedback-fraction``). The bundled months carry ``churn_label``;
-the label joins the prediction by user id (the API labels that user's unlabelled
-predictions). Sending runs in a thread of its own, in batches: the load
-engine's loop only notes what was answered.
+prediction (``--feedback-fraction``). The bundled months carry ``churn_label``:
+the label of the very row that was sent is joined to the ``prediction_id`` its
+answer carried, whatever the payload (by user id, a label would land on every
+unlabelled prediction of that user, and on a replica other than the one that
+scored it, or on a row of another month). Sending runs in a thread of its own,
+in batches: the load engine's loop only notes what was answered.
 """
 
 from __future__ import annotations
 
 import heapq
 import random
+import re
 import threading
 import time
 from urllib.parse import urlsplit, urlunsplit
@@ -18,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 BATCH = 1000
+PREDICTION_ID = re.compile(rb'"prediction_id"\s*:\s*"([^"]{1,128})"')
 
 
 class FeedbackSender:
@@ -30,26 +34,33 @@ class FeedbackSender:
         self.sent = 0  # labels the API took
         self.unknown = 0  # labels the API had no prediction for
         self.failed = 0  # labels that could not be delivered (errors said in `error`)
+        self.no_id = 0  # answers without a prediction_id: nothing to join a label to
         self.error: str | None = None
         self._rng = random.Random(seed)
-        self._due: list[tuple[float, int]] = []  # (due time, index into labels), a heap
+        self._due: list[tuple[float, int, str]] = []  # (due time, index into labels, prediction id), a heap
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="streamflow-feedback", daemon=True)
         self._thread.start()
 
-    def answered(self, index: int, at: float) -> None:
-        """A prediction for ``labels[index]`` was answered (2xx) at ``at`` (perf_counter)."""
+    def answered(self, index: int, at: float, body: bytes) -> None:
+        """The row ``labels[index]`` was answered (2xx) at ``at`` (perf_counter) with ``body``."""
         if self.fraction < 1 and self._rng.random() >= self.fraction:
             return
+        found = PREDICTION_ID.search(body)
+        if found is None:
+            self.no_id += 1
+            self.error = "answers carry no prediction_id: labels cannot be joined to them"
+            return
         with self._lock:
-            heapq.heappush(self._due, (at + self.delay, index % len(self.labels)))
+            heapq.heappush(self._due, (at + self.delay, index % len(self.labels), found.group(1).decode()))
 
-    def _take_due(self, now: float) -> list[int]:
+    def _take_due(self, now: float) -> list[tuple[int, str]]:
         with self._lock:
-            out: list[int] = []
+            out: list[tuple[int, str]] = []
             while self._due and self._due[0][0] <= now and len(out) < BATCH:
-                out.append(heapq.heappop(self._due)[1])
+                _, index, prediction_id = heapq.heappop(self._due)
+                out.append((index, prediction_id))
             return out
 
     def _run(self) -> None:
@@ -66,8 +77,8 @@ class FeedbackSender:
                     return
                 time.sleep(0.05)
 
-    def _send(self, client: httpx.Client, indexes: list[int]) -> None:
-        items = [{"user_id": self.labels[i][0], "actual": self.labels[i][1]} for i in indexes]
+    def _send(self, client: httpx.Client, due: list[tuple[int, str]]) -> None:
+        items = [{"prediction_id": prediction_id, "actual": self.labels[i][1]} for i, prediction_id in due]
         try:
             response = client.post(self.url, json={"items": items})
             if response.status_code != 200:
@@ -91,5 +102,6 @@ class FeedbackSender:
             "sent": self.sent,
             "unknown": self.unknown,
             "failed": self.failed,
+            "no_id": self.no_id,
             "error": self.error,
         }

@@ -115,10 +115,28 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
+class _BodyConnection(_Connection):
+    """A connection that also keeps each answer's body (for the prediction id a label joins on);
+    a separate class, so that the plain one pays no httptools body callback."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[bytes] = []
+
+    def on_body(self, body: bytes) -> None:
+        self.parts.append(body)
+
+    def _finish(self, status: int | None, error: BaseException | None) -> None:
+        if self.pending is not None:
+            self.pending.body = b"".join(self.parts)
+        self.parts = []
+        super()._finish(status, error)
+
+
 class Pending:
     """One request from submit to its callback: its deadline, and the connection once it has one."""
 
-    __slots__ = ("client", "data", "on_done", "deadline", "conn", "connecting", "done", "retried")
+    __slots__ = ("client", "data", "on_done", "deadline", "conn", "connecting", "done", "retried", "body")
 
     def __init__(self, client: Client, data: bytes, on_done: Callback):
         self.client = client
@@ -129,6 +147,7 @@ class Pending:
         self.connecting: asyncio.Task | None = None
         self.done = False
         self.retried = False
+        self.body = b""  # the answer's body, with Client(keep_body=True)
 
     def start(self, conn: _Connection, reused: bool) -> None:
         self.conn = conn
@@ -209,6 +228,7 @@ class Client:
         timeout: float,
         loop: asyncio.AbstractEventLoop,
         on_retry: Callable[[], None] | None = None,
+        keep_body: bool = False,
     ):
         parts = urlsplit(url)
         if not parts.hostname:  # LoadConfig checks this; asyncio would read a missing host as localhost
@@ -223,6 +243,7 @@ class Client:
         self.unfinished = 0  # requests submitted and not yet done
         self.retries = 0  # requests sent again after a reused connection closed unanswered (Pending.retry)
         self.on_retry = on_retry
+        self.protocol: type[_Connection] = _BodyConnection if keep_body else _Connection
         self.deadlines: deque[Pending] = deque()  # submit order, which is deadline order
         self._sweeper: asyncio.TimerHandle | None = None
 
@@ -242,7 +263,7 @@ class Client:
 
     async def _connect_and_send(self, pending: Pending) -> None:
         try:
-            _, conn = await self.loop.create_connection(_Connection, self.host, self.port, ssl=self.ssl)
+            _, conn = await self.loop.create_connection(self.protocol, self.host, self.port, ssl=self.ssl)
         except OSError as exc:
             pending.finish(None, ConnectError(exc))
             return

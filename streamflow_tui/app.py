@@ -25,6 +25,7 @@ from textual.widgets import Button, Footer, Input, Select, Static, TabbedContent
 from textual.worker import Worker, WorkerState
 
 from loadgen import LoadConfig, LoadConfigError, LoadRunner, LoadSnapshot
+from loadgen.preflight import check_payload_month
 
 from .browser import open_in_browser
 from .config import ConsoleConfig
@@ -461,6 +462,10 @@ class StreamFlowApp(App[None]):
                 payload=s["payload"],
                 feedback_delay=feedback_delay,
             )
+            # The month the API serves, as its own metrics say (api_model_info): user ids of another month
+            # would be labelled with the wrong rows' churn.
+            snapshot = self.snapshot
+            check_payload_month(config, snapshot.model.served_month if snapshot and snapshot.model else None)
         except LoadConfigError as exc:
             self._load_error = str(exc)
             return

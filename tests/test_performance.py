@@ -207,14 +207,14 @@ def test_the_load_generator_feeds_delayed_labels():
     assert perf["realized"]["roc_auc"] == pytest.approx(perf["estimated"]["roc_auc"], abs=0.03)
 
 
-def test_feedback_needs_user_id_payloads():
+def test_feedback_needs_a_payload_of_rows():
     done = subprocess.run(
-        [sys.executable, "-m", "loadgen.cli", "--payload", "features", "--feedback-delay", "1", "-n", "1"],
+        [sys.executable, "-m", "loadgen.cli", "--payload", "none", "--feedback-delay", "1", "-n", "1"],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert done.returncode == 2 and "needs --payload user_id" in done.stderr
+    assert done.returncode == 2 and "needs a payload of rows" in done.stderr
 
 
 def test_recent_rows_include_the_batch_the_writer_thread_is_writing(tmp_path):
@@ -225,9 +225,9 @@ def test_recent_rows_include_the_batch_the_writer_thread_is_writing(tmp_path):
 
     from waiting import wait_until
 
-    from api.prediction_log import PredictionLog
+    from api.prediction_log_sqlite import SqliteLog
 
-    log = PredictionLog(tmp_path / "p.sqlite", capacity=100)
+    log = SqliteLog(tmp_path / "p.sqlite", capacity=100)
     other = sqlite3.connect(tmp_path / "p.sqlite", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # the writer thread's next write waits on this lock (busy timeout 5 s)
     for i in range(10):
@@ -246,9 +246,10 @@ def test_recent_rows_include_the_batch_the_writer_thread_is_writing(tmp_path):
 def test_the_log_is_bounded_and_says_what_it_could_not_write(tmp_path):
     import sqlite3
 
-    from api.prediction_log import PredictionLog, PredictionLogError
+    from api.prediction_log import PredictionLogError
+    from api.prediction_log_sqlite import SqliteLog
 
-    log = PredictionLog(tmp_path / "p.sqlite", capacity=100)
+    log = SqliteLog(tmp_path / "p.sqlite", capacity=100)
     for i in range(150):
         log.append(f"id{i}", "v1", f"u{i}", 0.2, 0, (i,))
     count, rows = log.recent_json(1000)
@@ -259,8 +260,6 @@ def test_the_log_is_bounded_and_says_what_it_could_not_write(tmp_path):
     # and the API's request path (append) keeps working.
     other = sqlite3.connect(tmp_path / "p.sqlite", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
-    import api.prediction_log as pl
-
     log._connect().execute("PRAGMA busy_timeout = 100")
     log.append("late", "v1", None, 0.1, 0, (0,))
     log.flush()
@@ -269,4 +268,4 @@ def test_the_log_is_bounded_and_says_what_it_could_not_write(tmp_path):
     log.close()
     (tmp_path / "bad.sqlite").write_bytes(b"this is not a database" * 100)
     with pytest.raises(PredictionLogError, match="cannot be opened"):
-        pl.PredictionLog(tmp_path / "bad.sqlite", capacity=10)
+        SqliteLog(tmp_path / "bad.sqlite", capacity=10)
