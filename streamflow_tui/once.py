@@ -12,7 +12,7 @@ from typing import TextIO
 from .cli import metric_names
 from .core.bars import histogram_rows
 from .core.embedded import EmbeddedApiError, embedded_api
-from .core.format import ms, num, pct
+from .core.format import ms, num, pct, quantile
 from .core.naming import MetricNames
 from .core.report import SloCheck, slo_checks, to_json
 from .core.results import Bucket, Snapshot
@@ -257,7 +257,10 @@ def render_text(s: Snapshot, slo: tuple[SloCheck, ...] = ()) -> str:
     errors = pct(r.error_ratio) if s.metrics is None or s.metrics.errors_known else "– (not counted by the target)"
     lines.append(f"{'requests':<11} total {num(r.total, '{:,.0f}')}   rate {num(r.rps)}/s   errors {errors}")
     peak = f"   max {ms(lat.max)}" if lat.max is not None else ""
-    lines.append(f"{'latency':<11} avg {ms(lat.avg)}   p50 {ms(lat.p50)}   p95 {ms(lat.p95)}   p99 {ms(lat.p99)}{peak}")
+    p50, p95, p99 = (quantile(getattr(lat, k), lat.bounds_of(k)) for k in ("p50", "p95", "p99"))
+    lines.append(f"{'latency':<11} avg {ms(lat.avg)}   p50 {p50}   p95 {p95}   p99 {p99}{peak}")
+    if s.counter_updates:
+        lines.append(f"{'updates':<11} {s.counter_updates.note}")
     if s.model:
         m = s.model
         lines.append(

@@ -30,6 +30,8 @@ TOP_KEYS = [
     "performance",
     "drift",
     "naming",
+    "latency_bounds_seconds",
+    "counter_updates",
 ]
 
 

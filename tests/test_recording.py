@@ -24,7 +24,7 @@ from loadgen.stats import LoadSnapshot
 from streamflow_tui.core.distribution import Distribution
 from streamflow_tui.core.drift import ColumnDrift, DriftResult
 from streamflow_tui.core.recording import FORMAT, PURGE_EVERY, Recorder, Recording, RecordingError, decode, encode
-from streamflow_tui.core.results import Bucket, Latency
+from streamflow_tui.core.results import Bucket, Latency, QuantileBounds
 from streamflow_tui.core.timeline import Point
 from streamflow_tui.core.timeline import point_of as timeline_point
 from streamflow_tui.core.versions import VersionChange
@@ -153,7 +153,14 @@ def test_round_trip_of_the_awkward_values():
     assert decode(encode(s), type(s)).taken_at == T0.replace(second=2)
     tricky = Latency(avg=0.1 + 0.2, p50=5e-324, p95=1.7976931348623157e308, p99=2 / 3, max=-0.0)
     back = decode(encode(tricky), Latency)
-    assert [x.hex() for x in vars(back).values()] == [x.hex() for x in vars(tricky).values()]
+    keys = ("avg", "p50", "p95", "p99", "max")
+    assert [getattr(back, k).hex() for k in keys] == [getattr(tricky, k).hex() for k in keys]
+    # A quantile's bucket bounds are recorded too, the +Inf bucket's upper edge included.
+    bounded = Latency(
+        p50=0.00475, p99=1.0, bounds=(("p50", QuantileBounds(0.0, 0.005)), ("p99", QuantileBounds(1.0, math.inf)))
+    )
+    again = decode(encode(bounded), Latency)
+    assert again == bounded and again.bounds_of("p99").upper == math.inf and again.bounds_of("p95") is None
     assert decode(encode(RETRAIN), dict) == RETRAIN
 
 

@@ -11,13 +11,22 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .exposition import Labels, finite
 from .history import SampleRing
 from .naming import derive_status, status_of
 from .promql import extrapolated_rate, histogram_quantile, parse_le
-from .results import Bucket, CounterPart, Latency, LatencySpec, MetricChoice, RequestStats, SeriesRate
+from .results import (
+    Bucket,
+    CounterPart,
+    Latency,
+    LatencySpec,
+    MetricChoice,
+    QuantileBounds,
+    RequestStats,
+    SeriesRate,
+)
 
 QUANTILES = (0.5, 0.95, 0.99)
 SCORE_BAR_WIDTH = 0.05  # the score distribution is shown in bars this wide (served 0.01 wide, for the AUC)
@@ -116,10 +125,15 @@ def classify(
 ) -> tuple[str, str | None, str, str | None]:
     """(endpoint, status, code, model) of one request series; status None when the target does not say."""
     code = part.code or (labels.get(choice.code_label, "") if choice.code_label else "")
+    raised = bool(choice.error_label and choice.code_label and not code)  # OpenTelemetry: no response, an exception
+    if raised:
+        code = labels.get(choice.error_label or "", "") or "raised"
     if not choice.errors_known:
         status = None
     elif part.status:
         status = part.status
+    elif raised:
+        status = "error"
     else:
         status = status_of(labels.get(choice.status_label)) if choice.status_label else None
         status = status or derive_status(code)
@@ -161,6 +175,38 @@ def quantiles(buckets: list[tuple[float, float]]) -> dict[str, float | None]:
     return {f"p{round(q * 100)}": finite(histogram_quantile(q, buckets)) for q in QUANTILES}
 
 
+def bucket_of(q: float, histogram: tuple[Bucket, ...]) -> QuantileBounds | None:
+    """The bucket the q-quantile falls in, from per-bucket counts (as histogram_quantile searches it: the first
+    bucket whose cumulative count reaches rank q·n; the first bucket's lower edge is 0)."""
+    counts = [(b.le, b.count) for b in sorted(histogram, key=lambda b: b.le)]
+    if len(counts) < 2 or any(c is None or not math.isfinite(c) for _, c in counts) or not math.isinf(counts[-1][0]):
+        return None
+    total = sum(c for _, c in counts if c is not None)
+    if total <= 0:
+        return None
+    rank, running, lower = q * total, 0.0, 0.0
+    for i, (le, count) in enumerate(counts):
+        running += count or 0.0
+        if running >= rank:
+            if i == 0 and le <= 0:
+                return QuantileBounds(le, le)
+            return QuantileBounds(lower if i else 0.0, le)
+        lower = le
+    return None
+
+
+def with_bounds(latency: Latency, histogram: tuple[Bucket, ...]) -> Latency:
+    """The latency with each histogram quantile's bucket (bounds in seconds, as ``histogram`` is scaled)."""
+    bounds = []
+    for q in QUANTILES:
+        key = f"p{round(q * 100)}"
+        if getattr(latency, key) is not None:
+            found = bucket_of(q, histogram)
+            if found is not None:
+                bounds.append((key, found))
+    return replace(latency, bounds=tuple(bounds))
+
+
 def latency(series: Series, spec: LatencySpec, window: Window, keep: Callable[[dict], bool] | None = None) -> Latency:
     """avg/p50/p95/p99 (and max where served) in seconds, whatever unit the target serves."""
     per_second = not window.cumulative
@@ -195,9 +241,9 @@ def latency(series: Series, spec: LatencySpec, window: Window, keep: Callable[[d
     if spec.kind == "histogram":
         buckets = bucket_values(series, spec.metric + "_bucket", window, per_second=per_second, keep=keep).get("", [])
         q = {k: (v * scale if v is not None else None) for k, v in quantiles(buckets).items()}
-        return Latency(avg=avg, max=maximum, **q)
+        return Latency.of(q, avg=avg, max=maximum)
     if spec.kind == "summary":
-        return Latency(avg=avg, max=maximum, **summary_quantiles(quantile_series, scale))
+        return Latency.of(summary_quantiles(quantile_series, scale), avg=avg, max=maximum)
     return Latency(avg=avg, max=maximum)
 
 
@@ -220,7 +266,7 @@ def _same_quantile(text: str, q: float) -> bool:
 
 def scaled(q: dict[str, float | None], scale: float) -> Latency:
     """Quantiles as served (ms, µs…) to seconds."""
-    return Latency(**{k: (v * scale if v is not None else None) for k, v in q.items()})
+    return Latency.of({k: (v * scale if v is not None else None) for k, v in q.items()})
 
 
 def breakdown_label(choice: MetricChoice, histogram_labels: frozenset[str]) -> str | None:

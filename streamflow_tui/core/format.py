@@ -23,3 +23,16 @@ def bound(le: float) -> str:
     if math.isinf(le):
         return "+Inf"
     return f"{le * 1000:g} ms" if le < 1 else f"{le:g} s"
+
+
+def quantile(value: float | None, bounds=None) -> str:
+    """A histogram quantile as the data supports it: its bucket's edges when the bucket is wider than the
+    value (``≤ 5 ms`` for everything in the first bucket, not an interpolated ``4.75 ms``), else the value.
+    ``bounds``: a results.QuantileBounds, or None (a summary's quantile is served exactly)."""
+    if value is None or bounds is None or not bounds.coarse(value):
+        return ms(value)
+    if math.isinf(bounds.upper):
+        return f"> {bound(bounds.lower)}"
+    if bounds.lower <= 0:
+        return f"≤ {bound(bounds.upper)}"
+    return f"{bound(bounds.lower)}–{bound(bounds.upper)}"

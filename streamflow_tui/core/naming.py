@@ -20,6 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 
 from .results import CounterPart, LatencySpec, MetricChoice
+from .selftraffic import DEFAULT_EXCLUDED, glob_regex, without_endpoints
+
+__all__ = ["DEFAULT_EXCLUDED", "glob_regex", "without_endpoints"]  # re-exported: they lived here
 
 ENDPOINT_LABELS = (
     "endpoint",
@@ -35,8 +38,22 @@ ENDPOINT_LABELS = (
     "destination_service",
     "api",
     "method_name",
+    "http_route",  # OpenTelemetry's HTTP semantic conventions (both eras)
+    "http_target",
 )
-CODE_LABELS = ("code", "status_code", "http_response_code", "response_code", "status", "http_status")
+CODE_LABELS = (
+    "code",
+    "status_code",
+    "http_response_code",
+    "response_code",
+    "status",
+    "http_status",
+    "http_response_status_code",  # OpenTelemetry, stable HTTP conventions
+    "http_status_code",  # OpenTelemetry, the old ones
+)
+# OpenTelemetry's stable conventions: a request that ended in an unhandled exception has no status code and
+# its exception's type in error_type.
+ERROR_LABELS = ("error_type",)
 MODEL_LABELS = ("model_name", "model", "model_id", "deployment")
 ERROR_STATUS_VALUES = frozenset(
     {"error", "errors", "failure", "failed", "fail", "client_error", "server_error", "exception"}
@@ -200,7 +217,8 @@ def pick_label(labels: frozenset[str], preferred: str | None, candidates: tuple[
 
 def choose(names: MetricNames, catalog: Catalog, *, preset: str | None = None) -> MetricChoice:
     """Pick the metrics to read from ``catalog`` (sample name -> SampleMeta)."""
-    from .presets import PRESETS, match_presets
+    from .detect import generic as _generic
+    from .presets import PRESETS, _metrics_of, match_presets
 
     if preset is not None:
         p = PRESETS[preset]
@@ -218,7 +236,8 @@ def choose(names: MetricNames, catalog: Catalog, *, preset: str | None = None) -
         p, choice = matched[0]
         others = _generic(names, catalog)
         why = f"recognised {p.name} by {p.signature_found(catalog)}"
-        if others.found and not set(others.requests_metrics) & set(choice.requests_metrics):
+        own = _metrics_of(p)  # the same stack's other counters are not "generic"
+        if others.found and not set(others.requests_metrics) & (set(choice.requests_metrics) | own):
             why += f"; preferred over the generic {', '.join(others.requests_metrics)}"
         if len(matched) > 1:
             why += f"; also matched: {', '.join(q.id for q, _ in matched[1:])}"
@@ -235,6 +254,8 @@ def _none(note: str) -> MetricChoice:
 
 
 def _configured_choice(names: MetricNames, catalog: Catalog) -> MetricChoice:
+    from .detect import best_latency as _best_latency
+
     labels = catalog[names.requests].labels
     endpoint = pick_label(labels, names.endpoint_label, () if "endpoint_label" in names.explicit else ENDPOINT_LABELS)
     code = pick_label(labels, names.code_label, () if "code_label" in names.explicit else CODE_LABELS)
@@ -259,19 +280,44 @@ def _configured_choice(names: MetricNames, catalog: Catalog) -> MetricChoice:
     )
 
 
+_LABEL_FIELDS = ("endpoint_label", "status_label", "code_label", "model_label")
+
+
 def _apply_explicit(choice: MetricChoice, names: MetricNames, catalog: Catalog) -> MetricChoice:
-    """Flags and STREAMFLOW_* variables win over whatever was recognised."""
+    """Flags and STREAMFLOW_* variables win over whatever was recognised, and the note says what was used.
+    A code or status label given explicitly turns error counting on: the user says where errors are."""
     e = names.explicit
     changes: dict = {}
     if "latency" in e and names.latency not in {choice.latency.metric if choice.latency else None}:
         latency, _ = latency_spec(catalog, names.latency)
         changes["latency"] = latency
-    for label in ("endpoint_label", "status_label", "code_label", "model_label"):
+    for label in _LABEL_FIELDS:
         if label in e:
             changes[label] = getattr(names, label)
-    if "status_label" in e:
+    if "status_label" in e or "code_label" in e:
         changes["errors_known"] = True
-    return replace(choice, **changes) if changes else choice
+    if not changes:
+        return choice
+    new = replace(choice, **changes)
+    note = re.sub(r"labels: [^;]*", _labels_clause(new), new.note, count=1)
+    note = note.replace("; errors: not counted by the target", "") if new.errors_known else note
+    served = frozenset().union(*(catalog[m].labels for m in new.requests_metrics if m in catalog))
+    given = []
+    for f in sorted(e & set(_LABEL_FIELDS) | (e & {"latency"})):
+        value = getattr(names, f)
+        missing = f.endswith("_label") and served and value not in served
+        given.append(
+            f"{f.replace('_label', '')}={value}" + (" (not a label of the requests: reads empty)" if missing else "")
+        )
+    return replace(new, note=note + "; set explicitly: " + ", ".join(given))
+
+
+def _labels_clause(c: MetricChoice) -> str:
+    status_text = c.status_label or ("(from code)" if c.code_label else "(none)")
+    return (
+        f"labels: endpoint={c.endpoint_label or '-'} code={c.code_label or '-'} status={status_text}"
+        f" model={c.model_label or '-'}"
+    )
 
 
 def describe(requests, latency, how, endpoint, code, status, model, errors_known=True) -> str:
@@ -287,194 +333,10 @@ def describe(requests, latency, how, endpoint, code, status, model, errors_known
     return "; ".join(parts)
 
 
-# -- generic detection ----------------------------------------------------------------------------
-
-
-def _is_counter(name: str, meta: SampleMeta) -> bool:
-    return meta.type == "counter" or (meta.type in ("untyped", "unknown") and name.endswith("_total"))
-
-
-def _generic(names: MetricNames, catalog: Catalog) -> MetricChoice:
-    counters = [
-        n
-        for n, m in catalog.items()
-        if _is_counter(n, m)
-        and _REQUEST_COUNTER.search(strip_suffix(n) if n.endswith("_total") else n)
-        and not _NOT_REQUESTS.search(n)
-        and not SELF_MONITORING.search(n)
-        and _httpish(n, m.labels)
-    ]
-    requests: tuple[CounterPart, ...] = ()
-    labels: frozenset[str] = frozenset()
-    errors_known = True
-    if counters:
-        best = min(counters, key=lambda n: _request_score(n, catalog[n].labels))
-        labels = catalog[best].labels
-        requests = (CounterPart(best),)
-        if not any(label in labels for label in CODE_LABELS + ("outcome",)):
-            pair = _failure_sibling(best, catalog)
-            if pair:
-                requests = (CounterPart(best, status="success"), CounterPart(pair, status="error"))
-            else:
-                errors_known = False
-    latency, how = _best_latency(catalog, requests[0].metric if requests else None, labels)
-    if not requests and latency is not None and latency.kind in ("histogram", "summary"):
-        # No counter: the latency family's own count is the number of requests (KServe-style servers).
-        requests = (CounterPart(latency.metric + "_count"),)
-        labels = catalog[latency.metric + "_count"].labels if latency.metric + "_count" in catalog else frozenset()
-        errors_known = any(label in labels for label in CODE_LABELS)
-    if not requests:
-        return _none(
-            f"no request counter found: neither {names.requests} nor a recognised model server, nor any"
-            f" *_requests_total-like counter (set --requests-metric / {env_variable('requests')}, or --preset)"
-        )
-    endpoint = pick_label(labels, None, ENDPOINT_LABELS)
-    code = pick_label(labels, None, CODE_LABELS)
-    status = "outcome" if "outcome" in labels else None
-    model = pick_label(labels, None, MODEL_LABELS)
-    if status is None and code is None and requests[0].status is None:
-        errors_known = False
-    note = describe(requests, latency, how, endpoint, code, status, model, errors_known)
-    return MetricChoice(
-        requests,
-        latency,
-        endpoint,
-        status,
-        code,
-        model,
-        errors_known=errors_known,
-        family=f"detected ({requests[0].metric})",
-        detected=True,
-        note="detected " + note,
-    )
-
-
-def _httpish(name: str, labels: frozenset[str]) -> bool:
-    """A family that counts or times requests to a service: not a runtime's, and named or labelled like HTTP/RPC."""
-    if _RUNTIME.search(name):
-        return False
-    return (
-        bool(re.search(r"(?i)http|request|response|_rq|rpc|grpc|inference", name) and labels & _HTTPISH_LABELS)
-        or "http" in name.lower()
-    )
-
-
-def _request_score(name: str, labels: frozenset[str]) -> tuple:
-    has_code = any(label in labels for label in CODE_LABELS + ("outcome",))
-    has_route = any(label in labels for label in ENDPOINT_LABELS)
-    return (not has_code, not has_route, not name.startswith("http"), "request" not in name, len(name), name)
-
-
-def _failure_sibling(name: str, catalog: Catalog) -> str | None:
-    stem = re.sub(r"_?(success(ful)?|ok)(_total)?$", "", name)
-    if stem == name:
-        return None
-    for suffix in ("_failure", "_failures", "_failed", "_error", "_errors", "_fail"):
-        for candidate in (stem + suffix, stem + suffix + "_total"):
-            if candidate in catalog:
-                return candidate
-    return None
-
-
-def _best_latency(
-    catalog: Catalog, requests: str | None, request_labels: frozenset[str]
-) -> tuple[LatencySpec | None, str]:
-    bases = set()
-    for n, meta in catalog.items():
-        if SELF_MONITORING.search(n):
-            continue
-        if n.endswith("_bucket") and meta.type in ("histogram", "untyped", "unknown"):
-            bases.add(n[: -len("_bucket")])
-        elif meta.type == "summary" and not n.endswith(("_sum", "_count")):
-            bases.add(n)
-    bases = {
-        b
-        for b in bases
-        if _LATENCY.search(b)
-        and not re.search(r"(?i)bytes|size", b)
-        and _httpish(b, catalog.get(b + "_count", catalog.get(b, SampleMeta())).labels)
-    }
-    prefix = _prefix(requests)
-    # (sort key, spec, how): the key's shape differs between histograms/summaries and duration counters.
-    specs: list[tuple[tuple, LatencySpec, str]] = []
-    for base in bases:
-        spec, how = latency_spec(catalog, base)
-        if spec is None:
-            continue
-        labels = catalog.get(base + "_count", SampleMeta()).labels
-        endpoint_match = any(label in labels for label in ENDPOINT_LABELS if label in request_labels)
-        specs.append(
-            (
-                (
-                    not (prefix and base.startswith(prefix)),
-                    not endpoint_match,
-                    "highr" in base,
-                    unit_of(base)[0] is None,
-                    spec.kind != "histogram",
-                    len(base),
-                    base,
-                ),
-                spec,
-                how,
-            )
-        )
-    if not specs and requests:
-        # Cumulative duration counters (Triton's *_duration_us, TorchServe's *_latency_microseconds).
-        for n, meta in catalog.items():
-            if (
-                _is_counter(n, meta)
-                and _LATENCY.search(n)
-                and unit_of(n, meta.help)[0]
-                and (not prefix or n.startswith(prefix))
-            ):
-                unit, how = unit_of(n, meta.help)
-                specs.append(((len(n), n), LatencySpec("average", n, unit=unit or "s", count=(requests,)), how))
-    if not specs:
-        return None, ""
-    _, spec, how = min(specs, key=lambda s: s[0])
-    return spec, how
-
-
-def _prefix(requests: str | None) -> str:
-    if not requests:
-        return ""
-    m = re.match(r"^([a-zA-Z0-9]+_(?:[a-zA-Z0-9]+_)?)", requests)
-    stem = re.sub(r"(requests?|responses?)(_total)?$", "", strip_suffix(requests))
-    return stem or (m.group(1) if m else "")
-
-
-# Monitoring endpoints: the console's own scrapes, health and readiness probes (Kubernetes', Ray Serve's
-# /-/healthz, Prometheus's /-/ready, Spring's /actuator/*). Left out of every number by default.
-DEFAULT_EXCLUDED = (
-    "/metrics",
-    "/health",
-    "/monitoring/*",
-    "/healthz",
-    "/livez",
-    "/readyz",
-    "/ready",
-    "/-/*",
-    "/actuator/*",
-)
-
-
-def glob_regex(pattern: str) -> str:
-    """An endpoint glob (``/monitoring/*``) as a regex both Python and Prometheus (RE2) read the same."""
-    return "".join(".*" if c == "*" else ("\\" + c if c in ".^$+?()[]{}|\\" else c) for c in pattern)
-
-
-def without_endpoints(choice: MetricChoice, patterns: tuple[str, ...], catalog: Catalog) -> MetricChoice:
-    """The choice with the monitoring endpoints (the console's own scrapes, health checks) left out of
-    every number: a matcher on the endpoint label, so both sources and PromQL apply the same filter."""
-    label = choice.endpoint_label
-    if not patterns or not label or not choice.found:
-        return choice
-    regex = "|".join(glob_regex(p) for p in patterns)
-    note = choice.note + f"; left out: {label} {' '.join(patterns)}"
-    latency = catalog.get(choice.latency.count_metrics[0]) if choice.latency else None
-    if latency is not None and label not in latency.labels:
-        note += f" (not from the latency, which has no {label} label)"
-    return replace(choice, match=choice.match + ((label, "!~", regex),), excluded=patterns, note=note)
+def otel_error_label(code: str | None) -> str | None:
+    """OpenTelemetry's error label where the code label is OpenTelemetry's: there an empty code is a request
+    that raised (the stable conventions also name the exception in error_type; the old ones leave it empty)."""
+    return ERROR_LABELS[0] if code in ("http_response_status_code", "http_status_code") else None
 
 
 def derive_status(code: str | None) -> str:

@@ -33,6 +33,7 @@ class Preset:
     errors_known: bool = True
     match: tuple[tuple[str, str, str], ...] = ()  # (label, PromQL op, value): only the series the preset's stack means
     needs: tuple[str, ...] = ()  # sample names that must all be served too
+    error: str | None = None  # a label naming the failure when the code is empty (OpenTelemetry's error_type)
     remark: str = ""  # what a user should know (shown in the note)
 
     def recognised(self, catalog: Catalog) -> bool:
@@ -80,6 +81,7 @@ class Preset:
             code,
             model,
             errors_known=errors_known,
+            error_label=self.error,
             match=self.match,
             preset=self.id,
             family=self.name,
@@ -159,13 +161,15 @@ PRESET_LIST: tuple[Preset, ...] = (
         "TorchServe",
         "model_server",
         ("Requests2XX", "ts_inference_requests_total"),
+        # Inference requests first: Requests2XX/4XX/5XX count every request on all three ports (the console's
+        # scrapes, /ping probes, management calls), so an idle server would read their rate.
         requests=(
+            _c("ts_inference_requests_total"),
             (
                 CounterPart("Requests2XX", code="2xx"),
                 CounterPart("Requests4XX", code="4xx"),
                 CounterPart("Requests5XX", code="5xx"),
             ),
-            _c("ts_inference_requests_total"),
         ),
         latency=(
             LatencySpec(
@@ -173,7 +177,8 @@ PRESET_LIST: tuple[Preset, ...] = (
             ),
         ),
         model=("model_name",),
-        remark="status is in the metric name (Requests2XX/4XX/5XX, no model label); latency is an average of µs counters",
+        remark="requests: ts_inference_requests_total (predictions only, per model; it does not split errors, and"
+        " Requests4XX/5XX count every port's requests, so errors are not read); latency is an average of µs counters",
     ),
     Preset(
         "mlserver",
@@ -184,9 +189,15 @@ PRESET_LIST: tuple[Preset, ...] = (
             _pair("model_infer_request_success_total", "model_infer_request_failure_total"),
             _pair("model_infer_request_success", "model_infer_request_failure"),
         ),
-        latency=("model_infer_request_duration",),
+        # The REST server's histogram gives percentiles (the model summary has no quantiles: an average only);
+        # it times every route, health probes too, so only the inference route is read.
+        latency=(
+            LatencySpec("histogram", "rest_server_request_duration_seconds", match=(("path", "=~", ".*/infer"),)),
+            "model_infer_request_duration",
+        ),
         model=("model",),
-        remark="per-model success/failure counters; latency from a summary without quantiles (average only)",
+        remark="per-model success/failure counters; latency from the REST histogram's inference route"
+        " (else the model summary's average: it has no quantiles)",
     ),
     Preset(
         "kserve",
@@ -209,6 +220,35 @@ PRESET_LIST: tuple[Preset, ...] = (
         endpoint=("uri",),
         code=("status",),
         remark="Micrometer's percentiles (when published) are per series over its own sliding window",
+    ),
+    Preset(
+        "opentelemetry",
+        "OpenTelemetry HTTP server (semantic conventions)",
+        "framework",
+        (
+            "http_server_request_duration_seconds_bucket",
+            "http_server_duration_milliseconds_bucket",
+            "http_server_duration_seconds_bucket",
+            "http_server_duration_bucket",
+        ),
+        # No request counter: the duration histogram counts every request. Stable conventions first.
+        requests=(
+            _c("http_server_request_duration_seconds_count"),
+            _c("http_server_duration_milliseconds_count"),
+            _c("http_server_duration_seconds_count"),
+            _c("http_server_duration_count"),
+        ),
+        latency=(
+            "http_server_request_duration_seconds",
+            "http_server_duration_milliseconds",
+            "http_server_duration_seconds",
+            "http_server_duration",
+        ),
+        unit="ms",  # the old conventions' unit, where the exporter adds no unit suffix
+        endpoint=("http_route", "http_target"),
+        code=("http_response_status_code", "http_status_code"),
+        error="error_type",
+        remark="an empty status code is a request that raised (error_type names the exception): an error",
     ),
     Preset(
         "istio",
@@ -274,7 +314,9 @@ PRESET_LIST: tuple[Preset, ...] = (
         "framework",
         ("http_request_duration_highr_seconds_bucket",),
         requests=(_c("http_requests_total"),),
-        latency=("http_request_duration_seconds", "http_request_duration_highr_seconds"),
+        # highr first: its buckets are fine (the default family's are 0.1/0.5/1 s, so a 2 ms service reads
+        # p95 95 ms); it has no handler label, so it times the probes too (the note says so).
+        latency=("http_request_duration_highr_seconds", "http_request_duration_seconds"),
         endpoint=("handler",),
         code=("status",),
     ),
@@ -317,10 +359,12 @@ PRESET_LIST: tuple[Preset, ...] = (
         "prometheus-flask-exporter",
         "framework",
         ("flask_http_request_total",),
-        requests=(_c("flask_http_request_total"),),
+        # The histogram's _count counts the same requests with the path: the health probes can be left out.
+        requests=(_c("flask_http_request_duration_seconds_count"), _c("flask_http_request_total")),
         latency=("flask_http_request_duration_seconds",),
-        endpoint=("path", "url_rule"),
+        endpoint=("path", "url_rule", "endpoint"),
         code=("status",),
+        remark="requests from the duration histogram's _count (flask_http_request_total has no path)",
     ),
 )
 

@@ -405,9 +405,9 @@ class PrometheusSource:
         return tuple(sorted(states.items())), TargetStatus(url=self.api_url, up=any(states.values()), error=error)
 
     def _requests(self, c: MetricChoice, w: str, at: float) -> RequestStats:
-        labels = [label for label in (c.endpoint_label, c.status_label, c.code_label, c.model_label) if label] + [
-            "instance"
-        ]
+        labels = [
+            label for label in (c.endpoint_label, c.status_label, c.code_label, c.model_label, c.error_label) if label
+        ] + ["instance"]
         by = ", ".join(dict.fromkeys(labels))
         sel = _matchers(c)
         rates: dict[tuple, float | None] = {}
@@ -450,6 +450,7 @@ class PrometheusSource:
         spec = c.latency
         assert spec is not None, "called only for a choice with a latency metric"
         scale = spec.scale
+        c = replace(c, match=c.match + spec.match)  # the latency family's own filter (MLServer: the inference route)
         sel = _matchers(c)
         q: dict[str, float | None] = {}
         histogram: tuple[Bucket, ...] = ()
@@ -484,8 +485,8 @@ class PrometheusSource:
         if spec.max_metric:
             rows = self.client.query(f"max({spec.max_metric}{sel})", at)
             maximum = _scaled(rows[0]["value"][1], scale) if rows else None
-        latency = Latency(avg=avg, max=maximum, **q)
-        return latency, histogram, tuple((e, Latency(**v)) for e, v in sorted(by_endpoint.items()))
+        latency = compute.with_bounds(Latency.of(q, avg=avg, max=maximum), histogram)
+        return latency, histogram, tuple((e, Latency.of(v)) for e, v in sorted(by_endpoint.items()))
 
     def _histogram(self, expr: str, at: float, scale: float = 1.0, coarse: float | None = None) -> tuple[Bucket, ...]:
         cumulative = []
@@ -653,7 +654,8 @@ class PrometheusSource:
         if spec and spec.kind == "histogram":
             for quantile in QUANTILES:
                 exprs[_qkey(quantile)] = (
-                    f"histogram_quantile({quantile}, sum by (le) (rate({spec.metric}_bucket{_matchers(c)}[{w}])))"
+                    f"histogram_quantile({quantile}, sum by (le) (rate({spec.metric}_bucket"
+                    f"{_matchers(replace(c, match=c.match + spec.match))}[{w}])))"
                 )
         columns: dict[str, dict[float, float | None]] = {}
         for key in ("rps", "error_ratio", "p50", "p95", "p99"):
@@ -717,6 +719,8 @@ def _error_expr(c: MetricChoice, w: str) -> str | None:
             )
         elif c.code_label:
             terms.append(f"sum(rate({part.metric}{_matchers(c, (c.code_label, '[45].*'), regex=True)}[{w}]))")
+            if c.error_label:  # OpenTelemetry: an empty code is a request that raised
+                terms.append(f"sum(rate({part.metric}{_matchers(c, (c.code_label, ''))}[{w}]))")
     if not terms:
         return "vector(0)"
     return " + ".join(f"({t} or vector(0))" for t in terms)

@@ -6,7 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .results import Bucket, MetricChoice, Snapshot, TargetStatus
+from .format import quantile
+from .results import Bucket, CounterUpdates, Latency, MetricChoice, Snapshot, TargetStatus
 
 SCHEMA = "streamflow.snapshot/1"
 
@@ -117,7 +118,29 @@ def to_json(snapshot: Snapshot, slo: tuple[SloCheck, ...] = (), drift: dict | No
         "performance": snapshot.performance.to_json() if snapshot.performance else None,
         "drift": drift,
         "naming": naming_json(snapshot.metrics),
+        # Added by #25, after the original keys: readers of streamflow.snapshot/1 that know only those still work.
+        "latency_bounds_seconds": bounds_json(lat),
+        "counter_updates": updates_json(snapshot.counter_updates),
     }
+
+
+def bounds_json(lat: Latency) -> dict[str, Any] | None:
+    """Per histogram quantile, the edges of the bucket it fell in (seconds; "+Inf" for the last bucket), whether
+    that bucket is wider than the value itself (then the value is only known to lie within, and the console
+    shows the edges), and the text the console shows. None: no histogram quantiles (a summary, an average)."""
+    out = {}
+    for key in ("p50", "p95", "p99"):
+        b, value = lat.bounds_of(key), getattr(lat, key)
+        if b is not None and value is not None:
+            out[key] = {"lower": b.lower, "upper": _le(b.upper), "coarse": b.coarse(value), "shown": quantile(value, b)}
+    return out or None
+
+
+def updates_json(u: CounterUpdates | None) -> dict[str, Any] | None:
+    """Counters that update in steps: the period, how it is known, the window used (None: too short)."""
+    if u is None:
+        return None
+    return {"period_seconds": u.period_s, "how": u.how, "window_seconds": u.window_s, "note": u.note}
 
 
 def naming_json(c: MetricChoice | None) -> dict[str, Any] | None:
@@ -141,5 +164,7 @@ def naming_json(c: MetricChoice | None) -> dict[str, Any] | None:
         },
         "errors_counted": c.errors_known,
         "excluded_endpoints": list(c.excluded),
+        "left_out": list(c.left_out),
+        "error_label": c.error_label,
         "note": c.note,
     }

@@ -6,6 +6,7 @@ zero is a measurement. Consumers must show the difference.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -50,12 +51,36 @@ class RequestStats:
 
 
 @dataclass(frozen=True)
+class QuantileBounds:
+    """The histogram bucket a quantile fell in, in seconds: the quantile is only known to lie between its
+    edges (it is interpolated inside). ``upper`` is math.inf for the +Inf bucket."""
+
+    lower: float
+    upper: float
+
+    def coarse(self, value: float) -> bool:
+        """The bucket is wider than the value itself (everything in the first bucket, or a 0.1-0.5 s bucket
+        holding 0.3 s): the interpolated value says little more than its edges, so show the edges."""
+        return math.isinf(self.upper) or self.upper - self.lower >= value
+
+
+@dataclass(frozen=True)
 class Latency:
     avg: float | None = None
     p50: float | None = None
     p95: float | None = None
     p99: float | None = None
     max: float | None = None  # only where the target serves a maximum (Micrometer's _max gauge)
+    # Histogram quantiles only: the bucket each fell in, by key ("p50", "p95", "p99"); summaries serve theirs exactly.
+    bounds: tuple[tuple[str, QuantileBounds], ...] = ()
+
+    @classmethod
+    def of(cls, q: dict[str, float | None], avg: float | None = None, max: float | None = None) -> Latency:
+        """From quantiles by key ("p50", "p95", "p99")."""
+        return cls(avg=avg, p50=q.get("p50"), p95=q.get("p95"), p99=q.get("p99"), max=max)
+
+    def bounds_of(self, key: str) -> QuantileBounds | None:
+        return next((b for k, b in self.bounds if k == key), None)
 
 
 @dataclass(frozen=True)
@@ -100,6 +125,9 @@ class LatencySpec:
     unit: str = "s"
     count: tuple[str, ...] = ()
     max_metric: str | None = None
+    # Only these series of the latency family (label, PromQL op, value): MLServer's REST histogram times every
+    # route, its health probes too, and only the inference route is the model's latency.
+    match: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def scale(self) -> float:
@@ -137,6 +165,9 @@ class MetricChoice:
     errors_known: bool = True  # False: the target does not count failures, so no error ratio
     match: tuple[tuple[str, str, str], ...] = ()  # read only series matching these (label, op, value); op as in PromQL
     excluded: tuple[str, ...] = ()  # endpoint globs left out of every number (monitoring endpoints)
+    # OpenTelemetry's error_type: a request whose code is empty and this label set failed (an unhandled exception).
+    error_label: str | None = None
+    left_out: tuple[str, ...] = ()  # the excluded endpoint values really seen (the note lists these)
     preset: str | None = None  # the named preset recognised or forced
     family: str = ""  # what was recognised, for people ("vLLM", "detected: …")
     detected: bool = False
@@ -158,6 +189,10 @@ class MetricChoice:
 
     def keeps(self, labels: dict[str, str]) -> bool:
         return all(_matches(labels.get(label, ""), op, value) for label, op, value in self.match)
+
+    def keeps_latency(self, labels: dict[str, str]) -> bool:
+        extra = self.latency.match if self.latency else ()
+        return self.keeps(labels) and all(_matches(labels.get(label, ""), op, v) for label, op, v in extra)
 
 
 def _matches(actual: str, op: str, value: str) -> bool:
@@ -202,6 +237,17 @@ class RemoteLoad:
 
 
 @dataclass(frozen=True)
+class CounterUpdates:
+    """A target whose counters move in steps (Ray Serve pushes its metrics every ~10 s): rates over a window
+    shorter than the step period read 0 or twice the truth, so the window is widened to whole periods."""
+
+    period_s: float  # the estimated update period
+    how: str  # "detected" (from the scrapes) or "preset" (the server documents it)
+    window_s: float | None  # the window the rates were computed over (between two updates), None: not long enough
+    note: str
+
+
+@dataclass(frozen=True)
 class Snapshot:
     taken_at: datetime
     source: str  # "scrape" | "prometheus"
@@ -218,6 +264,7 @@ class Snapshot:
     scrape_interval_s: float | None = None  # Prometheus source: the interval its targets are scraped at
     performance: Performance | None = None  # realised and estimated model performance, where the target counts it
     remote_load: RemoteLoad | None = None  # Prometheus source: load generators it scrapes, when it holds their series
+    counter_updates: CounterUpdates | None = None  # scrape source: counters that update in steps, when detected
 
     @property
     def ok(self) -> bool:

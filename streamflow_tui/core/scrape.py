@@ -14,6 +14,7 @@ from .naming import DEFAULT_EXCLUDED, Catalog, MetricNames, SampleMeta, choose, 
 from .performance import Performance, performance_of
 from .promql import parse_le
 from .results import EMPTY_LATENCY, EMPTY_REQUESTS, Bucket, Latency, MetricChoice, ModelStats, Snapshot, TargetStatus
+from .selftraffic import left_out_values, with_left_out
 
 NO_PROMETHEUS = TargetStatus(url=None, up=None, error=None)
 RECHOOSE_EVERY = 60  # scrapes
@@ -122,6 +123,11 @@ class ScrapeSource:
             choice = self._choice = without_endpoints(choose(names, catalog, preset=self.preset), self.exclude, catalog)
             self._families, self._since_choice = families, 0
         self._since_choice += 1
+        if choice.excluded:
+            # The note names only what was really left out: the excluded endpoints seen so far.
+            seen = tuple(sorted(set(choice.left_out) | set(left_out_values(choice, samples))))
+            if seen != choice.left_out:
+                choice = self._choice = with_left_out(choice, seen)
         keep = choice.sample_names() | (model_samples - {names.model_info})
         info = None
         for key, value in samples.items():
@@ -178,13 +184,14 @@ class ScrapeSource:
         histogram: tuple[Bucket, ...] = ()
         by_endpoint: tuple[tuple[str, Latency], ...] = ()
         spec = choice.latency
-        keep = choice.keeps if choice.match else None
+        keep = choice.keeps_latency if choice.match or (spec and spec.match) else None
         if spec:
             latency = compute.latency(series, spec, window, keep)
             if spec.kind == "histogram":
                 bucket = spec.metric + "_bucket"
                 buckets = compute.bucket_values(series, bucket, window, per_second=False, keep=keep)
                 histogram = compute.histogram(buckets.get("", []), spec.scale)
+                latency = compute.with_bounds(latency, histogram)
                 label = compute.breakdown_label(choice, samples_labels(series, bucket))
                 if label:
                     grouped = compute.bucket_values(

@@ -10,7 +10,7 @@ from textual_plotext import PlotextPlot
 
 from ..core.compute import reference_churn_rate
 from ..core.drift import DriftResult
-from ..core.format import ms, num, pct
+from ..core.format import num, pct, quantile
 from ..core.results import Snapshot
 from ..core.timeline import Timeline
 from ..core.versions import VersionTracker
@@ -43,7 +43,8 @@ def latency_card(s: Snapshot, slo_p95: float) -> Text:
     t = Text()
     for key in ("p50", "p95", "p99"):
         value = getattr(s.latency, key)
-        _breach(t, f"{key} ", ms(value), key == "p95" and value is not None and value > slo_p95)
+        shown = quantile(value, s.latency.bounds_of(key))
+        _breach(t, f"{key} ", shown, key == "p95" and value is not None and value > slo_p95)
     return t.rstrip() or t
 
 

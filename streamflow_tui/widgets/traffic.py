@@ -8,7 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
-from ..core.format import ms, num, pct
+from ..core.format import ms, num, pct, quantile
 from ..core.results import Snapshot
 from ..core.timeline import Timeline
 from ..core.versions import VersionTracker
@@ -89,7 +89,7 @@ class TrafficView(View):
             value = getattr(lat, key)
             breached = key == "p95" and value is not None and value > slo_p95
             latency.append(f"{key} ")
-            latency.append(ms(value), style="bold red" if breached else "bold")
+            latency.append(quantile(value, lat.bounds_of(key)), style="bold red" if breached else "bold")
             latency.append("▲ " if breached else "  ", style="bold red")
         latency.append(f"\navg {ms(lat.avg)} over the last {s.window_seconds:g} s", style="dim")
         set_if_changed(self.query_one("#latency-summary", Static), latency)
