@@ -133,6 +133,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             settings.prediction_log_rows,
             max_age_s=settings.prediction_log_max_age_s,
             password_file=settings.prediction_log_password_file,
+            max_pending=settings.prediction_log_queue_rows,
         )
         if settings.log_predictions
         else NoLog()

@@ -32,7 +32,8 @@ log = logging.getLogger("streamflow.api")
 FLUSH_EVERY_S = 0.05
 # While the database cannot be reached the writer retries this often (the rows wait in the bounded queue).
 RETRY_EVERY_S = 1.0
-# Rows queued for the writer; past that, new rows are dropped (counted) rather than held in memory.
+# Rows queued for the writer by default (prediction_log_queue_rows); past that, new rows are dropped
+# (counted) rather than held in memory: ~200 MB at most while a database is away.
 MAX_PENDING = 200_000
 
 # One queued row: (prediction_id, at, model_version, user_id, probability, predicted, row as JSON text)
@@ -103,9 +104,10 @@ class PredictionLog:
 
     backend = "none"
 
-    def __init__(self, capacity: int, *, max_age_s: float | None = None):
+    def __init__(self, capacity: int, *, max_age_s: float | None = None, max_pending: int = MAX_PENDING):
         self.capacity = capacity
         self.max_age_s = max_age_s
+        self.max_pending = max_pending
         self.dropped = 0  # rows lost: the queue overflowed, or a write failed for good
         self.error: str | None = None
         self.available = True
@@ -143,7 +145,7 @@ class PredictionLog:
         """Queue one scored row (cheap: the request path never touches the database)."""
         encoded = json.dumps(row, separators=(",", ":"))
         with self._lock:
-            if len(self._pending) >= MAX_PENDING:  # the writer is behind or the database away: bounded, said
+            if len(self._pending) >= self.max_pending:  # the writer is behind or the database away: bounded, said
                 self._drop(1, f"the prediction log's writer is behind: {self.dropped + 1:,} rows dropped")
                 return
             self._pending.append((prediction_id, time.time(), model_version, user_id, probability, predicted, encoded))
@@ -181,7 +183,7 @@ class PredictionLog:
             except PredictionLogUnavailable as exc:
                 with self._lock:  # back to the front of the queue, oldest dropped past the bound
                     self._pending[:0] = batch
-                    overflow = len(self._pending) - MAX_PENDING
+                    overflow = len(self._pending) - self.max_pending
                     if overflow > 0:
                         del self._pending[:overflow]
                         self._drop(overflow, f"{exc}; {self.dropped + overflow:,} rows dropped")
@@ -196,7 +198,7 @@ class PredictionLog:
 
     def _unavailable(self, error: str) -> None:
         if self.available:
-            log.error("prediction log: %s; rows are queued (at most %d) until it is back", error, MAX_PENDING)
+            log.error("prediction log: %s; rows are queued (at most %d) until it is back", error, self.max_pending)
         self.available = False
         self.error = error
         self.on_available(False)
@@ -275,6 +277,7 @@ def open_prediction_log(
     *,
     max_age_s: float | None = None,
     password_file: Path | None = None,
+    max_pending: int = MAX_PENDING,
 ) -> PredictionLog:
     """The backend for ``location``: a ``postgresql://`` URL, or a SQLite file's path.
 
@@ -290,7 +293,7 @@ def open_prediction_log(
                 " pip install 'streamflow-console[postgres]'"
             ) from None
 
-        return PostgresLog(text, capacity, max_age_s=max_age_s, password_file=password_file)
+        return PostgresLog(text, capacity, max_age_s=max_age_s, password_file=password_file, max_pending=max_pending)
     if "://" in text:
         scheme = text.split("://", 1)[0]
         raise PredictionLogConfigError(
@@ -298,4 +301,4 @@ def open_prediction_log(
         )
     from .prediction_log_sqlite import SqliteLog
 
-    return SqliteLog(Path(text), capacity, max_age_s=max_age_s)
+    return SqliteLog(Path(text), capacity, max_age_s=max_age_s, max_pending=max_pending)

@@ -29,6 +29,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .prediction_log import (
     FLUSH_EVERY_S,
+    MAX_PENDING,
     LabelItem,
     Labelled,
     LabelStatus,
@@ -95,8 +96,16 @@ def _is_config_error(exc: psycopg.Error) -> bool:
 class PostgresLog(PredictionLog):
     backend = "postgresql"
 
-    def __init__(self, url: str, capacity: int, *, max_age_s: float | None = None, password_file: Path | None = None):
-        super().__init__(capacity, max_age_s=max_age_s)
+    def __init__(
+        self,
+        url: str,
+        capacity: int,
+        *,
+        max_age_s: float | None = None,
+        password_file: Path | None = None,
+        max_pending: int = MAX_PENDING,
+    ):
+        super().__init__(capacity, max_age_s=max_age_s, max_pending=max_pending)
         self.url = url
         # Known before parsing, so that even a parse error (which quotes the URL's text) is scrubbed of it.
         in_url = re.match(r"^[a-z]+://[^/@:]*:([^@]*)@", url)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from .prediction_log import (
+    MAX_PENDING,
     LabelItem,
     Labelled,
     LabelStatus,
@@ -42,8 +43,8 @@ CREATE INDEX IF NOT EXISTS predictions_user ON predictions(user_id) WHERE user_i
 class SqliteLog(PredictionLog):
     backend = "sqlite"
 
-    def __init__(self, path: Path, capacity: int, *, max_age_s: float | None = None):
-        super().__init__(capacity, max_age_s=max_age_s)
+    def __init__(self, path: Path, capacity: int, *, max_age_s: float | None = None, max_pending: int = MAX_PENDING):
+        super().__init__(capacity, max_age_s=max_age_s, max_pending=max_pending)
         self.path = Path(path)
         self._local = threading.local()
         try:

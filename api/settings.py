@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streamflow_data import LATEST_MONTH, MONTHS, REFERENCE_MONTH
 
-from .prediction_log import redact
+from .prediction_log import MAX_PENDING, redact
 
 ENV_PREFIX = "STREAMFLOW_API_"
 
@@ -45,6 +45,8 @@ class ApiSettings(BaseSettings):
     prediction_log_password_file: Path | None = None
     prediction_log_rows: int = Field(default=1_000_000, ge=1)  # the log keeps this many newest predictions…
     prediction_log_max_age_s: float | None = Field(default=None, gt=0)  # …and none older than this
+    # rows waiting for the writer (the database away or slow); past that they are dropped, counted
+    prediction_log_queue_rows: int = Field(default=MAX_PENDING, ge=1)
     registry: str = "local"  # where the served model comes from: local (a directory) or mlflow
     registry_location: str | None = None  # local: directory (default <cache_dir>/registry); mlflow: tracking URI
     # seconds between checks for a new champion (0: only POST /admin/reload)
