@@ -16,7 +16,10 @@ COPY api ./api
 COPY data ./data
 COPY loadgen ./loadgen
 COPY streamflow_tui ./streamflow_tui
-RUN pip install --no-cache-dir .
+# [postgres]: the replicas of docker-compose.yml and deploy/k8s share a PostgreSQL prediction log.
+# DL3013 reads the extra as an unpinned package: it is this project, whose dependencies pyproject.toml bounds.
+# hadolint ignore=DL3013
+RUN pip install --no-cache-dir '.[postgres]'
 
 USER 10001
 # Train the model into the image's cache, so a container starts in about a second.

@@ -40,11 +40,12 @@ def test_promtool_accepts_config_and_rules():
 
 def test_compose_parses_and_agrees_with_prometheus_and_the_api():
     services = COMPOSE["services"]
-    assert set(services) == {"api", "prometheus", "grafana"}
+    assert set(services) == {"api", "postgres", "prometheus", "grafana"}
     for name, service in services.items():
         image = service.get("image", "")
         if name != "api":
-            assert re.fullmatch(r"[\w./-]+:v?\d+\.\d+\.\d+", image), f"{name} image not pinned: {image}"
+            # PostgreSQL's releases are major.minor (16.4); the others' major.minor.patch.
+            assert re.fullmatch(r"[\w./-]+:v?\d+\.\d+(\.\d+)?", image), f"{name} image not pinned: {image}"
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
             if source.startswith("."):
@@ -70,6 +71,28 @@ def test_compose_parses_and_agrees_with_prometheus_and_the_api():
     assert datasource["url"] == "http://prometheus:9090" and "127.0.0.1:9090:9090" in services["prometheus"]["ports"]
     provider = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/streamflow.yml").read_text())["providers"][0]
     assert provider["options"]["path"] in {v.split(":")[1] for v in services["grafana"]["volumes"]}
+
+
+def test_compose_replicas_share_the_postgres_service_as_their_prediction_log():
+    from urllib.parse import urlsplit
+
+    api, pg = COMPOSE["services"]["api"], COMPOSE["services"]["postgres"]
+    url = urlsplit(api["environment"]["STREAMFLOW_API_PREDICTION_LOG"])
+    assert url.scheme == "postgresql" and url.hostname == "postgres" and url.password is None
+    assert (url.username, url.path.lstrip("/")) == (
+        pg["environment"]["POSTGRES_USER"],
+        pg["environment"]["POSTGRES_DB"],
+    )
+    # One password, one secret file: the database's and the API's.
+    (secret,) = api["secrets"]
+    assert pg["secrets"] == [secret] and (REPO / COMPOSE["secrets"][secret]["file"]).is_file()
+    assert api["environment"]["STREAMFLOW_API_PREDICTION_LOG_PASSWORD_FILE"] == f"/run/secrets/{secret}"
+    assert pg["environment"]["POSTGRES_PASSWORD_FILE"] == f"/run/secrets/{secret}"
+    # The replicas wait for a healthy database; its data lives in a named volume.
+    assert api["depends_on"]["postgres"]["condition"] == "service_healthy" and "pg_isready" in pg["healthcheck"]["test"]
+    (volume,) = pg["volumes"]
+    assert volume.split(":")[0] in COMPOSE["volumes"] and volume.split(":")[1] == "/var/lib/postgresql/data"
+    assert "[postgres]" in (REPO / "Dockerfile").read_text()  # the image has psycopg
 
 
 def test_dockerfile_is_pinned_non_root_and_lint_clean():

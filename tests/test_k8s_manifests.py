@@ -271,18 +271,40 @@ def test_pod_monitor_selects_the_load_pods_and_scrapes_their_metrics_port():
     assert endpoint["path"] == LOAD_JOB["spec"]["template"]["metadata"]["annotations"]["prometheus.io/path"]
 
 
+def test_the_prediction_log_comes_from_one_secret_url_and_mounted_password():
+    api = container(DEPLOYMENT, "api")
+    env = {e["name"]: e for e in api["env"]}
+    ref = env["STREAMFLOW_API_PREDICTION_LOG"]["valueFrom"]["secretKeyRef"]
+    (volume,) = [v for v in pod_spec(DEPLOYMENT)["volumes"] if v["name"] == "prediction-log"]
+    assert volume["secret"]["secretName"] == ref["name"]
+    (mount,) = [m for m in api["volumeMounts"] if m["name"] == "prediction-log"]
+    (item,) = volume["secret"]["items"]
+    assert env["STREAMFLOW_API_PREDICTION_LOG_PASSWORD_FILE"]["value"] == f"{mount['mountPath']}/{item['path']}"
+    assert mount["readOnly"] is True
+    assert f"secret generic {ref['name']}" in (K8S / "kustomization.yaml").read_text()  # how to create it
+
+
 @pytest.fixture(scope="module")
 def deployed_api():
-    """The API as the Deployment runs it: its command's flags and its environment (on a loopback port)."""
+    """The API as the Deployment runs it: its command's flags and its environment (on a loopback port), the
+    Secret it reads standing for a real PostgreSQL started here (its URL, and its password as the file)."""
+    from postgres_server import running_postgres
+
     api = container(DEPLOYMENT, "api")
     args = api["command"][1:]
     for flag in ("--host", "--port"):  # running_api binds a free loopback port instead
         i = args.index(flag)
         del args[i : i + 2]
-    env = {e["name"]: e["value"] for e in api.get("env", [])}
-    assert all(k.startswith("STREAMFLOW_API_") for k in env), env
-    with running_api(*args, env=env) as url:
-        yield url, env
+    with running_postgres() as pg:
+        secret = {"url": pg.url}
+        env = {
+            e["name"]: e["value"] if "value" in e else secret[e["valueFrom"]["secretKeyRef"]["key"]]
+            for e in api.get("env", [])
+        }
+        assert all(k.startswith("STREAMFLOW_API_") for k in env), env
+        env["STREAMFLOW_API_PREDICTION_LOG_PASSWORD_FILE"] = str(pg.password_file)  # where the pod mounts it
+        with running_api(*args, env=env) as url:
+            yield url, env
 
 
 def test_the_api_serves_the_probe_and_scrape_paths_with_the_deployments_command_and_env(deployed_api):
@@ -292,6 +314,7 @@ def test_the_api_serves_the_probe_and_scrape_paths_with_the_deployments_command_
         r = httpx.get(url + api[probe]["httpGet"]["path"], timeout=10)
         assert r.status_code == 200, (probe, r.status_code, r.text)
     health = httpx.get(url + "/health", timeout=10).json()
+    assert health["prediction_log"]["backend"] == "postgresql" and health["prediction_log"]["status"] == "ok"
     if "STREAMFLOW_API_MONTH" in env:
         assert health["served_month"] == env["STREAMFLOW_API_MONTH"]
     path = DEPLOYMENT["spec"]["template"]["metadata"]["annotations"]["prometheus.io/path"]
