@@ -47,15 +47,21 @@ def take_snapshot(args, names: MetricNames, stack: ExitStack) -> tuple[Snapshot,
     return scrape_snapshot(args, names, stack, args.api_url)
 
 
+# How much longer than --window a snapshot may watch a target whose counters move in steps (Ray Serve's
+# 10 s): long enough for three updates of a 10-20 s period, short enough for a script.
+STEP_WAIT_S = 45.0
+
+
 def scrape_snapshot(args, names: MetricNames, stack: ExitStack, api_url: str | None) -> tuple[Snapshot, str | None]:
-    """Two scrapes of the API (the embedded one when no URL is given), ``--window`` apart."""
+    """Scrapes of the API (the embedded one when no URL is given) over ``--window`` seconds, longer while its
+    counters move in steps (steps.py): then the rates are between two of their updates, or not given."""
     from .core.scrape import ScrapeSource
 
     api_url = api_url or stack.enter_context(embedded_api())
     source = ScrapeSource(
         api_url,
         names,
-        history_points=2,
+        history_points=1000,
         timeout=args.timeout,
         preset=args.preset,
         options=args.api_options,
@@ -64,11 +70,31 @@ def scrape_snapshot(args, names: MetricNames, stack: ExitStack, api_url: str | N
     stack.callback(source.close)
     status = source.poll()
     if args.window > 0 and status.up:
-        time.sleep(args.window)
-        source.poll()
-        # Rates over the time actually between the two scrapes, not the nominal window.
-        return source.snapshot(source.span_seconds()), api_url
+        watch(source, args.window)
+        updates, _ = source.counter_updates(args.window)
+        # Rates over the time actually between the first and last scrapes, not the nominal window; for
+        # stepwise counters, between two of their updates.
+        return source.snapshot(args.window if updates else source.span_seconds()), api_url
     return source.snapshot(0), api_url
+
+
+def watch(source, window: float) -> None:
+    """Scrape every window/10 s (0.2-1 s) until ``window`` s lie between the first and the last scrape, and on,
+    up to STEP_WAIT_S more, while the counters look stepwise and no two updates far enough apart are seen."""
+    every = min(1.0, max(0.2, window / 10))
+    start = time.monotonic()
+    n = 0
+    while True:
+        n += 1
+        time.sleep(max(0.0, start + n * every - time.monotonic()))
+        if not source.poll().up:
+            return
+        if source.span_seconds() < window:
+            continue
+        updates, stepped = source.counter_updates(window)
+        waiting = (updates is not None and stepped is None) or (updates is None and source.looks_stepwise())
+        if not waiting or time.monotonic() - start >= window + STEP_WAIT_S:
+            return
 
 
 def drift_request(args, api_url: str | None):

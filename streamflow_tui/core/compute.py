@@ -38,6 +38,9 @@ class Window:
 
     eval_ms: int
     range_ms: int
+    # Both ends are scrapes at which a stepwise counter jumped (steps.py): the growth between them over
+    # their time apart, with no extrapolation (that would stretch a step over time it did not cover).
+    between_steps: bool = False
 
     @property
     def cumulative(self) -> bool:
@@ -48,6 +51,13 @@ class Window:
         growth over the window, not extrapolated (``growth``)."""
         if self.cumulative:
             return _latest(ring, self.eval_ms)
+        if self.between_steps:
+            end, start = ring.at_or_before(self.eval_ms), ring.at_or_before(self.eval_ms - self.range_ms)
+            if end is None or end[0] != self.eval_ms:
+                return None
+            grown = end[1] - (start[1] if start else 0.0)  # no sample before: born inside, from zero
+            grown = grown if grown >= 0 else end[1]  # a reset: everything since is its value
+            return grown / (self.range_ms / 1000) if per_second else grown
         if exact:
             return self.growth(ring)
         samples = ring.between(self.eval_ms - self.range_ms, self.eval_ms)
@@ -72,7 +82,7 @@ Series = Iterable[tuple[tuple[str, Labels], SampleRing]]
 
 
 def _latest(ring: SampleRing, eval_ms: int) -> float | None:
-    last = ring.last()
+    last = ring.at_or_before(eval_ms)  # the newest scrape's, or an earlier one's for a window between steps
     return last[1] if last and last[0] == eval_ms else None
 
 

@@ -34,6 +34,7 @@ class Preset:
     match: tuple[tuple[str, str, str], ...] = ()  # (label, PromQL op, value): only the series the preset's stack means
     needs: tuple[str, ...] = ()  # sample names that must all be served too
     error: str | None = None  # a label naming the failure when the code is empty (OpenTelemetry's error_type)
+    update_period_s: float | None = None  # the server publishes its counters in steps this often
     remark: str = ""  # what a user should know (shown in the note)
 
     def recognised(self, catalog: Catalog) -> bool:
@@ -82,6 +83,7 @@ class Preset:
             model,
             errors_known=errors_known,
             error_label=self.error,
+            update_period_s=self.update_period_s,
             match=self.match,
             preset=self.id,
             family=self.name,
@@ -155,6 +157,9 @@ PRESET_LIST: tuple[Preset, ...] = (
         endpoint=("route",),
         code=("status_code",),
         model=("application",),
+        # Ray's metrics agent publishes every metrics_report_period (10 s by default): the counters move in steps.
+        update_period_s=10.0,
+        remark="counters are published every ~10 s: rates are measured between two updates",
     ),
     Preset(
         "torchserve",

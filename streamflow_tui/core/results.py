@@ -168,6 +168,7 @@ class MetricChoice:
     # OpenTelemetry's error_type: a request whose code is empty and this label set failed (an unhandled exception).
     error_label: str | None = None
     left_out: tuple[str, ...] = ()  # the excluded endpoint values really seen (the note lists these)
+    update_period_s: float | None = None  # the server publishes its counters this often (Ray Serve: ~10 s)
     preset: str | None = None  # the named preset recognised or forced
     family: str = ""  # what was recognised, for people ("vLLM", "detected: …")
     detected: bool = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from . import compute
@@ -13,8 +14,19 @@ from .history import SeriesStore
 from .naming import DEFAULT_EXCLUDED, Catalog, MetricNames, SampleMeta, choose, is_candidate, without_endpoints
 from .performance import Performance, performance_of
 from .promql import parse_le
-from .results import EMPTY_LATENCY, EMPTY_REQUESTS, Bucket, Latency, MetricChoice, ModelStats, Snapshot, TargetStatus
+from .results import (
+    EMPTY_LATENCY,
+    EMPTY_REQUESTS,
+    Bucket,
+    CounterUpdates,
+    Latency,
+    MetricChoice,
+    ModelStats,
+    Snapshot,
+    TargetStatus,
+)
 from .selftraffic import left_out_values, with_left_out
+from .steps import Steps, detect, suspicious
 
 NO_PROMETHEUS = TargetStatus(url=None, up=None, error=None)
 RECHOOSE_EVERY = 60  # scrapes
@@ -55,6 +67,8 @@ class ScrapeSource:
         self._fetcher = MetricsFetcher(metrics_url(api_url), timeout=timeout, max_bytes=max_bytes, options=options)
         self._store: SeriesStore = SeriesStore(capacity=max(2, history_points))
         self._scrape_times: deque[int] = deque(maxlen=self._store.capacity)
+        # The request total at each scrape (every request series, left-out ones too): steps.py reads it.
+        self._totals: deque[tuple[int, float]] = deque(maxlen=max(2, min(self._store.capacity, 600)))
         self._model_info: dict[str, str] | None = None
         self._choice: MetricChoice | None = None
         self._families: tuple[str, ...] = ()  # the families served when the choice was made
@@ -120,8 +134,11 @@ class ScrapeSource:
             return self._status
         if choice is None or rechoose:
             catalog = catalog_of(samples, exposition)
+            previous = self._choice
             choice = self._choice = without_endpoints(choose(names, catalog, preset=self.preset), self.exclude, catalog)
             self._families, self._since_choice = families, 0
+            if previous is None or previous.requests_metrics != choice.requests_metrics:
+                self._totals.clear()
         self._since_choice += 1
         if choice.excluded:
             # The note names only what was really left out: the excluded endpoints seen so far.
@@ -141,6 +158,8 @@ class ScrapeSource:
             elif name == names.model_info and value == 1:
                 info = dict(key[1])
         self._model_info = info
+        counted = set(choice.requests_metrics)
+        self._totals.append((scrape.at_ms, sum(v for (n, _), v in samples.items() if n in counted)))
         self._scrape_times.append(scrape.at_ms)
         self._store.prune(self._scrape_times[0])  # series gone for the whole buffer
         if self._first_ok_ms is None:
@@ -176,14 +195,19 @@ class ScrapeSource:
                 None,
                 self._choice,
             )
-        window = compute.Window(last_ok_ms, round(window_seconds * 1000))
+        updates, stepped = self.counter_updates(window_seconds)
+        window = stepped or compute.Window(last_ok_ms, round(window_seconds * 1000))
         series = self._store.items()
         choice = self._choice
         requests = compute.requests(series, choice, window)
         latency = EMPTY_LATENCY
+        if updates is not None and stepped is None:
+            # Stepwise counters and no two updates far enough apart yet: no rate rather than 0 or double.
+            totals = compute.requests(series, choice, compute.Window(last_ok_ms, 0))
+            requests = replace(totals, error_ratio=None)
         histogram: tuple[Bucket, ...] = ()
         by_endpoint: tuple[tuple[str, Latency], ...] = ()
-        spec = choice.latency
+        spec = choice.latency if updates is None or stepped is not None else None
         keep = choice.keeps_latency if choice.match or (spec and spec.match) else None
         if spec:
             latency = compute.latency(series, spec, window, keep)
@@ -210,8 +234,9 @@ class ScrapeSource:
             source=self.kind,
             api=self._status,
             prometheus=NO_PROMETHEUS,
-            window_seconds=window_seconds,
+            window_seconds=window.range_ms / 1000 if stepped else window_seconds,
             requests=requests,
+            counter_updates=updates,
             latency=latency,
             latency_histogram=histogram,
             model=self._model(series, window),
@@ -219,6 +244,42 @@ class ScrapeSource:
             performance=self._performance(series, window.eval_ms),
             latency_by_endpoint=by_endpoint,
         )
+
+    def steps(self) -> Steps | None:
+        """The request counters' steps, when they move in steps (Ray Serve), from the buffered scrapes."""
+        known = self._choice.update_period_s if self._choice else None
+        return detect([t for t, _ in self._totals], [v for _, v in self._totals], known)
+
+    def looks_stepwise(self) -> bool:
+        """The total moved only in jumps after flat runs so far (one update seen, or very sparse traffic)."""
+        return suspicious([t for t, _ in self._totals], [v for _, v in self._totals])
+
+    def counter_updates(self, window_seconds: float) -> tuple[CounterUpdates | None, compute.Window | None]:
+        """For stepwise counters: what is known of them, and a window between two updates at least
+        max(window, 2 periods) apart (None: the scrapes do not reach that far yet). (None, None): not stepwise."""
+        if window_seconds <= 0 or not self._totals:
+            return None, None
+        known = self._choice.update_period_s if self._choice else None
+        found = self.steps()
+        family = self._choice.family if self._choice else "the target"
+        if found is None or found.period_s is None:
+            watched = (self._totals[-1][0] - self._totals[0][0]) / 1000
+            if known is None or watched >= 2 * known:
+                return None, None  # moving like live traffic, or idle for two whole periods: plain rates
+            note = f"{family} publishes its counters every ~{known:g} s: watching for two updates"
+            return CounterUpdates(known, "preset", None, note + f" ({watched:.0f} s so far)"), None
+        period = found.period_s
+        how = "detected" if known is None else "preset"
+        need = max(window_seconds, 2 * period)
+        span = found.span(need)
+        says = f"counters update in steps every ~{period:.3g} s ({'detected from the scrapes' if how == 'detected' else 'as ' + family + ' documents'})"
+        if span is None:
+            return CounterUpdates(period, how, None, says + f": no two updates {need:.3g} s apart yet, no rate"), None
+        start, end = span
+        window = compute.Window(end, end - start, between_steps=True)
+        return CounterUpdates(
+            period, how, (end - start) / 1000, says + f": rates between two updates {(end - start) / 1000:.3g} s apart"
+        ), window
 
     def _model(self, series, window: compute.Window) -> ModelStats | None:
         by_class: dict[str, float] = {}

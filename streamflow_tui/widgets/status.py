@@ -66,6 +66,10 @@ class StatusLine(Static):
         source = Text(f"source {snapshot.source if snapshot else '–'}")
         if snapshot and snapshot.scrape_interval_s:
             source.append(f" · {snapshot.scrape_interval_s:g} s scrapes, window {snapshot.window_seconds:g} s")
+        updates = snapshot.counter_updates if snapshot else None
+        if updates is not None:  # stepwise counters (Ray Serve): the window is between two of their updates
+            window = f"window {updates.window_s:.3g} s" if updates.window_s else "waiting for two updates"
+            source.append(f" · counters every ~{updates.period_s:.3g} s, {window}", style="yellow")
         parts.append((3, source))
         if snapshot and snapshot.fallback:
             parts.append((1, Text("(fallback)", style="bold yellow")))
