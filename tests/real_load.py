@@ -25,10 +25,11 @@ class Sent:
 
 
 class Sender:
-    """Sends GET ``url`` ``rps`` times a second until stopped; every ``fail_every``-th asks for a failure."""
+    """Sends GET (or a JSON POST) to ``url`` ``rps`` times a second until stopped; every ``fail_every``-th
+    asks for a failure."""
 
-    def __init__(self, url: str, rps: float, fail_every: int = 0):
-        self.url, self.rps, self.fail_every = url, rps, fail_every
+    def __init__(self, url: str, rps: float, fail_every: int = 0, *, post: bool = False):
+        self.url, self.rps, self.fail_every, self.post = url, rps, fail_every, post
         self.sent = Sent()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -50,7 +51,10 @@ class Sender:
                 fail = bool(self.fail_every) and n % self.fail_every == 0
                 began = time.monotonic()
                 try:
-                    client.get(self.url, params={"fail": "1"} if fail else None)
+                    if self.post:  # a JSON API (BentoML): the failure asked for in the body
+                        client.post(self.url, json={"fail": 1} if fail else {})
+                    else:
+                        client.get(self.url, params={"fail": "1"} if fail else None)
                 except httpx.HTTPError:
                     self.sent.refused += 1
                 else:

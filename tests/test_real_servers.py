@@ -45,6 +45,8 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     metrics_port: bool = False  # metrics on a second port (OpenTelemetry's Prometheus exporter)
     endpoint_label: bool = True  # False: the probes cannot be told apart, and the note must say so
+    probe: str = "/health"
+    post: bool = False  # /predict takes a JSON POST
 
 
 SERVERS = (
@@ -56,6 +58,7 @@ SERVERS = (
     # OpenTelemetry's old HTTP conventions have no route on aiohttp's server metrics: nothing can be left out.
     Server("otel_old", "otel_aiohttp", "opentelemetry", metrics_port=True, endpoint_label=False),
     Server("otel_stable", "otel_aiohttp", "opentelemetry", {"OTEL_SEMCONV_STABILITY_OPT_IN": "http"}, True),
+    Server("bentoml", "bentoml", "bentoml", probe="/healthz", post=True),
 )
 
 
@@ -85,7 +88,7 @@ def running(server: Server) -> Iterator[Running]:
     with log.open("wb") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **server.env})
         try:
-            wait_ready(f"http://127.0.0.1:{port}/health", proc, log, timeout=60)
+            wait_ready(f"http://127.0.0.1:{port}{server.probe}", proc, log, timeout=90)
             wait_ready(metrics_base + "/metrics", proc, log, timeout=30)
             yield Running(f"http://127.0.0.1:{port}", metrics_base)
         finally:
@@ -112,7 +115,7 @@ def observe(url: str, seconds: float) -> tuple[Snapshot, ScrapeSource]:
 @pytest.mark.parametrize("server", SERVERS, ids=[s.id for s in SERVERS])
 def test_real_server_reads_truthfully(server: Server):
     with running(server) as app:
-        with Sender(app.url + "/health", PROBE_RPS):
+        with Sender(app.url + server.probe, PROBE_RPS):
             idle, _ = observe(app.metrics_base, 3.0)
             c = idle.metrics
             assert idle.api.error is None, idle.api.error
@@ -126,7 +129,7 @@ def test_real_server_reads_truthfully(server: Server):
                 assert "self-traffic: included" in c.note, c.note
                 assert idle.requests.rps == pytest.approx(PROBE_RPS, abs=0.6)
 
-            with Sender(app.url + "/predict", RPS, FAIL_EVERY) as load:
+            with Sender(app.url + "/predict", RPS, FAIL_EVERY, post=server.post) as load:
                 wait_until(lambda: load.sent.answered >= 5, 10, "the load under way")
                 busy, _ = observe(app.metrics_base, 4.0)
             probes = 0.0 if server.endpoint_label else PROBE_RPS
