@@ -253,38 +253,43 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         Loopback clients only, unless the monitoring_public setting is on: the rows are user data.
         """
         _loopback_only(request, settings)
-        try:
-            # In a thread: the read and the join of 10,000 rows stay off the loop that answers /predict.
-            count, rows = await run_in_threadpool(
-                log.recent_json, min(limit or settings.live_buffer_rows, settings.live_buffer_rows)
+
+        def read() -> bytes:
+            count, rows = log.recent_json(min(limit or settings.live_buffer_rows, settings.live_buffer_rows))
+            return _with_rows(
+                {
+                    "capacity": settings.live_buffer_rows,
+                    "count": count,
+                    "served_month": store.month,
+                    "columns": list(FEATURES),
+                    "dropped": log.dropped,
+                    "error": log.error,
+                },
+                rows,
             )
+
+        try:
+            # In a thread: the read, and the body of 10,000 rows built as bytes, stay off the loop that
+            # answers /predict (measured: building it on the loop cost /predict's p99 more than the read).
+            return Response(await run_in_threadpool(read), media_type="application/json")
         except PredictionLogError as exc:
             raise HTTPException(503, str(exc)) from None
-        head = json.dumps(
-            {
-                "capacity": settings.live_buffer_rows,
-                "count": count,
-                "served_month": store.month,
-                "columns": list(FEATURES),
-                "dropped": log.dropped,
-                "error": log.error,
-            }
-        )
-        return Response(head[:-1] + ', "rows": ' + rows + "}", media_type="application/json")
 
     @app.get("/monitoring/labelled", responses={**LOOPBACK, **BAD_PARAMETER, **LOG_DOWN})
     async def labelled_rows(request: Request, limit: int = Query(default=100_000, ge=1, le=1_000_000)) -> Response:
         """The newest predictions that received their label: features then churn_label per row, for retraining
         on live data (``streamflow-retrain --data live``). Loopback clients only, like /monitoring/recent."""
         _loopback_only(request, settings)
+
+        def read() -> bytes:
+            count, rows = log.labelled_json(limit)
+            head = {"count": count, "columns": [*FEATURES, LABEL], "served_month": store.month, "error": log.error}
+            return _with_rows(head, rows)
+
         try:
-            count, rows = await run_in_threadpool(log.labelled_json, limit)
+            return Response(await run_in_threadpool(read), media_type="application/json")
         except PredictionLogError as exc:
             raise HTTPException(503, str(exc)) from None
-        head = json.dumps(
-            {"count": count, "columns": [*FEATURES, LABEL], "served_month": store.month, "error": log.error}
-        )
-        return Response(head[:-1] + ', "rows": ' + rows + "}", media_type="application/json")
 
     @app.post(
         "/feedback",
@@ -351,6 +356,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     if settings.instrument:
         app.add_middleware(InstrumentationMiddleware, metrics=metrics)
     return app
+
+
+def _with_rows(head: dict[str, Any], rows: bytes) -> bytes:
+    """The JSON object ``head`` with ``rows`` (a JSON array, already encoded) as its last member."""
+    return json.dumps(head).encode()[:-1] + b', "rows": ' + rows + b"}"
 
 
 def _champion(settings: ApiSettings):

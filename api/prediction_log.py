@@ -214,14 +214,14 @@ class PredictionLog:
     def _write(self, batch: list[Row]) -> None:
         raise NotImplementedError
 
-    def recent_json(self, limit: int) -> tuple[int, str]:
-        """(number of rows, their JSON array text) of the newest scored rows, oldest first; call off the
+    def recent_json(self, limit: int) -> tuple[int, bytes]:
+        """(number of rows, their JSON array as UTF-8) of the newest scored rows, oldest first; call off the
         event loop. This process's queued rows are written first; other processes' (and replicas') reach
         the database within FLUSH_EVERY_S."""
         raise NotImplementedError
 
-    def labelled_json(self, limit: int) -> tuple[int, str]:
-        """(number, JSON array text) of the newest labelled rows, each its features then its label, oldest
+    def labelled_json(self, limit: int) -> tuple[int, bytes]:
+        """(number, JSON array as UTF-8) of the newest labelled rows, each its features then its label, oldest
         first: what ``streamflow-retrain --data live`` trains on. Call off the event loop."""
         raise NotImplementedError
 
@@ -246,8 +246,8 @@ class NoLog(PredictionLog):
     def append(self, *args) -> None:
         pass
 
-    def recent_json(self, limit: int) -> tuple[int, str]:
-        return 0, "[]"
+    def recent_json(self, limit: int) -> tuple[int, bytes]:
+        return 0, b"[]"
 
     labelled_json = recent_json
 

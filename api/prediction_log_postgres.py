@@ -24,6 +24,8 @@ from pathlib import Path
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.abc import Buffer
+from psycopg.adapt import Loader
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -236,15 +238,16 @@ class PostgresLog(PredictionLog):
         except pg_errors.DeadlockDetected:  # another replica deleting the same range: it did the work
             conn.rollback()
 
-    def _read(self, sql: str, limit: int, doing: str) -> tuple[int, str]:
+    def _read(self, sql: str, limit: int, doing: str) -> tuple[int, bytes]:
         self.flush()
-        with self._connection(doing) as conn:
-            found = conn.execute(sql, (limit,)).fetchone()
+        with self._connection(doing) as conn, conn.cursor() as cur:
+            cur.adapters.register_loader("text", _RawText)  # the joined rows stay bytes: no decode, no re-encode
+            found = cur.execute(sql, (limit,)).fetchone()
         assert found is not None, "an aggregate returns one row"
         count, text = found
-        return count, "[" + text + "]"
+        return count, b"[" + text + b"]"
 
-    def recent_json(self, limit: int) -> tuple[int, str]:
+    def recent_json(self, limit: int) -> tuple[int, bytes]:
         # The server joins the rows into one string: one value comes back, not 10,000 tuples.
         return self._read(
             f"SELECT count(*), coalesce(string_agg(row, ',' ORDER BY id), '') FROM"
@@ -253,7 +256,7 @@ class PostgresLog(PredictionLog):
             "reading recent rows",
         )
 
-    def labelled_json(self, limit: int) -> tuple[int, str]:
+    def labelled_json(self, limit: int) -> tuple[int, bytes]:
         return self._read(
             f"SELECT count(*), coalesce(string_agg(left(row, -1) || ',' || actual || ']', ',' ORDER BY id), '') FROM"
             f" (SELECT id, row, actual FROM {TABLE} WHERE actual IS NOT NULL ORDER BY id DESC LIMIT %s) newest",
@@ -317,6 +320,11 @@ class PostgresLog(PredictionLog):
     def close(self) -> None:
         super().close()
         self.pool.close(timeout=2)
+
+
+class _RawText(Loader):
+    def load(self, data: Buffer) -> bytes:
+        return bytes(data)
 
 
 def _key_of(item: LabelItem) -> str | None:

@@ -84,22 +84,22 @@ class SqliteLog(PredictionLog):
             _rollback(db)
             raise PredictionLogError(f"predictions could not be written to {self.path}: {exc}") from None
 
-    def _read(self, sql: str, limit: int) -> tuple[int, str]:
+    def _read(self, sql: str, limit: int) -> tuple[int, bytes]:
         self.flush()
         try:
             count, text = self._connect().execute(sql, (limit,)).fetchone()
         except sqlite3.Error as exc:
             raise PredictionLogError(f"the prediction log {self.path} cannot be read: {exc}") from None
-        return count, "[" + text + "]"
+        return count, ("[" + text + "]").encode()
 
-    def recent_json(self, limit: int) -> tuple[int, str]:
+    def recent_json(self, limit: int) -> tuple[int, bytes]:
         return self._read(
             "SELECT count(*), coalesce(group_concat(row, ','), '') FROM"
             " (SELECT row FROM (SELECT id, row FROM predictions ORDER BY id DESC LIMIT ?) ORDER BY id)",  # oldest first
             limit,
         )
 
-    def labelled_json(self, limit: int) -> tuple[int, str]:
+    def labelled_json(self, limit: int) -> tuple[int, bytes]:
         return self._read(
             "SELECT count(*), coalesce(group_concat(substr(row, 1, length(row) - 1) || ',' || actual || ']', ','), '') FROM"
             " (SELECT row, actual FROM (SELECT id, row, actual FROM predictions WHERE actual IS NOT NULL"

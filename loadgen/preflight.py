@@ -30,5 +30,6 @@ def check_payload_month(config: LoadConfig, served: str | None) -> None:
     raise LoadConfigError(
         f"payload month {config.month} is not the month the API serves ({served}, from its /health):"
         f" user ids would be scored with {served}'s features and labelled with {config.month}'s churn."
-        f" Use --month {served}, or --payload features to send {config.month}'s own rows"
+        f" Pick month {served} (--month {served}), or payload features (--payload features) to send"
+        f" {config.month}'s own rows"
     )

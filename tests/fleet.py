@@ -38,7 +38,13 @@ class Fleet:
         return sum(r.metric(name, **labels) for r in self.replicas)
 
     def rows(self, where: str = "true") -> int:
-        return int(self.pg.psql(f"SELECT count(*) FROM streamflow_predictions WHERE {where}").strip() or 0)
+        """Rows in the shared log; -1 while its table does not exist yet (the database was down at start)."""
+        try:
+            return int(self.pg.psql(f"SELECT count(*) FROM streamflow_predictions WHERE {where}").strip() or 0)
+        except subprocess.CalledProcessError as exc:
+            if "does not exist" in exc.stderr:
+                return -1
+            raise
 
 
 def replica_env(pg: Postgres, **settings: str) -> dict[str, str]:

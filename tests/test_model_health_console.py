@@ -20,6 +20,19 @@ def api_month_004():
         yield url
 
 
+async def test_the_load_view_refuses_user_ids_of_another_month_than_served(api_month_004, tmp_path):
+    """The panel's month is month_005 and the API serves month_004: user ids would be scored with month_004's
+    features and labelled with month_005's churn, so `l` says why and starts nothing (#24)."""
+    app = create_app(console(tmp_path, api_url=api_month_004))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot and app.snapshot.model and app.snapshot.model.served_month)
+        await pilot.press("5", "l")
+        stats = lambda: str(app.query_one("#load-stats").render())  # noqa: E731
+        await wait_for(pilot, lambda: "not the month the API serves (month_004" in stats())
+        assert "--month month_004" in stats() and app.load is None
+        await app.action_quit()
+
+
 async def test_labels_from_the_load_view_feed_quality_over_time(api_month_004, tmp_path):
     app = create_app(console(tmp_path, api_url=api_month_004))
     async with app.run_test(size=(160, 48)) as pilot:
