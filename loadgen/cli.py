@@ -27,7 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="streamflow-load merge FILE… [--json] [--allow-missing]: merge segments' --output files into one report.",
     )
     p.add_argument("--url", default=DEFAULT_URL, help="base URL, or a full URL with a path (default: %(default)s)")
-    p.add_argument("--endpoint", default="/predict", help="path appended to a base URL (default: %(default)s)")
+    p.add_argument(
+        "--endpoint",
+        help="path appended to a base URL (default: /predict; with --stream /v1/chat/completions)",
+    )
     model = p.add_mutually_exclusive_group()
     model.add_argument("--rate", type=float, help="open model: requests per second, in total")
     model.add_argument("--concurrency", "-c", type=int, help="closed model: workers sending back to back (default 8)")
@@ -41,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="user_id: {'user_id': ...}; features: the row's features inline; "
         "none: GET (default: user_id for /predict, none otherwise)",
     )
-    p.add_argument("--timeout", type=float, default=10.0, help="per-request timeout in seconds (default: %(default)s)")
+    p.add_argument("--timeout", type=float, help="per-request timeout in seconds (default: 10; with --stream 60)")
     p.add_argument("--max-in-flight", type=int, default=256, help="open model: cap on outstanding requests")
     p.add_argument(
         "--processes", type=int, default=1, metavar="N", help="run the load as N segments in N local processes, merged"
@@ -87,6 +90,25 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument(
         "--metrics-linger", type=float, default=0.0, metavar="S", help="keep serving metrics S seconds after the run"
     )
+    stream = p.add_argument_group("streamed completions (OpenAI-compatible SSE: TTFT, inter-token latency, tokens/s)")
+    stream.add_argument(
+        "--stream", action="store_true", help="POST streamed /v1/chat/completions or /v1/completions requests"
+    )
+    stream.add_argument(
+        "--prompts", metavar="FILE", help='JSONL, one {"prompt": ...} or {"messages": [...]} a line, sent in turn'
+    )
+    stream.add_argument(
+        "--prompt-tokens",
+        metavar="MEAN[:STDDEV]",
+        help="generated prompts of about this many tokens (normal distribution; default 64 without --prompts)",
+    )
+    stream.add_argument(
+        "--max-tokens", type=int, default=128, help="max_tokens of every request (default: %(default)s)"
+    )
+    stream.add_argument("--model", help="the model field of every request (default: none sent)")
+    stream.add_argument(
+        "--ignore-eos", action="store_true", help="ask for all max_tokens (vLLM's, llama.cpp's ignore_eos)"
+    )
     p.add_argument("--json", action="store_true", help="print the streamflow.load/1 JSON report")
     p.add_argument("--no-progress", action="store_true", help="no live progress line on stderr")
     return p
@@ -114,9 +136,39 @@ def segment_from_args(args: argparse.Namespace) -> tuple[int, int]:
     return 0, 1
 
 
+def stream_options(args: argparse.Namespace, url: str):
+    """``--stream``'s settings (``prompts.StreamOptions``), or None; stream flags without it are refused."""
+    from .prompts import PromptError, StreamOptions, api_of, parse_prompt_tokens
+
+    if not args.stream:
+        given = [f for f, v in (("--prompts", args.prompts), ("--prompt-tokens", args.prompt_tokens)) if v is not None]
+        given += [f for f, v in (("--model", args.model), ("--ignore-eos", args.ignore_eos)) if v]
+        if given:
+            raise LoadConfigError(f"{', '.join(given)} only apply with --stream")
+        return None
+    if args.payload is not None or args.feedback_delay is not None:
+        raise LoadConfigError("--stream sends prompts: --payload and --feedback-delay do not apply")
+    try:
+        mean, stddev = (None, 0.0) if args.prompt_tokens is None else parse_prompt_tokens(args.prompt_tokens)
+        if mean is None and args.prompts is None:
+            mean = 64.0
+        return StreamOptions(
+            api=api_of(url),
+            max_tokens=args.max_tokens,
+            model=args.model,
+            prompts_file=args.prompts,
+            prompt_tokens=mean,
+            prompt_tokens_stddev=stddev,
+            ignore_eos=args.ignore_eos,
+        )
+    except PromptError as exc:
+        raise LoadConfigError(str(exc)) from None
+
+
 def config_from_args(args: argparse.Namespace) -> LoadConfig:
-    url = target_url(args.url, args.endpoint)
-    payload = args.payload or ("user_id" if urlsplit(url).path.rstrip("/") == "/predict" else "none")
+    url = target_url(args.url, args.endpoint or ("/v1/chat/completions" if args.stream else "/predict"))
+    stream = stream_options(args, url)
+    payload = args.payload or ("user_id" if urlsplit(url).path.rstrip("/") == "/predict" and not stream else "none")
     if payload != "none":
         from streamflow_data import MONTHS
 
@@ -140,13 +192,14 @@ def config_from_args(args: argparse.Namespace) -> LoadConfig:
         duration=args.duration if args.duration is not None or args.requests is not None else 10.0,
         requests=args.requests,
         ramp_up=args.ramp_up,
-        timeout=args.timeout,
+        timeout=args.timeout if args.timeout is not None else (60.0 if stream else 10.0),
         max_in_flight=args.max_in_flight,
         month=args.month,
         payload=payload,
         seed=args.seed,
         feedback_delay=args.feedback_delay,
         feedback_fraction=args.feedback_fraction,
+        stream=stream,
     )
 
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from .prompts import StreamOptions
 
 PAYLOADS = ("user_id", "features", "none")
 
@@ -33,6 +37,8 @@ class LoadConfig:
     segment_index: int = 0
     segment_count: int = 1
     start_at: float | None = None  # wall-clock (epoch) time the schedule starts; None: now
+    # --stream (loadgen/stream.py): POST streamed completions (prompts, max_tokens) instead of the payload.
+    stream: StreamOptions | None = None
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -105,4 +111,4 @@ class LoadConfig:
 
     @property
     def method(self) -> str:
-        return "GET" if self.payload == "none" else "POST"
+        return "GET" if self.payload == "none" and self.stream is None else "POST"

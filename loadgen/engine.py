@@ -41,6 +41,9 @@ CONTENT_TYPE = "application/json"
 
 
 def classify(exc: BaseException) -> str:
+    kind = getattr(exc, "kind", None)  # sse.StreamError: not_sse, stream_cut, stream_error
+    if isinstance(kind, str):
+        return kind
     if isinstance(exc, TimeoutError):
         return "timeout"
     if isinstance(exc, ConnectError):
@@ -121,7 +124,7 @@ class _Engine:
         self.stats = stats
         self.requests = [
             request_bytes(config.url, config.method, body, CONTENT_TYPE)
-            for body in payload_slice(bodies(config.month, config.payload, seed=config.seed), config)
+            for body in payload_slice(self._bodies(), config)
         ]
         self.feedback = None
         if config.feedback_delay is not None:
@@ -144,6 +147,20 @@ class _Engine:
         self.sender: _OpenSender | None = None  # open model
         self.workers: list[_ClosedWorker] = []  # closed model
         self.active_workers = 0
+
+    def _bodies(self) -> list[bytes]:
+        """The request bodies, before this segment takes its slice (``stream.StreamEngine``: prompts)."""
+        return bodies(self.config.month, self.config.payload, seed=self.config.seed)
+
+    def _client(self) -> Client:
+        # Connections are bounded by the requests in flight: max_in_flight (open) or the workers (closed).
+        return Client(
+            self.config.url,
+            self.config.timeout,
+            self.loop,
+            on_retry=self.stats.on_retry,
+            keep_body=self.feedback is not None,  # a label joins the prediction id of its answer
+        )
 
     def _claim(self) -> bool:
         if self.request_limit is not None and self.started >= self.request_limit:
@@ -259,14 +276,7 @@ class _Engine:
     async def run(self) -> None:
         t0 = self._start_time()
         self.stats.mark_start(t0, epoch=self.config.start_at)
-        # Connections are bounded by the requests in flight: max_in_flight (open) or the workers (closed).
-        client = Client(
-            self.config.url,
-            self.config.timeout,
-            self.loop,
-            on_retry=self.stats.on_retry,
-            keep_body=self.feedback is not None,  # a label joins the prediction id of its answer
-        )
+        client = self._client()
         try:
             if self.config.rate is not None:
                 await self._open(client, t0)
@@ -504,7 +514,7 @@ class LoadRunner:
         loop = new_event_loop()
         self._loop = loop
         try:
-            self._engine = _Engine(self.config, self.stats, loop)
+            self._engine = engine_for(self.config, self.stats, loop)
             self._ready.set()
             loop.run_until_complete(self._engine.run())
         except BaseException as exc:  # surfaced to the caller by wait()/stop()
@@ -575,7 +585,21 @@ class LoadRunner:
 
 def stats_for(config: LoadConfig) -> LoadStats:
     """Empty statistics for a run of ``config``."""
-    return LoadStats(model=config.model, target_rate=config.rate, concurrency=config.concurrency)
+    stats = LoadStats(model=config.model, target_rate=config.rate, concurrency=config.concurrency)
+    if config.stream is not None:
+        from .stream_stats import StreamStats
+
+        stats.stream = StreamStats()
+    return stats
+
+
+def engine_for(config: LoadConfig, stats: LoadStats, loop: asyncio.AbstractEventLoop) -> _Engine:
+    """The engine for ``config``: streamed completions (``--stream``) or plain requests."""
+    if config.stream is not None:
+        from .stream import StreamEngine
+
+        return StreamEngine(config, stats, loop)
+    return _Engine(config, stats, loop)
 
 
 def run_load(config: LoadConfig) -> LoadStats:
@@ -583,7 +607,7 @@ def run_load(config: LoadConfig) -> LoadStats:
     stats = stats_for(config)
     loop = new_event_loop()
     try:
-        loop.run_until_complete(_Engine(config, stats, loop).run())
+        loop.run_until_complete(engine_for(config, stats, loop).run())
     finally:
         loop.close()
     return stats

@@ -21,6 +21,7 @@ from . import report
 from .config import LoadConfig
 from .engine import Schedule
 from .processes import merge_exports
+from .prompts import StreamOptions
 
 LATE_START_S = 1.0  # a segment whose first send came this long after its scheduled first send: warned
 
@@ -73,6 +74,7 @@ def check(files: list[tuple[str, dict[str, Any]]], allow_missing: bool = False) 
         "segments with different run lengths (duration, requests)", lambda d: [d["duration_s"], d["requests_limit"]]
     )
     differs("segments of different splits (segment counts)", lambda d: d["segment"]["count"])
+    differs("segments with different stream settings (--stream, prompts, model, max_tokens)", _stream_settings)
     if problems:
         raise MergeRefused(problems)
     count = first["segment"]["count"]
@@ -133,9 +135,29 @@ def check(files: list[tuple[str, dict[str, Any]]], allow_missing: bool = False) 
     return warnings
 
 
+def _stream_settings(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """A --stream segment's settings (None: a plain run, or a file from before --stream)."""
+    stream = doc.get("stream")
+    return stream.get("settings") if isinstance(stream, dict) else None
+
+
 def config_of(doc: dict[str, Any]) -> LoadConfig:
     target = doc["target"]
+    settings = _stream_settings(doc)
+    stream = None
+    if settings is not None:
+        prompts = settings["prompts"]
+        stream = StreamOptions(
+            api=settings["api"],
+            max_tokens=settings["max_tokens"],
+            model=settings["model"],
+            prompts_file=prompts.get("file"),
+            prompt_tokens=prompts.get("generated_tokens_mean"),
+            prompt_tokens_stddev=prompts.get("generated_tokens_stddev") or 0.0,
+            ignore_eos=settings.get("ignore_eos", False),
+        )
     return LoadConfig(
+        stream=stream,
         url=target["url"],
         rate=doc["rate"],
         concurrency=doc["concurrency"],
@@ -173,6 +195,8 @@ def merge(files: list[tuple[str, dict[str, Any]]], allow_missing: bool = False) 
     out["histograms"] = {
         k: v.encode().decode() for k, v in (("corrected", stats.corrected), ("uncorrected", stats.uncorrected))
     }
+    if stats.stream is not None and "stream" in out:  # the merged stream histograms, encoded as in raw.stream
+        out["stream"]["histograms"] = stats.stream.export()["histograms"]
     return out
 
 

@@ -19,7 +19,7 @@ def build(config: LoadConfig, stats: LoadStats) -> dict[str, Any]:
     timeline = stats.timeline_rows()
     answered = [row["ok"] + row["errors"] - row["no_answer"] for row in timeline]
     per_second = answered[1:-1] or answered  # answered requests a second, the partial first and last seconds left out
-    return {
+    doc = {
         "schema": SCHEMA,
         "target": {
             "url": config.url,
@@ -60,6 +60,10 @@ def build(config: LoadConfig, stats: LoadStats) -> dict[str, Any]:
         "warnings": warnings(s, config),
         "feedback": stats.feedback,
     }
+    if stats.stream is not None:  # --stream: a block of its own; readers of the plain report are unaffected
+        settings = config.stream.settings() if config.stream is not None else None
+        doc["stream"] = {"settings": settings, **stats.stream.report(s.elapsed_s)}
+    return doc
 
 
 def warnings(s: LoadSnapshot, config: LoadConfig) -> list[str]:
@@ -141,6 +145,8 @@ def render(r: dict[str, Any]) -> str:
         lines.append(f"  {label:<10} {_ms(c[key]):>12} {_ms(u[key]):>12}")
     if r["model"] == "closed":
         lines.append("  (closed model: no intended send times, so corrected = uncorrected)")
+    if r.get("stream"):
+        lines += render_stream(r["stream"])
     if r["histogram"]:
         peak = max(h["count"] for h in r["histogram"]) or 1
         lines += ["", "Latency histogram" + (" (corrected):" if r["model"] == "open" else ":")]
@@ -174,6 +180,51 @@ def render(r: dict[str, Any]) -> str:
             "Corrected latency includes that wait.",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _stream_row(label: str, cells: list[float | None]) -> str:
+    return f"  {label:<10}" + "".join(f" {_ms(v):>11}" for v in cells)
+
+
+def render_stream(st: dict[str, Any]) -> list[str]:
+    """The ``stream`` block as text: tokens, usage, TTFT / ITL / e2e percentiles and the server's split."""
+    cfg = st.get("settings") or {}
+    tps = "–" if st["tokens_per_s"] is None else f"{st['tokens_per_s']:,.1f}"
+    per = st["tokens_per_request"]
+    lines = [
+        "",
+        f"Streams ({cfg.get('api', '?')}, model {cfg.get('model') or '(not sent)'}, max_tokens {cfg.get('max_tokens', '?')}):",
+        f"  Tokens:       {st['tokens']:,} out, {tps} tokens/s; {st['streams']:,} streams ended with [DONE]"
+        + (f"; per stream p50 {per['p50']:g}, max {per['max']:g}" if per["count"] else ""),
+    ]
+    if st["usage_reported"]:
+        lines.append(
+            f"  Usage:        {st['prompt_tokens']:,} prompt + {st['completion_tokens']:,} completion tokens"
+            f" (reported for {st['usage_reported']:,} streams)"
+        )
+    ttft, itl, e2e = st["ttft_seconds"], st["itl_seconds"]["uncorrected"], st["e2e_seconds"]
+    lines += [
+        "",
+        f"  {'':<10}" + "".join(f" {h:>11}" for h in ("TTFT corr", "TTFT uncorr", "ITL", "e2e corr", "e2e uncorr")),
+    ]
+    columns = (ttft["corrected"], ttft["uncorrected"], itl, e2e["corrected"], e2e["uncorrected"])
+    for key, label in (("min", "Fastest"), ("mean", "Average"), ("p50", "p50"), ("p90", "p90"), ("p99", "p99"),
+                       ("p99_9", "p99.9"), ("max", "Slowest")):  # fmt: skip
+        lines.append(_stream_row(label, [c[key] for c in columns]))
+    split = st["ttft_split"]
+    if split["available"]:
+        lines.append(f"  TTFT split ({', '.join(f'{k}: {n:,}' for k, n in split['sources'].items())}):")
+        for name, key in (("queue", "queue_seconds"), ("prefill", "prefill_seconds"), ("network", "network_seconds")):
+            h = split[key]
+            if h is None:
+                lines.append(f"    {name:<8} not reported by the server")
+            else:
+                lines.append(f"    {name:<8} p50 {_ms(h['p50'])}  p99 {_ms(h['p99'])}")
+        if split.get("note"):
+            lines.append(f"    ({split['note']})")
+    else:
+        lines.append(f"  TTFT split: {split['note']}")
+    return lines
 
 
 def progress_line(s: LoadSnapshot) -> str:

@@ -90,7 +90,7 @@ def default_run_id(config: LoadConfig, explicit_start: bool) -> str:
     """What makes segments one run: target, load, duration, seed, segment count (and the start time when
     given). Segments started with the same command line get the same id; use ``--run-id`` (or
     ``$STREAMFLOW_RUN_ID``) to tell two runs of one command line apart."""
-    key = {
+    key: dict[str, Any] = {
         "url": config.url,
         "method": config.method,
         "payload": config.payload,
@@ -104,6 +104,8 @@ def default_run_id(config: LoadConfig, explicit_start: bool) -> str:
         "segments": config.segment_count,
         "start_at": config.start_at if explicit_start else None,
     }
+    if config.stream is not None:  # only then: a plain run's id is what it was before --stream
+        key["stream"] = config.stream.settings()
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -11,10 +11,14 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TYPE_CHECKING
 
 from hdrh.histogram import HdrHistogram
 
 from . import hdr_read
+
+if TYPE_CHECKING:
+    from .stream_stats import StreamStats
 
 MAX_LATENCY_US = 300_000_000  # 5 minutes; longer latencies are recorded at this value
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
@@ -90,6 +94,7 @@ class LoadStats:
     first_send: float | None = None
     last_send: float | None = None
     wall_offset: float = field(default_factory=lambda: time.time() - time.perf_counter())  # epoch = perf + this
+    stream: StreamStats | None = None  # --stream: TTFT, ITL, tokens (loadgen/stream_stats.py)
 
     def mark_start(self, at: float | None = None, epoch: float | None = None) -> None:
         """The run (its schedule) starts at ``at`` (perf_counter; default now): elapsed time and the
@@ -275,6 +280,8 @@ class LoadStats:
                 "first_send_at": epoch(self.first_send),
                 "last_send_at": epoch(self.last_send),
                 "timeline": {str(s): list(b) for s, b in sorted(self.timeline.items())},
+                # A block that readers from before --stream never look at: files stay streamflow.load/1.
+                **({"stream": self.stream.export()} if self.stream is not None else {}),
             }
 
     def metrics_view(self) -> dict:
@@ -309,6 +316,10 @@ class LoadStats:
         stats.ended = clock(data["ended_at"])
         stats.first_send, stats.last_send = clock(data["first_send_at"]), clock(data["last_send_at"])
         stats.wall_offset = wall_offset
+        if "stream" in data:
+            from .stream_stats import StreamStats
+
+            stats.stream = StreamStats.from_export(data["stream"])
         return stats
 
     def merge(self, other: LoadStats) -> None:
@@ -329,3 +340,9 @@ class LoadStats:
                 mine = self.timeline.setdefault(s, [0, 0, 0, 0])
                 for i in range(4):
                     mine[i] += b[i]
+            if other.stream is not None:
+                if self.stream is None:
+                    from .stream_stats import StreamStats
+
+                    self.stream = StreamStats()
+                self.stream.merge(other.stream)
