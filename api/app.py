@@ -107,6 +107,7 @@ class Predictor:
         probability = model.probability(features)
         predicted = int(probability >= DECISION_THRESHOLD)
         self.metrics.observe_prediction(probability, predicted)
+        self.metrics.features.observe(features)  # drift from any metrics backend (api/feature_bins.py)
         prediction_id = uuid.uuid4().hex
         self.log.append(
             prediction_id, model.version, user_id, probability, predicted, tuple(features[f] for f in FEATURES)

@@ -15,6 +15,8 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
 
+from .feature_bins import FeatureBins, reference_layout
+
 # 0.5 ms to 10 s: sub-millisecond model calls up to timeouts.
 LATENCY_BUCKETS = (
     0.0005,
@@ -76,6 +78,9 @@ class ApiMetrics:
         r = self.registry
         self.reference = ReferenceScores()
         r.register(self.reference)
+        # Each scored row's features on the served model's reference bins (#28, api/feature_bins.py).
+        self.features = FeatureBins()
+        r.register(self.features)
         self.requests = Counter(
             "api_requests",
             "HTTP requests by route template, outcome and status code.",
@@ -164,6 +169,7 @@ class ApiMetrics:
             self.model_info.labels(previous[0], previous[1], served_month).set(0)
         self.model_info.labels(version, training_month, served_month).set(1)
         self.reference.version, self.reference.counts = version, tuple(reference_counts)
+        self.features.set_reference(reference_layout(training_month, version))
 
     def watch_log(self, log) -> None:
         """Count the prediction log's drops and say whether its database answers."""
@@ -200,5 +206,6 @@ class ApiMetrics:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry, path=path)
             registry.register(self.reference)  # this worker's model: not kept in the shared files
+            registry.register(self.features)  # sums every worker's counts file itself
             return encoder(registry), content_type
         return encoder(self.registry), content_type
