@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from streamflow_data import MONTHS, month_path
+from streamflow_data.files import write_atomically
 from streamflow_data.schema import FEATURE_KINDS, FEATURES, LABEL, NET_SERVICES
-
-from .files import write_atomically
 
 ALGORITHM = "logistic-regression"
 PARAMS: dict[str, Any] = {"C": 1.0, "max_iter": 1000, "solver": "lbfgs", "impute_missing": 0.0}

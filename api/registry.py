@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from .files import write_atomically
+from streamflow_data.files import write_atomically
+
 from .model import ChurnModel
 
 CHAMPION, CHALLENGER = "champion", "challenger"

@@ -15,9 +15,8 @@ from types import MappingProxyType
 from typing import Any
 
 from streamflow_data import MONTH_AS_OF, MONTHS, iter_rows, month_path
+from streamflow_data.files import write_atomically
 from streamflow_data.schema import FEATURES
-
-from .files import write_atomically
 
 STORE_FORMAT = 1
 

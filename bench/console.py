@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import machine, uvicorn_server  # noqa: E402
 from textual import events  # noqa: E402
 
-from api.metrics import LATENCY_BUCKETS  # noqa: E402
+from streamflow_data.buckets import LATENCY_BUCKETS  # noqa: E402
 from streamflow_tui.app import create_app  # noqa: E402
 from streamflow_tui.config import ConsoleConfig  # noqa: E402
 from streamflow_tui.core.recording import Recorder  # noqa: E402

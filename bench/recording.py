@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from common import machine  # noqa: E402
 from fake_sources import T0, snapshot  # noqa: E402
 
-from loadgen.stats import LoadSnapshot  # noqa: E402
+from streamflow_data.load import LoadSnapshot  # noqa: E402
 from streamflow_tui.core.distribution import Distribution  # noqa: E402
 from streamflow_tui.core.drift import ColumnDrift, DriftResult  # noqa: E402
 from streamflow_tui.core.recording import KINDS, Recorder, Recording  # noqa: E402

@@ -16,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from api.metrics import LATENCY_BUCKETS  # the API's own buckets: the two histograms read side by side
+from streamflow_data.buckets import LATENCY_BUCKETS  # the API's own buckets: the two histograms read side by side
 
 from . import hdr_read
 from .stats import LoadStats

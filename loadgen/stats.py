@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 from hdrh.histogram import HdrHistogram
 
+from streamflow_data.load import LoadSnapshot
+
 from . import hdr_read
 
 if TYPE_CHECKING:
@@ -33,39 +35,6 @@ def new_histogram() -> HdrHistogram:
 
 def _pct_key(p: float) -> str:
     return f"p{p:g}".replace(".", "_")
-
-
-@dataclass(frozen=True)
-class LoadSnapshot:
-    """A live or final view of a run. Latencies in seconds; None where nothing was measured."""
-
-    model: str
-    running: bool
-    elapsed_s: float
-    target_rate: float | None
-    concurrency: int | None
-    sent: int
-    ok: int
-    errors: int
-    cancelled: int
-    no_answer: int  # errors without an HTTP answer (refused, reset, timeout…): not in achieved nor the latencies
-    in_flight: int
-    not_sent: int  # open model: scheduled but never sent before the run ended
-    late: int  # open model: sent more than 10 ms after their intended time
-    max_send_lag_s: float
-    achieved_rps: float | None  # answered requests per second over the last two full seconds (live) / the run (final)
-    send_rate: float | None  # requests started per second, first to last send
-    corrected: dict[str, float | None]  # p50, p90, p95, p99, p99_9 from the intended send time
-    uncorrected: dict[str, float | None]  # the same from the actual send time
-    status_codes: dict[str, int]
-    error_kinds: dict[str, int]
-    # Sent a second time, on a new connection: the target had closed the idle keep-alive connection the
-    # first try went out on (transport.Pending.retry). Counted once in ``sent``; latency includes both tries.
-    retried: int = 0
-
-    @property
-    def fell_behind(self) -> bool:
-        return self.not_sent > 0 or self.late > max(10, 0.01 * self.sent)
 
 
 @dataclass

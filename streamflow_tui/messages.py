@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from loadgen import LoadSnapshot
+from streamflow_data.load import LoadSnapshot
 
 from .core.drift import DriftResult
 from .core.replay import ReplayFrame

@@ -15,7 +15,7 @@ from metrics_text import samples, total, value
 from waiting import wait_until
 
 import streamflow_data as sd
-from api.metrics import LATENCY_BUCKETS, PROBABILITY_BUCKETS
+from streamflow_data.buckets import LATENCY_BUCKETS, PROBABILITY_BUCKETS
 from streamflow_data.schema import FEATURES
 
 USERS = [row["user_id"] for row in sd.iter_rows("month_005")]

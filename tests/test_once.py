@@ -12,7 +12,7 @@ import pytest
 from conftest import free_port, running_api
 from fake_targets import Reply, fake_target
 
-from api.metrics import LATENCY_BUCKETS
+from streamflow_data.buckets import LATENCY_BUCKETS
 
 TOP_KEYS = [
     "schema",

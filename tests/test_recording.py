@@ -20,7 +20,7 @@ from fake_sources import T0, snapshot
 from test_registry import read_only
 from waiting import wait_until
 
-from loadgen.stats import LoadSnapshot
+from streamflow_data.load import LoadSnapshot
 from streamflow_tui.core.distribution import Distribution
 from streamflow_tui.core.drift import ColumnDrift, DriftResult
 from streamflow_tui.core.recording import FORMAT, PURGE_EVERY, Recorder, Recording, RecordingError, decode, encode

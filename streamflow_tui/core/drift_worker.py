@@ -359,7 +359,7 @@ def _sanitize(part: str) -> str:
 
 def _write_atomically(path: Path, write) -> None:
     """Readers never see half a report; an empty one is an error, not a report."""
-    from api.files import replace_atomically
+    from streamflow_data.files import replace_atomically
 
     def write_checked(tmp: Path) -> None:
         write(tmp)

@@ -56,8 +56,8 @@ class RecordingError(Exception):
 
 
 def event_type(kind: str) -> type:
-    """The type an event of ``kind`` is stored as (imported late: loadgen pulls in hdrh)."""
-    from loadgen.stats import LoadSnapshot
+    """The type an event of ``kind`` is stored as."""
+    from streamflow_data.load import LoadSnapshot
 
     from .drift import DriftResult
     from .versions import VersionChange

@@ -11,8 +11,8 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 from textual_plotext import PlotextPlot
 
-from loadgen import LoadSnapshot
 from streamflow_data import MONTHS
+from streamflow_data.load import LoadSnapshot
 
 from ..core.format import ms, num, pct
 from ..core.results import RemoteLoad
