@@ -42,7 +42,7 @@ class Heavy:
 
 
 HEAVY = {
-    "ray_serve": Heavy("ray_serve", "/-/healthz", ("ray",), idle_s=25.0),
+    "ray_serve": Heavy("ray_serve", "/-/healthz", ("ray",), idle_s=35.0),
 }
 
 
@@ -93,13 +93,13 @@ def run(h: Heavy) -> tuple[str, bool]:
                 with Sender(f"http://127.0.0.1:{port}/predict", RPS, FAIL_EVERY) as load:
                     time.sleep(12)  # let a stepwise server publish the load once before the reads
                     reads = [once(metrics) for _ in range(4)]
-                    busy = observe(metrics, 25.0)
+                    busy = observe(metrics, 35.0)
             rates = [r["requests"]["rps"] for r in reads]
             ok &= all(r is not None and abs(r - RPS) <= 5 for r in rates)
             notes.append("back-to-back --once " + ", ".join("–" if r is None else f"{r:.1f}" for r in rates))
             windows = [r["window_seconds"] for r in reads]
             notes.append("windows " + ", ".join(f"{w:.3g}" for w in windows))
-            notes.append(f"watched 25 s: {busy.requests.rps} req/s, errors {busy.requests.error_ratio}")
+            notes.append(f"watched 35 s: {busy.requests.rps} req/s, errors {busy.requests.error_ratio}")
             lat = busy.latency
             shown = {k: quantile(getattr(lat, k), lat.bounds_of(k)) for k in ("p50", "p95")}
             notes.append(
