@@ -18,6 +18,7 @@ import threading
 import time
 
 import httpx
+import psycopg
 import pytest
 from fleet import Fleet, replica_env, running_fleet, start_replicas, stop
 from haproxy_server import running_haproxy
@@ -240,3 +241,34 @@ def _feature_rows(n: int) -> list[dict]:
     from streamflow_data.schema import FEATURES
 
     return [{f: r[f] for f in FEATURES} for r in sd.iter_rows("month_001")][:n]
+
+
+def test_retention_by_rows_and_age_is_enforced_by_the_database(fleet: Fleet):
+    """The newest `capacity` rows of all writers, none older than max_age_s: the database deletes them."""
+    from api.prediction_log import open_prediction_log
+
+    fleet.pg.psql("CREATE DATABASE retention OWNER streamflow")
+    url = fleet.pg.url.rsplit("/", 1)[0] + "/retention"
+    first = open_prediction_log(url, 100, password_file=fleet.pg.password_file)
+    second = open_prediction_log(url, 100, password_file=fleet.pg.password_file, max_age_s=3600)
+    try:
+        for i in range(80):
+            first.append(f"a{i}", "v1", None, 0.5, 1, (i,))
+        first.flush()
+        for i in range(80):
+            second.append(f"b{i}", "v1", None, 0.5, 1, (i,))
+        second.flush()  # its first write also trims the table to the newest 100
+        count, rows = second.recent_json(1000)
+        assert count == 100 and json.loads(rows)[0] == [60] and json.loads(rows)[-1] == [79]
+        # Rows older than an hour go at the next write's retention pass.
+        with psycopg.connect(url, password=fleet.pg.password_file.read_text().strip()) as conn:
+            conn.execute("UPDATE streamflow_predictions SET at = at - 7200 WHERE prediction_id LIKE 'b%'")
+        second._last_retention = 0.0  # the next write runs the pass (at most once a second otherwise)
+        second.append("fresh", "v1", None, 0.5, 1, (999,))
+        second.flush()
+        count, rows = second.recent_json(1000)
+        # The b rows aged out; the row bound moved on by the fresh row's one id (a60 went with it).
+        assert count == 20 and [r[0] for r in json.loads(rows)] == [61 + i for i in range(19)] + [999]
+    finally:
+        first.close()
+        second.close()
