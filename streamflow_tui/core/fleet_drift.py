@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from streamflow_data.schema import FEATURES
+
 from .binned_drift import BinnedSample, CategoricalCounts, ColumnExtra, NumericCounts, Reference, compare
 from .drift import DEFAULT_THRESHOLD, DriftError, DriftResult, decide
 
@@ -182,9 +184,15 @@ def group(rows: list[tuple[dict[str, str], float]]) -> dict[str, _Parts]:
     return out
 
 
+def _ordered(features: dict[str, Any]) -> list[str]:
+    """The schema's order (as the row-level table), whatever order the backend answered in."""
+    return sorted(features, key=lambda f: (FEATURES.index(f), "") if f in FEATURES else (len(FEATURES), f))
+
+
 def _sample(p: _Parts, ref: _Parts | None, label: dict[str, float]) -> dict[str, Any]:
     numeric = {}
-    for feature, by_le in p.values.items():
+    for feature in _ordered(p.values):
+        by_le = p.values[feature]
         edges = tuple(sorted(le for le in by_le if math.isfinite(le)))
         if math.inf not in by_le:
             continue
@@ -197,7 +205,8 @@ def _sample(p: _Parts, ref: _Parts | None, label: dict[str, float]) -> dict[str,
             outside.get("above", 0.0),
         )
     categorical = {}
-    for feature, by_category in p.categories.items():
+    for feature in _ordered(p.categories):
+        by_category = p.categories[feature]
         # The reference's order; "other" last (every replica of a version exports the same categories).
         order = list((ref or p).categories.get(feature, by_category))
         order = [c for c in order if c != "other"] + ["other"]

@@ -1,0 +1,218 @@
+"""Fleet drift from a metrics backend alone (#28): three real API processes behind a real round-robin
+balancer (haproxy), month_003 rows sent through it, scraped by a real Prometheus at 5 s.
+
+The core function's per-feature verdicts and decision agree with Evidently row level on the same rows (read
+back from the replicas); the counts Prometheus sums equal one process's counts of the same rows exactly;
+VictoriaMetrics answers the same; a Prometheus restart keeps the history window by window.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from binned_rows import collector_rows, counted_bins
+from conftest import running_api
+from foreign_servers import running_victoria_metrics
+from haproxy_server import running_haproxy
+from prometheus_server import query, running_prometheus, scrape_config
+from waiting import wait_until
+
+import streamflow_data as sd
+from api.feature_bins import layout_of
+from streamflow_data.schema import FEATURES, NUMERIC_FEATURES
+from streamflow_tui.core.drift import DriftEngine, DriftRequest
+from streamflow_tui.core.fleet_drift import drift_history, fleet_drift
+from streamflow_tui.core.prometheus import PrometheusClient
+
+ROWS = 2400  # 8 s at 300 req/s: over a scrape interval, so history has several windows
+
+
+@dataclass
+class Stack:
+    apis: list[str]
+    prom: str
+    data_dir: Path
+    stack: ExitStack
+    rows: pd.DataFrame  # every row the replicas scored, read back from them
+
+    def restart_prometheus(self) -> None:
+        self.stack.close()  # only Prometheus lives on this stack
+        self.stack = ExitStack()
+        config = scrape_config([a.removeprefix("http://") for a in self.apis], interval="5s")
+        self.prom = self.stack.enter_context(running_prometheus(config, data_dir=self.data_dir))
+
+
+def fleet_total(apis: list[str]) -> float:
+    from metrics_text import samples, total
+
+    return sum(
+        total(samples(httpx.get(a + "/metrics", timeout=10).text), "api_feature_missing_total", feature="months_active")
+        + total(
+            samples(httpx.get(a + "/metrics", timeout=10).text),
+            "api_feature_values_total",
+            feature="months_active",
+            le="+Inf",
+        )
+        for a in apis
+    )
+
+
+def prometheus_total(url: str) -> float:
+    expr = (
+        'sum(api_feature_values_total{feature="months_active",le="+Inf"})'
+        ' + sum(api_feature_missing_total{feature="months_active"})'
+    )
+    rows = query(url, expr, time.time())
+    return float(rows[0]["value"][1]) if rows else -1.0
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    with ExitStack() as outer:
+        apis = [outer.enter_context(running_api()) for _ in range(3)]
+        balanced = outer.enter_context(running_haproxy(apis))
+        s = Stack(apis, "", tmp_path_factory.mktemp("prom-data"), ExitStack(), pd.DataFrame())
+        s.restart_prometheus()
+        outer.callback(lambda: s.stack.close())
+        sent = subprocess.run(
+            [sys.executable, "-m", "loadgen.cli", "--url", balanced + "/predict", "--json", "--no-progress"]
+            + ["--rate", "300", "-n", str(ROWS), "--month", "month_003", "--payload", "features"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert sent.returncode == 0, sent.stderr
+        assert fleet_total(apis) == ROWS
+        wait_until(lambda: prometheus_total(s.prom) == ROWS, 40, "Prometheus holds every replica's final count")
+        frames = []
+        for api in apis:
+            body = httpx.get(api + "/monitoring/recent", timeout=30).json()
+            frames.append(pd.DataFrame(body["rows"], columns=body["columns"]))
+        assert all(len(f) >= ROWS // 4 for f in frames), [len(f) for f in frames]  # haproxy spread them
+        s.rows = pd.concat(frames, ignore_index=True)
+        assert len(s.rows) == ROWS
+        yield s
+
+
+def test_fleet_drift_agrees_with_evidently_on_the_same_rows(stack: Stack, tmp_path):
+    client = PrometheusClient(stack.prom)
+    started = time.perf_counter()
+    fleet = fleet_drift(client, 0)
+    seconds = time.perf_counter() - started
+    assert fleet.replicas == 3 and fleet.drift.rows_current == ROWS
+    assert fleet.to_json()["source"] == "prometheus" and fleet.to_json()["replicas"] == 3
+    assert fleet.drift.total_columns == 14 and fleet.drift.decision == "RETRAINING_TRIGGERED"
+    assert seconds < 2.0  # generous here; bench/fleet_drift.py measures it
+
+    csv = tmp_path / "live_rows.csv"
+    stack.rows.to_csv(csv, index=False)
+    engine = DriftEngine()
+    try:
+        rows = engine.run(DriftRequest("month_000", str(csv), reports_dir=None), with_html=False)
+    finally:
+        engine.close()
+    evidently = {c.column: c for c in rows.columns}
+    binned = {c.column: c for c in fleet.drift.columns}
+    assert set(binned) == set(evidently) == set(FEATURES)
+    disagree = [(c, evidently[c].score, binned[c].score) for c in FEATURES if evidently[c].drifted != binned[c].drifted]
+    assert not disagree, disagree
+    assert fleet.drift.decision == rows.decision
+    for column in FEATURES:  # Jensen-Shannon is exact; Wasserstein within its exact bounds
+        if column in NUMERIC_FEATURES:
+            extra = next(e for e in fleet.extras if e.column == column)
+            assert extra.lower - 1e-9 <= evidently[column].score <= extra.upper + 1e-9, column
+        else:
+            assert binned[column].score == pytest.approx(evidently[column].score, abs=1e-12), column
+
+
+def test_three_replicas_count_exactly_what_one_process_counts(stack: Stack):
+    fleet = fleet_drift(PrometheusClient(stack.prom), 0)
+    layout = layout_of(sd.load_frame("month_000"), fleet.version)
+    one_process = counted_bins(layout, stack.rows[list(FEATURES)])
+    live, _ = collector_rows(one_process)
+    families = {"values": "le", "categories": "category", "missing": ""}
+
+    def key(part: str, labels: dict) -> tuple[str, str, str]:
+        return part, labels["feature"], labels.get(families[part], "")
+
+    one = {key(m["streamflow_part"], m): v for m, v in live if m["streamflow_part"] in families}
+    summed = {}
+    for part, by in families.items():
+        expr = f"sum by (feature{', ' + by if by else ''}) (api_feature_{part}_total)"
+        for r in query(stack.prom, expr, time.time()):
+            summed[key(part, r["metric"])] = float(r["value"][1])
+    assert len(one) == len(summed) > 150 and one == summed  # every bin of every feature, exactly
+
+    from binned_rows import binned_result
+
+    single = binned_result(layout, stack.rows[list(FEATURES)], with_label=False)
+    assert [(c.column, c.drifted) for c in single.drift.columns] == [(c.column, c.drifted) for c in fleet.drift.columns]
+    for a, b in zip(single.drift.columns, fleet.drift.columns):
+        assert a.score == pytest.approx(b.score, rel=1e-12, abs=1e-15), a.column  # outside sums: float order
+    assert single.drift.decision == fleet.drift.decision and single.drift.drift_share == fleet.drift.drift_share
+
+
+def test_a_window_counts_only_its_rows(stack: Stack):
+    client = PrometheusClient(stack.prom)
+    everything = fleet_drift(client, 0)
+    wide = fleet_drift(client, 3600)  # the replicas started within it: all of their counts are in it
+    assert wide.drift.rows_current == everything.drift.rows_current == ROWS
+    from streamflow_tui.core.drift import DriftError
+
+    def idle_window() -> str:
+        """Once a 10 s window lies wholly after the load's last scrape: no rows in it, said so."""
+        try:
+            fleet_drift(client, 10)
+        except DriftError as exc:
+            return str(exc)
+        return ""
+
+    said = wait_until(idle_window, 40, "a window with no rows")
+    assert "scored 0 row(s)" in said, said
+
+
+def test_victoria_metrics_answers_the_same(stack: Stack):
+    targets = [a.removeprefix("http://") for a in stack.apis]
+    with running_victoria_metrics(targets) as vm:
+        client = PrometheusClient(vm)
+
+        def held() -> bool:
+            try:
+                return fleet_drift(client, 0).drift.rows_current == ROWS
+            except Exception:
+                return False
+
+        wait_until(held, 40, "VictoriaMetrics holds every replica's counts")
+        via_vm = fleet_drift(client, 0)
+    via_prom = fleet_drift(PrometheusClient(stack.prom), 0)
+    assert via_vm.replicas == 3
+    # Counts are integers, equal; VictoriaMetrics keeps ~12 significant digits of the float sums beyond the
+    # reference's range, which move a Wasserstein score in its 12th digit.
+    assert [(c.column, c.drifted, c.distribution) for c in via_vm.drift.columns] == [
+        (c.column, c.drifted, c.distribution) for c in via_prom.drift.columns
+    ]
+    for a, b in zip(via_vm.drift.columns, via_prom.drift.columns):
+        assert a.score == pytest.approx(b.score, rel=1e-9), a.column
+    assert via_vm.drift.decision == via_prom.drift.decision
+
+
+def test_history_survives_a_prometheus_restart(stack: Stack):
+    end = time.time()
+    start = end - 300
+    before = drift_history(PrometheusClient(stack.prom), start, end, 10)
+    # Windows that do not overlap: each row in exactly one (a window under 30 rows is left out).
+    assert before and ROWS - 30 * 30 <= sum(r.drift.rows_current for r in before) <= ROWS
+    assert all(r.drift.decision == "RETRAINING_TRIGGERED" for r in before if r.drift.rows_current >= 1000)
+    stack.restart_prometheus()
+    after = drift_history(PrometheusClient(stack.prom), start, end, 10)
+    assert [(r.at, r.drift.rows_current, [(c.column, c.score) for c in r.drift.columns]) for r in after] == [
+        (r.at, r.drift.rows_current, [(c.column, c.score) for c in r.drift.columns]) for r in before
+    ]
