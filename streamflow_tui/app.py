@@ -29,12 +29,15 @@ from loadgen.preflight import check_payload_month
 
 from .browser import open_in_browser
 from .config import ConsoleConfig
-from .core.drift import DriftEngine, DriftError, DriftRequest, DriftResult, RetrainError, RetrainJob
+from .core.drift import DriftEngine
 from .core.drift_history import DriftHistory
-from .core.recording import Recorder, RecordingError
+from .core.drift_types import DriftRequest, DriftResult
+from .core.errors import DriftError, RecordingError, RetrainError
+from .core.recording import Recorder
 from .core.replay import Replay, ReplayFrame
 from .core.report import to_json
 from .core.results import Snapshot
+from .core.retraining import RetrainDecision, RetrainJob, run_retrain
 from .core.source import MetricSource, WithFallback
 from .core.timeline import Timeline, point_of
 from .core.versions import VersionTracker
@@ -135,7 +138,7 @@ class StreamFlowApp(App[None]):
         self._drift_started: float | None = None
         self._retrain_started: float | None = None
         self._retrain_data: str | None = None
-        self.retrain_decision: dict | None = None
+        self.retrain_decision: RetrainDecision | None = None
         self.polls = 0
         self.poll_errors = 0
         self._charts_at = 0.0
@@ -564,6 +567,7 @@ class StreamFlowApp(App[None]):
             min_gain=self.config.min_gain,
             registry=self.config.registry,
             registry_location=self.config.registry_location,
+            command=self.config.retrain_cmd,
         )
         self._retrain_started, self._retrain_data = self._clock(), job.data
         self.query_one(DriftView).retrain_running(job.data, 0.0)
@@ -572,8 +576,8 @@ class StreamFlowApp(App[None]):
     @work(thread=True, exclusive=True, group="retrain", exit_on_error=False)
     def _retrain_worker(self, job: RetrainJob) -> None:
         try:
-            self.post_message(RetrainDone(self._drift_engine.submit_retrain(job).result()))
-        except Exception as exc:  # RetrainError says what is wrong; anything else (a dead worker) with its type
+            self.post_message(RetrainDone(run_retrain(job)))  # the retrain command, as a process
+        except Exception as exc:  # RetrainError says what is wrong; anything else with its type
             self.post_message(
                 RetrainFailed(str(exc) if isinstance(exc, RetrainError) else f"{type(exc).__name__}: {exc}")
             )
@@ -584,11 +588,7 @@ class StreamFlowApp(App[None]):
         self._record_event(self._clock(), "retrain", message.decision)
         self.query_one(DriftView).retrain_done(message.decision)
         d = message.decision
-        self.notify(
-            d["reason"],
-            title=f"retrain: {d['decision']}",
-            severity="information" if d["decision"] == "PROMOTED" else "warning",
-        )
+        self.notify(d.reason, title=f"retrain: {d.decision}", severity="information" if d.promoted else "warning")
 
     def on_retrain_failed(self, message: RetrainFailed) -> None:
         self._retrain_started = None

@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from .core.naming import env_variable
+from .core.retraining import DEFAULT_MIN_GAIN
 
 
 def preset_ids() -> list[str]:
@@ -150,8 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--min-gain",
         type=_positive_float,
-        default=0.03,
+        default=DEFAULT_MIN_GAIN,
         help="relative log-loss gain a retrained model needs to be promoted (default: %(default)s)",
+    )
+    p.add_argument(
+        "--retrain-cmd",
+        metavar="CMD",
+        help="what r and --retrain run: a command that prints a streamflow.retrain/1 decision (docs/schemas/);"
+        " {data}, {api_url}, {min_gain}, {registry}, {registry_location} are filled in"
+        " (default: streamflow-retrain --data {data} --min-gain {min_gain} --registry {registry} …)",
     )
     p.add_argument(
         "--performance-window",
@@ -467,6 +475,7 @@ def run_console(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             registry=args.registry,
             registry_location=args.registry_location,
             min_gain=args.min_gain,
+            retrain_cmd=args.retrain_cmd,
             record_path=args.record,
         )
         recorder = None

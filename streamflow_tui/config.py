@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from .core.connection import ConnectionOptions
 from .core.naming import DEFAULT_EXCLUDED, MetricNames
+from .core.retraining import DEFAULT_MIN_GAIN
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,10 @@ class ConsoleConfig:
     performance_window: float = 0.0  # seconds model quality is computed over (0: since the API started)
     registry: str = "local"  # where r registers a retrained model (the API serves this registry's champion)
     registry_location: str | None = None  # local: directory (default <cache>/streamflow/registry); mlflow: tracking URI
-    min_gain: float = 0.03  # relative log-loss gain a challenger needs to be promoted
+    min_gain: float = DEFAULT_MIN_GAIN  # relative log-loss gain a challenger needs to be promoted
+    # r / --retrain run this command (placeholders {data} {api_url} {min_gain} {registry} {registry_location})
+    # and read the streamflow.retrain/1 decision it prints; None: streamflow-retrain
+    retrain_cmd: str | None = None
     drift_every: float | None = None  # seconds between scheduled live drift checks (None: off until t is pressed)
     timeout: float = 3.0  # seconds a poll may take, whole
     # --record: every poll, drift result, load phase and model change go to this SQLite file

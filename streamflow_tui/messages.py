@@ -8,9 +8,10 @@ from textual.message import Message
 
 from streamflow_data.load import LoadSnapshot
 
-from .core.drift import DriftResult
+from .core.drift_types import DriftResult
 from .core.replay import ReplayFrame
 from .core.results import Snapshot
+from .core.retraining import RetrainDecision
 from .core.timeline import Point
 
 
@@ -41,7 +42,7 @@ class DriftFailed(Message):
 
 @dataclass
 class RetrainDone(Message):
-    decision: dict  # streamflow.retrain/1
+    decision: RetrainDecision
 
 
 @dataclass

@@ -11,11 +11,13 @@ from typing import TextIO
 
 from .cli import metric_names
 from .core.bars import histogram_rows
+from .core.drift_types import RETRAIN
 from .core.embedded import EmbeddedApiError, embedded_api
 from .core.format import ms, num, pct, quantile
 from .core.naming import MetricNames
 from .core.report import SloCheck, slo_checks, to_json
 from .core.results import Bucket, Snapshot
+from .core.retraining import RetrainDecision, RetrainNotRun
 
 EXIT_OK, EXIT_UNREADABLE, EXIT_USAGE, EXIT_DRIFT, EXIT_SLO = 0, 1, 2, 3, 4
 
@@ -98,7 +100,7 @@ def watch(source, window: float) -> None:
 
 
 def drift_request(args, api_url: str | None):
-    from .core.drift import DriftRequest
+    from .core.drift_types import DriftRequest
 
     def pairs(items: list[str], convert) -> tuple:
         return tuple((k, convert(v)) for k, v in (item.split("=", 1) for item in items))
@@ -121,7 +123,9 @@ def drift_request(args, api_url: str | None):
 def run_drift(args, api_url: str | None, err: TextIO):
     """(the drift result, None, the retrain document or None) or (None, why it failed — also said on stderr,
     None). Evidently and the retraining run in one worker process."""
-    from .core.drift import RETRAIN, DriftEngine, DriftError, RetrainError, RetrainJob
+    from .core.drift import DriftEngine
+    from .core.errors import DriftError, RetrainError
+    from .core.retraining import RetrainJob, run_retrain
 
     engine = DriftEngine()
     try:
@@ -133,19 +137,20 @@ def run_drift(args, api_url: str | None, err: TextIO):
         if not args.retrain:
             return result, None, None
         if result.decision != RETRAIN:
-            return result, None, {"decision": None, "skipped": f"no retraining triggered ({result.decision})"}
+            return result, None, RetrainNotRun(skipped=f"no retraining triggered ({result.decision})")
         job = RetrainJob(
             args.drift[1],
             api_url=api_url if args.drift[1] == "live" else None,
             min_gain=args.min_gain,
             registry=args.registry,
             registry_location=args.registry_location,
+            command=args.retrain_cmd,
         )
         try:
-            decision = engine.submit_retrain(job).result(300)
+            decision = run_retrain(job)  # the retrain command, as a process
         except RetrainError as exc:
             print(f"streamflow-tui: retraining failed: {exc}", file=err)
-            return result, None, {"decision": None, "error": str(exc)}
+            return result, None, RetrainNotRun(error=str(exc))
         return result, None, decision
     finally:
         engine.close()
@@ -159,7 +164,7 @@ def exit_code(
         return EXIT_UNREADABLE
     if drift_asked and drift is None:
         return EXIT_UNREADABLE
-    if fail_on_drift and drift is not None and drift.decision == "RETRAINING_TRIGGERED":
+    if fail_on_drift and drift is not None and drift.decision == RETRAIN:
         return EXIT_DRIFT
     if any(c.breached for c in slo):
         return EXIT_SLO
@@ -189,7 +194,7 @@ def run(args, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
         drift_doc = drift.to_json() if drift else ({"error": drift_error} if drift_error else None)
         document = to_json(snapshot, slo, drift_doc)
         if args.retrain:
-            document["retrain"] = retrained
+            document["retrain"] = retrained.to_json() if retrained is not None else None
         json.dump(document, out, indent=2, allow_nan=False)
         out.write("\n")
     else:
@@ -200,19 +205,20 @@ def run(args, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
             out.write(f"\n{'drift':<11} check failed: {drift_error}\n")
         if retrained is not None:
             out.write(render_retrain(retrained))
-    if retrained is not None and retrained.get("error"):
+    if isinstance(retrained, RetrainNotRun) and retrained.error:
         return EXIT_UNREADABLE  # the retraining was asked for and could not run: a failure, as in streamflow-retrain
     return exit_code(snapshot, slo, drift=drift, drift_asked=bool(args.drift), fail_on_drift=args.fail_on_drift)
 
 
-def render_retrain(d: dict) -> str:
-    if d.get("decision") is None:
-        return f"{'retrain':<11} {d.get('skipped') or 'failed: ' + str(d.get('error'))}\n"
-    old, new = d["champion"]["metrics"], d["challenger"]["metrics"]
+def render_retrain(d: RetrainDecision | RetrainNotRun) -> str:
+    if isinstance(d, RetrainNotRun):
+        return f"{'retrain':<11} {d.skipped or 'failed: ' + str(d.error)}\n"
+    old, new = d.champion.metrics, d.challenger.metrics
     return (
-        f"{'retrain':<11} {d['decision']}: {d['reason']}\n"
-        f"{'':<11} log loss {old['log_loss']:.4f} → {new['log_loss']:.4f}, ROC AUC {old['roc_auc']:.4f} → {new['roc_auc']:.4f}"
-        f" ({d['data']['holdout_rows']:,} held-out rows); serving {d['serving']}\n"
+        f"{'retrain':<11} {d.decision}: {d.reason}\n"
+        f"{'':<11} log loss {num(old.log_loss, '{:.4f}')} → {num(new.log_loss, '{:.4f}')},"
+        f" ROC AUC {num(old.roc_auc, '{:.4f}')} → {num(new.roc_auc, '{:.4f}')}"
+        f" ({d.data.holdout_rows:,} held-out rows); serving {d.serving}\n"
     )
 
 

@@ -12,6 +12,7 @@ from streamflow_tui.app import create_app
 from streamflow_tui.config import ConsoleConfig
 from streamflow_tui.core.distribution import Distribution
 from streamflow_tui.core.drift import ColumnDrift, DriftEngine, DriftResult
+from streamflow_tui.core.retraining import parse_decision
 
 SIZES = [(80, 24), (160, 48), (200, 60)]
 ALL_SIZES = [(80, 24), (120, 40), (160, 48), (200, 60)]
@@ -188,7 +189,8 @@ def test_model_view_after_a_version_change(snap_compare, tmp_path):
 
 
 # A streamflow.retrain/1 decision as streamflow-retrain --data month_004 printed it (rounded).
-DECISION = {
+DECISION_DOCUMENT = {
+    "schema": "streamflow.retrain/1",
     "decision": "PROMOTED",
     "reason": "log loss +5.9% better (needs ≥ 3.0%) and ROC AUC -0.0001 (may fall by ≤ 0.005)",
     "data": {
@@ -225,6 +227,7 @@ DECISION = {
     },
     "serving": "month_004-5715c455fef8",
 }
+DECISION = parse_decision(DECISION_DOCUMENT)
 
 
 def test_drift_view_with_a_retrain_decision(snap_compare, tmp_path):

@@ -225,7 +225,7 @@ def test_recent_rows_include_the_batch_the_writer_thread_is_writing(tmp_path):
 
     from waiting import wait_until
 
-    from api.prediction_log_sqlite import SqliteLog
+    from api.prediction_log.sqlite import SqliteLog
 
     log = SqliteLog(tmp_path / "p.sqlite", capacity=100)
     other = sqlite3.connect(tmp_path / "p.sqlite", isolation_level=None)
@@ -247,7 +247,7 @@ def test_the_log_is_bounded_and_says_what_it_could_not_write(tmp_path):
     import sqlite3
 
     from api.prediction_log import PredictionLogError
-    from api.prediction_log_sqlite import SqliteLog
+    from api.prediction_log.sqlite import SqliteLog
 
     log = SqliteLog(tmp_path / "p.sqlite", capacity=100)
     for i in range(150):

@@ -25,6 +25,7 @@ from streamflow_tui.core.distribution import Distribution
 from streamflow_tui.core.drift import ColumnDrift, DriftResult
 from streamflow_tui.core.recording import FORMAT, PURGE_EVERY, Recorder, Recording, RecordingError, decode, encode
 from streamflow_tui.core.results import Bucket, Latency, QuantileBounds
+from streamflow_tui.core.retraining import RetrainDecision, parse_decision
 from streamflow_tui.core.timeline import Point
 from streamflow_tui.core.timeline import point_of as timeline_point
 from streamflow_tui.core.versions import VersionChange
@@ -103,7 +104,17 @@ VERSION = VersionChange(
     (Bucket(0.05, 120.0), Bucket(0.1, 108.0), Bucket(math.inf, 0.0)),
 )
 
-RETRAIN = {"decision": "PROMOTED", "reason": "AUC 0.84 ≥ 0.81", "auc": {"new": 0.84, "old": 0.81}, "version": None}
+RETRAIN = parse_decision(
+    {
+        "schema": "streamflow.retrain/1",
+        "decision": "PROMOTED",
+        "reason": "log loss +5.9% better",
+        "data": {"source": "month_004", "labelled_rows": 7000, "train_rows": 4900, "holdout_rows": 2100},
+        "champion": {"version": "v1", "data": "month_000", "metrics": {"log_loss": 0.40, "roc_auc": 0.83}},
+        "challenger": {"version": "v2", "data": "month_004", "parent": "v1", "metrics": {"log_loss": 0.38}},
+        "serving": "v2",
+    }
+)
 
 
 def point_of(i: int) -> Point:
@@ -161,7 +172,7 @@ def test_round_trip_of_the_awkward_values():
     )
     again = decode(encode(bounded), Latency)
     assert again == bounded and again.bounds_of("p99").upper == math.inf and again.bounds_of("p95") is None
-    assert decode(encode(RETRAIN), dict) == RETRAIN
+    assert decode(encode(RETRAIN), RetrainDecision) == RETRAIN
 
 
 def test_encoding_is_plain_json_not_code():

@@ -38,13 +38,13 @@ async def test_r_retrains_promotes_and_the_switch_is_shown(registry, tmp_path):
             await pilot.press("r")
             await wait_for(pilot, lambda: app.retrain_decision is not None, timeout=90)
             decision = app.retrain_decision
-            assert decision["decision"] == "PROMOTED" and decision["champion"]["version"] == old
+            assert decision.decision == "PROMOTED" and decision.champion.version == old
             shown = str(app.query_one("#retrain-result").render())
             assert "PROMOTED" in shown and "champion" in shown and "challenger" in shown and "log loss" in shown
             # The API polls the same registry: within a poll (1 s) and a console poll (0.3 s) the console sees it.
-            await wait_for(pilot, lambda: app.snapshot.model.version == decision["challenger"]["version"], timeout=10)
+            await wait_for(pilot, lambda: app.snapshot.model.version == decision.challenger.version, timeout=10)
             change = app.versions.last
-            assert change.old == old and change.new == decision["challenger"]["version"]
+            assert change.old == old and change.new == decision.challenger.version
             assert f"was {old}" in str(app.query_one("#status-line").render())
             await pilot.press("3")
             await wait_for(pilot, lambda: "old model" in str(app.query_one("#score-histogram").render()))

@@ -17,9 +17,7 @@ from typing import Any
 
 import httpx
 
-
-class ConnectionOptionsError(ValueError):
-    """A connection setting that cannot be used; the message names it."""
+from .errors import ConnectionOptionsError
 
 
 @dataclass(frozen=True)

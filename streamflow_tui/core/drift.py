@@ -13,125 +13,38 @@ from __future__ import annotations
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import replace
 
-from .distribution import Distribution
+from .drift_types import (
+    DEFAULT_REPORTS_DIR,
+    DEFAULT_THRESHOLD,
+    LABEL_METHOD,
+    LABEL_THRESHOLD,
+    NO_ACTION,
+    RETRAIN,
+    ColumnDrift,
+    DriftDecision,
+    DriftRequest,
+    DriftResult,
+    decide,
+)
+from .errors import DriftError
 
-DEFAULT_THRESHOLD = 0.30
-DEFAULT_REPORTS_DIR = "reports/evidently"
-RETRAIN, NO_ACTION = "RETRAINING_TRIGGERED", "NO_ACTION"
-# A binary label needs a test of proportions: Evidently's default (Jensen-Shannon
-# distance >= 0.1) misses month_004's 9-point churn jump at 7,000 rows (distance 0.09).
-LABEL_METHOD, LABEL_THRESHOLD = "z", 0.05
-
-
-class DriftError(Exception):
-    """A drift check that cannot run: the message names the problem."""
-
-
-@dataclass(frozen=True)
-class DriftRequest:
-    reference: str  # month_XXX, a .csv/.parquet path, or "live"
-    current: str
-    threshold: float = DEFAULT_THRESHOLD
-    reports_dir: str | None = DEFAULT_REPORTS_DIR  # None: no report files
-    api_url: str | None = None  # where "live" rows come from
-    num_method: str | None = None  # overrides of Evidently's defaults, by column type…
-    cat_method: str | None = None
-    num_threshold: float | None = None
-    cat_threshold: float | None = None
-    column_methods: tuple[tuple[str, str], ...] = ()  # …or by column
-    column_thresholds: tuple[tuple[str, float], ...] = ()
-    label_method: str = LABEL_METHOD
-    label_threshold: float = LABEL_THRESHOLD
-    keep_reports: int = 100  # runs whose report files are kept in reports_dir; older ones are deleted
-
-    def __post_init__(self) -> None:
-        if not 0 < self.threshold <= 1:
-            raise DriftError(f"the drift-share threshold must be in (0, 1], got {self.threshold}")
-
-
-@dataclass(frozen=True)
-class ColumnDrift:
-    column: str
-    type: str  # "num" | "cat"
-    stattest: str
-    score: float | None
-    threshold: float
-    drifted: bool
-    distribution: Distribution | None = field(default=None, compare=False)  # reference vs current, for the view
-
-
-@dataclass(frozen=True)
-class DriftResult:
-    reference: str
-    current: str
-    reference_as_of: str
-    current_as_of: str
-    rows_reference: int
-    rows_current: int
-    drift_share: float
-    drifted_columns: int
-    total_columns: int
-    threshold: float
-    decision: str
-    target_drift: float | None  # |churn rate(current) - churn rate(reference)|, None without labels
-    churn_rate_reference: float | None
-    churn_rate_current: float | None
-    label_drift: bool | None
-    label_test: ColumnDrift | None
-    columns: tuple[ColumnDrift, ...]
-    report_json: str | None = None
-    report_html: str | None = None
-    seconds: float = 0.0
-    token: str = field(default="", repr=False)  # the worker's handle on the evaluated report, for the HTML
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``drift`` object of streamflow.snapshot/1."""
-        return {
-            "reference": self.reference,
-            "current": self.current,
-            "drift_share": self.drift_share,
-            "drifted_columns": self.drifted_columns,
-            "total_columns": self.total_columns,
-            "threshold": self.threshold,
-            "decision": self.decision,
-            "target_drift": self.target_drift,
-            "report_html": self.report_html,
-            "report_json": self.report_json,
-            "columns": [
-                {
-                    "column": c.column,
-                    "type": c.type,
-                    "stattest": c.stattest,
-                    "score": c.score,
-                    "threshold": c.threshold,
-                    "drifted": c.drifted,
-                }
-                for c in self.columns
-            ],
-        }
-
-
-class RetrainError(Exception):
-    """Retraining could not run: the message names the data or registry problem."""
-
-
-@dataclass(frozen=True)
-class RetrainJob:
-    """streamflow-retrain's arguments, for the worker process."""
-
-    data: str  # a bundled month, a file, or "live"
-    api_url: str | None = None
-    min_gain: float = 0.03
-    registry: str = "local"
-    registry_location: str | None = None
-    cache_dir: str | None = None  # None: the API's default
-
-
-def decide(drift_share: float, threshold: float) -> str:
-    return RETRAIN if drift_share >= threshold else NO_ACTION
+__all__ = [
+    "DEFAULT_REPORTS_DIR",
+    "DEFAULT_THRESHOLD",
+    "LABEL_METHOD",
+    "LABEL_THRESHOLD",
+    "NO_ACTION",
+    "RETRAIN",
+    "ColumnDrift",
+    "DriftDecision",
+    "DriftEngine",
+    "DriftError",
+    "DriftRequest",
+    "DriftResult",
+    "decide",
+]
 
 
 class DriftEngine:
@@ -164,17 +77,6 @@ class DriftEngine:
         except BrokenProcessPool:
             self._start()
             return self._running().submit(drift_worker.run, request)
-
-    def submit_retrain(self, job: RetrainJob) -> Future:
-        """Retrain in the same warm worker (scikit-learn and pandas are loaded there already); the Future gives
-        the streamflow.retrain/1 decision, or raises RetrainError."""
-        from . import drift_worker
-
-        try:
-            return self._running().submit(drift_worker.retrain, job)
-        except BrokenProcessPool:
-            self._start()
-            return self._running().submit(drift_worker.retrain, job)
 
     def submit_html(self, result: DriftResult) -> Future:
         """Write the HTML report of a finished run; the Future gives its path."""

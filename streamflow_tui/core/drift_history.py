@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from .drift import DriftResult
+from .drift_types import DriftResult
 
 # Tests whose score is a distance (drift when above the threshold); the others give p-values
 # (drift when below it). Evidently's names.

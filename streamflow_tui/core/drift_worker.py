@@ -23,7 +23,8 @@ from typing import Any
 from streamflow_data.schema import CATEGORICAL_FEATURES, FEATURES, LABEL, NUMERIC_FEATURES
 
 from . import distribution
-from .drift import ColumnDrift, DriftError, DriftRequest, DriftResult, RetrainError, RetrainJob, decide
+from .drift_types import ColumnDrift, DriftRequest, DriftResult, decide
+from .errors import DriftError
 
 MIN_ROWS = 30
 _PENDING_HTML: OrderedDict[str, tuple[Any, Any, Any, Path]] = OrderedDict()  # token -> (report, cur, ref, html path)
@@ -218,21 +219,6 @@ def _without_widgets():
         yield
     finally:
         ValueDriftCalculation._render = original
-
-
-def retrain(job: RetrainJob) -> dict:
-    """streamflow-retrain in this process: the decision JSON, or RetrainError with the reason."""
-    import api.retrain
-    from api.registry import RegistryError, open_registry
-    from api.settings import default_cache_dir
-
-    cache_dir = Path(job.cache_dir) if job.cache_dir else default_cache_dir()
-    try:
-        registry = open_registry(job.registry, job.registry_location, cache_dir)
-        request = api.retrain.RetrainRequest(job.data, api_url=job.api_url, min_gain=job.min_gain)
-        return api.retrain.finite(api.retrain.retrain(request, registry, cache_dir))
-    except (api.retrain.RetrainError, RegistryError) as exc:
-        raise RetrainError(str(exc)) from None
 
 
 def _distribution(reference, current, is_numeric: bool):

@@ -13,11 +13,9 @@ from contextlib import contextmanager
 
 import httpx
 
+from .errors import EmbeddedApiError
+
 START_TIMEOUT_S = 90.0  # a first start trains the model (~3 s on a 2-core machine)
-
-
-class EmbeddedApiError(RuntimeError):
-    pass
 
 
 def free_loopback_port() -> int:

@@ -6,7 +6,7 @@ One file per recording (format ``streamflow.recording/1``):
 - ``polls(t, point, snapshot)``: every poll's chart ``Point`` and full ``Snapshot``;
 - ``events(t, kind, body)``: what else happened — a drift check ("drift", ``DriftResult``), the load
   generator ("load", ``LoadSnapshot``), a model version change ("version", ``VersionChange``), a retrain
-  decision ("retrain", a JSON dict).
+  decision ("retrain", ``RetrainDecision``).
 
 Bodies are zlib-compressed JSON, never pickle: a recording made on a server is opened on a laptop, and
 loading it must not run code. The JSON is exact — ``decode(encode(x), type(x)) == x`` — because floats
@@ -32,6 +32,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from .errors import RecordingError
 from .results import Snapshot
 from .timeline import Point
 
@@ -48,10 +49,6 @@ CREATE INDEX IF NOT EXISTS events_kind_t ON events (kind, t);
 """
 
 
-class RecordingError(Exception):
-    """A recording that cannot be written or read: the message names the file and the reason."""
-
-
 # -- exact serialisation ------------------------------------------------------------------------
 
 
@@ -59,10 +56,11 @@ def event_type(kind: str) -> type:
     """The type an event of ``kind`` is stored as."""
     from streamflow_data.load import LoadSnapshot
 
-    from .drift import DriftResult
+    from .drift_types import DriftResult
+    from .retraining import RetrainDecision
     from .versions import VersionChange
 
-    types = {"drift": DriftResult, "load": LoadSnapshot, "version": VersionChange, "retrain": dict}
+    types = {"drift": DriftResult, "load": LoadSnapshot, "version": VersionChange, "retrain": RetrainDecision}
     if kind not in types:
         raise ValueError(f"unknown event kind {kind!r}; one of {', '.join(KINDS)}")
     return types[kind]

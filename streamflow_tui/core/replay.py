@@ -13,9 +13,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .drift import DriftResult
+from .drift_types import DriftResult
 from .recording import Recording
 from .results import Snapshot
+from .retraining import RetrainDecision
 from .timeline import Point
 from .versions import VersionChange
 
@@ -32,7 +33,7 @@ class ReplayFrame:
     drift: tuple[float, DriftResult] | None  # (when it finished, result)
     load: Any  # loadgen.LoadSnapshot of the built-in load at that moment, or None
     changes: tuple[VersionChange, ...]  # model version changes within the history shown
-    retrain: dict | None
+    retrain: RetrainDecision | None
 
 
 class Replay:

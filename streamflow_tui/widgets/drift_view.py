@@ -10,8 +10,9 @@ from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from streamflow_data import MONTHS
 
-from ..core.drift import DEFAULT_THRESHOLD, ColumnDrift, DriftResult
+from ..core.drift_types import DEFAULT_THRESHOLD, RETRAIN, ColumnDrift, DriftResult
 from ..core.format import num, pct
+from ..core.retraining import RetrainDecision
 from .bars import shares_text
 from .quiet import set_if_changed
 
@@ -124,12 +125,12 @@ class DriftView(Widget):
             layout=True,
         )
 
-    def retrain_done(self, d: dict) -> None:
+    def retrain_done(self, d: RetrainDecision) -> None:
         set_if_changed(self.query_one("#retrain-result", Static), retrain_text(d), layout=True)
 
     def show(self, r: DriftResult) -> None:
         self.remove_class("stale")
-        badge_style = "bold white on red" if r.decision == "RETRAINING_TRIGGERED" else "bold black on green"
+        badge_style = "bold white on red" if r.decision == RETRAIN else "bold black on green"
         t = Text()
         t.append(f" {r.decision} ", style=badge_style)
         t.append(f"  {r.reference} → {r.current}   drift share ")
@@ -208,26 +209,22 @@ RETRAIN_METRICS = (
 )
 
 
-def retrain_text(d: dict) -> Text:
+def retrain_text(d: RetrainDecision) -> Text:
     """The decision, its reason, and champion vs challenger side by side on the same held-out rows."""
-    promoted = d["decision"] == "PROMOTED"
     t = Text()
-    t.append(f" {d['decision']} ", style="bold black on green" if promoted else "bold black on yellow")
-    t.append(f"  {d['reason']}\n")
-    champion, challenger = d["champion"], d["challenger"]
-    holdout = d["data"]["holdout_rows"]
-    w = max(12, len(champion["version"]) + 2, len(challenger["version"]) + 2)
+    t.append(f" {d.decision} ", style="bold black on green" if d.promoted else "bold black on yellow")
+    t.append(f"  {d.reason}\n")
+    champion, challenger = d.champion, d.challenger
+    w = max(12, len(champion.version) + 2, len(challenger.version) + 2)
     t.append(
-        f"{'on ' + format(holdout, ',') + ' held-out rows':<22}{'champion':>{w}}{'challenger':>{w}}\n", style="dim"
-    )
-    t.append(f"{'version':<22}{champion['version']:>{w}}{challenger['version']:>{w}}\n")
-    for key, name, fmt in RETRAIN_METRICS:
-        old, new = champion["metrics"].get(key), challenger["metrics"].get(key)
-        t.append(f"{name:<22}{num(old, fmt):>{w}}{num(new, fmt):>{w}}\n")
-    t.append(
-        f"{'observed churn':<22}{pct(champion['metrics'].get('observed_rate')):>{2 * w}}   serving {d['serving']}",
+        f"{'on ' + format(d.data.holdout_rows, ',') + ' held-out rows':<22}{'champion':>{w}}{'challenger':>{w}}\n",
         style="dim",
     )
+    t.append(f"{'version':<22}{champion.version:>{w}}{challenger.version:>{w}}\n")
+    for key, name, fmt in RETRAIN_METRICS:
+        old, new = getattr(champion.metrics, key), getattr(challenger.metrics, key)
+        t.append(f"{name:<22}{num(old, fmt):>{w}}{num(new, fmt):>{w}}\n")
+    t.append(f"{'observed churn':<22}{pct(champion.metrics.observed_rate):>{2 * w}}   serving {d.serving}", style="dim")
     return t
 
 
@@ -264,6 +261,6 @@ def heatmap_text(history, width: int) -> Text:
     for run in runs:
         t.append(
             "▁▂▃▄▅▆▇█"[min(7, int(run.share * 8))],
-            style="bold red" if run.decision == "RETRAINING_TRIGGERED" else "green",
+            style="bold red" if run.decision == RETRAIN else "green",
         )
     return t

@@ -9,7 +9,7 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from ..core.compute import reference_churn_rate
-from ..core.drift import DriftResult
+from ..core.drift_types import DriftResult
 from ..core.format import num, pct, quantile
 from ..core.results import Snapshot
 from ..core.timeline import Timeline

@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from .prediction_log import (
+from .base import (
     MAX_PENDING,
     LabelItem,
     Labelled,

@@ -1,19 +1,4 @@
-"""Every scored row, with its prediction id, probability and — once known — its true label.
-
-Two backends behind one interface (``PredictionLog``):
-
-- SQLite (``prediction_log_sqlite``), the embedded default: one file (WAL) shared by the worker
-  processes of one host.
-- PostgreSQL (``prediction_log_postgres``), for a fleet: every replica writes to and reads from one
-  database, so a label joins its prediction whichever replica receives it, and ``/monitoring/*``
-  answer with the fleet's rows.
-
-Both share what is here: the request path only queues an already-encoded row; a writer thread
-writes batches every FLUSH_EVERY_S. The queue is bounded (MAX_PENDING rows): past that, rows are
-dropped and counted (``dropped``, ``api_prediction_log_dropped_total``), never held without bound nor
-lost silently. The log keeps the newest ``capacity`` rows (and, optionally, none older than
-``max_age_s``), enforced by the database on every write.
-"""
+"""The prediction log's interface and the batched writer both backends share (see the package's doc)."""
 
 from __future__ import annotations
 
@@ -24,7 +9,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 log = logging.getLogger("streamflow.api")
@@ -265,40 +249,3 @@ def redact(url: str) -> str:
         host = f"[{host}]"
     netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-def is_database_url(location: str) -> bool:
-    return location.startswith(("postgresql://", "postgres://"))
-
-
-def open_prediction_log(
-    location: str | Path,
-    capacity: int,
-    *,
-    max_age_s: float | None = None,
-    password_file: Path | None = None,
-    max_pending: int = MAX_PENDING,
-) -> PredictionLog:
-    """The backend for ``location``: a ``postgresql://`` URL, or a SQLite file's path.
-
-    Raises PredictionLogConfigError for a setting that cannot work (a bad URL or credentials, a file
-    that is not a database); a database that is merely down opens degraded and is retried."""
-    text = str(location)
-    if is_database_url(text):
-        try:
-            from .prediction_log_postgres import PostgresLog
-        except ImportError as exc:
-            raise PredictionLogConfigError(
-                f"a PostgreSQL prediction log needs psycopg ({exc.name} is missing):"
-                " pip install 'streamflow-console[postgres]'"
-            ) from None
-
-        return PostgresLog(text, capacity, max_age_s=max_age_s, password_file=password_file, max_pending=max_pending)
-    if "://" in text:
-        scheme = text.split("://", 1)[0]
-        raise PredictionLogConfigError(
-            f"{scheme}:// is not a prediction log: give a SQLite file's path or a postgresql:// URL"
-        )
-    from .prediction_log_sqlite import SqliteLog
-
-    return SqliteLog(Path(text), capacity, max_age_s=max_age_s, max_pending=max_pending)

@@ -15,7 +15,7 @@ import tempfile
 from functools import wraps
 from pathlib import Path
 
-from .registry import ModelRecord, RegistryError
+from .base import ModelRecord, RegistryError
 
 MODEL_NAME = os.environ.get("STREAMFLOW_MLFLOW_MODEL", "streamflow-churn")
 VERSION_TAG = "streamflow_version"

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from streamflow_data.files import write_atomically
 
-from .model import ChurnModel
+from ..model import ChurnModel
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 ALIASES = (CHAMPION, CHALLENGER)
@@ -182,15 +182,3 @@ class UnavailableRegistry:
         raise RegistryError(self.error)
 
     register = get = alias = set_alias = _fail
-
-
-def open_registry(kind: str, location: str | Path | None, cache_dir: Path) -> Registry:
-    """The registry a setting names: ``local`` (a directory; default ``<cache>/registry``) or ``mlflow``
-    (a tracking URI; default ``$MLFLOW_TRACKING_URI``)."""
-    if kind == "local":
-        return LocalRegistry(Path(location) if location else cache_dir / "registry")
-    if kind == "mlflow":
-        from .registry_mlflow import MlflowRegistry
-
-        return MlflowRegistry(str(location) if location else None)
-    raise RegistryError(f"unknown registry {kind!r}: local or mlflow")

@@ -29,7 +29,7 @@ from psycopg.adapt import Loader
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from .prediction_log import (
+from .base import (
     FLUSH_EVERY_S,
     MAX_PENDING,
     LabelItem,
