@@ -47,6 +47,12 @@ class Stack:
         self.stack.close()  # only Prometheus lives on this stack
         self.stack = ExitStack()
         config = scrape_config([a.removeprefix("http://") for a in self.apis], interval="5s")
+        rules = self.data_dir.parent / "rules.yml"
+        if not rules.exists():
+            from streamflow_tui.rules import main as write_rules
+
+            assert write_rules(["-o", str(rules), "--window", "10m"]) == 0
+        config += f"rule_files: [{str(rules)!r}]\n"
         self.prom = self.stack.enter_context(running_prometheus(config, data_dir=self.data_dir))
 
 
@@ -216,3 +222,29 @@ def test_history_survives_a_prometheus_restart(stack: Stack):
     assert [(r.at, r.drift.rows_current, [(c.column, c.score) for c in r.drift.columns]) for r in after] == [
         (r.at, r.drift.rows_current, [(c.column, c.score) for c in r.drift.columns]) for r in before
     ]
+
+
+def test_the_alerting_rules_compute_the_same_drift(stack: Stack):
+    """The PromQL of ``python -m streamflow_tui.rules`` (evaluated by Prometheus every 5 s) against the core
+    function over the same 10 minutes: Jensen-Shannon equal, Wasserstein within the core's exact bounds and
+    with the same verdict, the same share of drifted features."""
+    client = PrometheusClient(stack.prom)
+
+    def recorded() -> dict[str, float]:
+        rows = query(stack.prom, "version_feature:api_feature_drift:w10m", time.time())
+        return {r["metric"]["feature"]: float(r["value"][1]) for r in rows}
+
+    wait_until(lambda: len(recorded()) == 14, 40, "the rules recorded every feature's drift", seen=recorded)
+    promql = recorded()
+    core = fleet_drift(client, 600)
+    extras = {e.column: e for e in core.extras}
+    for c in core.drift.columns:
+        if c.stattest == "jensenshannon":
+            assert promql[c.column] == pytest.approx(c.score, rel=1e-9, abs=1e-12), c.column
+        else:
+            extra = extras[c.column]
+            assert extra.lower - 1e-9 <= promql[c.column] <= extra.upper + 1e-9, c.column
+            assert promql[c.column] == pytest.approx(c.score, rel=0.15), c.column
+        assert (promql[c.column] >= 0.1) == c.drifted, c.column
+    (share,) = query(stack.prom, "version:api_feature_drift_share:w10m", time.time())
+    assert float(share["value"][1]) == pytest.approx(core.drift.drift_share)

@@ -116,6 +116,23 @@ def wasserstein(ref: NumericCounts, cur: NumericCounts, integral: bool) -> float
     return outside + inside
 
 
+def wasserstein_weights(edges: tuple[float, ...], integral: bool) -> list[float]:
+    """Per edge, the weight w such that Σ w·|d(edge)| equals ``wasserstein``'s inside part whenever d keeps its
+    sign within each bin (the PromQL rules' form, streamflow_tui/rules.py; where d changes sign inside a bin this
+    is the larger, trapezoid value)."""
+    weights = [0.0] * len(edges)
+    for j in range(1, len(edges)):
+        width = edges[j] - edges[j - 1]
+        if integral and width >= 1 and abs(width - round(width)) < 1e-9:
+            k = round(width)  # Σ_{i<k} |a + (b-a) i/k| = |a| (k+1)/2 + |b| (k-1)/2 for a, b of one sign
+            weights[j - 1] += (k + 1) / 2
+            weights[j] += (k - 1) / 2
+        else:
+            weights[j - 1] += width / 2
+            weights[j] += width / 2
+    return weights
+
+
 def wasserstein_bounds(ref: NumericCounts, cur: NumericCounts) -> tuple[float, float]:
     """The interval ∫|F_ref − F_cur| lies in for any rows with these counts: inside a bin both CDFs are
     monotone between their values at its edges."""
