@@ -9,7 +9,6 @@ from contextlib import ExitStack
 from dataclasses import replace
 from typing import TextIO
 
-from .cli import metric_names
 from .core.bars import histogram_rows
 from .core.drift_types import RETRAIN
 from .core.embedded import EmbeddedApiError, embedded_api
@@ -18,6 +17,7 @@ from .core.naming import MetricNames
 from .core.report import SloCheck, slo_checks, to_json
 from .core.results import Bucket, Snapshot
 from .core.retraining import RetrainDecision, RetrainNotRun
+from .options import metric_names
 
 EXIT_OK, EXIT_UNREADABLE, EXIT_USAGE, EXIT_DRIFT, EXIT_SLO = 0, 1, 2, 3, 4
 
