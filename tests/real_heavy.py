@@ -64,7 +64,17 @@ def observe(url: str, seconds: float):
         while time.monotonic() - start < seconds:
             time.sleep(0.5)
             source.poll()
-        return source.snapshot(5.0)
+        snap = source.snapshot(5.0)
+        steps = source.steps()
+        totals = list(source._totals)
+        jumps = [
+            round((t - totals[0][0]) / 1000, 1) for (t, v), (_, w) in zip(totals[1:], totals, strict=False) if v != w
+        ]
+        print(
+            f"{url}: steps {steps}, jumps at {jumps} s of {(totals[-1][0] - totals[0][0]) / 1000:.1f} s",
+            file=sys.stderr,
+        )
+        return snap
     finally:
         source.close()
 

@@ -46,6 +46,7 @@ from .results import (
     SourceError,
     TargetStatus,
 )
+from .selftraffic import glob_regex, with_left_out
 
 CHOICE_TTL_S = 30.0
 INTERVAL_TTL_S = 60.0
@@ -313,6 +314,14 @@ class PrometheusSource:
         choice = without_endpoints(choose(n, catalog, preset=self.preset), self.exclude, catalog)
         if self.job:
             choice = replace(choice, match=choice.match + (("job", "=", self.job),))
+        if choice.excluded and choice.endpoint_label:
+            # The note names only what was really left out: the excluded endpoint values Prometheus holds.
+            label, regex = choice.endpoint_label, "|".join(glob_regex(p) for p in choice.excluded)
+            seen: set[str] = set()
+            for metric in choice.requests_metrics:
+                for r in self.client.query(f'group by ({label}) ({metric}{{{label}=~"{_escape(regex)}"}})', at):
+                    seen.add(r["metric"].get(label, ""))
+            choice = with_left_out(choice, tuple(sorted(seen)))
         self._choice = choice
         self._choice_at = time.monotonic()
         return self._choice

@@ -67,7 +67,7 @@ class ScrapeSource:
         self._fetcher = MetricsFetcher(metrics_url(api_url), timeout=timeout, max_bytes=max_bytes, options=options)
         self._store: SeriesStore = SeriesStore(capacity=max(2, history_points))
         self._scrape_times: deque[int] = deque(maxlen=self._store.capacity)
-        # The request total at each scrape (every request series, left-out ones too): steps.py reads it.
+        # The request total at each scrape (the series kept, not the left-out probes): steps.py reads it.
         self._totals: deque[tuple[int, float]] = deque(maxlen=max(2, min(self._store.capacity, 600)))
         self._model_info: dict[str, str] | None = None
         self._choice: MetricChoice | None = None
@@ -158,8 +158,12 @@ class ScrapeSource:
             elif name == names.model_info and value == 1:
                 info = dict(key[1])
         self._model_info = info
+        # The service's own requests (left-out probes step too, but an idle service must read 0, not wait).
         counted = set(choice.requests_metrics)
-        self._totals.append((scrape.at_ms, sum(v for (n, _), v in samples.items() if n in counted)))
+        kept = (
+            v for (n, labels), v in samples.items() if n in counted and (not choice.match or choice.keeps(dict(labels)))
+        )
+        self._totals.append((scrape.at_ms, sum(kept)))
         self._scrape_times.append(scrape.at_ms)
         self._store.prune(self._scrape_times[0])  # series gone for the whole buffer
         if self._first_ok_ms is None:
