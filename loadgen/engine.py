@@ -31,6 +31,8 @@ from dataclasses import replace
 from .config import LoadConfig
 from .payloads import bodies, labels
 from .stats import LoadSnapshot, LoadStats
+from .stream import StreamMode
+from .stream_stats import StreamStats
 from .transport import Client, ConnectError, Pending, ResponseError, request_bytes
 
 STOP_GRACE_S = 0.5  # after a stop, in-flight requests get this long before they are cancelled
@@ -122,6 +124,9 @@ class _Engine:
     def __init__(self, config: LoadConfig, stats: LoadStats, loop: asyncio.AbstractEventLoop):
         self.config = config
         self.stats = stats
+        self.loop = loop  # the loop that runs run(): every callback is scheduled on it
+        # --stream: prompts, a client that reads token events, a record per stream (loadgen/stream.py)
+        self.stream = StreamMode(config, stats, loop) if config.stream is not None else None
         self.requests = [
             request_bytes(config.url, config.method, body, CONTENT_TYPE)
             for body in payload_slice(self._bodies(), config)
@@ -141,7 +146,6 @@ class _Engine:
         self.concurrency = config.segment_concurrency  # this segment's workers
         self.request_limit = config.segment_requests
         self.schedule: Schedule | None = None
-        self.loop = loop  # the loop that runs run(): every callback is scheduled on it
         self.stop_event = asyncio.Event()
         self.started = 0  # requests started, for the --requests bound
         self.sender: _OpenSender | None = None  # open model
@@ -149,10 +153,14 @@ class _Engine:
         self.active_workers = 0
 
     def _bodies(self) -> list[bytes]:
-        """The request bodies, before this segment takes its slice (``stream.StreamEngine``: prompts)."""
+        """The request bodies, before this segment takes its slice (``--stream``: the prompts)."""
+        if self.stream is not None:
+            return self.stream.bodies()
         return bodies(self.config.month, self.config.payload, seed=self.config.seed)
 
     def _client(self) -> Client:
+        if self.stream is not None:
+            return self.stream.client()
         # Connections are bounded by the requests in flight: max_in_flight (open) or the workers (closed).
         return Client(
             self.config.url,
@@ -187,6 +195,8 @@ class _Engine:
         next request is on the wire first: bookkeeping on the turnaround path makes a closed-model client
         miss the server's next event-loop round. call_soon keeps records in order, so a snapshot never sees
         a request done before it was sent. The open model has nothing to send at that point: it counts now."""
+        if self.stream is not None:  # the stream's own numbers; a stream cut after its head is an answer
+            status, exc = self.stream.record(intended, sent_at, status, exc, defer=defer)
         done_at = time.perf_counter()
         error = outcome(status, exc)
         if defer:
@@ -514,7 +524,7 @@ class LoadRunner:
         loop = new_event_loop()
         self._loop = loop
         try:
-            self._engine = engine_for(self.config, self.stats, loop)
+            self._engine = _Engine(self.config, self.stats, loop)
             self._ready.set()
             loop.run_until_complete(self._engine.run())
         except BaseException as exc:  # surfaced to the caller by wait()/stop()
@@ -587,19 +597,8 @@ def stats_for(config: LoadConfig) -> LoadStats:
     """Empty statistics for a run of ``config``."""
     stats = LoadStats(model=config.model, target_rate=config.rate, concurrency=config.concurrency)
     if config.stream is not None:
-        from .stream_stats import StreamStats
-
         stats.stream = StreamStats()
     return stats
-
-
-def engine_for(config: LoadConfig, stats: LoadStats, loop: asyncio.AbstractEventLoop) -> _Engine:
-    """The engine for ``config``: streamed completions (``--stream``) or plain requests."""
-    if config.stream is not None:
-        from .stream import StreamEngine
-
-        return StreamEngine(config, stats, loop)
-    return _Engine(config, stats, loop)
 
 
 def run_load(config: LoadConfig) -> LoadStats:
@@ -607,7 +606,7 @@ def run_load(config: LoadConfig) -> LoadStats:
     stats = stats_for(config)
     loop = new_event_loop()
     try:
-        loop.run_until_complete(engine_for(config, stats, loop).run())
+        loop.run_until_complete(_Engine(config, stats, loop).run())
     finally:
         loop.close()
     return stats

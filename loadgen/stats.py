@@ -11,30 +11,19 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING
 
 from hdrh.histogram import HdrHistogram
 
 from streamflow_data.load import LoadSnapshot
 
 from . import hdr_read
+from .histograms import MAX_LATENCY_US, PERCENTILES, new_histogram
+from .histograms import pct_key as _pct_key
+from .stream_stats import StreamStats
 
-if TYPE_CHECKING:
-    from .stream_stats import StreamStats
-
-MAX_LATENCY_US = 300_000_000  # 5 minutes; longer latencies are recorded at this value
-PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 TIMELINE_SECONDS = 3_600  # per-second buckets kept (the newest)
 COUNTERS = ("sent", "ok", "errors", "cancelled", "not_sent", "late", "no_answer", "retried")
 LATE_AFTER_S = 0.010  # an open-model request sent this late missed its intended time
-
-
-def new_histogram() -> HdrHistogram:
-    return HdrHistogram(1, MAX_LATENCY_US, 3)
-
-
-def _pct_key(p: float) -> str:
-    return f"p{p:g}".replace(".", "_")
 
 
 @dataclass
@@ -286,8 +275,6 @@ class LoadStats:
         stats.first_send, stats.last_send = clock(data["first_send_at"]), clock(data["last_send_at"])
         stats.wall_offset = wall_offset
         if "stream" in data:
-            from .stream_stats import StreamStats
-
             stats.stream = StreamStats.from_export(data["stream"])
         return stats
 
@@ -311,7 +298,5 @@ class LoadStats:
                     mine[i] += b[i]
             if other.stream is not None:
                 if self.stream is None:
-                    from .stream_stats import StreamStats
-
                     self.stream = StreamStats()
                 self.stream.merge(other.stream)

@@ -1,8 +1,9 @@
-"""``--stream``: the load engine for OpenAI-compatible streamed completions (SSE).
+"""``--stream``: what a run of OpenAI-compatible streamed completions (SSE) changes in the load engine.
 
 The open and closed models, the schedule, segments, stopping and draining are the plain engine's
-(``engine._Engine``); a stream run changes what is sent (prompts with ``max_tokens``, ``prompts.py``), the
-client (``sse.StreamClient``: token times read as the events arrive) and what is recorded per request:
+(``engine._Engine``, which holds a ``StreamMode`` when the config has ``stream``); a stream run changes what
+is sent (prompts with ``max_tokens``, ``prompts.py``), the client (``sse.StreamClient``: token times read as
+the events arrive) and what is recorded per request:
 
 - TTFT: to the read that brought the first token, from the intended send time (corrected) and from the
   actual send (uncorrected); end-to-end latency likewise, to the end of the stream;
@@ -16,65 +17,60 @@ A stream is a success only if it ends with ``data: [DONE]``. Otherwise it is an 
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from . import prompts
-from .engine import _Engine
+from .config import LoadConfig
 from .sse import StreamClient, StreamError, StreamPending
+from .stats import LoadStats
 from .transport import Client
 
 
-class StreamEngine(_Engine):
-    client: StreamClient
+class StreamMode:
+    def __init__(self, config: LoadConfig, stats: LoadStats, loop: asyncio.AbstractEventLoop):
+        assert config.stream is not None and stats.stream is not None, "a --stream run (stats_for gives it StreamStats)"
+        self.config, self.options = config, config.stream
+        self.stats, self.stream = stats, stats.stream
+        self.loop = loop
+        self._client: StreamClient | None = None
 
-    def _bodies(self) -> list[bytes]:
-        assert self.config.stream is not None, "engine_for picks this engine for --stream only"
-        return prompts.bodies(self.config.stream, self.config.seed)
+    def bodies(self) -> list[bytes]:
+        return prompts.bodies(self.options, self.config.seed)
 
-    def _client(self) -> Client:
-        assert self.stats.stream is not None, "stats_for gives a --stream run its StreamStats"
-        self.client = StreamClient(
-            self.config.url,
-            self.config.timeout,
-            self.loop,
-            on_retry=self.stats.on_retry,
-            gaps=self.stats.stream.record_gaps,
+    def client(self) -> Client:
+        self._client = StreamClient(
+            self.config.url, self.config.timeout, self.loop, on_retry=self.stats.on_retry, gaps=self.stream.record_gaps
         )
-        return self.client
+        return self._client
 
-    def _record(
-        self,
-        intended: float | None,
-        sent_at: float,
-        status: int | None,
-        exc: BaseException | None,
-        index: int,
-        *,
-        defer: bool,
-        body: bytes = b"",
-    ) -> None:
-        """The stream's own numbers, then the request's (``_Engine._record``). The stream whose callback runs
-        now is ``client.finishing``: set by ``StreamPending.finish`` just before it called back."""
-        p = self.client.finishing
-        self.client.finishing = None
-        stream = self.stats.stream
-        if isinstance(p, StreamPending) and stream is not None:
-            if status is None and isinstance(exc, ConnectionError) and p.head_status:
-                # The answer had begun (its head, maybe tokens) when the connection closed: a cut stream,
-                # answered with that status, not a request that got no answer.
-                status = p.head_status
-                exc = StreamError("stream_cut", f"the connection closed after {p.tokens} tokens, before data: [DONE]")
-            args = (
-                intended,
-                sent_at,
-                time.perf_counter(),
-                p.first_at if p.tokens else None,
-                p.tokens,
-                exc is None and status is not None and status < 300,
-                p.final,
-            )
-            if defer:  # closed model: after the worker's next request is on the wire (see _Engine._record)
-                self.loop.call_soon(stream.on_stream, *args)
-            else:
-                stream.on_stream(*args)
-        super()._record(intended, sent_at, status, exc, index, defer=defer, body=body)
+    def record(
+        self, intended: float | None, sent_at: float, status: int | None, exc: BaseException | None, *, defer: bool
+    ) -> tuple[int | None, BaseException | None]:
+        """Count the stream whose callback runs now (``client.finishing``, set by ``StreamPending.finish`` just
+        before it called back); returns the request's status and error as the engine should count them."""
+        client = self._client
+        p = client.finishing if client is not None else None
+        if client is not None:
+            client.finishing = None
+        if not isinstance(p, StreamPending):
+            return status, exc
+        if status is None and isinstance(exc, ConnectionError) and p.head_status:
+            # The answer had begun (its head, maybe tokens) when the connection closed: a cut stream,
+            # answered with that status, not a request that got no answer.
+            status = p.head_status
+            exc = StreamError("stream_cut", f"the connection closed after {p.tokens} tokens, before data: [DONE]")
+        args = (
+            intended,
+            sent_at,
+            time.perf_counter(),
+            p.first_at if p.tokens else None,
+            p.tokens,
+            exc is None and status is not None and status < 300,
+            p.final,
+        )
+        if defer:  # closed model: after the worker's next request is on the wire (see _Engine._record)
+            self.loop.call_soon(self.stream.on_stream, *args)
+        else:
+            self.stream.on_stream(*args)
+        return status, exc

@@ -26,7 +26,8 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from . import hdr_read
-from .stats import MAX_LATENCY_US, PERCENTILES, _pct_key, new_histogram
+from .histograms import MAX_LATENCY_US, PERCENTILES, new_histogram
+from .histograms import pct_key as _pct_key
 
 HISTOGRAMS = (
     "ttft_corrected",
