@@ -90,6 +90,34 @@ class LoadCollector(Collector):
             buckets, total = bucket_counts(self.stats, v[kind])
             latency.add_metric([self.segment, kind], buckets, total)
         yield latency
+        if self.stats.stream is not None:
+            yield from self._stream(self.stats.stream.metrics_view())
+
+    def _stream(self, v: dict) -> Iterator:
+        """--stream: tokens, complete streams, TTFT (both ways) and ITL, from the stream's HDR histograms."""
+        seg = [self.segment]
+        for name, key, text in (
+            ("streamflow_load_tokens", "tokens", "Tokens received in streamed completions."),
+            ("streamflow_load_streams", "streams", "Streams that ended with data: [DONE]."),
+        ):
+            family = CounterMetricFamily(name, text, labels=["segment"])
+            family.add_metric(seg, v[key])
+            yield family
+        ttft = HistogramMetricFamily(
+            "streamflow_load_ttft_seconds",
+            "Time to first token seen by the client: corrected (from the intended send time) and uncorrected.",
+            labels=["segment", "kind"],
+        )
+        for kind in ("corrected", "uncorrected"):
+            buckets, total = bucket_counts(self.stats, v[f"ttft_{kind}"])
+            ttft.add_metric([self.segment, kind], buckets, total)
+        yield ttft
+        itl = HistogramMetricFamily(
+            "streamflow_load_itl_seconds", "Gaps between a stream's tokens seen by the client.", labels=["segment"]
+        )
+        buckets, total = bucket_counts(self.stats, v["itl"])
+        itl.add_metric(seg, buckets, total)
+        yield itl
 
 
 def bucket_counts(stats: LoadStats, counts: np.ndarray) -> tuple[list[tuple[str, float]], float]:

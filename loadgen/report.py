@@ -63,7 +63,25 @@ def build(config: LoadConfig, stats: LoadStats) -> dict[str, Any]:
     if stats.stream is not None:  # --stream: a block of its own; readers of the plain report are unaffected
         settings = config.stream.settings() if config.stream is not None else None
         doc["stream"] = {"settings": settings, **stats.stream.report(s.elapsed_s)}
+        doc["warnings"] += stream_warnings(s, doc["stream"])
     return doc
+
+
+def stream_warnings(s: LoadSnapshot, st: dict[str, Any]) -> list[str]:
+    """What makes a stream run's numbers mean something else than the user may think."""
+    out = []
+    not_sse = s.error_kinds.get("not_sse", 0)
+    if s.sent and not_sse > s.sent / 2:
+        out.append(
+            f"{not_sse:,} of {s.sent:,} answers were not an event stream: is the target an OpenAI-compatible"
+            " server, and does it stream?"
+        )
+    if st["streams"] and st["tokens_per_request"]["p50"] == 0:
+        out.append(
+            "half the streams or more ended with data: [DONE] and no token: empty answers, or an engine that ends"
+            " a stream when another request comes in (llama-cpp-python's server does, unless --interrupt_requests False)"
+        )
+    return out
 
 
 def warnings(s: LoadSnapshot, config: LoadConfig) -> list[str]:

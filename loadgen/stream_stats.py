@@ -166,6 +166,15 @@ class StreamStats:
             hists = {k: HdrHistogram.decode(v.encode()) for k, v in self.hist.items()}
             return hists, {k: getattr(self, k) for k in COUNTERS} | {"timing_sources": dict(self.timing_sources)}
 
+    def metrics_view(self) -> dict[str, Any]:
+        """Counters and copies of the TTFT and ITL counts, consistent with each other (``--metrics-port``)."""
+        with self._lock:
+            return {
+                "tokens": self.tokens,
+                "streams": self.streams,
+                **{k: hdr_read.counts(self.hist[k]) for k in ("ttft_corrected", "ttft_uncorrected", "itl")},
+            }
+
     def report(self, elapsed_s: float) -> dict[str, Any]:
         """The report's ``stream`` block (seconds; tokens per request in tokens)."""
         hists, counters = self.copy_counts()

@@ -16,7 +16,7 @@ it. ``--batch K`` writes K tokens per write (the memory test's million tokens).
 
 A path prefix asks for a bad answer: ``/not-sse/…`` (200, JSON), ``/status-503/…``, ``/cut-K/…`` (the
 connection closes after K tokens), ``/error-K/…`` (an error event after K tokens, then [DONE]),
-``/nodone-K/…`` (the body ends after K tokens without [DONE]).
+``/nodone-K/…`` (the body ends after K tokens without [DONE]), ``/tokens-K/…`` (K tokens, 0 allowed).
 """
 
 from __future__ import annotations
@@ -219,6 +219,8 @@ class Connection(asyncio.Protocol):
             return
         request = json.loads(body or b"{}")
         tokens = self.server.script.tokens or int(request.get("max_tokens", 16))
+        if mode == "tokens":  # this many tokens, whatever max_tokens says (0: a stream with none)
+            mode, tokens = "ok", arg
         api = "chat" if path.rstrip("/").endswith("/chat/completions") else "completions"
         Stream(self, api, tokens, arrival, mode, arg)
 

@@ -11,13 +11,16 @@ import sys
 import time
 from dataclasses import replace
 
+import httpx
 import numpy as np
 import pytest
+from conftest import free_port
 from hdrh.histogram import HdrHistogram
+from prometheus_client.parser import text_string_to_metric_families
 from sse_server import Script, sse_server
 from waiting import wait_until
 
-from loadgen import LoadConfig, LoadRunner, cli, merge, report, segments
+from loadgen import LoadConfig, LoadRunner, cli, merge, metrics, report, segments
 from loadgen.prompts import PromptError, StreamOptions, bodies, read_prompts
 from loadgen.stats import LoadStats
 
@@ -212,6 +215,17 @@ def test_bad_answers_are_counted_by_kind(bad_server, prefix, kind, status, token
     assert st["ttft_seconds"]["uncorrected"]["count"] == (6 if tokens else 0)
     assert st["e2e_seconds"]["uncorrected"]["count"] == 0
     assert f"{kind}: 6" in report.render(r)
+    said = [w for w in r["warnings"] if "not an event stream" in w]
+    assert len(said) == (1 if kind == "not_sse" else 0), r["warnings"]
+
+
+def test_streams_without_tokens_are_warned_about(bad_server):
+    stats, r = run(stream_config(f"{bad_server}/tokens-0", concurrency=2, requests=4, duration=30))
+    assert r["totals"]["ok"] == 4 and r["stream"]["tokens"] == 0 and r["stream"]["streams"] == 4
+    assert r["stream"]["ttft_seconds"]["corrected"]["count"] == 0  # no token: no TTFT, not a TTFT of 0
+    assert any("no token" in w for w in r["warnings"]), r["warnings"]
+    stats, r = run(stream_config(f"{bad_server}/tokens-3", concurrency=2, requests=4, duration=30))
+    assert r["stream"]["tokens"] == 12 and not r["warnings"]
 
 
 def test_a_refused_port_is_no_answer():
@@ -277,3 +291,29 @@ def test_cli_stream_json(bad_server):
     doc = json.loads(proc.stdout)
     assert doc["schema"] == "streamflow.load/1" and doc["stream"]["streams"] == 4
     assert doc["stream"]["settings"]["prompts"] == {"generated_tokens_mean": 64.0, "generated_tokens_stddev": 0.0}
+
+
+def test_the_metrics_port_serves_tokens_ttft_and_itl(bad_server):
+    config = stream_config(bad_server, concurrency=2, requests=6, duration=30, max_tokens=5)
+    runner = LoadRunner(config)
+    port = free_port()
+    server = metrics.serve(
+        runner.stats, port=port, host="127.0.0.1", segment="0/1", run_id="r", hostname="h", rate=None
+    )
+    try:
+        runner.start().wait(timeout=60)
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    finally:
+        server.shutdown()
+    values = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    seg = (("segment", "0/1"),)
+    assert values[("streamflow_load_tokens_total", seg)] == 30
+    assert values[("streamflow_load_streams_total", seg)] == 6
+    assert values[("streamflow_load_ttft_seconds_count", (("kind", "corrected"), *seg))] == 6
+    assert values[("streamflow_load_itl_seconds_count", seg)] == 6 * 4
+    # The scripted gaps are 2 ms: every one is under the 250 ms bucket's bound (room for a busy machine).
+    assert values[("streamflow_load_itl_seconds_bucket", (("le", "0.25"), *seg))] == 24
