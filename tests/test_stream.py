@@ -65,7 +65,8 @@ def test_ttft_and_itl_follow_the_servers_schedule(scheduled, api):
     assert st["completion_tokens"] == 16 * 9 and st["usage_reported"] == 16
     assert st["tokens_per_request"]["p50"] == 9 and st["tokens_per_request"]["max"] == 9
     ttft = st["ttft_seconds"]["uncorrected"]
-    assert 99.5 <= ms(ttft["min"]) and ms(ttft["p50"]) <= 110, ttft  # 100 ms, plus the loopback and the timers
+    # 100 ms, plus the loopback and the timers; less by at most a tick: uvloop's timers run on a clock read in ms
+    assert 98.5 <= ms(ttft["min"]) and ms(ttft["p50"]) <= 115, ttft
     itl = stats.stream.hist["itl"]
     assert itl.get_total_count() == 16 * 8
     # A quarter of the gaps are 20 ms, the rest 60 ms: the 15th percentile is in the first group, the 40th in
@@ -75,7 +76,7 @@ def test_ttft_and_itl_follow_the_servers_schedule(scheduled, api):
     assert 55 <= ms(st["itl_seconds"]["uncorrected"]["p50"]) <= 66
     # e2e: the TTFT and eight gaps (6 × 60 + 2 × 20 = 400 ms), to the end of the stream.
     e2e = st["e2e_seconds"]["uncorrected"]
-    assert 499 <= ms(e2e["p50"]) <= 515, e2e
+    assert 498 <= ms(e2e["p50"]) <= 525, e2e
     # The server's split (vLLM's metrics: queue 30 %, prefill 50 % of the 100 ms): network is what remains.
     split = st["ttft_split"]
     assert split["available"] and split["sources"] == {"vllm metrics": 16}
