@@ -35,7 +35,7 @@ from textual import events  # noqa: E402
 
 from streamflow_data.buckets import LATENCY_BUCKETS  # noqa: E402
 from streamflow_tui.app import create_app  # noqa: E402
-from streamflow_tui.config import ConsoleConfig  # noqa: E402
+from streamflow_tui.core.config import ConsoleConfig  # noqa: E402
 from streamflow_tui.core.recording import Recorder  # noqa: E402
 from streamflow_tui.widgets.status import StatusLine  # noqa: E402
 
@@ -77,8 +77,8 @@ def prefill_history(app) -> None:
     from streamflow_tui.core.timeline import Point
 
     rng = random.Random(0)
-    live = list(app.timeline.points)
-    app.timeline.points.clear()
+    live = list(app.state.timeline.points)
+    app.state.timeline.points.clear()
     now = time.time() - len(live)
     bounds = (*LATENCY_BUCKETS, float("inf"))  # the bundled API's
     for i in range(app.config.history_points - len(live)):
@@ -86,7 +86,7 @@ def prefill_history(app) -> None:
         buckets = tuple(
             Bucket(le, float(rng.randint(0, 50) if le < 0.05 else 0)) for le in bounds
         )  # the heatmap's columns
-        app.timeline.add(
+        app.state.timeline.add(
             Point(
                 now - app.config.history + i,
                 1.0,
@@ -103,7 +103,7 @@ def prefill_history(app) -> None:
             )
         )
     for point in live:
-        app.timeline.add(point)
+        app.state.timeline.add(point)
 
 
 async def measure(url: str, args, out: dict) -> None:
@@ -128,15 +128,15 @@ async def measure(url: str, args, out: dict) -> None:
             load = start_load(url, rate, args.phase_seconds + 5) if rate else None
             await pilot.press(view)
             if recording:
-                app.recorder = Recorder(Path(tmp) / f"{name}.db", interval=1.0, source="scrape", api_url=url)
+                app.session.recorder = Recorder(Path(tmp) / f"{name}.db", interval=1.0, source="scrape", api_url=url)
             await pilot.pause(2)
             c0, t0 = cpu_seconds(), time.perf_counter()
             await pilot.pause(args.phase_seconds)
             out[f"cpu_pct_{name}"] = 100 * (cpu_seconds() - c0) / (time.perf_counter() - t0)
             if name == "500rps":
-                out["console_rps_seen_500rps"] = app.snapshot.requests.rps
+                out["console_rps_seen_500rps"] = app.state.snapshot.requests.rps
             if recording:
-                recorder, app.recorder = app.recorder, None
+                recorder, app.session.recorder = app.session.recorder, None
                 recorder.close()
                 size = (Path(tmp) / f"{name}.db").stat().st_size
                 out[f"recording_mb_per_hour_{name}"] = size / 1e6 * 3600 / (args.phase_seconds + 2)
@@ -150,17 +150,17 @@ async def measure(url: str, args, out: dict) -> None:
         original = StatusLine.render_line
 
         def spy(self, y):
-            painted.append((time.perf_counter(), app.paused))
+            painted.append((time.perf_counter(), app.state.paused))
             return original(self, y)
 
         StatusLine.render_line = spy
         latencies = []
         runs = 0
         for _ in range(120):
-            if app._drift_started is None:
+            if app.drift.started is None:
                 app.action_run_drift()
                 runs += 1
-            expected = not app.paused
+            expected = not app.state.paused
             start = time.perf_counter()
             app.post_message(events.Key("p", None))
             while not any(t > start and state == expected for t, state in painted):
@@ -191,11 +191,11 @@ async def measure_rss(url: str, args, out: dict) -> None:
         start = time.perf_counter()
         while time.perf_counter() - start < args.rss_seconds:
             await pilot.pause(5)
-            samples.append((round(time.perf_counter() - start), round(rss_mb(), 1), len(app.timeline.points)))
+            samples.append((round(time.perf_counter() - start), round(rss_mb(), 1), len(app.state.timeline.points)))
         await pilot.press("q")
     load.terminate()
     warm = [s for s in samples if s[0] >= 70]  # the 60 s history is full after ~60 s
-    out["rss_polls"] = app.polls
+    out["rss_polls"] = app.state.polls
     out["rss_samples_s_mb_points"] = samples
     out["rss_after_warmup_mb"] = {
         "first": warm[0][1],

@@ -207,12 +207,12 @@ def owner_chains(obj, ignore: list, depth: int = 5, width: int = 2, indent: str 
 def app_structures(app) -> dict:
     """The app's own containers that could grow per poll."""
     out = {
-        "polls": app.polls,
-        "poll_errors": app.poll_errors,
+        "polls": app.state.polls,
+        "poll_errors": app.state.poll_errors,
         "workers": len(app.workers),
-        "timeline_points": len(app.timeline.points),
-        "version_changes": len(app.versions.changes),
-        "rps_seen": app.snapshot.requests.rps if app.snapshot is not None else None,
+        "timeline_points": len(app.state.timeline.points),
+        "version_changes": len(app.state.versions.changes),
+        "rps_seen": app.state.snapshot.requests.rps if app.state.snapshot is not None else None,
     }
     try:
         source = app._source
@@ -307,10 +307,12 @@ class Sampler(threading.Thread):
 
     def _run(self) -> None:
         app, args = self.app, self.args
-        while len(app.timeline.points) < app.config.history_points:
+        while len(app.state.timeline.points) < app.config.history_points:
             time.sleep(0.5)
             if time.monotonic() - self.t0 > args.minutes * 60:
-                self.say(f"the history never filled: {len(app.timeline.points)}/{app.config.history_points} points")
+                self.say(
+                    f"the history never filled: {len(app.state.timeline.points)}/{app.config.history_points} points"
+                )
                 return
         full = self._measure("history full")
         self.samples.append(full)
@@ -530,7 +532,7 @@ def apply_patches(names: list[str]) -> None:
 def console_config(url: str, args):
     import tempfile
 
-    from streamflow_tui.config import ConsoleConfig
+    from streamflow_tui.core.config import ConsoleConfig
 
     tmp = tempfile.mkdtemp(prefix="console-memory-")
     return ConsoleConfig(api_url=url, interval=args.interval, history=args.history, reports_dir=tmp, export_dir=tmp)

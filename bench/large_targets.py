@@ -166,13 +166,15 @@ def gzip_cost(api_body: bytes, scrapes: int, rounds: int = 5) -> dict:
 
 async def console_idle(url: str, names: MetricNames, seconds: float) -> float:
     from streamflow_tui.app import create_app
-    from streamflow_tui.config import ConsoleConfig
+    from streamflow_tui.core.config import ConsoleConfig
 
     tmp = tempfile.mkdtemp()
     app = create_app(ConsoleConfig(api_url=url, interval=1.0, reports_dir=tmp, export_dir=tmp, names=names))
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.pause(8)
-        assert app.snapshot is not None and app.snapshot.ok, app.snapshot and app.snapshot.api.error
+        assert app.state.snapshot is not None and app.state.snapshot.ok, (
+            app.state.snapshot and app.state.snapshot.api.error
+        )
         c0, t0 = cpu_seconds(), time.perf_counter()
         await pilot.pause(seconds)
         pct = 100 * (cpu_seconds() - c0) / (time.perf_counter() - t0)

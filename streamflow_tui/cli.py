@@ -397,7 +397,7 @@ def run_console(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
                 print(f"streamflow-tui: cannot start the embedded API: {exc}", file=sys.stderr)
                 return 1
         from .app import create_app
-        from .config import ConsoleConfig
+        from .core.config import ConsoleConfig
 
         config = ConsoleConfig(
             api_url=api_url,
@@ -445,7 +445,7 @@ def run_console(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 def run_replay(args: argparse.Namespace, parser: argparse.ArgumentParser, names) -> int:
     """The recording is opened before the console starts: a wrong file is a usage error (exit 2), said plainly."""
     from .app import create_app
-    from .config import ConsoleConfig
+    from .core.config import ConsoleConfig
     from .core.recording import Recording, RecordingError
     from .core.replay import Replay
 

@@ -51,6 +51,6 @@ def key_render_ansi_without_meta() -> bool:
         return ansi
 
     setattr(render_ansi, _PATCHED, True)
-    render_ansi.cache = cached  # for the canary test: the lru_cache underneath
-    Strip.render_ansi = classmethod(render_ansi)
+    render_ansi.cache = cached  # type: ignore[attr-defined]  # for the canary test: the lru_cache underneath
+    Strip.render_ansi = classmethod(render_ansi)  # type: ignore[method-assign,assignment]  # the patch itself
     return True

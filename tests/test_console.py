@@ -16,7 +16,7 @@ from fake_sources import FakeSource
 from waiting import wait_until_async
 
 from streamflow_tui.app import create_app
-from streamflow_tui.config import ConsoleConfig
+from streamflow_tui.core.config import ConsoleConfig
 from streamflow_tui.widgets.help_screen import HelpScreen
 
 
@@ -67,45 +67,47 @@ async def test_load_drift_export_help_pause_and_quit(api, tmp_path, monkeypatch)
     opened = []
     monkeypatch.setattr("webbrowser.open", lambda url: opened.append(url))  # no browser on a test machine
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.requests.rps is not None)
+        await wait_for(pilot, lambda: app.state.snapshot is not None and app.state.snapshot.requests.rps is not None)
         # Idle: the console's own scrapes of /metrics (one every 0.3 s) are not traffic, so exactly zero.
-        assert app.snapshot.requests.rps == 0.0 and app.snapshot.requests.total == 0.0, app.snapshot.requests
+        assert app.state.snapshot.requests.rps == 0.0 and app.state.snapshot.requests.total == 0.0, (
+            app.state.snapshot.requests
+        )
 
         await pilot.press("l")  # default: open model, 200 req/s
-        await wait_for(pilot, lambda: (app.snapshot.requests.rps or 0) > 120)
+        await wait_for(pilot, lambda: (app.state.snapshot.requests.rps or 0) > 120)
         card = str(app.query_one("#ov-traffic-card").render())  # the overview, the first screen, shows the live rate
-        assert f"{app.snapshot.requests.rps:,.1f} req/s" in card, card
+        assert f"{app.state.snapshot.requests.rps:,.1f} req/s" in card, card
         await pilot.press("plus")
-        assert app.load.snapshot().target_rate == 250
+        assert app.loads.runner.snapshot().target_rate == 250
         await pilot.press("minus", "minus")
-        assert app.load.snapshot().target_rate == 160
+        assert app.loads.runner.snapshot().target_rate == 160
         await pilot.press("l")  # stops in a worker thread, off the UI loop
-        await wait_for(pilot, lambda: not app.load.running)
+        await wait_for(pilot, lambda: not app.loads.runner.running)
         assert "stopped" in str(app.query_one("#load-stats").render())
-        report = app.load.snapshot()
+        report = app.loads.runner.snapshot()
         assert report.sent == report.ok + report.errors + report.cancelled and report.ok > 100
 
         await pilot.press("d")  # month_000 vs month_003 in the pre-warmed worker
         assert app.query_one("#views").active == "drift"
-        await wait_for(pilot, lambda: app.drift_result is not None, timeout=90)
-        result = app.drift_result
+        await wait_for(pilot, lambda: app.state.drift_result is not None, timeout=90)
+        result = app.state.drift_result
         assert result.decision == "RETRAINING_TRIGGERED"
         table = app.query_one("#drift-table")
         assert table.row_count == 15
         first_rows = [str(table.get_row_at(i)[0]) for i in range(result.drifted_columns)]
         assert set(first_rows) == {c.column for c in result.columns if c.drifted}
-        await wait_for(pilot, lambda: app.drift_result.report_html is not None, timeout=60)
+        await wait_for(pilot, lambda: app.state.drift_result.report_html is not None, timeout=60)
         monkeypatch.delenv("DISPLAY", raising=False)
         monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
         await pilot.press("o")  # no display (a server, SSH): nothing is opened, and the toast says where the report is
         assert not opened
         assert any(
-            "no graphical display" in n.message and app.drift_result.report_html.split("/")[-1] in n.message
+            "no graphical display" in n.message and app.state.drift_result.report_html.split("/")[-1] in n.message
             for n in app._notifications
         )
         monkeypatch.setenv("DISPLAY", ":0")
         await pilot.press("o")
-        assert opened and opened[0].endswith(".html") and Path(app.drift_result.report_html).exists()
+        assert opened and opened[0].endswith(".html") and Path(app.state.drift_result.report_html).exists()
 
         await pilot.press("e")
         await wait_for(
@@ -123,11 +125,11 @@ async def test_load_drift_export_help_pause_and_quit(api, tmp_path, monkeypatch)
         assert not isinstance(app.screen, HelpScreen)
 
         await pilot.press("p")
-        paused_at = app.polls
+        paused_at = app.state.polls
         await pilot.pause(4 * INTERVAL_S)  # deliberately: four poll intervals pass while paused
-        assert app.polls <= paused_at + 1 and app.paused  # at most the poll in flight at the press
+        assert app.state.polls <= paused_at + 1 and app.state.paused  # at most the poll in flight at the press
         await pilot.press("p")
-        await wait_for(pilot, lambda: app.polls > paused_at + 2)
+        await wait_for(pilot, lambda: app.state.polls > paused_at + 2)
 
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Drift", "Load", "Export", "Pause", "Help"} <= titles
@@ -143,18 +145,18 @@ async def test_target_down_then_up(api, tmp_path):
     url = f"http://127.0.0.1:{port}"
     app = create_app(console(tmp_path, api_url=url))
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app.polls >= 1, what="a first sample before the traffic")
+        await wait_for(pilot, lambda: app.state.polls >= 1, what="a first sample before the traffic")
         with httpx.Client(base_url=url) as client:  # counters well above zero, so the restart resets them
             for _ in range(PREDICTIONS_BEFORE_THE_KILL):
                 client.post("/predict", json={"user_id": "4369-PFYCS"})
-        await wait_for(pilot, lambda: any((p.rps or 0) > 0 for p in app.timeline.points), what="the traffic seen")
-        kept = len(app.timeline.points)
+        await wait_for(pilot, lambda: any((p.rps or 0) > 0 for p in app.state.timeline.points), what="the traffic seen")
+        kept = len(app.state.timeline.points)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        await wait_for(pilot, lambda: app.snapshot is not None and not app.snapshot.ok)
+        await wait_for(pilot, lambda: app.state.snapshot is not None and not app.state.snapshot.ok)
         banner = app.query_one("#banner")
         assert banner.has_class("visible") and "connection refused" in str(banner.render())
-        assert len(app.timeline.points) >= kept  # history kept
+        assert len(app.state.timeline.points) >= kept  # history kept
         restarted = start_api(port)
         up_again = time.time()
         try:
@@ -162,15 +164,15 @@ async def test_target_down_then_up(api, tmp_path):
             def after_restart() -> list:
                 """Points whose whole rate window lies after the restart: what came before (the requests just
                 before the kill) can still be in the window of the first polls, and is real traffic there."""
-                return [p for p in app.timeline.points if p.t - app.config.window >= up_again]
+                return [p for p in app.state.timeline.points if p.t - app.config.window >= up_again]
 
             await wait_for(
                 pilot,
-                lambda: app.snapshot.ok and len(after_restart()) >= 3,
+                lambda: app.state.snapshot.ok and len(after_restart()) >= 3,
                 what="three polls a whole window after the restart",
             )
             assert not banner.has_class("visible")
-            rates = [p.rps for p in app.timeline.points if p.rps is not None]
+            rates = [p.rps for p in app.state.timeline.points if p.rps is not None]
             assert all(r >= 0 for r in rates)  # the counter reset is no negative rate
             # Nothing was sent to the restarted API: every rate measured since is exactly zero (no made-up
             # traffic: neither the old counts nor the console's own scrapes).
@@ -185,8 +187,8 @@ async def test_target_down_then_up(api, tmp_path):
 async def test_prometheus_source_with_backfill(live, tmp_path):
     app = create_app(console(tmp_path, api_url=live.api, prometheus_url=live.prometheus, history=60))
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.ok)
-        assert app.snapshot.source == "prometheus"
+        await wait_for(pilot, lambda: app.state.snapshot is not None and app.state.snapshot.ok)
+        assert app.state.snapshot.source == "prometheus"
         # Against the rate the traffic thread achieved over the same seconds, not its nominal pace: on a busy
         # 2-core runner (and with this app in the same process) the thread falls behind, and the console
         # must show what was sent.
@@ -197,8 +199,8 @@ async def test_prometheus_source_with_backfill(live, tmp_path):
         assert achieved > least, (
             f"the traffic thread sent {achieved:.1f}/s of its nominal {live.traffic.rate_per_url}/s"
         )
-        assert app.snapshot.requests.rps == pytest.approx(achieved, rel=RATE_TOLERANCE)
-        await wait_for(pilot, lambda: len(app.timeline.points) > 5)  # backfilled from query_range
+        assert app.state.snapshot.requests.rps == pytest.approx(achieved, rel=RATE_TOLERANCE)
+        await wait_for(pilot, lambda: len(app.state.timeline.points) > 5)  # backfilled from query_range
         assert "source prometheus" in str(app.query_one("#status-line").render())
         await pilot.press("q")
 
@@ -209,8 +211,8 @@ async def test_prometheus_down_falls_back_to_scrape(api, tmp_path):
         console(tmp_path, api_url=f"http://127.0.0.1:{port}", prometheus_url=f"http://127.0.0.1:{free_port()}")
     )
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.ok)
-        assert app.snapshot.source == "scrape"
+        await wait_for(pilot, lambda: app.state.snapshot is not None and app.state.snapshot.ok)
+        assert app.state.snapshot.source == "scrape"
         status = str(app.query_one("#status-line").render())
         assert "(fallback)" in status
         await pilot.press("q")
@@ -220,19 +222,19 @@ async def test_drift_error_is_shown_and_the_app_keeps_running(api, tmp_path):
     port, _ = api
     app = create_app(console(tmp_path, api_url=f"http://127.0.0.1:{port}"))
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: app.snapshot is not None)
+        await wait_for(pilot, lambda: app.state.snapshot is not None)
         await pilot.press("4")
         app.query_one("#drift-current").value = "live"  # nothing was scored yet: the buffer is empty
         await pilot.press("d")
         await wait_for(pilot, lambda: "failed" in str(app.query_one("#drift-status").render()), timeout=90)
         assert "live buffer is empty" in str(app.query_one("#drift-status").render())
-        polls = app.polls
-        await wait_for(pilot, lambda: app.polls > polls + 1)
+        polls = app.state.polls
+        await wait_for(pilot, lambda: app.state.polls > polls + 1)
         await pilot.press("q")
 
 
 def test_history_bounds_memory():
     config = ConsoleConfig(api_url="http://x", interval=1, history=30)
     app = create_app(config, source=FakeSource())
-    assert app.timeline.points.maxlen == 31
-    app._drift_engine.close()
+    assert app.state.timeline.points.maxlen == 31
+    app.drift.engine.close()

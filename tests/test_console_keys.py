@@ -13,7 +13,7 @@ from fake_sources import T0, FakeSource
 from textual.widgets import DataTable, Input, Select
 
 from streamflow_tui.app import StreamFlowApp, create_app
-from streamflow_tui.config import ConsoleConfig
+from streamflow_tui.core.config import ConsoleConfig
 from streamflow_tui.core.drift import DriftEngine
 from streamflow_tui.widgets.help_screen import HelpScreen
 

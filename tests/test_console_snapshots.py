@@ -9,7 +9,7 @@ from textual.widgets import TabbedContent
 from waiting import wait_until_async
 
 from streamflow_tui.app import create_app
-from streamflow_tui.config import ConsoleConfig
+from streamflow_tui.core.config import ConsoleConfig
 from streamflow_tui.core.distribution import Distribution
 from streamflow_tui.core.drift import ColumnDrift, DriftEngine, DriftResult
 from streamflow_tui.core.retraining import parse_decision
@@ -58,16 +58,16 @@ async def fill(pilot, polls: int = 30) -> None:
     from streamflow_tui.messages import SnapshotReady
 
     # The first poll, from on_mount, lands before ours: a fixed order.
-    await wait_until_async(lambda: app.polls >= 1, 30, "the first poll", interval=0.01, pause=pilot.pause)
-    source = app._source
+    await wait_until_async(lambda: app.state.polls >= 1, 30, "the first poll", interval=0.01, pause=pilot.pause)
+    source = app.poller.source
     for _ in range(polls - 1):
         source.poll()
-        app.versions.observe(source.snapshot(5))
-        app.timeline.add_snapshot(source.snapshot(5))
+        app.state.versions.observe(source.snapshot(5))
+        app.state.timeline.add_snapshot(source.snapshot(5))
     source.poll()
-    polls = app.polls
+    polls = app.state.polls
     app.post_message(SnapshotReady(source.snapshot(5)))
-    await settled(pilot, lambda: app.polls > polls, "the last snapshot taken")
+    await settled(pilot, lambda: app.state.polls > polls, "the last snapshot taken")
 
 
 DRIFT = DriftResult(
@@ -153,7 +153,7 @@ def test_overview_after_a_drift_check(snap_compare, tmp_path):
 
         pilot.app.post_message(DriftDone(DRIFT))
         await pilot.press("4", "1")
-        await settled(pilot, lambda: pilot.app.drift_result is DRIFT, "the drift result taken")
+        await settled(pilot, lambda: pilot.app.state.drift_result is DRIFT, "the drift result taken")
 
     assert snap_compare(make_app(tmp_path), terminal_size=(120, 40), run_before=before)
 
@@ -240,7 +240,7 @@ def test_drift_view_with_a_retrain_decision(snap_compare, tmp_path):
         await pilot.press("4")
         pilot.app.post_message(DriftDone(DRIFT))
         pilot.app.post_message(RetrainDone(DECISION))
-        await settled(pilot, lambda: pilot.app.retrain_decision is DECISION, "the decision taken")
+        await settled(pilot, lambda: pilot.app.state.retrain_decision is DECISION, "the decision taken")
         pilot.app.clear_notifications()  # the decision's toast: whether it is still up depends on timing
         await pilot.pause()
 
@@ -255,7 +255,7 @@ def test_drift_view(snap_compare, tmp_path, size):
 
         await pilot.press("4")
         pilot.app.post_message(DriftDone(DRIFT))
-        await settled(pilot, lambda: pilot.app.drift_result is DRIFT, "the drift result taken")
+        await settled(pilot, lambda: pilot.app.state.drift_result is DRIFT, "the drift result taken")
 
     assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=before)
 
@@ -290,7 +290,7 @@ def test_drift_view_after_a_failed_check(snap_compare, tmp_path):
 
         await pilot.press("4")
         pilot.app.post_message(DriftDone(DRIFT))
-        await settled(pilot, lambda: pilot.app.drift_result is DRIFT, "the drift result taken")
+        await settled(pilot, lambda: pilot.app.state.drift_result is DRIFT, "the drift result taken")
         pilot.app.post_message(
             DriftFailed("cannot read live rows: http://127.0.0.1:8000/monitoring/recent: connection refused")
         )
@@ -320,8 +320,8 @@ def test_replay_status_line(snap_compare, tmp_path):
     app = still(create_app(config, replay=replay, clock=lambda: T0.timestamp()))
 
     async def before(pilot):
-        await settled(pilot, lambda: pilot.app._frame is not None, "the first frame of the replay")
+        await settled(pilot, lambda: pilot.app.state.frame is not None, "the first frame of the replay")
         await pilot.press("end")
-        await settled(pilot, lambda: pilot.app._frame.index == 119, "the last frame of the replay")
+        await settled(pilot, lambda: pilot.app.state.frame.index == 119, "the last frame of the replay")
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=before)

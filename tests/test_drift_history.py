@@ -8,7 +8,7 @@ from waiting import wait_until_async
 
 from loadgen import LoadConfig, LoadRunner
 from streamflow_tui.app import create_app
-from streamflow_tui.config import ConsoleConfig
+from streamflow_tui.core.config import ConsoleConfig
 from streamflow_tui.core.drift import ColumnDrift, DriftResult
 from streamflow_tui.core.drift_history import DriftHistory, strength
 from streamflow_tui.widgets.drift_view import heatmap_text
@@ -91,9 +91,13 @@ async def test_scheduled_live_drift_fills_the_heatmap(tmp_path):
         )
         async with app.run_test(size=(160, 48)) as pilot:
             await wait_until_async(
-                lambda: len(app.drift_history.runs) >= 2, 90, "two scheduled runs", interval=0.2, pause=pilot.pause
+                lambda: len(app.state.drift_history.runs) >= 2,
+                90,
+                "two scheduled runs",
+                interval=0.2,
+                pause=pilot.pause,
             )
-            runs = list(app.drift_history.runs)
+            runs = list(app.state.drift_history.runs)
             assert len(runs) >= 2, "two scheduled runs"
             assert all(r.current == "live" and r.decision == "RETRAINING_TRIGGERED" for r in runs)  # month_003 drifts
             assert list(tmp_path.glob("drift_*")) == []  # scheduled runs write no report files
@@ -102,9 +106,9 @@ async def test_scheduled_live_drift_fills_the_heatmap(tmp_path):
             assert "■" in heatmap and "monthly_fee" in heatmap
             await pilot.press("t")  # stops the schedule
             await wait_until_async(  # the check already running, if one is, ends
-                lambda: app._drift_started is None, 90, "the running check done", interval=0.2, pause=pilot.pause
+                lambda: app.drift.started is None, 90, "the running check done", interval=0.2, pause=pilot.pause
             )
-            n = len(app.drift_history.runs)
+            n = len(app.state.drift_history.runs)
             await pilot.pause(2.5)  # deliberately: more than two of the stopped schedule's 1 s periods pass
-            assert len(app.drift_history.runs) == n  # and no check starts
+            assert len(app.state.drift_history.runs) == n  # and no check starts
             await app.action_quit()

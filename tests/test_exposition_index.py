@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from synthetic_exposition import large_exposition
 
+from streamflow_tui.core.choice import is_candidate
 from streamflow_tui.core.exposition import Exposition, ScrapeError, parse_body
-from streamflow_tui.core.naming import MetricNames, is_candidate
+from streamflow_tui.core.naming import MetricNames
 
 FIXTURES = Path(__file__).parent / "fixtures" / "expositions"
 TEXT = "text/plain; version=0.0.4"

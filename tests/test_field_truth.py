@@ -16,7 +16,7 @@ from fake_sources import FakeSource
 from waiting import wait_until, wait_until_async
 
 from streamflow_tui.app import create_app
-from streamflow_tui.config import ConsoleConfig
+from streamflow_tui.core.config import ConsoleConfig
 from streamflow_tui.core.scrape import ScrapeSource
 from streamflow_tui.widgets.status import Banner, StatusLine
 
@@ -106,10 +106,10 @@ async def test_a_poll_that_raises_is_shown_and_polling_goes_on(tmp_path):
         source=source,
     )
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.poll_errors == 1)
+        await wait_for(pilot, lambda: app.state.poll_errors == 1)
         assert "boom in the source" in str(app.query_one(Banner).render())
-        polls = app.polls
-        await wait_for(pilot, lambda: app.polls >= polls + 3)  # re-armed after the failure
+        polls = app.state.polls
+        await wait_for(pilot, lambda: app.state.polls >= polls + 3)  # re-armed after the failure
         await app.action_quit()
 
 
@@ -122,9 +122,9 @@ async def test_pause_says_so_and_the_age_keeps_counting(tmp_path):
         clock=lambda: clock[0],
     )
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: app.polls >= 2)
+        await wait_for(pilot, lambda: app.state.polls >= 2)
         await pilot.press("p")
-        polls = app.polls
+        polls = app.state.polls
         clock[0] += 42
 
         def status() -> str:
@@ -133,9 +133,9 @@ async def test_pause_says_so_and_the_age_keeps_counting(tmp_path):
         # The paused loop's next tick redraws the status line: the age of the last good poll has grown.
         await wait_for(pilot, lambda: "UP 42." in status(), what="the status line shows the age while paused")
         assert "PAUSED" in status(), status()
-        assert app.polls == polls  # that tick polled nothing
+        assert app.state.polls == polls  # that tick polled nothing
         await pilot.press("p")
-        await wait_for(pilot, lambda: app.polls > polls)
+        await wait_for(pilot, lambda: app.state.polls > polls)
         await app.action_quit()
 
 
@@ -193,8 +193,8 @@ async def test_prometheus_mode_does_not_scrape_the_api(live, tmp_path):
             )
         )
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: app.polls >= 5)
-            assert app.snapshot.source == "prometheus" and app.snapshot.ok
+            await wait_for(pilot, lambda: app.state.polls >= 5)
+            assert app.state.snapshot.source == "prometheus" and app.state.snapshot.ok
             await app.action_quit()
         assert api.requests == []  # polled five times, through Prometheus only
 
@@ -278,8 +278,8 @@ async def test_the_console_honours_timeout(tmp_path):
             ConsoleConfig(api_url=t.url, interval=0.2, timeout=0.5, reports_dir=str(tmp_path), export_dir=str(tmp_path))
         )
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: app.snapshot is not None)
-            assert "within 0.5 s" in app.snapshot.api.error
+            await wait_for(pilot, lambda: app.state.snapshot is not None)
+            assert "within 0.5 s" in app.state.snapshot.api.error
             assert "within 0.5 s" in str(app.query_one(Banner).render())
             await app.action_quit()
 

@@ -173,7 +173,7 @@ def test_once_reads_the_api_through_victoria_metrics(api_behind_victoria, monkey
 
 async def test_console_reads_the_api_through_victoria_metrics(api_behind_victoria, monkeypatch):
     from streamflow_tui.app import create_app
-    from streamflow_tui.config import ConsoleConfig
+    from streamflow_tui.core.config import ConsoleConfig
 
     api, vm = api_behind_victoria
     monkeypatch.setenv("STREAMFLOW_PROMETHEUS_PASSWORD", "s3cret")
@@ -181,14 +181,14 @@ async def test_console_reads_the_api_through_victoria_metrics(api_behind_victori
     app = create_app(ConsoleConfig(api_url=None, prometheus_url=vm, prometheus_options=options, window=10))
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_until_async(
-            lambda: app.snapshot and app.snapshot.ok and app.snapshot.requests.total,
+            lambda: app.state.snapshot and app.state.snapshot.ok and app.state.snapshot.requests.total,
             30,
             "a snapshot with the requests",
             interval=0.2,
             pause=pilot.pause,
-            seen=lambda: app.snapshot and app.snapshot.prometheus.error,
+            seen=lambda: app.state.snapshot and app.state.snapshot.prometheus.error,
         )
-        s = app.snapshot
+        s = app.state.snapshot
         assert s is not None and s.ok, s and s.prometheus.error
         assert s.source == "prometheus" and sum(x.total for x in s.requests.by_series if x.endpoint == "/predict") == 60
         await app.action_quit()
@@ -294,15 +294,19 @@ def test_presets_through_a_prometheus_compatible_backend(case):
 async def test_console_on_node_exporter():
     """Without a request counter the banner says so and no number is shown; told the counter, it reads it."""
     from streamflow_tui.app import create_app
-    from streamflow_tui.config import ConsoleConfig
+    from streamflow_tui.core.config import ConsoleConfig
     from streamflow_tui.core.naming import MetricNames
     from streamflow_tui.widgets.status import Banner
 
     async def first_snapshot(app, pilot):
         await wait_until_async(
-            lambda: app.snapshot is not None and app.polls >= 3, 20, "three polls", interval=0.2, pause=pilot.pause
+            lambda: app.state.snapshot is not None and app.state.polls >= 3,
+            20,
+            "three polls",
+            interval=0.2,
+            pause=pilot.pause,
         )
-        return app.snapshot
+        return app.state.snapshot
 
     with running_node_exporter() as url:
         app = create_app(ConsoleConfig(api_url=url))

@@ -8,8 +8,9 @@ import re
 
 import pytest
 
+from streamflow_tui.core.choice import choose
 from streamflow_tui.core.exposition import ParsedScrape
-from streamflow_tui.core.naming import MetricNames, SampleMeta, choose
+from streamflow_tui.core.naming import MetricNames, SampleMeta
 from streamflow_tui.core.scrape import ScrapeSource
 from streamflow_tui.core.selftraffic import DEFAULT_EXCLUDED, glob_regex, without_endpoints
 

@@ -12,7 +12,7 @@ from test_console import api, console, wait_for  # noqa: F401  (api is a fixture
 from test_console_snapshots import DRIFT
 
 from streamflow_tui.app import create_app
-from streamflow_tui.config import ConsoleConfig
+from streamflow_tui.core.config import ConsoleConfig
 from streamflow_tui.core.recording import Recorder, Recording
 from streamflow_tui.core.replay import Replay
 from streamflow_tui.messages import DriftDone
@@ -30,13 +30,13 @@ async def test_a_recorded_session_replays_with_seeking(api, tmp_path):  # noqa: 
     async with app.run_test(size=(120, 40)) as pilot:
         assert "● REC session.db" in status(app)
         await pilot.press("5", "l")  # load at 200 req/s: the recording holds traffic and load phases
-        await wait_for(pilot, lambda: (app.snapshot.requests.rps or 0) > 100)
+        await wait_for(pilot, lambda: (app.state.snapshot.requests.rps or 0) > 100)
         app.post_message(DriftDone(DRIFT))  # a drift result, as the worker posts it
-        polls_before = app.polls
-        await wait_for(pilot, lambda: app.polls >= polls_before + 10)
+        polls_before = app.state.polls
+        await wait_for(pilot, lambda: app.state.polls >= polls_before + 10)
         await pilot.press("l")
-        await wait_for(pilot, lambda: not app.load.running)
-        recorded_polls = app.polls
+        await wait_for(pilot, lambda: not app.loads.runner.running)
+        recorded_polls = app.state.polls
         await pilot.press("q")
     recording = Recording.open(path)
     assert abs(len(recording.times) - recorded_polls) <= 1  # every poll (one may land after the count was read)
@@ -51,21 +51,21 @@ async def test_a_recorded_session_replays_with_seeking(api, tmp_path):  # noqa: 
     config = ConsoleConfig(api_url=recording.meta["api_url"], interval=0.3, export_dir=str(tmp_path))
     app = create_app(config, replay=replay)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app._frame is not None)
-        assert app._frame.index == 0 and "REPLAY" in status(app) and "⏸" in status(app)
+        await wait_for(pilot, lambda: app.state.frame is not None)
+        assert app.state.frame.index == 0 and "REPLAY" in status(app) and "⏸" in status(app)
         first = time.strftime("%H:%M:%S", time.localtime(recording.start))
         assert first in status(app) and f"1/{len(recording.times)}" in status(app)
 
         await pilot.press("end")
-        await wait_for(pilot, lambda: app._frame.index == len(recording.times) - 1)
-        assert app.drift_result == DRIFT  # the drift result recorded before that moment
-        assert len(app.timeline.points) == len(recording.times)  # the charts hold the history up to it
+        await wait_for(pilot, lambda: app.state.frame.index == len(recording.times) - 1)
+        assert app.state.drift_result == DRIFT  # the drift result recorded before that moment
+        assert len(app.state.timeline.points) == len(recording.times)  # the charts hold the history up to it
 
         await pilot.press("home", *["full_stop"] * busy)
-        await wait_for(pilot, lambda: app._frame.index == busy)
-        assert app.snapshot.requests.rps == busy_rps  # the very snapshot recorded then
+        await wait_for(pilot, lambda: app.state.frame.index == busy)
+        assert app.state.snapshot.requests.rps == busy_rps  # the very snapshot recorded then
         await pilot.press("comma")
-        await wait_for(pilot, lambda: app._frame.index == busy - 1)
+        await wait_for(pilot, lambda: app.state.frame.index == busy - 1)
 
         await pilot.press("g")  # jump: a wrong time is said in the dialog, which stays open
         await pilot.press(*"soon", "enter")
@@ -76,7 +76,7 @@ async def test_a_recorded_session_replays_with_seeking(api, tmp_path):  # noqa: 
         await wait_for(
             pilot,
             lambda: (
-                app._frame.index
+                app.state.frame.index
                 == recording.index_at(
                     time.mktime(
                         time.strptime(
@@ -90,10 +90,10 @@ async def test_a_recorded_session_replays_with_seeking(api, tmp_path):  # noqa: 
 
         await pilot.press("home", "plus", "plus", "p")  # play at ×4 from the start: it moves on by itself
         assert "×4" in status(app) and "▶" in status(app)
-        await wait_for(pilot, lambda: app._frame.index >= 5, timeout=20)
+        await wait_for(pilot, lambda: app.state.frame.index >= 5, timeout=20)
 
         await pilot.press("l")  # a live action cannot run on a recording: it says why
-        assert app.load is None
+        assert app.loads.runner is None
         assert any("cannot start or stop load in a replay" in n.message for n in app._notifications)
         await pilot.press("q")
 

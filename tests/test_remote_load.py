@@ -17,7 +17,7 @@ from prometheus_server import query, running_prometheus
 from waiting import wait_until, wait_until_async
 
 from streamflow_tui.app import create_app
-from streamflow_tui.config import ConsoleConfig
+from streamflow_tui.core.config import ConsoleConfig
 from streamflow_tui.core.embedded import stop_process
 from streamflow_tui.core.prometheus import LOAD_PREFIX, PrometheusSource
 from streamflow_tui.core.timeline import point_of
@@ -173,7 +173,7 @@ async def test_remote_load_from_prometheus(api_url, tmp_path):
             status = str(app.query_one("#status-line").render())
             assert "load ⇄ remote 2/2 40/s" in status, status  # the status line says whose load it is
             await wait_until_async(
-                lambda: any(p.load_target == RATE for p in app.timeline.points),
+                lambda: any(p.load_target == RATE for p in app.state.timeline.points),
                 10,
                 "a chart point with the remote target",
                 pause=pilot.pause,

@@ -24,33 +24,33 @@ async def test_r_retrains_promotes_and_the_switch_is_shown(registry, tmp_path):
     with running_api("--registry-location", registry, "--registry-poll", "1") as api:
         app = create_app(console(tmp_path, api_url=api, registry_location=registry))
         async with app.run_test(size=(160, 48)) as pilot:
-            await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.model is not None)
-            old = app.snapshot.model.version
+            await wait_for(pilot, lambda: app.state.snapshot is not None and app.state.snapshot.model is not None)
+            old = app.state.snapshot.model.version
             await pilot.press("r")  # before any drift check: said, nothing runs
-            assert app._retrain_started is None
+            assert app.drift.retrain_started is None
             await pilot.press("5")
             app.query_one("#load-rate", Input).value = "50"  # traffic across the switch: both models' scores
             await pilot.press("l")
             await pilot.press("4")
             app.query_one("#drift-current", Select).value = "month_004"
             await pilot.press("d")
-            await wait_for(pilot, lambda: app.drift_result is not None, timeout=90)
+            await wait_for(pilot, lambda: app.state.drift_result is not None, timeout=90)
             await pilot.press("r")
-            await wait_for(pilot, lambda: app.retrain_decision is not None, timeout=90)
-            decision = app.retrain_decision
+            await wait_for(pilot, lambda: app.state.retrain_decision is not None, timeout=90)
+            decision = app.state.retrain_decision
             assert decision.decision == "PROMOTED" and decision.champion.version == old
             shown = str(app.query_one("#retrain-result").render())
             assert "PROMOTED" in shown and "champion" in shown and "challenger" in shown and "log loss" in shown
             # The API polls the same registry: within a poll (1 s) and a console poll (0.3 s) the console sees it.
-            await wait_for(pilot, lambda: app.snapshot.model.version == decision.challenger.version, timeout=10)
-            change = app.versions.last
+            await wait_for(pilot, lambda: app.state.snapshot.model.version == decision.challenger.version, timeout=10)
+            change = app.state.versions.last
             assert change.old == old and change.new == decision.challenger.version
             assert f"was {old}" in str(app.query_one("#status-line").render())
             await pilot.press("3")
             await wait_for(pilot, lambda: "old model" in str(app.query_one("#score-histogram").render()))
             await pilot.press("l")
-            await wait_for(pilot, lambda: not app.load.running)
-            errors = app.load.snapshot()
+            await wait_for(pilot, lambda: not app.loads.runner.running)
+            errors = app.loads.runner.snapshot()
             assert errors.errors == 0 and errors.ok > 100  # the load ran across the promotion without an error
             await app.action_quit()
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from conftest import free_port
 
-from streamflow_tui.app import build_source
-from streamflow_tui.config import ConsoleConfig
+from streamflow_tui.core.config import ConsoleConfig
 from streamflow_tui.core.prometheus import PrometheusError, PrometheusSource
 from streamflow_tui.core.scrape import ScrapeSource
 from streamflow_tui.core.source import MetricSource, WithFallback
+from streamflow_tui.core.sources import open_source as build_source
 
 APP = Path(__file__).resolve().parents[1] / "streamflow_tui" / "app.py"
 

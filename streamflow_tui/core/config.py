@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .core.connection import ConnectionOptions
-from .core.naming import DEFAULT_EXCLUDED, MetricNames
-from .core.retraining import DEFAULT_MIN_GAIN
+from .connection import ConnectionOptions
+from .naming import DEFAULT_EXCLUDED, MetricNames
+from .retraining import DEFAULT_MIN_GAIN
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,10 @@ class DriftResult:
     seconds: float = 0.0
     token: str = field(default="", repr=False)  # the worker's handle on the evaluated report, for the HTML
 
+    def __post_init__(self) -> None:
+        # Typed whatever built it (a recording of an older format, a test): the enum, never a bare string.
+        object.__setattr__(self, "decision", DriftDecision(self.decision))
+
     def to_json(self) -> dict[str, Any]:
         """The ``drift`` object of streamflow.snapshot/1."""
         return {

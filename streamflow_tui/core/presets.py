@@ -86,6 +86,7 @@ class Preset:
             update_period_s=self.update_period_s,
             match=self.match,
             preset=self.id,
+            model_server=self.kind == "model_server",
             family=self.name,
             note=note,
         )

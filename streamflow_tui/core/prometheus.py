@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from . import compute
+from .choice import choose, is_candidate
 from .compute import QUANTILES
 from .connection import ConnectionOptions, ConnectionOptionsError, connection_reason
 from .exposition import finite
@@ -24,9 +25,7 @@ from .naming import (
     ERROR_STATUS_VALUES,
     MetricNames,
     SampleMeta,
-    choose,
     derive_status,
-    is_candidate,
     strip_suffix,
     without_endpoints,
 )

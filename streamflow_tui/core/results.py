@@ -170,6 +170,7 @@ class MetricChoice:
     left_out: tuple[str, ...] = ()  # the excluded endpoint values really seen (the note lists these)
     update_period_s: float | None = None  # the server publishes its counters this often (Ray Serve: ~10 s)
     preset: str | None = None  # the named preset recognised or forced
+    model_server: bool = False  # a model server's preset: its own counters count model calls, not probes
     family: str = ""  # what was recognised, for people ("vLLM", "detected: …")
     detected: bool = False
     note: str = ""

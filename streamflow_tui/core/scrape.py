@@ -8,10 +8,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from . import compute
+from .choice import choose, is_candidate
 from .connection import ConnectionOptions
 from .exposition import DEFAULT_MAX_BYTES, Exposition, MetricsFetcher, ParsedScrape, ScrapeError, SeriesKey, finite
 from .history import SeriesStore
-from .naming import DEFAULT_EXCLUDED, Catalog, MetricNames, SampleMeta, choose, is_candidate, without_endpoints
+from .naming import DEFAULT_EXCLUDED, Catalog, MetricNames, SampleMeta, without_endpoints
 from .performance import Performance, performance_of
 from .promql import parse_le
 from .results import (

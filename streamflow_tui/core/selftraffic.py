@@ -54,9 +54,7 @@ def without_endpoints(choice: MetricChoice, patterns: tuple[str, ...], catalog) 
         return choice
     label = choice.endpoint_label
     if not label:
-        from .presets import PRESETS
-
-        if choice.preset in PRESETS and PRESETS[choice.preset].kind == "model_server":
+        if choice.model_server:
             # A model server's own counters count model calls: its probes and scrapes are not in them.
             return replace(choice, note=choice.note + _CLAUSE + "not in the model server's own counters")
         return replace(

@@ -75,6 +75,9 @@ class Timeline:
     def column(self, name: str) -> list[float | None]:
         return [getattr(p, name) for p in self.points]
 
+    def times(self) -> list[float]:
+        return [p.t for p in self.points]
+
     def to_csv(self) -> str:
         out = io.StringIO()
         writer = csv.writer(out)

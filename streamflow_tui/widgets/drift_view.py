@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.message import Message
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from streamflow_data import MONTHS
 
+from ..controllers.drift import DriftChoice
+from ..core.drift_history import DriftHistory
 from ..core.drift_types import DEFAULT_THRESHOLD, RETRAIN, ColumnDrift, DriftResult
 from ..core.format import num, pct
 from ..core.retraining import RetrainDecision
@@ -76,28 +83,57 @@ class DriftView(Widget):
     def on_mount(self) -> None:
         self.query_one("#drift-table", DataTable).add_columns("column", "type", "test", "score", "threshold", "drifted")
 
-    def choice(self) -> tuple[str, str, float | str]:
+    class RunRequested(Message):
+        """The Run button: a check of the view's choice (the App starts it, as d does)."""
+
+        def __init__(self, choice: DriftChoice) -> None:
+            super().__init__()
+            self.choice = choice
+
+    @on(Button.Pressed, "#drift-run")
+    def _run(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.post_message(self.RunRequested(self.choice()))
+
+    def choice(self) -> DriftChoice:
         """The two datasets and the threshold: a number, or the text typed when it is not one (blank: the default)."""
         typed = self.query_one("#drift-threshold", Input).value.strip()
         try:
             threshold: float | str = float(typed) if typed else DEFAULT_THRESHOLD
         except ValueError:
             threshold = typed
-        return (
-            self.query_one("#drift-reference", Select).value,
-            self.query_one("#drift-current", Select).value,
+        return DriftChoice(
+            str(self.query_one("#drift-reference", Select).value),
+            str(self.query_one("#drift-current", Select).value),
             threshold,
         )
 
     def _status(self, text: Text) -> None:
-        # One line in a fixed-height row: a poll's "… 1.2 s" must not cost a layout pass.
+        # One line in a fixed-height row: the "… 1.2 s" of a running check must not cost a layout pass.
         set_if_changed(self.query_one("#drift-status", Static), text)
 
-    def running(self, reference: str, current: str, seconds: float) -> None:
-        self._status(Text(f"⏳ comparing {reference} → {current} … {seconds:.1f} s", style="bold yellow"))
+    def _ticking(self, draw: Callable[[], None] | None) -> None:
+        """Redraw ``draw`` (an elapsed time) twice a second until it is replaced or stopped (None)."""
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+        if draw is not None:
+            draw()
+            self._ticker = self.set_interval(0.5, draw)
+
+    _ticker: Timer | None = None
+    _retrain_ticker: Timer | None = None
+
+    def running(self, reference: str, current: str, started: float, clock: Callable[[], float]) -> None:
+        self._ticking(
+            lambda: self._status(
+                Text(f"⏳ comparing {reference} → {current} … {clock() - started:.1f} s", style="bold yellow")
+            )
+        )
 
     def failed(self, error: str) -> None:
         """The previous result, if any, stays for context, dimmed and labelled: it is not this check's."""
+        self._ticking(None)
         previous = "the table below is the previous check's — " if self._columns else ""
         self._status(Text(f"✖ drift check failed: {previous}{error}", style="bold red"))
         self.set_class(bool(self._columns), "stale")
@@ -108,17 +144,30 @@ class DriftView(Widget):
         elif path:
             self._status(Text(f"✔ done — HTML report {path} (o opens it)", style="green"))
 
-    def retrain_running(self, data: str, seconds: float) -> None:
-        set_if_changed(
-            self.query_one("#retrain-result", Static),
-            Text(
-                f"⏳ retraining on {data}: training a challenger, comparing it with the champion … {seconds:.1f} s",
-                style="bold yellow",
-            ),
-            layout=True,
-        )
+    def retrain_running(self, data: str, started: float, clock: Callable[[], float]) -> None:
+        def draw() -> None:
+            set_if_changed(
+                self.query_one("#retrain-result", Static),
+                Text(
+                    f"⏳ retraining on {data}: training a challenger, comparing it with the champion"
+                    f" … {clock() - started:.1f} s",
+                    style="bold yellow",
+                ),
+                layout=True,
+            )
+
+        self._retrain_ticking(draw)
+
+    def _retrain_ticking(self, draw: Callable[[], None] | None) -> None:
+        if self._retrain_ticker is not None:
+            self._retrain_ticker.stop()
+            self._retrain_ticker = None
+        if draw is not None:
+            draw()
+            self._retrain_ticker = self.set_interval(0.5, draw)
 
     def retrain_failed(self, error: str) -> None:
+        self._retrain_ticking(None)
         set_if_changed(
             self.query_one("#retrain-result", Static),
             Text(f"✖ retraining failed: {error}", style="bold red"),
@@ -126,9 +175,15 @@ class DriftView(Widget):
         )
 
     def retrain_done(self, d: RetrainDecision) -> None:
+        self._retrain_ticking(None)
         set_if_changed(self.query_one("#retrain-result", Static), retrain_text(d), layout=True)
 
+    def show_history(self, history: DriftHistory) -> None:
+        """The scheduled runs as a features × time heatmap."""
+        self.query_one("#drift-heatmap", Static).update(heatmap_text(history, self.size.width - 4))
+
     def show(self, r: DriftResult) -> None:
+        self._ticking(None)
         self.remove_class("stale")
         badge_style = "bold white on red" if r.decision == RETRAIN else "bold black on green"
         t = Text()

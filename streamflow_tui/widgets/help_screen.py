@@ -30,7 +30,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="help-dialog"):
             yield Static("StreamFlow keys — the same actions are in the command palette (ctrl+p)", id="help-title")
-            table = DataTable(id="help-table", show_cursor=False)
+            table: DataTable[str] = DataTable(id="help-table", show_cursor=False)
             table.add_columns("key", "action")
             for key, description in self._keys:
                 table.add_row(key, description)

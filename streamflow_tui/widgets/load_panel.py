@@ -5,8 +5,10 @@ from __future__ import annotations
 import statistics
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 from textual_plotext import PlotextPlot
@@ -14,6 +16,7 @@ from textual_plotext import PlotextPlot
 from streamflow_data import MONTHS
 from streamflow_data.load import LoadSnapshot
 
+from ..controllers.load import LoadSettings
 from ..core.format import ms, num, pct
 from ..core.results import RemoteLoad
 from ..core.timeline import downsample
@@ -79,22 +82,37 @@ class LoadPanel(Widget):
             yield PlotextPlot(id="load-rate-plot")
             yield PlotextPlot(id="load-latency-plot")
 
-    def settings(self) -> dict:
+    class ToggleRequested(Message):
+        """The Start/Stop button: the App starts or stops the load, as l does."""
+
+    @on(Button.Pressed, "#load-toggle")
+    def _toggle(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.post_message(self.ToggleRequested())
+
+    def settings(self) -> LoadSettings:
+        """The controls as a typed load; ValueError saying which field is wrong."""
+
         def number(selector: str, cast, default):
             try:
                 return cast(self.query_one(selector, Input).value)
             except ValueError:
                 return default
 
-        return {
-            "mode": self.query_one("#load-mode", Select).value,
-            "rate": number("#load-rate", float, 200.0),
-            "concurrency": number("#load-concurrency", int, 8),
-            "month": self.query_one("#load-month", Select).value,
-            "payload": self.query_one("#load-payload", Select).value,
-            # Delayed ground truth (blank: none): the true churn_label of each answered row, sent to /feedback.
-            "feedback_delay": self.query_one("#load-feedback", Input).value.strip(),
-        }
+        # Delayed ground truth (blank: none): the true churn_label of each answered row, sent to /feedback.
+        typed = self.query_one("#load-feedback", Input).value.strip()
+        try:
+            feedback_delay = float(typed) if typed else None
+        except ValueError:
+            raise ValueError(f"labels after: {typed!r} is not a number of seconds (blank: send no labels)") from None
+        return LoadSettings(
+            open_model=self.query_one("#load-mode", Select).value == "open",
+            rate=number("#load-rate", float, 200.0),
+            concurrency=number("#load-concurrency", int, 8),
+            month=str(self.query_one("#load-month", Select).value),
+            payload=str(self.query_one("#load-payload", Select).value),
+            feedback_delay=feedback_delay,
+        )
 
     def draw_charts(self, points) -> None:
         """Target vs achieved rate (and what the server saw); client-side vs server-side p95: the gap is the

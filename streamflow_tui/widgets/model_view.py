@@ -13,9 +13,8 @@ from textual_plotext import PlotextPlot
 
 from ..core.compute import reference_churn_rate
 from ..core.format import num, pct
-from ..core.results import Snapshot
-from ..core.timeline import Timeline, downsample
-from ..core.versions import VersionTracker
+from ..core.state import ConsoleState
+from ..core.timeline import downsample
 from .bars import shares_text
 from .charts import CHART_POINTS, mark_versions, start, time_axis
 from .quiet import set_if_changed
@@ -131,10 +130,10 @@ class ModelView(View):
                 yield PlotextPlot(id="churn-plot")
                 yield PlotextPlot(id="quality-plot")
 
-    def show(
-        self, s: Snapshot, timeline: Timeline, charts: bool = True, versions: VersionTracker | None = None
-    ) -> None:
-        self.remember(s, timeline, versions=versions)
+    def draw(self, state: ConsoleState, *, charts: bool) -> None:
+        self.state = state
+        s, timeline, versions = state.shown, state.timeline, state.versions
+        assert s is not None, "drawn once a poll has read the target"
         m = s.model
         summary = Text()
         if m is None:

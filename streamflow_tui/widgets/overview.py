@@ -12,8 +12,7 @@ from ..core.compute import reference_churn_rate
 from ..core.drift_types import DriftResult
 from ..core.format import num, pct, quantile
 from ..core.results import Snapshot
-from ..core.timeline import Timeline
-from ..core.versions import VersionTracker
+from ..core.state import ConsoleState
 from .charts import draw_latency
 from .heatmap import LatencyHeatmap
 from .model_view import score_distribution_text
@@ -45,7 +44,8 @@ def latency_card(s: Snapshot, slo_p95: float) -> Text:
         value = getattr(s.latency, key)
         shown = quantile(value, s.latency.bounds_of(key))
         _breach(t, f"{key} ", shown, key == "p95" and value is not None and value > slo_p95)
-    return t.rstrip() or t
+    t.rstrip()
+    return t
 
 
 def model_card(s: Snapshot) -> Text:
@@ -121,29 +121,12 @@ class Overview(View):
             yield LatencyHeatmap(id="ov-heatmap")
             yield Static(id="ov-scores")
 
-    def show(
-        self,
-        s: Snapshot,
-        timeline: Timeline,
-        *,
-        slo_p95: float,
-        slo_error_ratio: float,
-        charts: bool,
-        versions: VersionTracker | None,
-        drift: DriftResult | None,
-        drift_age_s: float | None,
-        load: str,
-    ) -> None:
-        self.remember(
-            s,
-            timeline,
-            slo_p95=slo_p95,
-            slo_error_ratio=slo_error_ratio,
-            versions=versions,
-            drift=drift,
-            drift_age_s=drift_age_s,
-            load=load,
-        )
+    def draw(self, state: ConsoleState, *, charts: bool) -> None:
+        self.state = state
+        s, timeline, versions = state.shown, state.timeline, state.versions
+        assert s is not None, "drawn once a poll has read the target"
+        slo_p95, slo_error_ratio = state.config.slo_p95, state.config.slo_error_ratio
+        drift, drift_age_s, load = state.drift_result, state.drift_age_s(), state.load_text()
         set_if_changed(self.query_one("#ov-traffic-card", Static), traffic_card(s, slo_error_ratio))
         set_if_changed(self.query_one("#ov-latency-card", Static), latency_card(s, slo_p95))
         set_if_changed(self.query_one("#ov-model-card", Static), model_card(s))
@@ -152,7 +135,7 @@ class Overview(View):
         if model.border_title != title:  # assigning repaints the card, even with the same title
             model.border_title = title
         set_if_changed(self.query_one("#ov-drift-card", Static), drift_card(drift, drift_age_s, load))
-        self.query_one("#ov-rps", RateChart).set_values(timeline.column("rps"), timeline.column("t"))
+        self.query_one("#ov-rps", RateChart).set_values(timeline.column("rps"), timeline.times())
         box = self.query_one("#ov-scores", Static)
         if s.model and box.display:
             width = box.content_size.width or 40

@@ -13,5 +13,5 @@ def set_if_changed(widget: Static, content, *, layout: bool = False) -> None:
     """
     if getattr(widget, "_shown", None) == content:
         return
-    widget._shown = content
+    setattr(widget, "_shown", content)  # noqa: B010  (a mark of our own on Textual's widget)
     widget.update(content, layout=layout)

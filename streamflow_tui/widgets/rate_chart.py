@@ -115,7 +115,9 @@ class RateChart(Widget):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y >= len(self._rows):
-            return Strip.blank(width)
+            # With the widget's style: a segment without one crashes Textual's opacity filter, which dims
+            # the views while the target is down ('NoneType' object has no attribute 'color').
+            return Strip.blank(width, self.rich_style)
         gutter, cells = self._rows[y]
         axis_style = self.get_component_rich_style("rate-chart--axis")
         if y == len(self._rows) - 1:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 from rich.text import Text
 from textual.widgets import Static
 
+from ..core.recording import Recorder
+from ..core.replay import Replay, ReplayFrame
 from ..core.results import Snapshot
 from ..core.versions import VersionChange
 from .quiet import set_if_changed
@@ -76,7 +81,7 @@ class StatusLine(Static):
         model = snapshot.model if snapshot else None
         if model and model.version:
             parts.append((1, Text(f"model {model.version}" + (f"·{model.served_month}" if model.served_month else ""))))
-            since = snapshot.taken_at.timestamp() - change.at if change else None  # before the newest data
+            since = snapshot.taken_at.timestamp() - change.at if change and snapshot else None  # before the newest data
             if change and since is not None and since < RECENT_CHANGE_S:
                 parts.append((0, Text(f"new {ago(since)} ago, was {change.old}", style="bold black on yellow")))
         parts.append((0, Text(f"load {load}")))
@@ -98,7 +103,33 @@ class Banner(Static):
     Banner.visible { display: block; }
     """
 
+    def show_for(self, s: Snapshot | None, interval: float) -> None:
+        """Why the target cannot be read, or the target's own trouble (no metrics, Prometheus cannot scrape it)."""
+        message = None
+        if s is not None and not s.ok:
+            target = s.prometheus if s.source == "prometheus" else s.api
+            message = (
+                f"⚠ {target.url or 'target'} cannot be read: {target.error or 'down'}"
+                f" — retrying every {interval:g} s, history kept"
+            )
+        elif s is not None and s.api.error:
+            message = f"⚠ {s.api.error}"
+        self.show(message)
+
     def show(self, message: str | None) -> None:
         self.set_class(message is not None, "visible")
         # Height auto: a new message may wrap differently, so it gets a layout pass — but only on change.
         set_if_changed(self, message or "", layout=True)
+
+
+def mode_text(replay: Replay | None, frame: ReplayFrame | None, recorder: Recorder | None) -> Text | None:
+    """A replay's moment and speed, or the recording being made; None in a plain live session."""
+    if replay is not None:
+        moment = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(frame.t)) if frame else "…"
+        where = f" {frame.index + 1}/{frame.count}" if frame else ""
+        return Text(
+            f"{'▶' if replay.playing else '⏸'} REPLAY {moment} ×{replay.speed:g}{where}", style="bold black on cyan"
+        )
+    if recorder is not None:
+        return Text(f"● REC {Path(recorder.path).name}", style="bold white on red")
+    return None

@@ -10,8 +10,7 @@ from textual_plotext import PlotextPlot
 
 from ..core.format import ms, num, pct, quantile
 from ..core.results import Snapshot
-from ..core.timeline import Timeline
-from ..core.versions import VersionTracker
+from ..core.state import ConsoleState
 from .bars import histogram_text
 from .charts import draw_latency
 from .heatmap import LatencyHeatmap
@@ -58,18 +57,12 @@ class TrafficView(View):
             "endpoint", "status", "code", "req/s", "err %", "p95", "total"
         )
 
-    def show(
-        self,
-        s: Snapshot,
-        timeline: Timeline,
-        *,
-        slo_p95: float,
-        slo_error_ratio: float,
-        charts: bool = True,
-        versions: VersionTracker | None = None,
-    ) -> None:
-        self.remember(s, timeline, slo_p95=slo_p95, slo_error_ratio=slo_error_ratio, versions=versions)
+    def draw(self, state: ConsoleState, *, charts: bool) -> None:
         """Update the numbers; redraw the time charts only when ``charts`` (they cost ~50 ms each)."""
+        self.state = state
+        s, timeline, versions = state.shown, state.timeline, state.versions
+        assert s is not None, "drawn once a poll has read the target"
+        slo_p95, slo_error_ratio = state.config.slo_p95, state.config.slo_error_ratio
         r, lat = s.requests, s.latency
         summary = Text()
         summary.append("requests/s ", style="bold")
@@ -81,7 +74,7 @@ class TrafficView(View):
             summary.append(" ▲SLO", style="bold red")
         summary.append(f"   total {num(r.total, '{:,.0f}')}")
         set_if_changed(self.query_one("#rps-summary", Static), summary)
-        self.query_one("#rps-chart", RateChart).set_values(timeline.column("rps"), timeline.column("t"))
+        self.query_one("#rps-chart", RateChart).set_values(timeline.column("rps"), timeline.times())
 
         # Two short lines, not one long one: at 80 columns the panel is 38 wide and p99 must not be cut.
         latency = Text()

@@ -1,23 +1,24 @@
-"""What the views share: drawn again when their size changes."""
+"""What the views share: they draw from the console's state, and again when their size changes."""
 
 from __future__ import annotations
 
 from textual.widget import Widget
 
+from ..core.state import ConsoleState
+
 
 class View(Widget):
-    """A view whose ``show`` lays text and charts out for its current size.
+    """A view that lays the state's numbers and charts out for its current size (``draw``).
 
-    A view shown for the first time, or resized, is drawn again with the last data: what was drawn
-    before its layout (a hidden tab has no size) would be sized for the wrong width.
+    A view shown for the first time, or resized, is drawn again from the state: what was drawn before its
+    layout (a hidden tab has no size) would be sized for the wrong width.
     """
 
-    _last: tuple | None = None
+    state: ConsoleState | None = None
 
-    def remember(self, *args, **kwargs) -> None:
-        self._last = (args, kwargs)
+    def draw(self, state: ConsoleState, *, charts: bool) -> None:
+        raise NotImplementedError
 
     def on_resize(self) -> None:
-        if self._last is not None:
-            args, kwargs = self._last
-            self.show(*args, **{**kwargs, "charts": True})
+        if self.state is not None and self.state.shown is not None:
+            self.draw(self.state, charts=True)

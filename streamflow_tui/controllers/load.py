@@ -1,0 +1,97 @@
+"""The built-in load generator: start, stop and change a load from the Load view's settings.
+
+The load runs in the load generator's own thread (``loadgen.LoadRunner``); this controller keeps the runner
+and puts what the views need into the console's state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from loadgen import LoadConfig, LoadConfigError, LoadRunner
+from loadgen.preflight import check_payload_month
+
+from ..core.state import ConsoleState
+
+RATE_STEP = 1.25  # + and - change the rate by this factor (the workers by one)
+UNTIL_STOPPED_S = 24 * 3600.0  # a console load runs until stopped (a day at most)
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    """What the Load view's controls say (its own validators have checked the numbers)."""
+
+    open_model: bool
+    rate: float
+    concurrency: int
+    month: str
+    payload: str
+    feedback_delay: float | None  # None: send no labels
+
+
+class LoadController:
+    def __init__(self, state: ConsoleState):
+        self.state = state
+        self.runner: LoadRunner | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.runner is not None and self.runner.running
+
+    def start(self, settings: LoadSettings) -> str | None:
+        """Start a load; why not, when it cannot start (also kept in the state for the view)."""
+        url = self.state.config.api_url
+        error = None
+        if not url:
+            error = "no API URL to load (watching Prometheus only)"
+        else:
+            try:
+                config = LoadConfig(
+                    url=url.rstrip("/") + "/predict",
+                    rate=settings.rate if settings.open_model else None,
+                    concurrency=None if settings.open_model else settings.concurrency,
+                    duration=UNTIL_STOPPED_S,
+                    month=settings.month,
+                    payload=settings.payload,
+                    feedback_delay=settings.feedback_delay,
+                )
+                # The month the API serves, as its own metrics say (api_model_info): user ids of another
+                # month would be labelled with the wrong rows' churn.
+                snapshot = self.state.snapshot
+                check_payload_month(config, snapshot.model.served_month if snapshot and snapshot.model else None)
+            except LoadConfigError as exc:
+                error = str(exc)
+            else:
+                self.runner = LoadRunner(config).start()
+        self.state.load_error = error
+        self.refresh()
+        return error
+
+    def stop(self) -> None:
+        """Stop the load: waits for requests in flight (up to a 0.5 s grace), so not on the UI's loop."""
+        if self.runner is not None:
+            self.runner.stop()
+
+    def change(self, faster: bool) -> tuple[float | None, int | None] | None:
+        """+ / -: the new (rate, workers) target, or None when no load runs."""
+        runner = self.runner
+        if runner is None or not runner.running:
+            return None
+        if runner.config.rate is not None:
+            factor = RATE_STEP if faster else 1 / RATE_STEP
+            rate = max(1.0, round(runner.snapshot().target_rate * factor, 1))
+            runner.set_rate(rate)
+            target: tuple[float | None, int | None] = (rate, None)
+        else:
+            n = max(1, runner.snapshot().concurrency + (1 if faster else -1))
+            runner.set_concurrency(n)
+            target = (None, n)
+        self.refresh()
+        return target
+
+    def refresh(self) -> None:
+        """The runner's numbers now, after an action changed them (polls bring them otherwise)."""
+        self.state.load = self.runner.snapshot() if self.runner is not None else None
+
+    def feedback(self) -> dict | None:
+        return self.runner.feedback() if self.runner is not None else None

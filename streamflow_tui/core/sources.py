@@ -1,0 +1,46 @@
+"""One way to open the metric source a configuration names, for the console and ``--once`` alike.
+
+- ``--api-url`` alone: the API's own ``/metrics`` (``ScrapeSource``).
+- ``--prometheus-url``: Prometheus (``PrometheusSource``), all replicas summed; with ``--api-url`` too, the
+  API's own scrape stands in whenever Prometheus cannot be read or has no usable metrics (``WithFallback``),
+  and the snapshot says so.
+"""
+
+from __future__ import annotations
+
+from .config import ConsoleConfig
+from .source import MetricSource, WithFallback
+
+
+def open_source(config: ConsoleConfig, *, history_points: int | None = None) -> MetricSource:
+    from .scrape import ScrapeSource
+
+    scrape = None
+    if config.api_url:
+        scrape = ScrapeSource(
+            config.api_url,
+            config.names,
+            history_points=history_points or config.history_points,
+            timeout=config.timeout,
+            preset=config.preset,
+            options=config.api_options,
+            exclude=config.exclude,
+            performance_window=config.performance_window,
+        )
+    if not config.prometheus_url:
+        assert scrape is not None, "a configuration names an API URL or a Prometheus URL"
+        return scrape
+    from .prometheus import PrometheusSource
+
+    prometheus = PrometheusSource(
+        config.prometheus_url,
+        config.names,
+        api_url=config.api_url,
+        timeout=config.timeout,
+        preset=config.preset,
+        options=config.prometheus_options,
+        exclude=config.exclude,
+        job=config.job,
+        performance_window=config.performance_window,
+    )
+    return prometheus if scrape is None else WithFallback(prometheus, scrape)
