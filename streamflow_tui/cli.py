@@ -84,6 +84,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="objective for the model's ROC AUC (realised, or estimated before labels): --once exits 4 below it",
     )
     p.add_argument(
+        "--slo-ttft",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="LLM engines: time-to-first-token objective; goodput is the share of requests within it (and --slo-itl)",
+    )
+    p.add_argument(
+        "--slo-itl",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="LLM engines: inter-token latency objective (per-request time per output token where that is served)",
+    )
+    p.add_argument(
+        "--slo-goodput",
+        type=_positive_float,
+        metavar="SHARE",
+        help="LLM engines: --once exits 4 when the goodput (0-1) against --slo-ttft/--slo-itl falls below it",
+    )
+    p.add_argument(
         "--registry",
         choices=("local", "mlflow"),
         default="local",
@@ -338,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--slo-error-ratio is a ratio between 0 and 1")
     if args.slo_min_auc is not None and not 0 < args.slo_min_auc <= 1:
         parser.error("--slo-min-auc is an AUC between 0 and 1")
+    if args.slo_goodput is not None and (args.slo_goodput > 1 or (args.slo_ttft is None and args.slo_itl is None)):
+        parser.error("--slo-goodput is a share between 0 and 1, of requests within --slo-ttft and/or --slo-itl")
     if args.threshold <= 0 or args.threshold > 1:
         parser.error("--threshold is a share of columns between 0 and 1")
     check_drift_flags(args, parser)

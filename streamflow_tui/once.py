@@ -13,6 +13,8 @@ from .core.bars import histogram_rows
 from .core.drift_types import RETRAIN
 from .core.embedded import EmbeddedApiError, embedded_api
 from .core.format import ms, num, pct, quantile
+from .core.llm_report import goodput_share, llm_json
+from .core.llm_report import render_text as render_llm
 from .core.naming import MetricNames
 from .core.report import SloCheck, slo_checks, to_json
 from .core.results import Bucket, Snapshot
@@ -156,6 +158,15 @@ def run_drift(args, api_url: str | None, err: TextIO):
         engine.close()
 
 
+def llm_slo(snapshot: Snapshot, args) -> tuple[SloCheck, ...]:
+    """--slo-goodput: the share of requests that met --slo-ttft and --slo-itl (from the engine's histograms)."""
+    limit = getattr(args, "slo_goodput", None)
+    if limit is None:
+        return ()
+    share = goodput_share(snapshot.llm, getattr(args, "slo_ttft", None), getattr(args, "slo_itl", None))
+    return (SloCheck("goodput", limit, share, minimum=True, source="histograms" if share is not None else None),)
+
+
 def exit_code(
     snapshot: Snapshot, slo: tuple[SloCheck, ...], *, drift=None, drift_asked: bool = False, fail_on_drift: bool = False
 ) -> int:
@@ -190,15 +201,20 @@ def run(args, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
                 args, api_url, err
             )  # while an embedded API still serves its live rows
     slo = slo_checks(snapshot, p95=args.slo_p95, error_ratio=args.slo_error_ratio, min_auc=args.slo_min_auc)
+    slo += llm_slo(snapshot, args)
     if args.json:
         drift_doc = drift.to_json() if drift else ({"error": drift_error} if drift_error else None)
         document = to_json(snapshot, slo, drift_doc)
+        if snapshot.llm is not None:  # with goodput against the objectives given
+            document["llm"] = llm_json(snapshot.llm, getattr(args, "slo_ttft", None), getattr(args, "slo_itl", None))
         if args.retrain:
             document["retrain"] = retrained.to_json() if retrained is not None else None
         json.dump(document, out, indent=2, allow_nan=False)
         out.write("\n")
     else:
         out.write(render_text(snapshot, slo))
+        if snapshot.llm is not None:
+            out.write(render_llm(snapshot.llm, getattr(args, "slo_ttft", None), getattr(args, "slo_itl", None)))
         if drift is not None:
             out.write(render_drift(drift))
         elif drift_error:

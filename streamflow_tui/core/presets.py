@@ -115,6 +115,18 @@ PRESET_LIST: tuple[Preset, ...] = (
         " requests rejected before the engine (4xx) are not counted",
     ),
     Preset(
+        "sglang",
+        "SGLang",
+        "model_server",
+        ("sglang:num_requests_total",),
+        requests=(_c("sglang:num_requests_total"),),
+        latency=("sglang:e2e_request_latency_seconds",),
+        model=("model_name",),
+        errors_known=False,
+        remark="every request the engine finishes (sglang:num_requests_total); it counts no failures"
+        " (num_aborted_requests_total is clients gone)",
+    ),
+    Preset(
         "tgi",
         "Hugging Face TGI",
         "model_server",

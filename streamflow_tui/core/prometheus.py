@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
-
-import httpx
 
 from . import compute
 from .choice import choose, is_candidate
 from .compute import QUANTILES
-from .connection import ConnectionOptions, ConnectionOptionsError, connection_reason
-from .exposition import finite
+from .connection import ConnectionOptions
+from .llm import from_prometheus as llm_from_prometheus
+from .llm_presets import LlmSpec
+from .llm_presets import recognise as recognise_llm
 from .naming import (
     DEFAULT_EXCLUDED,
     ERROR_STATUS_VALUES,
@@ -29,196 +29,30 @@ from .naming import (
     strip_suffix,
     without_endpoints,
 )
-from .performance import Performance, performance_of
-from .promql import parse_le
+from .prometheus_client import History, PrometheusClient, PrometheusError, _value, go_duration
+from .prometheus_model import model_stats
+from .prometheus_model import performance as model_performance
+from .remote_load import LOAD_INFO, LOAD_LOOKBACK, LOAD_PREFIX, _qkey
+from .remote_load import remote_load as remote_load_of
 from .results import (
     EMPTY_LATENCY,
     EMPTY_REQUESTS,
     Bucket,
     Latency,
     MetricChoice,
-    ModelStats,
-    RemoteLoad,
     RequestStats,
     SeriesRate,
     Snapshot,
-    SourceError,
     TargetStatus,
 )
 from .selftraffic import glob_regex, with_left_out
+
+__all__ = ["History", "PrometheusClient", "PrometheusError", "PrometheusSource", "go_duration"]
 
 CHOICE_TTL_S = 30.0
 INTERVAL_TTL_S = 60.0
 # A rate needs two samples; four intervals survive a missed scrape, as Grafana's $__rate_interval.
 RATE_INTERVAL_SCRAPES = 4
-# The load generator's own metrics (loadgen/metrics.py, ``streamflow-load --metrics-port``): never the API's.
-LOAD_PREFIX = "streamflow_load_"
-LOAD_INFO = "streamflow_load_segment_info"
-# How long a segment that stopped being scraped is still counted (as down) in its run's segments.
-LOAD_LOOKBACK = "10m"
-
-
-def go_duration(text: str) -> float | None:
-    """Seconds of a Prometheus duration ("15s", "1m", "1m30s", "500ms"); None when it is not one."""
-    import re
-
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)", text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        return None
-    unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
-    return sum(float(n) * unit[u] for n, u in parts)
-
-
-class PrometheusError(SourceError):
-    pass
-
-
-@dataclass(frozen=True)
-class History:
-    """Series over time for charts: one value (or None) per timestamp."""
-
-    times_s: tuple[float, ...]
-    rps: tuple[float | None, ...]
-    error_ratio: tuple[float | None, ...]
-    p50: tuple[float | None, ...]
-    p95: tuple[float | None, ...]
-    p99: tuple[float | None, ...]
-
-
-def _value(raw: Any) -> float | None:
-    """A sample value as Prometheus sends it ("1.5", "NaN", "+Inf"); None if not a finite number."""
-    try:
-        return finite(float(raw))
-    except (TypeError, ValueError):
-        return None
-
-
-class PrometheusClient:
-    """Prometheus's HTTP API (``/api/v1/*``), every failure turned into a PrometheusError."""
-
-    def __init__(self, url: str, *, timeout: float = 3.0, options: ConnectionOptions | None = None):
-        self.url = url.rstrip("/")
-        self._options_error: str | None = None
-        try:
-            kwargs = (options or ConnectionOptions()).client_kwargs()
-        except ConnectionOptionsError as exc:
-            self._options_error, kwargs = str(exc), {}
-        self._client = httpx.Client(timeout=timeout, **kwargs)
-
-    def _get(self, path: str, params: dict[str, Any]) -> Any:
-        if self._options_error:
-            raise PrometheusError("config", self._options_error)
-        url = self.url + path
-        try:
-            response = self._client.get(url, params=params)
-        except httpx.TimeoutException:
-            raise PrometheusError(
-                "timeout", f"Prometheus at {self.url} did not answer within {self._client.timeout.read} s"
-            ) from None
-        except httpx.ConnectError as exc:
-            raise PrometheusError(
-                "unreachable", f"cannot connect to Prometheus at {self.url}: {connection_reason(exc)}"
-            ) from None
-        except httpx.HTTPError as exc:
-            raise PrometheusError("http", f"Prometheus at {self.url}: {exc}") from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict) or "status" not in body:
-            if response.status_code == 404:
-                raise PrometheusError(
-                    "not_found", f"{url} answered 404: is {self.url} a Prometheus server (with its path prefix)?"
-                )
-            if response.status_code in (401, 403):
-                raise PrometheusError(
-                    "auth",
-                    f"Prometheus answered HTTP {response.status_code} for {path}: credentials needed or refused"
-                    " (--header, --bearer-token-file, --basic-auth)",
-                )
-            if response.status_code >= 400:
-                raise PrometheusError("http", f"Prometheus answered HTTP {response.status_code} for {path}")
-            raise PrometheusError("invalid", f"Prometheus answered {path} with something that is not its JSON API")
-        if body["status"] != "success":
-            kind = str(body.get("errorType") or "error")
-            raise PrometheusError(
-                kind, f"Prometheus {kind} error ({response.status_code}): {body.get('error', 'no message')}"
-            )
-        return body.get("data")
-
-    def query(self, expr: str, at: float) -> list[dict]:
-        data = self._get("/api/v1/query", {"query": expr, "time": f"{at:.3f}"})
-        if not isinstance(data, dict) or data.get("resultType") not in ("vector", "scalar"):
-            raise PrometheusError("invalid", f"unexpected result for {expr!r}")
-        result = data.get("result")
-        if data["resultType"] == "scalar":
-            return [{"metric": {}, "value": result}]
-        if not isinstance(result, list):
-            raise PrometheusError("invalid", f"unexpected result for {expr!r}")
-        return result
-
-    def query_matrix(self, expr: str, at: float) -> list[dict]:
-        """An instant query of a range selector (``up[5m]``): the raw samples with their timestamps."""
-        data = self._get("/api/v1/query", {"query": expr, "time": f"{at:.3f}"})
-        if not isinstance(data, dict) or data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
-            raise PrometheusError("invalid", f"unexpected result for {expr!r}")
-        return data["result"]
-
-    def scrape_intervals(self) -> list[float]:
-        """Configured scrape intervals of the active targets (Prometheus ≥ 2.31 reports them), in seconds."""
-        try:
-            data = self._get("/api/v1/targets", {"state": "active"})
-        except PrometheusError as exc:
-            if exc.kind in ("not_found", "bad_data", "http"):
-                return []
-            raise
-        out = []
-        for target in (data or {}).get("activeTargets", []) if isinstance(data, dict) else ():
-            seconds = go_duration(str(target.get("scrapeInterval", ""))) if isinstance(target, dict) else None
-            if seconds:
-                out.append(seconds)
-        return out
-
-    def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict]:
-        params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:.3f}"}
-        data = self._get("/api/v1/query_range", params)
-        if not isinstance(data, dict) or data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
-            raise PrometheusError("invalid", f"unexpected range result for {expr!r}")
-        return data["result"]
-
-    def metric_names(self) -> list[str]:
-        data = self._get("/api/v1/label/__name__/values", {})
-        return [n for n in data or () if isinstance(n, str)]
-
-    def series_labels(self, names: list[str], start: float, end: float) -> dict[str, frozenset[str]]:
-        """Label names seen on each metric name (one series API call for all of them)."""
-        if not names:
-            return {}
-        # Metric names are validated ([a-zA-Z_:][a-zA-Z0-9_:]*), so they are safe inside a regex.
-        match = '{__name__=~"' + "|".join(sorted(names)) + '"}'
-        data = self._get("/api/v1/series", {"match[]": match, "start": f"{start:.3f}", "end": f"{end:.3f}"})
-        out: dict[str, set[str]] = {}
-        for series in data or ():
-            if isinstance(series, dict) and "__name__" in series:
-                out.setdefault(series["__name__"], set()).update(k for k in series if k != "__name__")
-        return {k: frozenset(v) for k, v in out.items()}
-
-    def metadata(self) -> dict[str, tuple[str, str]]:
-        """TYPE and HELP by family name, where the server keeps them (VictoriaMetrics 1.79 does not)."""
-        try:
-            data = self._get("/api/v1/metadata", {})
-        except PrometheusError as exc:
-            if exc.kind in ("not_found", "bad_data", "http"):
-                return {}
-            raise
-        out = {}
-        for name, entries in (data or {}).items() if isinstance(data, dict) else ():
-            if entries and isinstance(entries[0], dict):
-                out[name] = (str(entries[0].get("type", "untyped")), str(entries[0].get("help", "")))
-        return out
-
-    def close(self) -> None:
-        self._client.close()
 
 
 class PrometheusSource:
@@ -245,6 +79,7 @@ class PrometheusSource:
         self.exclude = exclude
         self.job = job  # read only this scrape job's series (the API's), when given
         self._choice: MetricChoice | None = None
+        self._llm: LlmSpec | None = None  # the LLM engine whose families Prometheus holds (llm_presets.py)
         self._choice_at = 0.0
         self._labels: dict[str, frozenset[str]] = {}
         self._interval: float | None = None
@@ -298,6 +133,7 @@ class PrometheusSource:
             n.reference_probability + "_bucket",
         }
         served = self.client.metric_names()
+        self._llm = recognise_llm(served)
         # The load generators' series, when Prometheus scrapes them too: read apart (_remote_load), never
         # mistaken for the API's requests. Known from the names this fetch gets anyway: no query of its own.
         self._has_load = any(m.startswith(LOAD_PREFIX) for m in served)
@@ -369,9 +205,11 @@ class PrometheusSource:
             latency, histogram, by_endpoint = EMPTY_LATENCY, (), ()
             if choice.latency:
                 latency, histogram, by_endpoint = self._latency(choice, w, at)
-            model = self._model(w, at)
-            performance = self._performance(at)
-            remote_load = self._remote_load(w, at) if self._has_load else None
+            job = f'{{job="{self.job}"}}' if self.job else ""
+            llm = llm_from_prometheus(self._llm, self.client.query, w, at, job) if self._llm else None
+            model = model_stats(self, w, at)
+            performance = model_performance(self, at)
+            remote_load = remote_load_of(self.client, w, at) if self._has_load else None
         except PrometheusError as exc:
             prom = TargetStatus(
                 url=self.client.url,
@@ -395,6 +233,7 @@ class PrometheusSource:
             scrape_interval_s=interval,
             performance=performance,
             remote_load=remote_load,
+            llm=llm,
         )
 
     def _targets(self, at: float) -> tuple[tuple[tuple[str, bool], ...], TargetStatus]:
@@ -507,140 +346,6 @@ class PrometheusSource:
         # The scrape source's de-cumulation (duplicate le spellings merged, NaN shown as None).
         return compute.histogram(compute.coarser(pairs, coarse) if coarse else pairs, scale)
 
-    def _model(self, w: str, at: float) -> ModelStats | None:
-        n = self.names
-        by_class = {
-            r["metric"].get("predicted_class", ""): _value(r["value"][1])
-            for r in self.client.query(f"sum by (predicted_class) (rate({n.predictions}[{w}]))", at)
-        }
-        # 1 marks a served model, 0 one it replaced (api/serving.py): during a rollout two versions read 1.
-        info_rows = self.client.query(f"max by (version, training_month, served_month) ({n.model_info} == 1)", at)
-        info = info_rows[0]["metric"] if len(info_rows) == 1 else {}
-        if not by_class and not info:
-            return None
-        measured = [v for v in by_class.values() if v is not None]
-        total = sum(measured) if measured else None
-        churn = (by_class.get("1") or 0.0) / total if total else None
-        return ModelStats(
-            version=info.get("version") if info else (f"{len(info_rows)} versions" if info_rows else None),
-            training_month=info.get("training_month"),
-            served_month=info.get("served_month"),
-            predictions_per_s=total,
-            predicted_churn_rate=churn,
-            score_histogram=self._histogram(
-                f"sum by (le) (increase({n.probability}_bucket[{w}]))", at, coarse=compute.SCORE_BAR_WIDTH
-            ),
-            reference_histogram=self._histogram(
-                f"sum by (le) ({n.reference_probability}_bucket)", at, coarse=compute.SCORE_BAR_WIDTH
-            )
-            if n.reference_probability + "_bucket" in self._labels
-            else (),
-        )
-
-    def _performance(self, at: float) -> Performance | None:
-        """From the cumulative counts summed over replicas (labels arrive long after the predictions)."""
-        n = self.names
-        if not ({n.labelled, n.probability + "_bucket"} & self._labels.keys()):
-            return None  # a target without model metrics: no four queries a poll for nothing
-        w = self.performance_window
-
-        def counted(metric: str) -> str:
-            """Cumulative since start, or its exact growth over the window: not increase(), whose extrapolation
-            scales each series by its own factor and skews the ratios between them. A series that fell was
-            reset, one with no sample a window ago is new: for both, all of its current value is in the window."""
-            return f"(({metric} - {metric} offset {w:g}s) >= 0 or {metric})" if w else metric
-
-        confusion = {
-            (r["metric"].get("predicted", ""), r["metric"].get("actual", "")): _value(r["value"][1]) or 0.0
-            for r in self.client.query(f"sum by (predicted, actual) ({counted(n.labelled)})", at)
-        }
-        by_actual: dict[str, list[tuple[float, float]]] = {}
-        for r in self.client.query(f"sum by (le, actual) ({counted(n.labelled_probability + '_bucket')})", at):
-            le = parse_le(r["metric"].get("le", ""))
-            if le is not None and (v := _value(r["value"][1])) is not None:
-                by_actual.setdefault(r["metric"].get("actual", ""), []).append((le, v))
-        scores = [
-            (le, v)
-            for r in self.client.query(f"sum by (le) ({counted(n.probability + '_bucket')})", at)
-            if (le := parse_le(r["metric"].get("le", ""))) is not None and (v := _value(r["value"][1])) is not None
-        ]
-        rows = self.client.query(f"sum({counted(n.predictions)})", at)
-        predictions = _value(rows[0]["value"][1]) if rows else None
-        return performance_of(
-            confusion, by_actual.get("1", []), by_actual.get("0", []), scores, predictions, window_seconds=w or None
-        )
-
-    def _remote_load(self, w: str, at: float) -> RemoteLoad | None:
-        """The load generators Prometheus scrapes, summed over their segments; None when none was seen lately.
-
-        Two queries: the segments (scraped now: 1; seen in the lookback but not now: 0, as a failed scrape
-        marks a target's series stale), and every aggregate at once, each tagged by ``label_replace``.
-        """
-        rows = self.client.query(f"{LOAD_INFO} or last_over_time({LOAD_INFO}[{LOAD_LOOKBACK}]) * 0", at)
-        if not rows:
-            return None
-        live = {r["metric"].get("run_id", "") for r in rows if _value(r["value"][1]) == 1}
-        runs: dict[str, dict[str, tuple[bool, str]]] = {}
-        for r in rows:
-            m = r["metric"]
-            run = m.get("run_id", "")
-            if live and run not in live:
-                continue  # an earlier run, over: the run(s) scraped now are the ones shown
-            up = _value(r["value"][1]) == 1
-            segment = m.get("segment", "?")
-            previous = runs.setdefault(run, {}).get(segment)
-            if previous is None or (up and not previous[0]):
-                runs[run][segment] = (up, m.get("host") or m.get("instance", "?"))
-        total = up_count = 0
-        hosts: list[str] = []
-        down: list[str] = []
-        for segments in runs.values():
-            announced = [n for seg in segments if (n := _segment_count(seg)) is not None]
-            expected = max([len(segments), *announced])
-            total += expected
-            for seg, (up, host) in sorted(segments.items()):
-                if up:
-                    up_count += 1
-                    hosts.append(host)
-                else:
-                    down.append(f"{seg}@{host}")
-            if announced:
-                count = max(announced)
-                down += [f"{i}/{count}" for i in range(count) if f"{i}/{count}" not in segments]
-        values = self._load_aggregates(w, at) if up_count else {}
-        achieved, errors = values.get("achieved"), values.get("errors")
-        return RemoteLoad(
-            segments=total,
-            segments_up=up_count,
-            hosts=tuple(dict.fromkeys(hosts)),
-            down=tuple(down),
-            run_ids=tuple(sorted(runs)),
-            target_rps=values.get("target"),
-            achieved_rps=achieved,
-            # No error series at all: none failed yet (the counters appear with their first error).
-            error_ratio=(errors or 0.0) / achieved if achieved else None,
-            in_flight=values.get("in_flight"),
-            late_rps=values.get("late"),
-            p50=values.get("p50"),
-            p95=values.get("p95"),
-            p99=values.get("p99"),
-        )
-
-    def _load_aggregates(self, w: str, at: float) -> dict[str, float | None]:
-        """Sums over every load segment scraped, and the client's corrected quantiles, in one query."""
-        requests = f"{LOAD_PREFIX}requests_total"
-        bucket = f'{LOAD_PREFIX}latency_seconds_bucket{{kind="corrected"}}'
-        parts = {
-            "achieved": f"sum(rate({requests}[{w}]))",
-            "errors": f'sum(rate({requests}{{status="error"}}[{w}]))',
-            "target": f"sum({LOAD_PREFIX}target_rate)",
-            "in_flight": f"sum({LOAD_PREFIX}in_flight)",
-            "late": f"sum(rate({LOAD_PREFIX}late_sends_total[{w}]))",
-            **{_qkey(q): f"histogram_quantile({q}, sum by (le) (rate({bucket}[{w}])))" for q in QUANTILES},
-        }
-        expr = " or ".join(f'label_replace({e}, "{LOAD_TAG}", "{k}", "", "")' for k, e in parts.items())
-        return {r["metric"].get(LOAD_TAG, ""): _value(r["value"][1]) for r in self.client.query(expr, at)}
-
     # -- history for charts ---------------------------------------------------------
     def history(self, duration_s: float, step_s: float, window_seconds: float) -> History:
         """The last ``duration_s`` seconds, one point per ``step_s`` (at least one scrape interval), at the
@@ -682,17 +387,6 @@ class PrometheusSource:
 
 
 CATALOG_LOOKBACK_S = 600.0
-LOAD_TAG = "streamflow_figure"  # the label naming each figure of the one aggregate query
-
-
-def _segment_count(segment: str) -> int | None:
-    """N of a segment label "i/N"; None for another spelling."""
-    index, _, count = segment.partition("/")
-    return int(count) if index.isdigit() and count.isdigit() and int(count) > 0 else None
-
-
-def _qkey(quantile: float) -> str:
-    return f"p{round(quantile * 100)}"
 
 
 def _scaled(raw: Any, scale: float) -> float | None:

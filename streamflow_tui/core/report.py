@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .format import quantile
+from .llm_report import llm_json, with_llm_naming
 from .results import Bucket, CounterUpdates, Latency, MetricChoice, Snapshot, TargetStatus
 
 SCHEMA = "streamflow.snapshot/1"
@@ -117,7 +118,9 @@ def to_json(snapshot: Snapshot, slo: tuple[SloCheck, ...] = (), drift: dict | No
         or None,
         "performance": snapshot.performance.to_json() if snapshot.performance else None,
         "drift": drift,
-        "naming": naming_json(snapshot.metrics),
+        "naming": with_llm_naming(naming_json(snapshot.metrics), snapshot.llm),
+        # Added by #29: an LLM engine's TTFT/ITL/tokens/queue/KV cache (core/llm_report.py); --once adds goodput.
+        "llm": llm_json(snapshot.llm),
         # Added by #25, after the original keys: readers of streamflow.snapshot/1 that know only those still work.
         "latency_bounds_seconds": bounds_json(lat),
         "counter_updates": updates_json(snapshot.counter_updates),

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .llm_types import LlmStats
     from .performance import Performance
 
 
@@ -267,6 +268,7 @@ class Snapshot:
     performance: Performance | None = None  # realised and estimated model performance, where the target counts it
     remote_load: RemoteLoad | None = None  # Prometheus source: load generators it scrapes, when it holds their series
     counter_updates: CounterUpdates | None = None  # scrape source: counters that update in steps, when detected
+    llm: LlmStats | None = None  # an LLM engine's TTFT, ITL, tokens, queue and KV cache (core/llm.py), when served
 
     @property
     def ok(self) -> bool:

@@ -12,6 +12,9 @@ from .choice import choose, is_candidate
 from .connection import ConnectionOptions
 from .exposition import DEFAULT_MAX_BYTES, Exposition, MetricsFetcher, ParsedScrape, ScrapeError, SeriesKey, finite
 from .history import SeriesStore
+from .llm import from_series as llm_from_series
+from .llm_presets import LlmSpec
+from .llm_presets import recognise as recognise_llm
 from .naming import DEFAULT_EXCLUDED, Catalog, MetricNames, SampleMeta, without_endpoints
 from .performance import Performance, performance_of
 from .promql import parse_le
@@ -72,6 +75,7 @@ class ScrapeSource:
         self._totals: deque[tuple[int, float]] = deque(maxlen=max(2, min(self._store.capacity, 600)))
         self._model_info: dict[str, str] | None = None
         self._choice: MetricChoice | None = None
+        self._llm: LlmSpec | None = None  # the LLM engine served (llm_presets.py), recognised with the choice
         self._families: tuple[str, ...] = ()  # the families served when the choice was made
         self._since_choice = 0
         self._candidates: dict[str, bool] = {}
@@ -123,13 +127,20 @@ class ScrapeSource:
         rechoose = (
             choice is None or not choice.found or families != self._families or self._since_choice >= RECHOOSE_EVERY
         )
+        if choice is None or rechoose:
+            self._llm = recognise_llm(exposition.sample_names())
+        llm_names = self._llm.sample_names() if self._llm else set()
         try:
             if choice is None or rechoose:
                 samples = exposition.samples(
-                    {n for n in exposition.sample_names() if n in model_samples or self._is_candidate(n)}
+                    {
+                        n
+                        for n in exposition.sample_names()
+                        if n in model_samples or n in llm_names or self._is_candidate(n)
+                    }
                 )
             else:
-                samples = exposition.samples(choice.sample_names() | model_samples)
+                samples = exposition.samples(choice.sample_names() | model_samples | llm_names)
         except ScrapeError as exc:
             self._status = TargetStatus(url=self.api_url, up=False, error=exc.message)
             return self._status
@@ -146,7 +157,7 @@ class ScrapeSource:
             seen = tuple(sorted(set(choice.left_out) | set(left_out_values(choice, samples))))
             if seen != choice.left_out:
                 choice = self._choice = with_left_out(choice, seen)
-        keep = choice.sample_names() | (model_samples - {names.model_info})
+        keep = choice.sample_names() | (model_samples - {names.model_info}) | llm_names
         info = None
         for key, value in samples.items():
             name = key[0]
@@ -248,6 +259,7 @@ class ScrapeSource:
             metrics=choice,
             performance=self._performance(series, window.eval_ms),
             latency_by_endpoint=by_endpoint,
+            llm=llm_from_series(self._llm, series, window) if self._llm else None,
         )
 
     def steps(self) -> Steps | None:
