@@ -11,7 +11,7 @@ Library use (the console drives it this way)::
 """
 
 from .config import LoadConfig, LoadConfigError
-from .engine import LoadRunner, run_load
+from .runner import LoadRunner, run_load
 from .stats import LoadSnapshot
 
 __all__ = ["LoadConfig", "LoadConfigError", "LoadRunner", "LoadSnapshot", "run_load"]

@@ -276,8 +276,8 @@ def _run(
     progress: Callable[[str], None] | None,
 ) -> int:
     from . import report, segments
-    from .engine import LoadRunner
     from .processes import LocalSegments, MetricsPlan, ProcessesError
+    from .runner import LoadRunner
 
     output = args.output
     failure: Exception | None = None

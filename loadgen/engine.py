@@ -24,15 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import math
-import threading
 import time
-from dataclasses import replace
 
 from .config import LoadConfig
 from .payloads import bodies, labels
-from .stats import LoadSnapshot, LoadStats
+from .schedule import Schedule, payload_slice
+from .stats import LoadStats
 from .stream import StreamMode
-from .stream_stats import StreamStats
 from .transport import Client, ConnectError, Pending, ResponseError, request_bytes
 
 STOP_GRACE_S = 0.5  # after a stop, in-flight requests get this long before they are cancelled
@@ -63,61 +61,6 @@ def outcome(status: int | None, exc: BaseException | None) -> str | None:
         return classify(exc)
     assert status is not None, "a request that raised nothing has a status"
     return "http_5xx" if status >= 500 else "http_4xx" if status >= 400 else None
-
-
-class Schedule:
-    """Intended send times of the open model: a linear ramp (N(t) = R·t²/2T), then exact 1/R spacing.
-
-    Request ``i`` of the whole run is due at the same time whichever process sends it: segment ``k`` of
-    ``n`` takes requests k, k+n, k+2n… A rate change re-anchors the spacing at the last intended time
-    and ends any ramp.
-    """
-
-    def __init__(self, rate: float, t0: float, ramp: float = 0.0, index: int = 0, count: int = 1):
-        self.rate = rate
-        self.t0 = t0
-        self.ramp = ramp
-        self.stride = count
-        self.i = index  # the whole run's number of the next request
-        self.previous: float | None = None  # intended time of the last request taken
-        self._current: float | None = None
-        self._ramping = bool(ramp)
-        self._anchor: tuple[float, float] = (t0, 0)
-
-    def set_rate(self, rate: float) -> None:
-        self.rate = rate
-        self._ramping = self._ramping and self.previous is None  # a change before the first request keeps the ramp
-        self._anchor = (self.t0, 0) if self.previous is None else (self.previous, self.i - self.stride)
-        self._current = None
-
-    def time(self) -> float:
-        """Intended time of the next request."""
-        if self._current is None:
-            self._current = self._at(self.i)
-        return self._current
-
-    def advance(self) -> None:
-        self.previous = self.time()
-        self.i += self.stride
-        self._current = None
-
-    def _at(self, i: int) -> float:
-        rate = self.rate
-        if self._ramping:
-            ramp_requests = rate * self.ramp / 2
-            if i < ramp_requests:
-                return self.t0 + math.sqrt(2 * self.ramp * i / rate)
-            self._ramping = False
-            self._anchor = (self.t0 + self.ramp, ramp_requests)
-        anchor_t, anchor_i = self._anchor
-        return anchor_t + (i - anchor_i) / rate
-
-
-def payload_slice(items: list, config: LoadConfig) -> list:
-    """This segment's rows: every N-th from its index (disjoint across segments, the same order)."""
-    if config.segment_count == 1 or len(items) < config.segment_count:
-        return items  # a single GET body (or fewer rows than segments): shared
-    return items[config.segment_index :: config.segment_count]
 
 
 class _Engine:
@@ -505,117 +448,3 @@ class _ClosedWorker:
             self.pending = None
             self.engine.loop.call_soon(self.engine.stats.on_cancel)
         self._exit()
-
-
-class LoadRunner:
-    """Runs one load in a background thread; every method is safe to call from any thread."""
-
-    def __init__(self, config: LoadConfig, stats: LoadStats | None = None):
-        """``stats``: where to count (already served on a metrics port, say); a new one by default."""
-        self.config = config
-        self.stats = stats if stats is not None else stats_for(config)
-        self._engine: _Engine | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread = threading.Thread(target=self._main, name="streamflow-load", daemon=True)
-        self._ready = threading.Event()
-        self.error: BaseException | None = None
-
-    def _main(self) -> None:
-        loop = new_event_loop()
-        self._loop = loop
-        try:
-            self._engine = _Engine(self.config, self.stats, loop)
-            self._ready.set()
-            loop.run_until_complete(self._engine.run())
-        except BaseException as exc:  # surfaced to the caller by wait()/stop()
-            self.error = exc
-            self.stats.finish()
-        finally:
-            self._ready.set()
-            loop.close()
-
-    def start(self) -> LoadRunner:
-        self._thread.start()
-        self._ready.wait()
-        return self
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
-    def snapshot(self) -> LoadSnapshot:
-        return self.stats.snapshot()
-
-    def feedback(self) -> dict | None:
-        """What the delayed-label sender has delivered so far (None: the run sends no labels)."""
-        engine = self._engine
-        return engine.feedback.summary() if engine is not None and engine.feedback is not None else None
-
-    def finished(self, timeout: float | None = None) -> bool:
-        """Wait up to ``timeout`` seconds for the run to end; True once it has."""
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    def _call(self, fn, *args) -> None:
-        if self._loop and self._engine and self.running:
-            try:
-                self._loop.call_soon_threadsafe(fn, *args)
-            except RuntimeError:
-                pass  # the loop has just closed: the run is over
-
-    def set_rate(self, rate: float) -> None:
-        if self.config.rate is None:
-            raise ValueError("set_rate applies to the open model")
-        replace(self.config, rate=rate)  # validates the number
-        if self._engine is not None:  # None before start(), or when the engine could not be built
-            self._call(self._engine.set_rate, rate)
-
-    def set_concurrency(self, n: int) -> None:
-        if self.config.concurrency is None:
-            raise ValueError("set_concurrency applies to the closed model")
-        replace(self.config, concurrency=n)
-        if self._engine is not None:
-            self._call(self._engine.set_concurrency, n)
-
-    def stop(self, timeout: float = 5.0) -> LoadSnapshot:
-        if self._engine is not None:
-            self._call(self._engine.stop)
-        self._thread.join(timeout)
-        return self._result()
-
-    def wait(self, timeout: float | None = None) -> LoadSnapshot:
-        self._thread.join(timeout)
-        return self._result()
-
-    def _result(self) -> LoadSnapshot:
-        if self.error is not None:
-            raise self.error
-        return self.stats.snapshot()
-
-
-def stats_for(config: LoadConfig) -> LoadStats:
-    """Empty statistics for a run of ``config``."""
-    stats = LoadStats(model=config.model, target_rate=config.rate, concurrency=config.concurrency)
-    if config.stream is not None:
-        stats.stream = StreamStats()
-    return stats
-
-
-def run_load(config: LoadConfig) -> LoadStats:
-    """Run to completion in this thread (a library call; the CLI and the console use ``LoadRunner``)."""
-    stats = stats_for(config)
-    loop = new_event_loop()
-    try:
-        loop.run_until_complete(_Engine(config, stats, loop).run())
-    finally:
-        loop.close()
-    return stats
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop when installed (it comes with uvicorn[standard]): about a third less client CPU per request."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()

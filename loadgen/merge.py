@@ -19,9 +19,9 @@ from typing import Any
 
 from . import report
 from .config import LoadConfig
-from .engine import Schedule
 from .processes import merge_exports
 from .prompts import StreamOptions
+from .schedule import Schedule
 
 LATE_START_S = 1.0  # a segment whose first send came this long after its scheduled first send: warned
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from .config import LoadConfig
-from .engine import LoadRunner, stats_for
+from .runner import LoadRunner, stats_for
 from .stats import LoadStats
 
 if TYPE_CHECKING:

@@ -27,8 +27,8 @@ from waiting import wait_until
 
 from loadgen import cli, merge, segments
 from loadgen.config import LoadConfig, LoadConfigError
-from loadgen.engine import Schedule, payload_slice
 from loadgen.payloads import bodies
+from loadgen.schedule import Schedule, payload_slice
 from loadgen.stats import LoadStats, new_histogram
 
 URL = "http://127.0.0.1:9/predict"
