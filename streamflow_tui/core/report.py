@@ -1,4 +1,4 @@
-"""The ``streamflow.snapshot/1`` JSON object (shared/DESIGN.md) and its SLO block."""
+"""The ``streamflow.snapshot/1`` JSON object (docs/schemas/snapshot.schema.json) and its SLO block."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from .format import quantile
 from .llm_report import llm_json, with_llm_naming
-from .results import Bucket, CounterUpdates, Latency, MetricChoice, Snapshot, TargetStatus
+from .results import Bucket, CounterUpdates, Latency, MetricChoice, RemoteLoad, Snapshot, TargetStatus
 
 SCHEMA = "streamflow.snapshot/1"
 
@@ -124,6 +124,8 @@ def to_json(snapshot: Snapshot, slo: tuple[SloCheck, ...] = (), drift: dict | No
         # Added by #25, after the original keys: readers of streamflow.snapshot/1 that know only those still work.
         "latency_bounds_seconds": bounds_json(lat),
         "counter_updates": updates_json(snapshot.counter_updates),
+        # Added by #26 (docs/schemas/snapshot.schema.json): the load generators Prometheus scrapes, as the Load view shows.
+        "remote_load": remote_load_json(snapshot.remote_load),
     }
 
 
@@ -137,6 +139,27 @@ def bounds_json(lat: Latency) -> dict[str, Any] | None:
         if b is not None and value is not None:
             out[key] = {"lower": b.lower, "upper": _le(b.upper), "coarse": b.coarse(value), "shown": quantile(value, b)}
     return out or None
+
+
+def remote_load_json(r: RemoteLoad | None) -> dict[str, Any] | None:
+    """The load generators' own client-side metrics (``streamflow-load --metrics-port``) that Prometheus scrapes,
+    summed over the segments up; None: no such series (the scrape source never has them)."""
+    if r is None:
+        return None
+    return {
+        "segments": r.segments,
+        "segments_up": r.segments_up,
+        "complete": r.complete,
+        "hosts": list(r.hosts),
+        "down": list(r.down),
+        "run_ids": list(r.run_ids),
+        "target_rps": r.target_rps,
+        "achieved_rps": r.achieved_rps,
+        "error_ratio": r.error_ratio,
+        "in_flight": r.in_flight,
+        "late_rps": r.late_rps,
+        "latency_seconds": {"p50": r.p50, "p95": r.p95, "p99": r.p99},
+    }
 
 
 def updates_json(u: CounterUpdates | None) -> dict[str, Any] | None:
