@@ -23,10 +23,12 @@ class Estimate:
 
     @property
     def coarse(self) -> bool:
-        """The range is at least as wide as the value: show the range, not a false-precise number."""
+        """The range is wide for the value (at least half of it: vLLM's TTFT p99 between 1 s and 2.5 s): show the
+        range, not a false-precise number. Stricter than QuantileBounds.coarse (at least the value itself): an LLM
+        objective is judged on TTFT/ITL tails that fall in such buckets."""
         if self.value is None or self.lower is None or self.upper is None:
             return False
-        return math.isinf(self.upper) or self.upper - self.lower >= self.value
+        return math.isinf(self.upper) or self.upper - self.lower >= 0.5 * self.value
 
 
 @dataclass(frozen=True)
