@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .core.config import DEFAULTS
+from .core.drift_types import DEFAULT_THRESHOLD
 from .core.naming import env_variable
-from .core.retraining import DEFAULT_MIN_GAIN
-from .options import connection_options, excluded_endpoints, metric_names, preset_ids
+from .options import connection_options, console_config, excluded_endpoints, metric_names, preset_ids
 
 
 def _positive_float(text: str) -> float:
@@ -38,11 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--window",
         type=_positive_float,
-        default=5.0,
+        default=DEFAULTS["window"],
         help="seconds to measure rates over (default: %(default)s; 0 = totals since start)",
     )
     p.add_argument(
-        "--timeout", type=_positive_float, default=3.0, help="HTTP timeout in seconds (default: %(default)s)"
+        "--timeout",
+        type=_positive_float,
+        default=DEFAULTS["timeout"],
+        help="HTTP timeout in seconds (default: %(default)s)",
     )
     p.add_argument("--interval", type=_positive_float, help="console: seconds between polls (default: 1)")
     p.add_argument("--history", type=_positive_float, help="console: seconds of history kept (default: 600)")
@@ -63,7 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--drift-every",
         type=_positive_float,
         metavar="S",
-        help="console: check live drift against the reference every S seconds (default: off; t toggles it, at 60 s)",
+        help="console: check live drift against the reference every S seconds (default: off; t toggles it, at 60 s);"
+        " with --prometheus-url, the fleet drift window",
+    )
+    p.add_argument(
+        "--drift-false-alarms",
+        metavar="N/DURATION",
+        help="console, with --prometheus-url: per-feature drift alarms (CUSUM) allowing at most N false alarms"
+        " per DURATION, e.g. 1/30d (units s m h d w)",
     )
     p.add_argument(
         "--slo-p95",
@@ -104,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--registry",
         choices=("local", "mlflow"),
-        default="local",
+        default=DEFAULTS["registry"],
         help="model registry that r / --retrain register to (default: %(default)s, the API's default too)",
     )
     p.add_argument(
@@ -115,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--min-gain",
         type=_positive_float,
-        default=DEFAULT_MIN_GAIN,
+        default=DEFAULTS["min_gain"],
         help="relative log-loss gain a retrained model needs to be promoted (default: %(default)s)",
     )
     p.add_argument(
@@ -128,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--performance-window",
         type=_positive_float,
-        default=0.0,
+        default=DEFAULTS["performance_window"],
         metavar="S",
         help="model quality over the last S seconds: the labels that arrived and the predictions made in them"
         " (default: 0 = since the API started)",
@@ -143,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument(
         "--threshold",
         type=_positive_float,
-        default=0.30,
+        default=DEFAULT_THRESHOLD,
         help="drift share that triggers retraining (default: %(default)s)",
     )
     drift.add_argument("--fail-on-drift", action="store_true", help="exit 3 when retraining is triggered")
@@ -153,7 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="when retraining is triggered, retrain on CUR and promote or keep the champion (streamflow-retrain)",
     )
     drift.add_argument(
-        "--reports-dir", default="reports/evidently", help="where the HTML and JSON reports go (default: %(default)s)"
+        "--reports-dir",
+        default=DEFAULTS["reports_dir"],
+        help="where the HTML and JSON reports go (default: %(default)s)",
     )
     drift.add_argument("--num-stattest", help="Evidently stat test for numeric columns (default: Evidently's choice)")
     drift.add_argument("--cat-stattest", help="Evidently stat test for categorical columns")
@@ -265,6 +278,7 @@ CONSOLE_ONLY = {
     "history": 600.0,
     "export_dir": "exports",
     "drift_every": None,
+    "drift_false_alarms": None,
     "record": None,
     "replay": None,
 }
@@ -335,6 +349,7 @@ def check_mode_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) 
                 ("--prometheus-url", args.prometheus_url),
                 ("--record", args.record),
                 ("--drift-every", args.drift_every),
+                ("--drift-false-alarms", args.drift_false_alarms),
             )
             if v
         ]
@@ -366,6 +381,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--interval must be greater than 0")
     if args.drift_every is not None and args.drift_every <= 0:
         parser.error("--drift-every must be greater than 0 seconds")
+    if args.drift_false_alarms is not None:
+        from .core.drift_alarms import AlarmError, FalseAlarmBudget
+
+        try:
+            FalseAlarmBudget.parse(args.drift_false_alarms)
+        except AlarmError as exc:
+            parser.error(f"--drift-false-alarms: {exc}")
+        if not args.prometheus_url and not args.replay:
+            parser.error(
+                "--drift-false-alarms watches the fleet's drift in the metrics backend: it needs --prometheus-url"
+            )
     if not args.prometheus_url:
         given = [
             f
@@ -417,33 +443,8 @@ def run_console(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
                 print(f"streamflow-tui: cannot start the embedded API: {exc}", file=sys.stderr)
                 return 1
         from .app import create_app
-        from .core.config import ConsoleConfig
 
-        config = ConsoleConfig(
-            api_url=api_url,
-            prometheus_url=args.prometheus_url,
-            interval=args.interval,
-            history=args.history,
-            window=args.window if args.window > 0 else 5.0,
-            reports_dir=args.reports_dir,
-            export_dir=args.export_dir,
-            slo_p95=args.slo_p95 if args.slo_p95 is not None else 0.100,
-            slo_error_ratio=args.slo_error_ratio if args.slo_error_ratio is not None else 0.05,
-            names=names,
-            preset=args.preset,
-            timeout=args.timeout,
-            prometheus_options=args.prometheus_options,
-            api_options=args.api_options,
-            exclude=args.exclude,
-            job=args.job,
-            drift_every=args.drift_every,
-            performance_window=args.performance_window,
-            registry=args.registry,
-            registry_location=args.registry_location,
-            min_gain=args.min_gain,
-            retrain_cmd=args.retrain_cmd,
-            record_path=args.record,
-        )
+        config = console_config(args, api_url=api_url, names=names)
         recorder = None
         if args.record:
             from .core.recording import Recorder, RecordingError
@@ -465,7 +466,6 @@ def run_console(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 def run_replay(args: argparse.Namespace, parser: argparse.ArgumentParser, names) -> int:
     """The recording is opened before the console starts: a wrong file is a usage error (exit 2), said plainly."""
     from .app import create_app
-    from .core.config import ConsoleConfig
     from .core.recording import Recording, RecordingError
     from .core.replay import Replay
 
@@ -475,14 +475,9 @@ def run_replay(args: argparse.Namespace, parser: argparse.ArgumentParser, names)
         parser.error(str(exc))
     meta = recording.meta
     interval = float(meta.get("interval") or args.interval)
-    config = ConsoleConfig(
-        api_url=meta.get("api_url"),
-        interval=interval,
-        history=args.history,
-        export_dir=args.export_dir,
-        slo_p95=args.slo_p95 if args.slo_p95 is not None else 0.100,
-        slo_error_ratio=args.slo_error_ratio if args.slo_error_ratio is not None else 0.05,
-        names=names,
+    # A replay shows what was recorded: its API and interval, and no live source or action.
+    config = console_config(
+        args, api_url=meta.get("api_url"), names=names, interval=interval, prometheus_url=None, drift_every=None
     )
     create_app(config, replay=Replay(recording, args.history), handle_signals=True).run()
     return 0

@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import TextIO
 
 from .core.bars import histogram_rows
+from .core.config import ConsoleConfig
 from .core.drift_types import RETRAIN
 from .core.embedded import EmbeddedApiError, embedded_api
 from .core.format import ms, num, pct, quantile
@@ -19,36 +20,27 @@ from .core.naming import MetricNames
 from .core.report import SloCheck, slo_checks, to_json
 from .core.results import Bucket, Snapshot
 from .core.retraining import RetrainDecision, RetrainNotRun
-from .options import metric_names
+from .core.source import WithFallback
+from .core.sources import open_prometheus, open_scrape
+from .options import console_config, metric_names
 
 EXIT_OK, EXIT_UNREADABLE, EXIT_USAGE, EXIT_DRIFT, EXIT_SLO = 0, 1, 2, 3, 4
 
 
 def take_snapshot(args, names: MetricNames, stack: ExitStack) -> tuple[Snapshot, str | None]:
-    """The snapshot, and the URL of the API it watched (for live drift)."""
-    if args.prometheus_url:
-        from .core.prometheus import PrometheusSource
-
-        source = PrometheusSource(
-            args.prometheus_url,
-            names,
-            api_url=args.api_url,
-            timeout=args.timeout,
-            preset=args.preset,
-            options=args.prometheus_options,
-            exclude=args.exclude,
-            job=args.job,
-            performance_window=args.performance_window,
-        )
+    """The snapshot, and the URL of the API it watched (for live drift): the console's sources, opened from
+    the console's configuration, with its fallback rule (``WithFallback.needed``)."""
+    config = console_config(args, api_url=args.api_url, names=names)
+    if config.prometheus_url:
+        source = open_prometheus(config)
         stack.callback(source.close)
         snapshot = source.snapshot(args.window)
-        if snapshot.ok or not args.api_url or snapshot.prometheus.up:
-            return snapshot, args.api_url
-        # Prometheus cannot be reached: scrape the API itself, as the console does, and say so.
-        fallback, api_url = scrape_snapshot(args, names, stack, args.api_url)
+        if not WithFallback.needed(snapshot) or not config.api_url:
+            return snapshot, config.api_url
+        # Prometheus cannot be read, or has no usable metrics: scrape the API itself, as the console does.
+        fallback, api_url = scrape_snapshot(args, config, stack)
         return replace(fallback, prometheus=snapshot.prometheus), api_url
-
-    return scrape_snapshot(args, names, stack, args.api_url)
+    return scrape_snapshot(args, config, stack)
 
 
 # How much longer than --window a snapshot may watch a target whose counters move in steps (Ray Serve's
@@ -56,21 +48,13 @@ def take_snapshot(args, names: MetricNames, stack: ExitStack) -> tuple[Snapshot,
 STEP_WAIT_S = 45.0
 
 
-def scrape_snapshot(args, names: MetricNames, stack: ExitStack, api_url: str | None) -> tuple[Snapshot, str | None]:
+def scrape_snapshot(args, config: ConsoleConfig, stack: ExitStack) -> tuple[Snapshot, str | None]:
     """Scrapes of the API (the embedded one when no URL is given) over ``--window`` seconds, longer while its
     counters move in steps (steps.py): then the rates are between two of their updates, or not given."""
-    from .core.scrape import ScrapeSource
-
-    api_url = api_url or stack.enter_context(embedded_api())
-    source = ScrapeSource(
-        api_url,
-        names,
-        history_points=1000,
-        timeout=args.timeout,
-        preset=args.preset,
-        options=args.api_options,
-        exclude=args.exclude,
-    )
+    if not config.api_url:
+        config = replace(config, api_url=stack.enter_context(embedded_api()))
+    api_url = config.api_url
+    source = open_scrape(config, history_points=1000)
     stack.callback(source.close)
     status = source.poll()
     if args.window > 0 and status.up:
@@ -158,6 +142,46 @@ def run_drift(args, api_url: str | None, err: TextIO):
         engine.close()
 
 
+def run_fleet_drift(args, snapshot: Snapshot, api_url: str | None, err: TextIO):
+    """``live`` with a Prometheus URL: the fleet's drift from the backend's feature-bin counters over ``--window``
+    (core/fleet_drift.py), against the served model's training rows. As run_drift: (result, error, retrain)."""
+    from .core.errors import DriftError, RetrainError
+    from .core.fleet_drift import fleet_drift
+    from .core.prometheus_client import PrometheusClient, PrometheusError
+    from .core.retraining import RetrainJob, run_retrain
+
+    client = PrometheusClient(args.prometheus_url, timeout=args.timeout, options=args.prometheus_options)
+    try:
+        fleet = fleet_drift(client, args.window, threshold=args.threshold)
+    except (DriftError, PrometheusError) as exc:
+        print(f"streamflow-tui: drift check failed: {exc}", file=err)
+        return None, str(exc), None
+    trained = snapshot.model.training_month if snapshot.model else None
+    if trained and trained != args.drift[0]:
+        print(
+            f"streamflow-tui: note: fleet drift compares with the served model's training rows ({trained},"
+            f" model {fleet.version}), not {args.drift[0]}",
+            file=err,
+        )
+    if not args.retrain:
+        return fleet, None, None
+    if fleet.drift.decision != RETRAIN:
+        return fleet, None, RetrainNotRun(skipped=f"no retraining triggered ({fleet.drift.decision})")
+    job = RetrainJob(
+        "live",
+        api_url=api_url,
+        min_gain=args.min_gain,
+        registry=args.registry,
+        registry_location=args.registry_location,
+        command=args.retrain_cmd,
+    )
+    try:
+        return fleet, None, run_retrain(job)
+    except RetrainError as exc:
+        print(f"streamflow-tui: retraining failed: {exc}", file=err)
+        return fleet, None, RetrainNotRun(error=str(exc))
+
+
 def llm_slo(snapshot: Snapshot, args) -> tuple[SloCheck, ...]:
     """--slo-goodput: the share of requests that met --slo-ttft and --slo-itl (from the engine's histograms)."""
     limit = getattr(args, "slo_goodput", None)
@@ -195,15 +219,19 @@ def run(args, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
         except EmbeddedApiError as exc:
             print(f"streamflow-tui: cannot start the embedded API: {exc}", file=err)
             return EXIT_UNREADABLE
-        drift_error = retrained = None
-        if args.drift:
+        drift_error = retrained = fleet = None
+        if args.drift and args.prometheus_url and args.drift[1] == "live":
+            fleet, drift_error, retrained = run_fleet_drift(args, snapshot, api_url, err)
+            drift = fleet.drift if fleet is not None else None
+        elif args.drift:
             drift, drift_error, retrained = run_drift(
                 args, api_url, err
             )  # while an embedded API still serves its live rows
     slo = slo_checks(snapshot, p95=args.slo_p95, error_ratio=args.slo_error_ratio, min_auc=args.slo_min_auc)
     slo += llm_slo(snapshot, args)
     if args.json:
-        drift_doc = drift.to_json() if drift else ({"error": drift_error} if drift_error else None)
+        shown = fleet or drift
+        drift_doc = shown.to_json() if shown else ({"error": drift_error} if drift_error else None)
         document = to_json(snapshot, slo, drift_doc)
         if snapshot.llm is not None:  # with goodput against the objectives given
             document["llm"] = llm_json(snapshot.llm, getattr(args, "slo_ttft", None), getattr(args, "slo_itl", None))
@@ -217,6 +245,10 @@ def run(args, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
             out.write(render_llm(snapshot.llm, getattr(args, "slo_ttft", None), getattr(args, "slo_itl", None)))
         if drift is not None:
             out.write(render_drift(drift))
+            if fleet is not None:
+                out.write(
+                    f"{'':<11} source prometheus: {fleet.replicas} replica(s), window {fleet.window_seconds:g} s\n"
+                )
         elif drift_error:
             out.write(f"\n{'drift':<11} check failed: {drift_error}\n")
         if retrained is not None:

@@ -62,3 +62,41 @@ def connection_options(args: argparse.Namespace):
     for options in (prometheus, api):
         options.client_kwargs()  # a missing token file or CA bundle is a usage error now, not a banner later
     return prometheus, api
+
+
+# The flags that are ConsoleConfig's fields by the same name, given or left to the config's own default.
+_CONFIG_FLAGS = (
+    "prometheus_url",
+    "interval",
+    "history",
+    "reports_dir",
+    "export_dir",
+    "slo_p95",
+    "slo_error_ratio",
+    "preset",
+    "timeout",
+    "prometheus_options",
+    "api_options",
+    "exclude",
+    "job",
+    "drift_every",
+    "drift_false_alarms",
+    "performance_window",
+    "registry",
+    "registry_location",
+    "min_gain",
+    "retrain_cmd",
+)
+
+
+def console_config(args: argparse.Namespace, *, api_url: str | None, names, **overrides):
+    """The one ConsoleConfig the console, a replay and ``--once`` are built from: each flag given, else
+    ConsoleConfig's own default (written once, in core/config.py)."""
+    from .core.config import ConsoleConfig
+
+    given = {name: value for name in _CONFIG_FLAGS if (value := getattr(args, name, None)) is not None}
+    if getattr(args, "window", 0) > 0:  # --window 0 is --once's "since the start": the console keeps its default
+        given["window"] = args.window
+    if getattr(args, "record", None):
+        given["record_path"] = args.record
+    return ConsoleConfig(api_url=api_url, names=names, **{**given, **overrides})

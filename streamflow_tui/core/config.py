@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 
 from .connection import ConnectionOptions
+from .drift_types import DEFAULT_REPORTS_DIR
 from .naming import DEFAULT_EXCLUDED, MetricNames
 from .retraining import DEFAULT_MIN_GAIN
 
@@ -16,7 +17,7 @@ class ConsoleConfig:
     interval: float = 1.0  # seconds between polls
     history: float = 600.0  # seconds of history kept for charts
     window: float = 5.0  # seconds that rates and percentiles are computed over
-    reports_dir: str = "reports/evidently"
+    reports_dir: str = DEFAULT_REPORTS_DIR
     export_dir: str = "exports"
     # Time charts redraw at most this often (plotext costs ~40 ms a chart); None: once per time slice
     # of the chart (history / CHART_POINTS, at least 5 s), since a redraw sooner adds no new slice.
@@ -35,6 +36,9 @@ class ConsoleConfig:
     # and read the streamflow.retrain/1 decision it prints; None: streamflow-retrain
     retrain_cmd: str | None = None
     drift_every: float | None = None  # seconds between scheduled live drift checks (None: off until t is pressed)
+    # --drift-false-alarms N/DURATION (with a Prometheus URL): per-feature drift alarms under this budget
+    drift_false_alarms: str | None = None
+    drift_backfill: float = 6 * 3600.0  # seconds of fleet drift history read from Prometheus at start (≤ 120 windows)
     timeout: float = 3.0  # seconds a poll may take, whole
     # --record: every poll, drift result, load phase and model change go to this SQLite file
     record_path: str | None = None
@@ -44,3 +48,7 @@ class ConsoleConfig:
     @property
     def history_points(self) -> int:
         return max(2, int(self.history / self.interval) + 1)
+
+
+# Each field's default, for the command line's help and defaults (the one place they are written is above).
+DEFAULTS: dict[str, object] = {f.name: f.default for f in fields(ConsoleConfig) if f.default is not MISSING}

@@ -50,9 +50,14 @@ class WithFallback:
         self.primary.poll()  # Prometheus is read at snapshot: nothing to report before it
         return None
 
+    @staticmethod
+    def needed(snapshot: Snapshot) -> bool:
+        """The rule, for the console and ``--once`` alike: Prometheus cannot be read, or has no usable metrics."""
+        return not snapshot.ok
+
     def snapshot(self, window_seconds: float) -> Snapshot:
         snapshot = self.primary.snapshot(window_seconds)
-        if snapshot.ok:
+        if not self.needed(snapshot):
             return snapshot
         self.fallback.poll()
         # The scrape's numbers, saying what happened to Prometheus (``Snapshot.fallback`` reads it).

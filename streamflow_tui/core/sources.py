@@ -8,31 +8,37 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .config import ConsoleConfig
 from .source import MetricSource, WithFallback
 
-
-def open_source(config: ConsoleConfig, *, history_points: int | None = None) -> MetricSource:
+if TYPE_CHECKING:
+    from .prometheus import PrometheusSource
     from .scrape import ScrapeSource
 
-    scrape = None
-    if config.api_url:
-        scrape = ScrapeSource(
-            config.api_url,
-            config.names,
-            history_points=history_points or config.history_points,
-            timeout=config.timeout,
-            preset=config.preset,
-            options=config.api_options,
-            exclude=config.exclude,
-            performance_window=config.performance_window,
-        )
-    if not config.prometheus_url:
-        assert scrape is not None, "a configuration names an API URL or a Prometheus URL"
-        return scrape
+
+def open_scrape(config: ConsoleConfig, *, history_points: int | None = None) -> ScrapeSource:
+    from .scrape import ScrapeSource
+
+    assert config.api_url, "a scrape needs the API's URL"
+    return ScrapeSource(
+        config.api_url,
+        config.names,
+        history_points=history_points or config.history_points,
+        timeout=config.timeout,
+        preset=config.preset,
+        options=config.api_options,
+        exclude=config.exclude,
+        performance_window=config.performance_window,
+    )
+
+
+def open_prometheus(config: ConsoleConfig) -> PrometheusSource:
     from .prometheus import PrometheusSource
 
-    prometheus = PrometheusSource(
+    assert config.prometheus_url, "a Prometheus source needs Prometheus's URL"
+    return PrometheusSource(
         config.prometheus_url,
         config.names,
         api_url=config.api_url,
@@ -43,4 +49,13 @@ def open_source(config: ConsoleConfig, *, history_points: int | None = None) -> 
         job=config.job,
         performance_window=config.performance_window,
     )
+
+
+def open_source(config: ConsoleConfig, *, history_points: int | None = None) -> MetricSource:
+    """The source the configuration names (see the module's doc)."""
+    scrape = open_scrape(config, history_points=history_points) if config.api_url else None
+    if not config.prometheus_url:
+        assert scrape is not None, "a configuration names an API URL or a Prometheus URL"
+        return scrape
+    prometheus = open_prometheus(config)
     return prometheus if scrape is None else WithFallback(prometheus, scrape)
