@@ -42,6 +42,7 @@ from .textual_patches import key_render_ansi_without_meta
 from .widgets.charts import CHART_POINTS
 from .widgets.drift_view import DriftView
 from .widgets.help_screen import HelpScreen
+from .widgets.llm_view import LlmView
 from .widgets.load_panel import LoadPanel
 from .widgets.model_view import ModelView
 from .widgets.overview import Overview
@@ -52,7 +53,7 @@ from .widgets.view import View
 # Bounds the memory Textual's SGR cache holds in a real terminal (see textual_patches).
 key_render_ansi_without_meta()
 
-VIEWS = {"overview": Overview, "traffic": TrafficView, "model": ModelView}
+VIEWS = {"overview": Overview, "traffic": TrafficView, "model": ModelView, "llm": LlmView}
 
 
 # In the footer's order, most used first: at 80 columns the last ones are cut (all are in ? and ctrl+p).
@@ -81,6 +82,7 @@ KEYS: tuple[Binding, ...] = (
     Binding("3", "tab('model')", "Model", show=False),
     Binding("4", "tab('drift')", "Drift", show=False),
     Binding("5", "tab('load')", "Load", show=False),
+    Binding("6", "tab('llm')", "LLM", show=False),
 )
 
 
@@ -208,6 +210,9 @@ class StreamFlowApp(DriftKeys, LoadKeys, SessionKeys):
         """Draw the visible view only: hidden ones catch up when their tab is chosen."""
         if self.state.shown is None:
             return
+        if self.state.shown.llm is not None and not self.query("#llm"):
+            # Tab 6 only for an LLM engine: the other targets' console keeps its five tabs.
+            self.query_one(TabbedContent).add_pane(TabPane("6 LLM", LlmView(id="llm-view"), id="llm"))
         now = time.monotonic()
         charts = force_charts or now - self._charts_at >= self._chart_interval
         if charts:
@@ -287,6 +292,8 @@ class StreamFlowApp(DriftKeys, LoadKeys, SessionKeys):
             # A control of the view being left keeps no focus: Textual would hand it to the next control of
             # that view, and the tabs would follow that focus straight back.
             self.screen.set_focus(None)
+        if tab == "llm" and not self.query("#llm"):
+            return  # 6: no LLM tab unless the target is an LLM engine
         views.active = tab
 
     def action_help(self) -> None:

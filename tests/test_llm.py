@@ -349,3 +349,53 @@ def test_once_exits_4_below_the_goodput_objective(server):
     assert rc == 4 and doc["slo"]["goodput"]["breached"] is True and doc["slo"]["goodput"]["value"] < 0.9
     rc, text = run_once("--api-url", server.target("once-goodput"), "--window", "0")
     assert rc == 0 and "llm         vLLM, era 2" in text and "TTFT" in text
+
+
+async def test_the_console_shows_the_llm_view_for_an_llm_engine(server, tmp_path):
+    """Pilot: a growing vLLM's console grows a sixth tab (6 LLM); a wide bucket's quantile reads as a range."""
+    from textual.widgets import Static, TabbedContent
+
+    from streamflow_tui.app import create_app
+    from streamflow_tui.core.config import ConsoleConfig
+
+    grow = Growing(server, {"console-llm": Vllm("2", engines=("0", "1"))}).__enter__()
+    config = ConsoleConfig(
+        api_url=server.target("console-llm"),
+        interval=0.3,
+        window=1.0,
+        reports_dir=str(tmp_path / "reports"),
+        export_dir=str(tmp_path / "exports"),
+    )
+    app = create_app(config)
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+
+            async def until(condition, what: str) -> None:
+                deadline = time.monotonic() + 30
+                while not condition():
+                    assert time.monotonic() < deadline, what
+                    await pilot.pause(0.1)
+
+            def ttft_seen() -> bool:
+                s = app.state.shown
+                return bool(s and s.llm and s.llm.models[0].of("ttft") is not None)
+
+            await until(ttft_seen, "a window with TTFT observations")
+            await until(lambda: bool(app.query("#llm")), "the LLM tab added")
+            await pilot.press("6")
+            await until(lambda: app.query_one(TabbedContent).active == "llm", "the LLM tab shown")
+            await pilot.pause(0.5)
+            box = app.query_one("#llm-table", Static)
+            shown = "\n".join(box.render_line(y).text for y in range(box.size.height))
+            assert "vLLM · naming era 2" in shown and "TTFT" in shown and "KV cache" in shown
+            assert "meta-llama/Llama-3.1-8B-Instruct" in shown
+            # Every quantile is shown as the data supports it: a coarse one as its bucket's range.
+            m = app.state.shown.llm.models[0]
+            coarse = [
+                e for role in ("ttft", "itl") for e in (m.of(role).p50, m.of(role).p95, m.of(role).p99) if e.coarse
+            ]
+            assert coarse, "vLLM's buckets give some wide quantile"
+            assert any("–" in line for line in shown.splitlines() if "TTFT" in line or "ITL" in line)
+            await pilot.press("q")
+    finally:
+        grow.__exit__(None, None, None)

@@ -73,6 +73,7 @@ def _adapter(tp: type):
 
     # TypeAdapter resolves forward references in the namespace of the frame that builds it: this one
     # must know Performance, which results.py names only under TYPE_CHECKING (Snapshot.performance).
+    from .llm_types import LlmStats  # noqa: F401  (Snapshot.llm, named the same way)
     from .performance import Performance  # noqa: F401
 
     return TypeAdapter(tp)
