@@ -11,15 +11,10 @@ from __future__ import annotations
 
 import zlib
 
+from .errors import DecodeError
+
 SUPPORTED = ("identity", "gzip", "deflate")
 ACCEPT_ENCODING = "gzip, deflate"  # never br/zstd: only what can be decoded here, with a cap
-
-
-class DecodeError(Exception):
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
 
 
 class _Inflater:

@@ -27,15 +27,12 @@ from enum import Enum
 import numpy as np
 
 from .binned_drift import STD_FLOOR, CategoricalCounts, NumericCounts, Reference
+from .errors import AlarmError
 
 K = 0.5  # CUSUM reference value, in null standard deviations: tuned to shifts of one std0 or more
 CELLS = 200  # Markov chain states over [0, h)
 MIN_DRAWS, MAX_DRAWS = 20_000, 200_000
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-class AlarmError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -219,6 +216,18 @@ class Detector:
 
 
 @dataclass(frozen=True)
+class DetectorView:
+    """One detector as the Drift view shows it: immutable, handed from the worker to the UI."""
+
+    feature: str
+    state: str  # DetectorState's value: "watching" or "alarm"
+    cusum: float
+    limit: float
+    windows_to_alarm: float | None  # None: not heading to an alarm at the last window's score
+    rows: int  # rows per window it is calibrated at
+
+
+@dataclass(frozen=True)
 class AlarmEvent:
     """A feature's detector crossed its limit: an event for recordings and the Drift view."""
 
@@ -262,3 +271,9 @@ class DriftAlarms:
                 raised.append(AlarmEvent(feature, at, detector.cusum, detector.calibration.limit, score))
         self.events.extend(raised)
         return raised
+
+    def views(self) -> tuple[DetectorView, ...]:
+        return tuple(
+            DetectorView(f, d.state.value, d.cusum, d.calibration.limit, d.windows_to_alarm(), d.calibration.rows)
+            for f, d in self.detectors.items()
+        )

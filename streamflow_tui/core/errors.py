@@ -28,3 +28,33 @@ class EmbeddedApiError(ConsoleError, RuntimeError):
 
 class ConnectionOptionsError(ConsoleError, ValueError):
     """A connection setting that cannot be used; the message names it."""
+
+
+class SourceError(ConsoleError):
+    """A metric source could not be read: ``kind`` for code, ``message`` for people."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+class ScrapeError(SourceError):
+    """The API's own /metrics could not be fetched or read."""
+
+
+class PrometheusError(SourceError):
+    """Prometheus (or a compatible server) could not be queried, or refused the query."""
+
+
+class DecodeError(ConsoleError):
+    """A compressed or encoded exposition could not be decoded."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+class AlarmError(ConsoleError, ValueError):
+    """A false-alarm budget that cannot be read (``--drift-false-alarms``)."""

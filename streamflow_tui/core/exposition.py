@@ -31,7 +31,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from .connection import ConnectionOptions, ConnectionOptionsError, connection_reason
 from .decoding import ACCEPT_ENCODING, BodyDecoder, DecodeError
-from .results import SourceError
+from .errors import ScrapeError
 
 # Ask for the classic text format only: prometheus-client answers OpenMetrics whenever the
 # Accept header lists it at all, whatever its q, and its OpenMetrics parser is ~30 % slower.
@@ -51,10 +51,6 @@ _SUFFIXES = {
     "gaugehistogram": ("_bucket", "_gsum", "_gcount"),
     "summary": ("", "_sum", "_count", "_created"),
 }
-
-
-class ScrapeError(SourceError):
-    pass
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 
 from .connection import ConnectionOptions, ConnectionOptionsError, connection_reason
+from .errors import PrometheusError
 from .exposition import finite
-from .results import SourceError
 
 
 def go_duration(text: str) -> float | None:
@@ -22,10 +22,6 @@ def go_duration(text: str) -> float | None:
         return None
     unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
     return sum(float(n) * unit[u] for n, u in parts)
-
-
-class PrometheusError(SourceError):
-    pass
 
 
 @dataclass(frozen=True)

@@ -16,15 +16,6 @@ if TYPE_CHECKING:
     from .performance import Performance
 
 
-class SourceError(Exception):
-    """A metric source could not be read: ``kind`` for code, ``message`` for people."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-
-
 @dataclass(frozen=True)
 class TargetStatus:
     url: str | None
