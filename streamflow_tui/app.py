@@ -21,6 +21,7 @@ from textual.widgets import Footer, Input, Select, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from .controllers.drift import DriftController
+from .controllers.fleet import FleetController
 from .controllers.load import LoadController
 from .controllers.polling import Poller
 from .controllers.session import SessionController
@@ -109,6 +110,7 @@ class StreamFlowApp(DriftKeys, LoadKeys, SessionKeys):
         self._source = source  # opened on mount from the config if not given
         self.loads = LoadController(self.state)
         self.drift = DriftController(self, self.state, drift_engine)
+        self.fleet = FleetController(self, self.state)
         self.session = SessionController(self, self.state, recorder, replay)
         self.poller: Poller | None = None
         self._charts_at = 0.0
@@ -149,7 +151,8 @@ class StreamFlowApp(DriftKeys, LoadKeys, SessionKeys):
         self._show_status()
         self.poller.backfill(self._backfilled, self._no_backfill)
         self._poll()
-        if self.drift.every:
+        self._start_fleet()
+        if self.drift.every and not self.fleet.available:
             self.drift.schedule(self._scheduled_drift)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

@@ -11,11 +11,21 @@ from textual import on
 from textual.app import App
 
 from .browser import open_in_browser
-from .controllers.drift import DriftChoice, DriftController
+from .controllers.drift import DriftChoice, DriftController, threshold_of
+from .controllers.fleet import FLEET, FleetController
 from .core.config import ConsoleConfig
 from .core.errors import DriftError
 from .core.state import ConsoleState
-from .messages import DriftDone, DriftFailed, HtmlReady, RetrainDone, RetrainFailed
+from .messages import (
+    DriftDone,
+    DriftFailed,
+    FleetChecked,
+    FleetWindows,
+    FleetWindowsFailed,
+    HtmlReady,
+    RetrainDone,
+    RetrainFailed,
+)
 from .widgets.drift_view import DriftView
 
 
@@ -25,6 +35,7 @@ class DriftKeys(App[None]):
     state: ConsoleState
     config: ConsoleConfig
     drift: DriftController
+    fleet: FleetController
 
     if TYPE_CHECKING:  # provided by StreamFlowApp and its other parts
 
@@ -54,12 +65,68 @@ class DriftKeys(App[None]):
         self.action_tab("drift")
         view = self.query_one(DriftView)
         try:
-            self.drift.start(choice)
+            if choice.current == FLEET:
+                self.fleet.check(threshold_of(choice))
+                self.drift.started, self.drift.scheduled_run = self.state.clock(), False
+            else:
+                self.drift.start(choice)
         except DriftError as exc:
             view.failed(str(exc))
             self.notify(str(exc), title="drift check failed", severity="error", timeout=10)
             return
         view.running(choice.reference, choice.current, self.state.clock(), self.state.clock)
+
+    # -- fleet drift from the metrics backend (#28) ------------------------------------------------------
+    def _start_fleet(self) -> None:
+        """With a Prometheus URL: "live, fleet" is offered, and the heatmap fills from the backend's history."""
+        if not self.fleet.available:
+            return
+        self.query_one(DriftView).enable_fleet()
+        self.fleet.start()
+
+    def on_fleet_checked(self, message: FleetChecked) -> None:
+        self.drift.finished()
+        r = message.result
+        self.state.apply_drift(r.drift, scheduled=False)
+        self._record(self.state.drift_done_at or 0.0, "drift", r.drift)
+        view = self.query_one(DriftView)
+        view.show_history(self.state.drift_history)
+        view.show(r.drift)
+        view.fleet_status(f"✔ {fleet_said(r)}")
+
+    def on_fleet_windows(self, message: FleetWindows) -> None:
+        u = message.update
+        self.state.apply_fleet_windows(
+            [r.drift for r in u.results], [r.at for r in u.results], list(u.alarms), u.detectors
+        )
+        for alarm in u.alarms:
+            self._record(alarm.at, "alarm", alarm)
+            self.notify(
+                f"{alarm.feature}: CUSUM {alarm.cusum:.1f} > {alarm.limit:.1f} (score {alarm.score:.3g})",
+                title="drift alarm",
+                severity="error",
+                timeout=12,
+            )
+        view = self.query_one(DriftView)
+        if u.results:
+            if not message.backfill:
+                self._record(u.results[-1].at, "drift", u.results[-1].drift)
+            view.show_history(self.state.drift_history)
+            if self.drift.started is None:  # an on-demand check keeps the table until it ends
+                view.show(u.results[-1].drift)
+                what = f"{len(u.results)} of {u.windows} windows from Prometheus" if message.backfill else "window"
+                view.fleet_status(f"✔ {fleet_said(u.results[-1])} ({what}, {u.seconds * 1000:.0f} ms)")
+        elif message.backfill and self.drift.started is None:
+            view.fleet_status(
+                f"no fleet drift in the backend's last {u.windows} windows of {self.fleet.window_s:g} s"
+                " (fewer than 30 rows each); d checks any pair, live, fleet the last window"
+            )
+        view.show_alarms(self.state.detectors, self.state.alarms, self.fleet.window_s)
+
+    def on_fleet_windows_failed(self, message: FleetWindowsFailed) -> None:
+        what = "fleet drift history" if message.backfill else "fleet drift window"
+        if self.drift.started is None:
+            self.query_one(DriftView).fleet_status(f"✖ {what}: {message.error}", error=True)
 
     def _scheduled_drift(self) -> None:
         """The Drift view's reference against the API's latest rows, no report files: a point of the series."""
@@ -72,6 +139,14 @@ class DriftKeys(App[None]):
 
     def action_toggle_scheduled_drift(self) -> None:
         if self._replaying("schedule drift checks"):
+            return
+        if self.fleet.available:  # with a metrics backend, the schedule is the fleet's windows
+            if self.fleet.scheduled:
+                self.fleet.unschedule()
+                self.notify("fleet drift windows off")
+            else:
+                self.fleet.schedule()
+                self.notify(f"fleet drift checked every {self.fleet.window_s:g} s window (t stops it)")
             return
         if self.drift.scheduled:
             self.drift.unschedule()
@@ -148,3 +223,14 @@ class DriftKeys(App[None]):
         self.drift.retrain_started = None
         self.query_one(DriftView).retrain_failed(message.error)
         self.notify(message.error, title="retraining failed", severity="error", timeout=10)
+
+
+def fleet_said(r) -> str:
+    """Where a fleet result came from, in a line: the backend, the replicas, the window, the model."""
+    import time
+
+    window = f"{r.window_seconds:g} s to {time.strftime('%H:%M:%S', time.localtime(r.at))}"
+    return (
+        f"fleet drift from {r.source}: {r.replicas} replica(s), {r.drift.rows_current:,} rows in {window},"
+        f" reference = model {r.version}'s training rows"
+    )

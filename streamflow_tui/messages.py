@@ -9,6 +9,8 @@ from textual.message import Message
 from streamflow_data.load import LoadSnapshot
 
 from .core.drift_types import DriftResult
+from .core.fleet_drift import FleetDriftResult
+from .core.fleet_watch import FleetUpdate
 from .core.replay import ReplayFrame
 from .core.results import Snapshot
 from .core.retraining import RetrainDecision
@@ -73,3 +75,24 @@ class FrameReady(Message):
 @dataclass
 class FrameFailed(Message):
     error: str
+
+
+@dataclass
+class FleetChecked(Message):
+    """An on-demand fleet drift check ("live, fleet"): the last window, from the metrics backend."""
+
+    result: FleetDriftResult
+
+
+@dataclass
+class FleetWindows(Message):
+    """Fleet windows of the grid: the backfill at start (``backfill``), or those completed since the last."""
+
+    update: FleetUpdate
+    backfill: bool
+
+
+@dataclass
+class FleetWindowsFailed(Message):
+    error: str
+    backfill: bool

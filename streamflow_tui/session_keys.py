@@ -89,6 +89,8 @@ class SessionKeys(App[None]):
             view.show(self.state.drift_result)
         if frame.retrain is not None and frame.retrain != retrain_before:
             view.retrain_done(frame.retrain)
+        if frame.alarms != (previous.alarms if previous else ()):
+            view.show_alarms((), self.state.alarms, self.state.config.drift_every or 60.0)
         stepped = previous is None or abs(frame.index - previous.index) != 1
         self._show_views(force_charts=stepped)
         self._show_status()

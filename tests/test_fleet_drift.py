@@ -248,3 +248,132 @@ def test_the_alerting_rules_compute_the_same_drift(stack: Stack):
         assert (promql[c.column] >= 0.1) == c.drifted, c.column
     (share,) = query(stack.prom, "version:api_feature_drift_share:w10m", time.time())
     assert float(share["value"][1]) == pytest.approx(core.drift.drift_share)
+
+
+# -- the console and --once (#28's hook-up), on the same stack ------------------------------------------------
+
+
+def drift_text(app, selector: str) -> str:
+    return str(app.query_one(selector).render())
+
+
+def once(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "streamflow_tui.cli", "--once", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_once_reads_fleet_drift_from_prometheus(stack: Stack):
+    import json
+
+    # --window 3600: the replicas started within it, so the window holds every row they scored.
+    done = once("--json", "--prometheus-url", stack.prom, "--window", "3600", "--drift", "month_000", "live")
+    assert done.returncode == 0, done.stderr
+    drift = json.loads(done.stdout)["drift"]
+    assert drift["source"] == "prometheus" and drift["replicas"] == 3 and drift["window_seconds"] == 3600
+    assert drift["decision"] == "RETRAINING_TRIGGERED" and drift["model_version"].startswith("month_000")
+    assert drift["current"] == "live" and drift["total_columns"] == len(drift["columns"]) == 14
+    assert all("psi" in c and "score_lower" in c for c in drift["columns"])
+    assert "note:" not in done.stderr  # month_000 is the served model's training month
+
+    # Text and --fail-on-drift use the same result; another reference month is said to be not the one used.
+    text = once("--prometheus-url", stack.prom, "--window", "3600", "--drift", "month_001", "live", "--fail-on-drift")
+    assert text.returncode == 3, text.stderr
+    assert "RETRAINING_TRIGGERED" in text.stdout and "source prometheus: 3 replica(s), window 3600 s" in text.stdout
+    assert "compares with the served model's training rows (month_000" in text.stderr
+
+    # A window the fleet scored nothing in: said as any failed drift check is, exit 1.
+    from streamflow_tui.core.drift import DriftError
+
+    def idle_now() -> bool:
+        try:
+            fleet_drift(PrometheusClient(stack.prom), 5)
+        except DriftError:
+            return True
+        return False
+
+    wait_until(idle_now, 40, "a 5 s window after the load's last scrape")
+    idle = once("--json", "--prometheus-url", stack.prom, "--window", "5", "--drift", "month_000", "live")
+    assert idle.returncode == 1
+    assert "drift check failed: the fleet scored 0 row(s)" in idle.stderr
+    assert "scored 0 row(s)" in json.loads(idle.stdout)["drift"]["error"]
+
+
+async def test_console_backfills_fleet_drift_and_raises_alarms(stack: Stack, tmp_path):
+    """At start the heatmap and the detectors fill from Prometheus's history (a restart loses nothing); the
+    month_003 rows raise alarms, recorded and replayed; "live, fleet" is chosen and d checks it."""
+    from waiting import wait_until_async
+
+    from streamflow_tui.app import create_app
+    from streamflow_tui.controllers.fleet import FLEET
+    from streamflow_tui.core.config import ConsoleConfig
+    from streamflow_tui.core.errors import RecordingError
+    from streamflow_tui.core.recording import Recorder, Recording
+    from streamflow_tui.core.replay import Replay
+
+    path = tmp_path / "rec.db"
+    config = ConsoleConfig(
+        api_url=None,
+        prometheus_url=stack.prom,
+        interval=1.0,
+        drift_every=3600,  # one window holds the whole load
+        drift_false_alarms="1/30d",
+        reports_dir=str(tmp_path),
+        export_dir=str(tmp_path),
+    )
+    recorder = Recorder(path, interval=1.0, source="prometheus", api_url=None)
+    app = create_app(config, drift_engine=DriftEngine(warm=False), recorder=recorder)
+    app.animation_level = "none"
+    async with app.run_test(size=(160, 48)) as pilot:
+
+        async def until(condition, what: str, timeout: float = 30.0):
+            return await wait_until_async(condition, timeout, what, interval=0.1, pause=pilot.pause)
+
+        await pilot.press("4")
+        started = time.monotonic()
+        await until(lambda: app.state.detectors, "the backfill and the detectors' calibration")
+        print(f"backfill + calibration in the console: {time.monotonic() - started:.2f} s")
+        run = app.state.drift_history.runs[-1]
+        assert run.current == "live" and any(c.drifted for c in run.columns)
+        assert "■" in drift_text(app, "#drift-heatmap")
+        assert "from prometheus: 3 replica(s), 2,400 rows" in drift_text(app, "#drift-status")
+        alarms = drift_text(app, "#drift-alarms")
+        assert "14 detectors" in alarms and "ALARM" in alarms and "alarm(s), last:" in alarms
+        assert app.state.alarms and {a.feature for a in app.state.alarms} <= set(FEATURES)
+        assert any(d.state == "watching" for d in app.state.detectors)  # not every feature moved
+
+        # The user's "live, fleet" is the current choice; d checks the last window now.
+        assert app.query_one("#drift-current").value == FLEET
+        before = app.state.drift_done_at
+        started = time.monotonic()
+        await pilot.press("d")
+        await until(lambda: app.state.drift_done_at != before and app.drift.started is None, "the fleet check")
+        print(f"fleet check in the console: {time.monotonic() - started:.2f} s")
+        assert "3 replica(s), 2,400 rows in 3600 s" in drift_text(app, "#drift-status")
+        assert "RETRAINING_TRIGGERED" in drift_text(app, "#drift-summary")
+        raised = len(app.state.alarms)
+
+        def polls() -> int:
+            try:
+                return len(Recording.open(path).times)
+            except RecordingError:  # no poll written yet
+                return 0
+
+        await until(lambda: polls() >= 2, "two polls recorded")
+        await pilot.press("q")
+    recorder.close()
+
+    recording = Recording.open(path)
+    assert len(recording.events_between("alarm", 0, time.time())) == raised
+    replayed = create_app(ConsoleConfig(api_url=None), replay=Replay(recording, 600))
+    replayed.animation_level = "none"
+    async with replayed.run_test(size=(160, 48)) as pilot:
+        await pilot.press("4", "end")
+        await wait_until_async(
+            lambda: f"{raised} alarm(s), last:" in drift_text(replayed, "#drift-alarms"),
+            20,
+            "the replay shows the alarms",
+            interval=0.1,
+            pause=pilot.pause,
+        )
+        await pilot.press("q")

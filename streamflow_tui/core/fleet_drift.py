@@ -339,6 +339,16 @@ def fleet_drift(
     )
 
 
+def fleet_reference(
+    client: QueryClient, version: str, names: FleetNames = FleetNames(), *, at: float | None = None
+) -> Reference:
+    """The reference's counts of ``version`` as the backend holds them (what drift alarms calibrate on)."""
+    refs = group(_rows(client.query(reference_expr(names), time.time() if at is None else at)))
+    if version not in refs:
+        raise DriftError(f"the backend holds no reference counts for model {version}")
+    return reference_of(refs[version])
+
+
 def drift_history(
     client: QueryClient,
     start: float,

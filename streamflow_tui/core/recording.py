@@ -6,7 +6,7 @@ One file per recording (format ``streamflow.recording/1``):
 - ``polls(t, point, snapshot)``: every poll's chart ``Point`` and full ``Snapshot``;
 - ``events(t, kind, body)``: what else happened — a drift check ("drift", ``DriftResult``), the load
   generator ("load", ``LoadSnapshot``), a model version change ("version", ``VersionChange``), a retrain
-  decision ("retrain", ``RetrainDecision``).
+  decision ("retrain", ``RetrainDecision``), a drift alarm ("alarm", ``drift_alarms.AlarmEvent``).
 
 Bodies are zlib-compressed JSON, never pickle: a recording made on a server is opened on a laptop, and
 loading it must not run code. The JSON is exact — ``decode(encode(x), type(x)) == x`` — because floats
@@ -37,7 +37,7 @@ from .results import Snapshot
 from .timeline import Point
 
 FORMAT = "streamflow.recording/1"
-KINDS = ("drift", "load", "version", "retrain")
+KINDS = ("drift", "load", "version", "retrain", "alarm")
 PURGE_EVERY = 300  # writes between purges: a DELETE on an indexed range, cheap at this pace
 
 _SCHEMA = """
@@ -56,11 +56,18 @@ def event_type(kind: str) -> type:
     """The type an event of ``kind`` is stored as."""
     from streamflow_data.load import LoadSnapshot
 
+    from .drift_alarms import AlarmEvent
     from .drift_types import DriftResult
     from .retraining import RetrainDecision
     from .versions import VersionChange
 
-    types = {"drift": DriftResult, "load": LoadSnapshot, "version": VersionChange, "retrain": RetrainDecision}
+    types = {
+        "drift": DriftResult,
+        "load": LoadSnapshot,
+        "version": VersionChange,
+        "retrain": RetrainDecision,
+        "alarm": AlarmEvent,
+    }
     if kind not in types:
         raise ValueError(f"unknown event kind {kind!r}; one of {', '.join(KINDS)}")
     return types[kind]

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from .drift_alarms import AlarmEvent
 from .drift_types import DriftResult
 from .recording import Recording
 from .results import Snapshot
@@ -34,6 +35,7 @@ class ReplayFrame:
     load: Any  # loadgen.LoadSnapshot of the built-in load at that moment, or None
     changes: tuple[VersionChange, ...]  # model version changes within the history shown
     retrain: RetrainDecision | None
+    alarms: tuple[AlarmEvent, ...] = ()  # the drift alarms raised up to that moment (rare: a false-alarm budget)
 
 
 class Replay:
@@ -67,6 +69,7 @@ class Replay:
             load=load[1] if load else None,
             changes=tuple(change for _, change in rec.events_between("version", t - self.history_s, t)),
             retrain=retrain[1] if retrain else None,
+            alarms=tuple(alarm for _, alarm in rec.events_between("alarm", 0.0, t)),
         )
 
     def step(self, n: int) -> int:

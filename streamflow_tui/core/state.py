@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from streamflow_data.load import LoadSnapshot
 
 from .config import ConsoleConfig
+from .drift_alarms import AlarmEvent, DetectorView
 from .drift_history import DriftHistory
 from .drift_types import DriftResult
 from .replay import ReplayFrame
@@ -39,6 +40,8 @@ class ConsoleState:
     drift_result: DriftResult | None = None
     drift_done_at: float | None = None
     drift_history: DriftHistory = field(default_factory=DriftHistory)
+    detectors: tuple[DetectorView, ...] = ()  # the drift alarms' detectors, after the last fleet window
+    alarms: list[AlarmEvent] = field(default_factory=list)  # the alarms raised, oldest first
     retrain_decision: RetrainDecision | None = None
     frame: ReplayFrame | None = None  # the recorded moment shown, in a replay
 
@@ -74,6 +77,21 @@ class ConsoleState:
         if scheduled or result.current == "live":
             self.drift_history.add(result, self.drift_done_at)
 
+    def apply_fleet_windows(
+        self,
+        results: list[DriftResult],
+        ats: list[float],
+        alarms: list[AlarmEvent],
+        detectors: tuple[DetectorView, ...],
+    ) -> None:
+        """Fleet windows of the grid (backfilled or new), oldest first: the heatmap's runs at their windows' ends."""
+        for result, at in zip(results, ats):
+            self.drift_history.add(result, at)
+        if results:
+            self.drift_result, self.drift_done_at = results[-1], ats[-1]
+        self.alarms.extend(alarms)
+        self.detectors = detectors
+
     def apply_retrain(self, decision: RetrainDecision) -> None:
         self.retrain_decision = decision
 
@@ -89,6 +107,7 @@ class ConsoleState:
             self.drift_result, self.drift_done_at = drift, frame.drift[0] if frame.drift else None
         if frame.retrain is not None:
             self.retrain_decision = frame.retrain
+        self.alarms = list(frame.alarms)
 
     # -- what the views read -------------------------------------------------------------------------
     def now(self) -> float:

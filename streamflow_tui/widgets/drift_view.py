@@ -10,12 +10,15 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.timer import Timer
+from textual.validation import Number
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from streamflow_data import MONTHS
 
 from ..controllers.drift import DriftChoice
+from ..controllers.fleet import FLEET
+from ..core.drift_alarms import AlarmEvent, DetectorView
 from ..core.drift_history import DriftHistory
 from ..core.drift_types import DEFAULT_THRESHOLD, RETRAIN, ColumnDrift, DriftResult
 from ..core.format import num, pct
@@ -25,6 +28,7 @@ from .quiet import set_if_changed
 
 NARROW = 120
 CHOICES = [(m, m) for m in MONTHS] + [("live (what the API scored)", "live")]
+FLEET_CHOICE = ("live, fleet (Prometheus)", FLEET)  # with --prometheus-url: every replica, from the backend
 
 
 class DriftView(Widget):
@@ -40,6 +44,7 @@ class DriftView(Widget):
     DriftView #drift-heatmap { height: auto; max-height: 18; padding: 0 1; }
     DriftView #drift-summary { height: 4; padding: 1 1 0 1; }
     DriftView #retrain-result { height: auto; max-height: 9; padding: 0 1; }
+    DriftView #drift-alarms { height: auto; max-height: 10; padding: 0 1; display: none; }
     DriftView #drift-body { height: 1fr; }
     DriftView #drift-table { width: 1fr; }
     DriftView #drift-distribution {
@@ -63,12 +68,21 @@ class DriftView(Widget):
                 CHOICES, value="month_003", allow_blank=False, type_to_search=False, compact=True, id="drift-current"
             )
             yield Label("threshold")
-            yield Input("0.30", placeholder=f"{DEFAULT_THRESHOLD:g}", id="drift-threshold", type="number", compact=True)
+            yield Input(
+                f"{DEFAULT_THRESHOLD:.2f}",
+                placeholder=f"{DEFAULT_THRESHOLD:g}",
+                id="drift-threshold",
+                type="number",
+                compact=True,
+                validators=[Number(minimum=0.0, maximum=1.0)],  # a share of the columns; shown red when not
+                valid_empty=True,  # blank: the default
+            )
             yield Button("Run drift (d)", id="drift-run", variant="primary", compact=True)
         yield Static("press d to compare the datasets (Evidently runs in a background process)", id="drift-status")
         yield Static(id="drift-summary")
         yield Static(id="retrain-result")
         yield Static(id="drift-heatmap")
+        yield Static(id="drift-alarms")
         with Horizontal(id="drift-body"):
             yield DataTable(id="drift-table", zebra_stripes=True, cursor_type="row")
             yield Static(id="drift-distribution")
@@ -181,6 +195,22 @@ class DriftView(Widget):
     def show_history(self, history: DriftHistory) -> None:
         """The scheduled runs as a features × time heatmap."""
         self.query_one("#drift-heatmap", Static).update(heatmap_text(history, self.size.width - 4))
+
+    def enable_fleet(self) -> None:
+        """With a metrics backend: "live, fleet" joins the current choices, and is chosen."""
+        current = self.query_one("#drift-current", Select)
+        current.set_options(CHOICES + [FLEET_CHOICE])
+        current.value = FLEET
+
+    def fleet_status(self, text: str, *, error: bool = False) -> None:
+        self._ticking(None)
+        self._status(Text(text, style="bold red" if error else "green"))
+
+    def show_alarms(self, detectors: tuple[DetectorView, ...], alarms: list[AlarmEvent], window_s: float) -> None:
+        """Each detector's state and time to alarm; the alarms raised."""
+        box = self.query_one("#drift-alarms", Static)
+        box.display = bool(detectors or alarms)
+        set_if_changed(box, alarms_text(detectors, alarms, window_s, self.size.width - 2), layout=True)
 
     def show(self, r: DriftResult) -> None:
         self._ticking(None)
@@ -318,4 +348,47 @@ def heatmap_text(history, width: int) -> Text:
             "▁▂▃▄▅▆▇█"[min(7, int(run.share * 8))],
             style="bold red" if run.decision == RETRAIN else "green",
         )
+    return t
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def alarms_text(detectors: tuple[DetectorView, ...], alarms: list[AlarmEvent], window_s: float, width: int) -> Text:
+    """One cell per detector (alarm first, then the nearest to one): state, CUSUM against its limit, time to
+    alarm at the last window's score; then the last alarms raised."""
+    import time as _time
+
+    t = Text()
+    if detectors:
+        alarmed = sum(d.state == "alarm" for d in detectors)
+        t.append(
+            f"drift alarms: {len(detectors)} detectors (CUSUM, {window_s:g} s windows, calibrated at"
+            f" {detectors[0].rows:,} rows; % = CUSUM of its limit), {alarmed} in alarm\n",
+            style="bold red" if alarmed else "bold",
+        )
+
+        def order(d: DetectorView) -> tuple:
+            return (d.state != "alarm", d.windows_to_alarm is None, d.windows_to_alarm or 0, -d.cusum / d.limit)
+
+        cell = 44
+        per_line = max(1, width // cell)
+        for i, d in enumerate(sorted(detectors, key=order)):
+            if d.state == "alarm":
+                state, style = "ALARM", "bold red"
+            elif d.windows_to_alarm is not None:
+                state, style = f"alarm in {_duration(d.windows_to_alarm * window_s)}", "yellow"
+            else:
+                state, style = "watching", "dim"
+            text = f"{d.feature[:22]:<22} {state:<14} {min(d.cusum / d.limit, 9.99):>4.0%}"[: cell - 1]
+            t.append(f"{text:<{cell}}", style=style)
+            if (i + 1) % per_line == 0 and i + 1 < len(detectors):
+                t.append("\n")
+    if alarms:
+        last = alarms[-3:]
+        said = ", ".join(f"{a.feature} {_time.strftime('%H:%M:%S', _time.localtime(a.at))}" for a in reversed(last))
+        t.append(f"{chr(10) if detectors else ''}⚠ {len(alarms)} alarm(s), last: {said}", style="bold red")
     return t
