@@ -198,6 +198,14 @@ def test_victoria_metrics_answers_the_same(stack: Stack):
 
         wait_until(held, 40, "VictoriaMetrics holds every replica's counts")
         via_vm = fleet_drift(client, 0)
+        # --once through VictoriaMetrics: the same fleet drift block.
+        import json
+
+        done = once("--json", "--prometheus-url", vm, "--window", "3600", "--drift", "month_000", "live")
+        assert done.returncode == 0, done.stderr
+        block = json.loads(done.stdout)["drift"]
+        assert block["source"] == "prometheus" and block["replicas"] == 3
+        assert block["decision"] == via_vm.drift.decision and block["drift_share"] == via_vm.drift.drift_share
     via_prom = fleet_drift(PrometheusClient(stack.prom), 0)
     assert via_vm.replicas == 3
     # Counts are integers, equal; VictoriaMetrics keeps ~12 significant digits of the float sums beyond the
