@@ -136,6 +136,26 @@ def outputs(tmp_path_factory) -> dict[str, Any]:
         api = stack.enter_context(running_api())
         sse = stack.enter_context(sse_server(Script(ttft=0.01, gaps=(0.002,), timings="vllm")))
         ports = [free_port(), free_port()]
+
+        # The segments hold their metrics ports before Prometheus picks its own free port: no collision.
+        start_at = int(time.time()) + 3
+        segments = [
+            started(
+                [PY, "-m", "loadgen.cli", "--url", api + "/predict", "--rate", "20", "--duration", "20"]
+                + ["--segment", f"{i}/2", "--start-at", str(start_at), "--run-id", "schemas", "--json", "--no-progress"]
+                + ["--output", str(tmp / f"seg{i}.json"), "--metrics-port", str(port), "--feedback-delay", "0.2"]
+            )
+            for i, port in enumerate(ports)
+        ]
+
+        def serving() -> bool:
+            assert all(p.poll() is None for p in segments), [p.communicate()[1][-500:] for p in segments]
+            try:
+                return all(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1).is_success for port in ports)
+            except httpx.HTTPError:
+                return False
+
+        wait_until(serving, 30, "both segments serving their metrics")
         prometheus = stack.enter_context(running_prometheus(prometheus_config(api, ports)))
 
         # The drift check in a thread of this process (a DriftResult for the recording), and --once --drift
@@ -165,15 +185,6 @@ def outputs(tmp_path_factory) -> dict[str, Any]:
             [PY, "-m", "api.retrain_cli", "--data", "live", "--api-url", f"http://127.0.0.1:{free_port()}"]
         )
 
-        start_at = int(time.time()) + 2
-        segments = [
-            started(
-                [PY, "-m", "loadgen.cli", "--url", api + "/predict", "--rate", "20", "--duration", "8"]
-                + ["--segment", f"{i}/2", "--start-at", str(start_at), "--run-id", "schemas", "--json", "--no-progress"]
-                + ["--output", str(tmp / f"seg{i}.json"), "--metrics-port", str(port), "--feedback-delay", "0.2"]
-            )
-            for i, port in enumerate(ports)
-        ]
         stream = started(
             [PY, "-m", "loadgen.cli", "--url", sse, "--stream", "--rate", "10", "--duration", "2", "--max-tokens", "8"]
             + ["--segment", "0/1", "--output", str(tmp / "stream.json"), "--json", "--no-progress"]
@@ -181,10 +192,11 @@ def outputs(tmp_path_factory) -> dict[str, Any]:
 
         # Prometheus-mode snapshot while both segments run and have been scraped for a window (4 × 1 s).
         def scraped() -> bool:
-            rows = query(prometheus, "count_over_time(streamflow_load_sent_total[5s])", time.time())
-            return len(rows) == 2 and all(float(r["value"][1]) >= 5 for r in rows)
+            assert all(p.poll() is None for p in segments), [p.communicate()[1][-500:] for p in segments]
+            rows = query(prometheus, "count_over_time(streamflow_load_sent_total[6s])", time.time())
+            return len(rows) == 2 and all(float(r["value"][1]) >= 4 for r in rows)
 
-        wait_until(scraped, 30, "both load segments scraped for 5 s")
+        wait_until(scraped, 40, "both load segments scraped for 4 s")
         out["prometheus_snapshot"] = run_json(
             [PY, "-m", "streamflow_tui.cli", "--once", "--json", "--prometheus-url", prometheus]
             + ["--api-url", api, "--window", "2"]
