@@ -147,3 +147,22 @@ async def test_the_mouse_clicks_tabs_rows_and_buttons(tmp_path, monkeypatch):
         assert table.row_count == 3
         await pilot.click(table, offset=(2, 3))  # the header is row 0 on screen: the third row
         assert table.cursor_row == 2
+
+
+async def test_fields_validate_what_is_typed_and_l_says_which_is_wrong(tmp_path):
+    """The Load view's fields carry validators: a rate of 0 is marked invalid as it is typed, and l refuses
+    to start with the field named — it never falls back to a default in silence (#26, widgets own their inputs)."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("5")
+        await pilot.click("#load-rate")
+        rate = app.query_one("#load-rate", Input)
+        await pilot.press("end", *["backspace"] * 3, "0")
+        assert rate.value == "0" and rate.has_class("-invalid")
+        await pilot.press("escape", "l")
+        stats = str(app.query_one("#load-stats").render())
+        assert "rate/s: '0'" in stats and app.loads.runner is None
+        await pilot.click("#load-rate")
+        await pilot.press("end", "backspace", "5", "0")
+        assert not rate.has_class("-invalid")
+        await app.action_quit()

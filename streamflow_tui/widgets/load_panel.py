@@ -9,6 +9,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.message import Message
+from textual.validation import Integer, Number
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 from textual_plotext import PlotextPlot
@@ -52,9 +53,17 @@ class LoadPanel(Widget):
                 id="load-mode",
             )
             yield Label("rate/s")
-            yield Input("200", id="load-rate", type="number", compact=True)
+            yield Input(
+                "200", id="load-rate", type="number", compact=True, validators=[Number(minimum=0.1, maximum=1e6)]
+            )
             yield Label("workers")
-            yield Input("8", id="load-concurrency", type="integer", compact=True)
+            yield Input(
+                "8",
+                id="load-concurrency",
+                type="integer",
+                compact=True,
+                validators=[Integer(minimum=1, maximum=10_000)],
+            )
             yield Button("Start load (l)", id="load-toggle", variant="success", compact=True)
         with Horizontal(classes="load-controls"):
             yield Label("month")
@@ -76,7 +85,15 @@ class LoadPanel(Widget):
                 id="load-payload",
             )
             yield Label("labels after s")
-            yield Input("", placeholder="off", id="load-feedback", type="number", compact=True)
+            yield Input(
+                "",
+                placeholder="off",
+                id="load-feedback",
+                type="number",
+                compact=True,
+                validators=[Number(minimum=0)],
+                valid_empty=True,  # blank: no labels
+            )
         yield Static(id="load-stats")
         with Horizontal(id="load-charts"):
             yield PlotextPlot(id="load-rate-plot")
@@ -93,25 +110,28 @@ class LoadPanel(Widget):
     def settings(self) -> LoadSettings:
         """The controls as a typed load; ValueError saying which field is wrong."""
 
-        def number(selector: str, cast, default):
-            try:
-                return cast(self.query_one(selector, Input).value)
-            except ValueError:
-                return default
+        def checked(selector: str, what: str) -> str:
+            """The field's text, once its validators pass; ValueError naming the field and why, otherwise."""
+            field = self.query_one(selector, Input)
+            result = field.validate(field.value)
+            if result is not None and not result.is_valid:
+                raise ValueError(f"{what}: {field.value!r} {'; '.join(result.failure_descriptions)}")
+            return field.value.strip()
 
+        open_model = self.query_one("#load-mode", Select).value == "open"
         # Delayed ground truth (blank: none): the true churn_label of each answered row, sent to /feedback.
-        typed = self.query_one("#load-feedback", Input).value.strip()
         try:
-            feedback_delay = float(typed) if typed else None
+            typed = checked("#load-feedback", "labels after")
         except ValueError:
+            typed = self.query_one("#load-feedback", Input).value
             raise ValueError(f"labels after: {typed!r} is not a number of seconds (blank: send no labels)") from None
         return LoadSettings(
-            open_model=self.query_one("#load-mode", Select).value == "open",
-            rate=number("#load-rate", float, 200.0),
-            concurrency=number("#load-concurrency", int, 8),
+            open_model=open_model,
+            rate=float(checked("#load-rate", "rate/s")) if open_model else 0.0,
+            concurrency=int(checked("#load-concurrency", "workers")) if not open_model else 0,
             month=str(self.query_one("#load-month", Select).value),
             payload=str(self.query_one("#load-payload", Select).value),
-            feedback_delay=feedback_delay,
+            feedback_delay=float(typed) if typed else None,
         )
 
     def draw_charts(self, points) -> None:
