@@ -32,6 +32,8 @@ TOP_KEYS = [
     "naming",
     "latency_bounds_seconds",
     "counter_updates",
+    "remote_load",
+    "llm",
 ]
 
 

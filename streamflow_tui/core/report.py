@@ -119,13 +119,13 @@ def to_json(snapshot: Snapshot, slo: tuple[SloCheck, ...] = (), drift: dict | No
         "performance": snapshot.performance.to_json() if snapshot.performance else None,
         "drift": drift,
         "naming": with_llm_naming(naming_json(snapshot.metrics), snapshot.llm),
-        # Added by #29: an LLM engine's TTFT/ITL/tokens/queue/KV cache (core/llm_report.py); --once adds goodput.
-        "llm": llm_json(snapshot.llm),
         # Added by #25, after the original keys: readers of streamflow.snapshot/1 that know only those still work.
         "latency_bounds_seconds": bounds_json(lat),
         "counter_updates": updates_json(snapshot.counter_updates),
         # Added by #26 (docs/schemas/snapshot.schema.json): the load generators Prometheus scrapes, as the Load view shows.
         "remote_load": remote_load_json(snapshot.remote_load),
+        # Added by #29: an LLM engine's TTFT/ITL/tokens/queue/KV cache (core/llm_report.py); --once adds goodput.
+        "llm": llm_json(snapshot.llm),
     }
 
 
