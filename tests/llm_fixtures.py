@@ -99,8 +99,12 @@ class Vllm:
         self.streams = {e: Stream(seed * 10 + int(e)) for e in engines}
         reg = self.registry = CollectorRegistry()
         ln = ["model_name", "engine"]
-        self.running = Gauge("vllm:num_requests_running", "Number of requests in model execution batches.", ln, registry=reg)
-        self.waiting = Gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", ln, registry=reg)
+        self.running = Gauge(
+            "vllm:num_requests_running", "Number of requests in model execution batches.", ln, registry=reg
+        )
+        self.waiting = Gauge(
+            "vllm:num_requests_waiting", "Number of requests waiting to be processed.", ln, registry=reg
+        )
         self.gauges_kv: list[Gauge] = []
         self.prefix: list[tuple[Counter, Counter]] = []
         if era in ("1", "mixed"):
@@ -189,18 +193,40 @@ class Sglang:
         sch = ["model_name", "tp_rank", "pp_rank", "moe_ep_rank"]
         self.tok_labels, self.sch_labels = (MODEL,), (MODEL, "0", "0", "0")
         self.prompt = Counter("sglang:prompt_tokens_total", "Number of prefill tokens processed.", tok, registry=reg)
-        self.generation = Counter("sglang:generation_tokens_total", "Number of generation tokens processed.", tok, registry=reg)
+        self.generation = Counter(
+            "sglang:generation_tokens_total", "Number of generation tokens processed.", tok, registry=reg
+        )
         self.cached = Counter("sglang:cached_tokens_total", "Number of cached prompt tokens.", tok, registry=reg)
         self.requests = Counter("sglang:num_requests_total", "Number of requests processed.", tok, registry=reg)
         self.aborted = Counter("sglang:num_aborted_requests_total", "Number of requests aborted.", tok, registry=reg)
-        self.ttft = Histogram("sglang:time_to_first_token_seconds", "Histogram of time to first token in seconds.", tok, buckets=SGLANG_TTFT, registry=reg)
-        self.itl = Histogram("sglang:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", tok, buckets=SGLANG_ITL, registry=reg)
-        self.e2e = Histogram("sglang:e2e_request_latency_seconds", "Histogram of End-to-end request latency in seconds", tok, buckets=SGLANG_E2E, registry=reg)
+        self.ttft = Histogram(
+            "sglang:time_to_first_token_seconds",
+            "Histogram of time to first token in seconds.",
+            tok,
+            buckets=SGLANG_TTFT,
+            registry=reg,
+        )
+        self.itl = Histogram(
+            "sglang:inter_token_latency_seconds",
+            "Histogram of inter-token latency in seconds.",
+            tok,
+            buckets=SGLANG_ITL,
+            registry=reg,
+        )
+        self.e2e = Histogram(
+            "sglang:e2e_request_latency_seconds",
+            "Histogram of End-to-end request latency in seconds",
+            tok,
+            buckets=SGLANG_E2E,
+            registry=reg,
+        )
         self.running = Gauge("sglang:num_running_reqs", "The number of running requests.", sch, registry=reg)
         self.queued = Gauge("sglang:num_queue_reqs", "The number of requests in the waiting queue.", sch, registry=reg)
         self.usage = Gauge("sglang:token_usage", "The token usage.", sch, registry=reg)
         self.hit_rate = Gauge("sglang:cache_hit_rate", "The prefix cache hit rate.", sch, registry=reg)
-        self.retracted = Counter("sglang:num_retracted_requests_total", "Total number of retracted requests.", sch, registry=reg)
+        self.retracted = Counter(
+            "sglang:num_retracted_requests_total", "Total number of retracted requests.", sch, registry=reg
+        )
         self.queue = Histogram("sglang:queue_time_seconds", "Histogram of queueing time in seconds.", sch, buckets=SGLANG_QUEUE, registry=reg)  # fmt: skip
 
     def serve(self, n: int) -> None:
@@ -284,6 +310,69 @@ def _spec(case: str) -> dict:
     return base
 
 
+TRTLLM_HEADER = [
+    "# source: triton-inference-server/tensorrtllm_backend inflight_batcher_llm/src/custom_metrics_reporter/custom_metrics_reporter.cc"
+    " (commit 27e4bfbd3acb05b9b41417d5256553592a31b505)",
+    "# nv_trt_llm_{request,runtime_memory,kv_cache_block,inflight_batcher,general}_metrics: gauges, labels model, version and the",
+    "#   group's category (request_type active|max|scheduled|context; kv_cache_block_type max|free|used|tokens_per), set every",
+    "#   iteration. Beside them Triton core's own families for the same model (tests/fixtures/expositions/triton.*.prom, with",
+    "#   resnet50_trt served as tensorrt_llm and text_preprocess as preprocessing: src/metric_model_reporter.cc, prometheus-cpp).",
+]
+
+
+def trtllm_families(state: int) -> str:
+    """The TensorRT-LLM backend's gauges as prometheus-cpp prints them (TYPE gauge, labels sorted, %.16g)."""
+    active, scheduled, context = (12, 12, 3) if state == 1 else (17, 16, 5)
+    used, free = (2211, 3989) if state == 1 else (3427, 2773)
+    groups = [
+        ("nv_trt_llm_request_metrics", "TRT LLM request metrics", "request_type",
+         [("active", active), ("max", 64), ("scheduled", scheduled), ("context", context)]),
+        ("nv_trt_llm_runtime_memory_metrics", "TRT LLM runtime memory metrics", "memory_type",
+         [("cpu", 0), ("gpu", 1610236), ("pinned", 0)]),
+        ("nv_trt_llm_kv_cache_block_metrics", "TRT LLM KV cache block metrics", "kv_cache_block_type",
+         [("max", 6200), ("free", free), ("used", used), ("tokens_per", 64)]),
+        ("nv_trt_llm_inflight_batcher_metrics", "TRT LLM inflight_batcher-specific metrics", "inflight_batcher_specific_metric",
+         [("total_context_tokens", 1873 if state == 1 else 2410), ("generation_requests", scheduled - context),
+          ("micro_batch_id", 0), ("paused_requests", 0)]),
+        ("nv_trt_llm_general_metrics", "General TRT LLM metrics", "general_type",
+         [("timestamp", 1796618540 if state == 1 else 1796618550), ("iteration_counter", 90311 if state == 1 else 90811)]),
+    ]  # fmt: skip
+    lines = []
+    for family, help_text, category, values in groups:
+        lines += [f"# HELP {family} {help_text}", f"# TYPE {family} gauge"]
+        for label, value in values:
+            lines.append(f'{family}{{{category}="{label}",model="tensorrt_llm",version="1"}} {value}')
+    return "\n".join(lines) + "\n"
+
+
+def write_trtllm() -> None:
+    for state in (1, 2):
+        core = (FIXTURES / f"triton.{state}.prom").read_text()
+        body = "".join(
+            line + "\n"
+            for line in core.splitlines()
+            if not line.startswith("# ") or line.startswith(("# HELP", "# TYPE"))
+        )
+        body = body.replace('model="resnet50_trt"', 'model="tensorrt_llm"').replace(
+            'model="text_preprocess"', 'model="preprocessing"'
+        )
+        (FIXTURES / f"triton_trtllm.{state}.prom").write_text(
+            "\n".join(TRTLLM_HEADER) + "\n" + body + trtllm_families(state)
+        )
+    spec = json.loads((FIXTURES / "triton.json").read_text())
+    spec.update(
+        id="triton_trtllm",
+        name="NVIDIA Triton with the TensorRT-LLM backend",
+        source=[TRTLLM_HEADER[0].removeprefix("# source: ")] + spec["source"],
+        llm={"engine": "trtllm", "era": None, "itl": None, "kv_usage": "nv_trt_llm_kv_cache_block_metrics"},
+    )
+    spec["notes"] = (
+        "Triton core's families as in triton.json (models renamed), and the TensorRT-LLM backend's gauges. "
+        + spec["notes"]
+    )
+    (FIXTURES / "triton_trtllm.json").write_text(json.dumps(spec, indent=2) + "\n")
+
+
 def write() -> None:
     for case in HEADERS:
         e = engine(case)
@@ -299,3 +388,4 @@ def write() -> None:
 
 if __name__ == "__main__":
     write()
+    write_trtllm()

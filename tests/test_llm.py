@@ -49,6 +49,7 @@ CASES = {
     "vllm": ("vllm", "2", None, "vllm:kv_cache_usage_perc", []),  # 0.33's abridged fixture: no ITL family in it
     "sglang": ("sglang", None, "sglang:inter_token_latency_seconds", "sglang:token_usage", []),
     "tgi": ("tgi", None, "tgi_request_mean_time_per_token_duration", None, []),
+    "triton_trtllm": ("trtllm", None, None, "nv_trt_llm_kv_cache_block_metrics", []),
 }
 
 
@@ -137,6 +138,18 @@ def test_engine_and_era_recognised_with_no_flags(case, server):
         }
         assert row["preemptions_per_s"]["value"] is None and "TGI" in row["preemptions_per_s"]["reason"]
         assert row["itl_seconds"]["kind"] == "tpot" and row["itl_seconds"]["p95"]["value"] > 0
+    if engine == "trtllm":
+        # Gauges only: the active requests, and KV usage as used / max blocks, of the second body.
+        row = next(r for r in doc["models"] if r["model"] == "tensorrt_llm")
+        assert row["requests_running"]["value"] == 17 and row["requests_running"]["note"] == "request_type=active"
+        assert row["kv_cache_usage"]["value"] == pytest.approx(3427 / 6200)
+        assert row["requests_waiting"] == {
+            "value": None,
+            "metric": "nv_trt_llm_request_metrics",
+            "reason": "no data in the window",
+            "note": "request_type=waiting (newer backends; else no data)",
+        }
+        assert row["ttft_seconds"]["reason"].startswith("not exposed by Triton's TensorRT-LLM backend")
 
 
 def test_vllm_eras_read_the_same_numbers():
@@ -403,3 +416,32 @@ async def test_the_console_shows_the_llm_view_for_an_llm_engine(server, tmp_path
             await pilot.press("q")
     finally:
         grow.__exit__(None, None, None)
+
+
+def test_trtllm_gauges_through_prometheus(server):
+    """The label-matched roles in PromQL: active requests, and KV usage as used / max blocks, summed over replicas
+    (the same body scraped as two targets: the two replicas' sums)."""
+    server.set("trtllm", load("triton_trtllm")[2])
+    host = server.url.removeprefix("http://")
+    config = f"""global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: a
+    metrics_path: /trtllm/metrics
+    static_configs: [{{targets: ["{host}"]}}]
+  - job_name: b
+    metrics_path: /trtllm/metrics
+    static_configs: [{{targets: ["{host}"]}}]
+"""
+    with running_prometheus(config) as url:
+        before = server.hits.get("trtllm", 0)
+        wait_until(lambda: server.hits.get("trtllm", 0) >= before + 4, 30, "both jobs scraped twice")
+        source = PrometheusSource(url)
+        try:
+            snap = source.snapshot(5)
+        finally:
+            source.close()
+    assert snap.prometheus.error is None, snap.prometheus.error
+    m = next(x for x in snap.llm.models if x.model == "tensorrt_llm")
+    assert snap.llm.spec.engine == "trtllm" and m.running == 34 and m.waiting is None
+    assert m.kv_usage == pytest.approx(3427 / 6200)

@@ -169,9 +169,19 @@ def from_series(spec: LlmSpec, series, window: compute.Window) -> LlmStats:
         if name := spec.metric(role):
             roles_of[name].append(role)
     kv_counts: dict[str, int] = defaultdict(int)
+    kv_parts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))  # kv_ratio: used and total
     for (name, labels), ring in series:
         for role in roles_of.get(name, ()):
             lab = dict(labels)
+            matcher = spec.matcher(role)
+            if matcher and lab.get(matcher[0]) != matcher[1]:
+                continue
+            if role == "kv_usage" and spec.kv_ratio:
+                kv_label, used, total = spec.kv_ratio
+                value = compute._latest(ring, window.eval_ms)
+                if value is not None and lab.get(kv_label) in (used, total):
+                    kv_parts[model_of(lab)][lab[kv_label]] += value
+                continue
             if role in GAUGES:
                 value = compute._latest(ring, window.eval_ms)
             else:
@@ -184,6 +194,11 @@ def from_series(spec: LlmSpec, series, window: compute.Window) -> LlmStats:
                 kv_counts[model] += 1
     for model, n in kv_counts.items():
         scalars["kv_usage"][model] /= n
+    if spec.kv_ratio:
+        _, used, total = spec.kv_ratio
+        for model, parts in kv_parts.items():
+            if parts.get(total):
+                scalars["kv_usage"][model] = parts.get(used, 0.0) / parts[total]
     return LlmStats(spec, _rows(spec, buckets, scalars), window.range_ms / 1000)
 
 
@@ -217,13 +232,30 @@ def from_prometheus(spec: LlmSpec, query: Query, w: str, at: float, selector: st
         if not name:
             continue
         how = "avg" if role == "kv_usage" else "sum"
-        expr = f"{how}{group} ({name}{selector})" if role in GAUGES else f"sum{group} (rate({name}{selector}[{w}]))"
+        sel = _with(selector, spec.matcher(role))
+        expr = f"{how}{group} ({name}{sel})" if role in GAUGES else f"sum{group} (rate({name}{sel}[{w}]))"
+        if role == "kv_usage" and spec.kv_ratio:
+            label_name, used, total = spec.kv_ratio
+            part = f"sum{group} ({name}{{sel}})"
+            expr = (
+                part.format(sel=_with(selector, (label_name, used)))
+                + " / "
+                + part.format(sel=_with(selector, (label_name, total)))
+            )
         for r in query(expr, at):
             value = _number(r["value"][1])
             if value is not None:
                 scalars[role][model_of(r["metric"])] = value
     seconds = _seconds(w)
     return LlmStats(spec, _rows(spec, buckets, scalars), seconds)
+
+
+def _with(selector: str, matcher: tuple[str, str] | None) -> str:
+    """A selector (``{job="api"}`` or "") with one more matcher."""
+    if matcher is None:
+        return selector
+    inner = [m for m in (selector.strip("{}"), f'{matcher[0]}="{matcher[1]}"') if m]
+    return "{" + ",".join(inner) + "}"
 
 
 def _number(raw) -> float | None:

@@ -53,9 +53,17 @@ class LlmSpec:
     absent: tuple[tuple[str, str], ...] = ()  # (role, why) for the roles not served
     ignored: tuple[str, ...] = ()  # deprecated duplicates served beside the names read
     notes: tuple[tuple[str, str], ...] = field(default=())  # (role, what to know) for roles served
+    # Roles read from some series of a family only (role, label, value): TensorRT-LLM's request_type="active".
+    match: tuple[tuple[str, str, str], ...] = ()
+    # KV usage as a ratio of two series of the kv_usage family (label, used, total): TensorRT-LLM's blocks.
+    kv_ratio: tuple[str, str, str] | None = None
 
     def metric(self, role: str) -> str | None:
         return getattr(self, role)
+
+    def matcher(self, role: str) -> tuple[str, str] | None:
+        """(label, value) a role's series must carry, when it reads only some series of its family."""
+        return next(((label, value) for r, label, value in self.match if r == role), None)
 
     def reason(self, role: str) -> str | None:
         return next((why for r, why in self.absent if r == role), None)
@@ -230,7 +238,49 @@ def _tgi(names: set[str]) -> LlmSpec | None:
     )
 
 
-ENGINES = (_vllm, _sglang, _tgi)
+def _trtllm(names: set[str]) -> LlmSpec | None:
+    """Triton's TensorRT-LLM backend: per-iteration gauges only (custom_metrics_reporter.cc), no latency
+    histograms; Triton core's own counters (the triton preset) count the requests."""
+    signature = _first(names, "nv_trt_llm_request_metrics", "nv_trt_llm_kv_cache_block_metrics")
+    if signature is None:
+        return None
+    roles: dict[str, str | None] = dict.fromkeys(HISTOGRAMS + COUNTERS + GAUGES)
+    roles["running"] = _first(names, "nv_trt_llm_request_metrics")
+    roles["waiting"] = roles["running"]  # request_type="waiting": newer backends only
+    roles["kv_usage"] = _first(names, "nv_trt_llm_kv_cache_block_metrics")
+    backend = "not exposed by Triton's TensorRT-LLM backend"
+    why = {
+        "ttft": backend
+        + " (nv_inference_first_response_histogram_ms, decoupled models with histogram latencies on, is not read)",
+        "itl": backend,
+        "e2e": backend + " as a histogram (Triton's average request duration is in the latency line)",
+        "queue": backend + " as a histogram",
+        "prompt_tokens": backend + " (total_context_tokens is a per-iteration gauge, not a counter)",
+        "generation_tokens": backend,
+        "preemptions": backend,
+        "prefix_hits": backend,
+        "prefix_queries": backend,
+    }
+    return LlmSpec(
+        "trtllm",
+        "Triton TensorRT-LLM",
+        "",
+        "nv_trt_llm_* gauges (custom_metrics_reporter.cc)",
+        signature,
+        "model",
+        **cast(dict[str, Any], roles),
+        absent=_absent(roles, why, "TensorRT-LLM backend"),
+        notes=(
+            ("running", "request_type=active"),
+            ("waiting", "request_type=waiting (newer backends; else no data)"),
+            ("kv_usage", "used / max KV-cache blocks"),
+        ),
+        match=(("running", "request_type", "active"), ("waiting", "request_type", "waiting")),
+        kv_ratio=("kv_cache_block_type", "used", "max"),
+    )
+
+
+ENGINES = (_vllm, _sglang, _tgi, _trtllm)
 
 
 def recognise(sample_names: Iterable[str]) -> LlmSpec | None:
