@@ -52,6 +52,8 @@ class Poller:
                     recorder.add_event(point.t, "load", load)
             except RecordingError as exc:
                 self.app.post_message(RecordingFailed(str(exc)))
+            except Exception as exc:  # a bug in the recording must stop the recording, never the polls
+                self.app.post_message(RecordingFailed(f"{type(exc).__name__}: {exc}"))
         self.app.post_message(message)
 
     def backfill(self, done: Callable[[list[Point]], None], failed: Callable[[str], None]) -> None:
