@@ -26,10 +26,19 @@ class Sent:
 
 class Sender:
     """Sends GET (or a JSON POST) to ``url`` ``rps`` times a second until stopped; every ``fail_every``-th
-    asks for a failure."""
+    asks for a failure. ``bodies`` (a good and a failing JSON body) posts those instead: a model server's own
+    request format (MLServer's V2 inference request, KServe's v1 instances)."""
 
-    def __init__(self, url: str, rps: float, fail_every: int = 0, *, post: bool = False):
-        self.url, self.rps, self.fail_every, self.post = url, rps, fail_every, post
+    def __init__(
+        self,
+        url: str,
+        rps: float,
+        fail_every: int = 0,
+        *,
+        post: bool = False,
+        bodies: tuple[object, object] | None = None,
+    ):
+        self.url, self.rps, self.fail_every, self.post, self.bodies = url, rps, fail_every, post, bodies
         self.sent = Sent()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -51,7 +60,9 @@ class Sender:
                 fail = bool(self.fail_every) and n % self.fail_every == 0
                 began = time.monotonic()
                 try:
-                    if self.post:  # a JSON API (BentoML): the failure asked for in the body
+                    if self.bodies is not None:
+                        client.post(self.url, json=self.bodies[fail])
+                    elif self.post:  # a JSON API (BentoML): the failure asked for in the body
                         client.post(self.url, json={"fail": 1} if fail else {})
                     else:
                         client.get(self.url, params={"fail": "1"} if fail else None)

@@ -78,6 +78,37 @@ def test_an_idle_django_reads_zero_and_names_the_views_left_out():
     assert "left out view mysite.health, prometheus-django-metrics" in snap.metrics.note
 
 
+# A TorchServe 0.12 (metrics_mode=prometheus) as it was served by the real server before its first prediction:
+# Requests2XX counts the console's scrapes and the /ping probe; ts_inference_* are declared but have no series.
+TORCHSERVE_FRESH = """# HELP Requests2XX Torchserve prometheus counter metric with unit: Count
+# TYPE Requests2XX counter
+Requests2XX{Level="Host",Hostname="vm",} %d.0
+# HELP ts_inference_requests_total Torchserve prometheus counter metric with unit: Count
+# TYPE ts_inference_requests_total counter
+# HELP ts_inference_latency_microseconds Torchserve prometheus counter metric with unit: Microseconds
+# TYPE ts_inference_latency_microseconds counter
+"""
+TORCHSERVE_SERVED = """ts_inference_requests_total{model_name="predictor",model_version="default",hostname="vm",} %d.0
+ts_inference_latency_microseconds{model_name="predictor",model_version="default",hostname="vm",} %d.0
+"""
+
+
+def test_a_fresh_torchserve_does_not_read_its_scrapes_and_pings_as_traffic():
+    source = ScrapeSource("http://127.0.0.1:9")
+    for i in range(3):  # 4 responses a second on the ports: two scrapes, two pings; no prediction yet
+        source.ingest(ParsedScrape.from_text(1000 * i, TORCHSERVE_FRESH % (4 * i)))
+    snap = source.snapshot(2.0)
+    assert snap.metrics is not None
+    assert snap.requests.rps is None, (snap.requests, snap.metrics.note)  # nothing to read yet, not 4 req/s
+    for i in range(3, 6):  # predictions: 20 a second; the probe and the scrapes still counted in Requests2XX
+        text = TORCHSERVE_FRESH % (4 * i) + TORCHSERVE_SERVED % (20 * (i - 2), 2000 * 20 * (i - 2))
+        source.ingest(ParsedScrape.from_text(1000 * i, text))
+    snap = source.snapshot(2.0)
+    assert snap.metrics is not None
+    assert snap.metrics.preset == "torchserve" and snap.metrics.requests_metrics == ("ts_inference_requests_total",)
+    assert snap.requests.rps == 20.0 and snap.latency.avg == 0.002
+
+
 def test_the_finest_family_and_a_histogram_over_an_average():
     catalog = {
         "http_requests_total": SampleMeta("counter", "", frozenset({"handler", "status"})),
