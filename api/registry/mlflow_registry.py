@@ -113,7 +113,7 @@ class MlflowRegistry:
         mlflow.set_tracking_uri(self.location)
         mlflow.set_registry_uri(self.location)
         example = load_frame("month_000")[list(FEATURES)].head(5)
-        from .model import probabilities
+        from ..model import probabilities
 
         signature = infer_signature(example, pd.Series(probabilities(record.model, example), name="churn_probability"))
         with (
