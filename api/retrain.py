@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from streamflow_data import MONTHS, REFERENCE_MONTH
+from streamflow_data.policy import DEFAULT_MIN_GAIN
 from streamflow_data.schema import FEATURES, LABEL
 
 from .model import fit_frame, frame_hash, load_or_train, probabilities, score_counts
@@ -22,7 +23,7 @@ from .registry import CHALLENGER, CHAMPION, ModelRecord, Registry, RegistryError
 
 SCHEMA = "streamflow.retrain/1"
 PROMOTED, KEPT = "PROMOTED", "KEPT"
-DEFAULT_MIN_GAIN = 0.03  # relative log-loss improvement a challenger must show
+
 MAX_AUC_LOSS = 0.005  # …without ranking worse than this
 HOLDOUT = 0.3
 MIN_ROWS = 200

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from streamflow_data.policy import DEFAULT_MIN_GAIN
+
 from .errors import RetrainError
 
 SCHEMA = "streamflow.retrain/1"
 TIMEOUT_S = 900.0  # a retrain that has not decided by then is stuck
 # What a --retrain-cmd can name; each {name} is replaced in every word of the command.
 PLACEHOLDERS = ("data", "api_url", "min_gain", "registry", "registry_location")
-DEFAULT_MIN_GAIN = 0.03  # streamflow-retrain's own default: the relative log-loss gain to promote
 
 
 class RetrainOutcome(StrEnum):
