@@ -7,7 +7,9 @@ import Textual, pandas or Evidently.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from typing import NoReturn
 
 from .core.config import DEFAULTS
 from .core.drift_types import DEFAULT_THRESHOLD
@@ -16,16 +18,33 @@ from .options import connection_options, console_config, excluded_endpoints, met
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
     if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
     return value
 
 
+# 128 + SIGPIPE (13): the status a shell reports for a Unix tool whose reader went away (`… | head`).
+EXIT_BROKEN_PIPE = 141
+
+
+def named(flags: list[str], one: str, many: str) -> str:
+    """``--a only applies`` / ``--a, --b only apply``: the flags named, and the verb agreeing with them."""
+    return f"{', '.join(flags)} {one if len(flags) == 1 else many}"
+
+
+class Parser(argparse.ArgumentParser):
+    """A usage error is one usage line and its reason, not the whole usage block (``--help`` shows that)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"usage: {self.prog} [options]  ({self.prog} --help lists them)\n{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="streamflow-tui", description="Watch a prediction service: traffic, latency, model output, drift."
-    )
+    p = Parser(prog="streamflow-tui", description="Watch a prediction service: traffic, latency, model output, drift.")
     p.add_argument(
         "--api-url", help="base URL of the API to watch (default: start the bundled API on a free loopback port)"
     )
@@ -290,7 +309,7 @@ def check_mode_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) 
     if args.once:
         given = [f"--{k.replace('_', '-')}" for k in CONSOLE_ONLY if getattr(args, k) is not None]
         if given:
-            parser.error(f"{', '.join(given)} only apply to the console, not to --once")
+            parser.error(f"{named(given, 'only applies', 'only apply')} to the console, not to --once")
     else:
         given = [f"--{k.replace('_', '-')}" for k in ONCE_ONLY if getattr(args, k)]
         drift_options = [
@@ -307,7 +326,7 @@ def check_mode_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) 
         ]
         if given or drift_options:
             parser.error(
-                f"{', '.join(given + drift_options)} only apply with --once (the console picks drift settings in its Drift view)"
+                f"{named(given + drift_options, 'only applies', 'only apply')} with --once (the console picks drift settings in its Drift view)"
             )
     if args.fail_on_drift and not args.drift:
         parser.error("--fail-on-drift needs --drift REF CUR")
@@ -327,7 +346,7 @@ def check_mode_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) 
             if v
         ]
         if unused:
-            parser.error(f"{', '.join(unused)} need --drift REF CUR")
+            parser.error(f"{named(unused, 'needs', 'need')} --drift REF CUR")
     for key, default in CONSOLE_ONLY.items():
         if getattr(args, key) is None:
             setattr(args, key, default)
@@ -354,7 +373,7 @@ def check_mode_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) 
             if v
         ]
         if live:
-            parser.error(f"{', '.join(live)} watch a live service; --replay plays a recording back")
+            parser.error(f"{named(live, 'watches', 'watch')} a live service; --replay plays a recording back")
     if not args.once and args.history < args.window:
         parser.error(
             f"--history ({args.history:g} s) is shorter than --window ({args.window:g} s): rates over the window"
@@ -363,6 +382,19 @@ def check_mode_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) 
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run, and when the reader of stdout has gone (``--once --json | head``) end quietly with 141, as Unix
+    tools do: stdout is pointed at /dev/null so that the interpreter's last flush cannot fail again."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.prometheus_url and args.once and args.window <= 0:
@@ -408,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         if given:
             parser.error(
-                f"{', '.join(given)} apply to --prometheus-url; for --api-url use the --api-* forms (--api-header, …)"
+                f"{named(given, 'applies', 'apply')} to --prometheus-url; for --api-url use the --api-* forms (--api-header, …)"
             )
     args.exclude = excluded_endpoints(args.exclude_endpoint)
     try:

@@ -205,9 +205,9 @@ async def test_prometheus_mode_does_not_scrape_the_api(live, tmp_path):
 @pytest.mark.parametrize(
     "args, words",
     [
-        (["--drift", "month_000", "month_001"], "only apply with --once"),
-        (["--json"], "only apply with --once"),
-        (["--once", "--interval", "2"], "only apply to the console"),
+        (["--drift", "month_000", "month_001"], "only applies with --once"),
+        (["--json"], "only applies with --once"),
+        (["--once", "--interval", "2"], "only applies to the console"),
         (["--once", "--drift", "month_000", "month_001", "--column-threshold", "monthly_fee=abc"], "is not a number"),
         (["--once", "--drift", "month_000", "month_001", "--column-threshold", "no_such_column=0.1"], "unknown column"),
         (

@@ -245,7 +245,7 @@ def test_connection_flags_are_usage_errors_when_they_cannot_apply(tmp_path):
         )
 
     done = run("--api-url", "http://127.0.0.1:9", "--header", "X-A=1")
-    assert done.returncode == 2 and "apply to --prometheus-url" in done.stderr
+    assert done.returncode == 2 and "--header applies to --prometheus-url" in done.stderr
     done = run("--prometheus-url", "http://127.0.0.1:9", "--bearer-token-file", str(tmp_path / "missing"))
     assert done.returncode == 2 and "cannot read the bearer token file" in done.stderr
     done = run("--prometheus-url", "http://127.0.0.1:9", "--header", "no-equals-sign")

@@ -104,7 +104,7 @@ def test_replay_of_a_file_that_is_not_a_recording_is_a_usage_error(tmp_path):
     for args, says in (
         (["--replay", str(tmp_path / "missing.db")], "no such file"),
         (["--replay", str(bad)], "cannot open recording"),
-        (["--replay", str(bad), "--api-url", "http://127.0.0.1:9"], "--api-url watch a live service"),
+        (["--replay", str(bad), "--api-url", "http://127.0.0.1:9"], "--api-url watches a live service"),
         (
             ["--record", str(tmp_path / "no" / "such" / "dir" / "x.db"), "--api-url", "http://127.0.0.1:9"],
             "cannot record to",
