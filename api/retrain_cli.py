@@ -17,7 +17,9 @@ from .settings import default_cache_dir
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="streamflow-retrain", description=__doc__.splitlines()[0])
+    # The docstring's first paragraph, whole (its first line alone stops mid-sentence), without its markup.
+    about = " ".join(__doc__.split("\n\n")[0].replace("``streamflow-retrain``:", "").split())
+    p = argparse.ArgumentParser(prog="streamflow-retrain", description=about[:1].upper() + about[1:])
     p.add_argument(
         "--data",
         required=True,

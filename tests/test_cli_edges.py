@@ -67,3 +67,14 @@ def test_a_usage_error_is_one_usage_line_and_the_reason():
     assert unknown.returncode == 2 and len(unknown.stderr.splitlines()) == 2
     assert "unrecognized arguments: --bogus" in unknown.stderr
 
+
+def test_retrain_help_says_the_whole_description():
+    proc = subprocess.run(
+        [sys.executable, "-m", "api.retrain_cli", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0
+    text = " ".join(proc.stdout.split())
+    assert (
+        "Train a challenger on newer labelled rows, compare it with the champion on the same held-out rows,"
+        " promote it or keep the champion, and print the decision as JSON." in text
+    )
