@@ -19,11 +19,11 @@ from starlette.concurrency import run_in_threadpool
 
 from streamflow_data.schema import FEATURES, LABEL
 
-from .errors import JsonBodyRoute, validation_error
 from .metrics import BATCH_OUTCOMES, ApiMetrics
 from .middleware import BodyLimitMiddleware, InstrumentationMiddleware
 from .model import ChurnModel, load_or_train, score_counts
 from .prediction_log import LabelStatus, NoLog, PredictionLog, PredictionLogError, open_prediction_log
+from .refusals import JsonBodyRoute, validation_error
 from .registry import ModelRecord, RegistryError, UnavailableRegistry, open_registry
 from .schemas import (
     BatchRequest,

@@ -18,6 +18,7 @@ from streamflow_data import MONTHS, REFERENCE_MONTH
 from streamflow_data.policy import DEFAULT_MIN_GAIN
 from streamflow_data.schema import FEATURES, LABEL
 
+from .errors import RetrainError
 from .model import fit_frame, frame_hash, load_or_train, probabilities, score_counts
 from .registry import CHALLENGER, CHAMPION, ModelRecord, Registry, RegistryError, champion
 
@@ -28,10 +29,6 @@ MAX_AUC_LOSS = 0.005  # …without ranking worse than this
 HOLDOUT = 0.3
 MIN_ROWS = 200
 CALIBRATION_BINS = 10
-
-
-class RetrainError(Exception):
-    """Retraining cannot run: the message names the data or registry problem."""
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streamflow_data import LATEST_MONTH, MONTHS, REFERENCE_MONTH
 
+from .errors import SettingsError
 from .prediction_log import MAX_PENDING, redact
 
 ENV_PREFIX = "STREAMFLOW_API_"
@@ -88,10 +89,6 @@ class ApiSettings(BaseSettings):
             for name in type(self).model_fields
             if (value := getattr(self, name)) is not None
         }
-
-
-class SettingsError(ValueError):
-    pass
 
 
 def describe(exc: ValidationError) -> str:

@@ -7,14 +7,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from .errors import LoadConfigError
+
 if TYPE_CHECKING:
     from .prompts import StreamOptions
 
 PAYLOADS = ("user_id", "features", "none")
-
-
-class LoadConfigError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)

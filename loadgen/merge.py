@@ -19,17 +19,12 @@ from typing import Any
 
 from . import report
 from .config import LoadConfig
+from .errors import MergeRefused
 from .processes import merge_exports
 from .prompts import StreamOptions
 from .schedule import Schedule
 
 LATE_START_S = 1.0  # a segment whose first send came this long after its scheduled first send: warned
-
-
-class MergeRefused(Exception):
-    def __init__(self, problems: list[str]):
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 def load(path: str) -> dict[str, Any]:

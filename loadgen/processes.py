@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from .config import LoadConfig
+from .errors import ProcessesError
 from .runner import LoadRunner, stats_for
 from .stats import LoadStats
 
@@ -38,10 +39,6 @@ class MetricsPlan:
     host: str
     run_id: str
     hostname: str
-
-
-class ProcessesError(RuntimeError):
-    """A child could not take part (its metrics port was taken, say): the run does not start."""
 
 
 def split(config: LoadConfig, n: int, start_at: float | None = None) -> list[LoadConfig]:

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .errors import PromptError
+
 GENERATED_PROMPTS = 1_000  # distinct generated prompts, cycled through
 MAX_PROMPTS = 100_000  # a file's lines beyond this are not read: bodies are kept in memory
 # One BPE token each (with their leading space) in the GPT-2/Llama/Qwen vocabularies: common short words.
@@ -30,10 +32,6 @@ WORDS = (
     "because each just those people how too little state good very make world still own see men work "
     "long get here between both life being under never day same another know while last might us great old"
 ).split()
-
-
-class PromptError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)

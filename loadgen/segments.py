@@ -24,15 +24,12 @@ from typing import Any
 
 from . import report
 from .config import LoadConfig
+from .errors import SegmentError
 from .stats import LoadStats
 
 START_MARGIN_S = 0.5  # "next whole second" is at least this far away: time to build the engine
 INDEX_ENV = "JOB_COMPLETION_INDEX"  # Kubernetes Indexed Jobs set it in each pod
 RUN_ID_ENV = "STREAMFLOW_RUN_ID"
-
-
-class SegmentError(ValueError):
-    pass
 
 
 def parse_segment(text: str) -> tuple[int, int]:

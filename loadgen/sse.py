@@ -21,7 +21,8 @@ import re
 import time
 from collections.abc import Callable
 
-from .transport import Client, Pending, ResponseError, _Connection
+from .errors import StreamError
+from .transport import Client, Pending, _Connection
 
 # A token event: the key, a colon, and a string that is not empty. Keys are preceded by an unescaped quote.
 TOKEN = re.compile(rb'"(?:content|text|reasoning_content)"\s*:\s*"(?!")')
@@ -38,14 +39,6 @@ Gaps = Callable[[float | None, int], None]
 
 def _no_gaps(gap_s: float | None, zeros: int) -> None:
     pass
-
-
-class StreamError(ResponseError):
-    """The answer was not a complete token stream; ``kind`` is the error kind the report counts."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
 
 
 class StreamPending(Pending):

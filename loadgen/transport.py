@@ -26,17 +26,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
-
-class ConnectError(OSError):
-    """The connection could not be opened (``refused`` when the port answered with a reset)."""
-
-    def __init__(self, cause: OSError):
-        super().__init__(str(cause))
-        self.refused = isinstance(cause, ConnectionRefusedError)
-
-
-class ResponseError(Exception):
-    """The target sent something that is not an HTTP/1.x response."""
+from .errors import ConnectError, ResponseError
 
 
 def request_bytes(url: str, method: str, body: bytes, content_type: str | None) -> bytes:

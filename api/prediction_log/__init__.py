@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import PredictionLogConfigError, PredictionLogError, PredictionLogUnavailable
 from .base import (
     MAX_PENDING,
     LabelItem,
@@ -27,9 +28,6 @@ from .base import (
     LogStatus,
     NoLog,
     PredictionLog,
-    PredictionLogConfigError,
-    PredictionLogError,
-    PredictionLogUnavailable,
     redact,
 )
 

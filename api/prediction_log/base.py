@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit, urlunsplit
 
+from ..errors import PredictionLogError, PredictionLogUnavailable
+
 log = logging.getLogger("streamflow.api")
 
 FLUSH_EVERY_S = 0.05
@@ -24,18 +26,6 @@ MAX_PENDING = 200_000
 Row = tuple[str, float, str, str | None, float, int, str]
 # One label to join: (prediction_id, user_id, actual); exactly one of the ids is given.
 LabelItem = tuple[str | None, str | None, int]
-
-
-class PredictionLogError(RuntimeError):
-    """The log cannot be read or written now (the API answers 503 where a request needs it)."""
-
-
-class PredictionLogUnavailable(PredictionLogError):
-    """The database cannot be reached: a passing state (rows queued meanwhile are kept, bounded)."""
-
-
-class PredictionLogConfigError(PredictionLogError):
-    """The setting itself is wrong (a bad URL, bad credentials, no such database): nothing to retry."""
 
 
 class LabelStatus(StrEnum):

@@ -29,6 +29,7 @@ from psycopg.adapt import Loader
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from ..errors import PredictionLogConfigError, PredictionLogError, PredictionLogUnavailable
 from .base import (
     FLUSH_EVERY_S,
     MAX_PENDING,
@@ -36,9 +37,6 @@ from .base import (
     Labelled,
     LabelStatus,
     PredictionLog,
-    PredictionLogConfigError,
-    PredictionLogError,
-    PredictionLogUnavailable,
     Row,
     classify,
     redact,

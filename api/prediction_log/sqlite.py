@@ -11,14 +11,13 @@ import threading
 import time
 from pathlib import Path
 
+from ..errors import PredictionLogConfigError, PredictionLogError
 from .base import (
     MAX_PENDING,
     LabelItem,
     Labelled,
     LabelStatus,
     PredictionLog,
-    PredictionLogConfigError,
-    PredictionLogError,
     Row,
     classify,
 )

@@ -18,15 +18,12 @@ from typing import Any, Protocol
 
 from streamflow_data.files import write_atomically
 
+from ..errors import RegistryError
 from ..model import ChurnModel
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 ALIASES = (CHAMPION, CHALLENGER)
 RECORD_FORMAT = 1
-
-
-class RegistryError(Exception):
-    """The registry cannot be read or written: the message says which file or store, and why."""
 
 
 @dataclass(frozen=True)
