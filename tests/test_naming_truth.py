@@ -93,13 +93,15 @@ ts_inference_latency_microseconds{model_name="predictor",model_version="default"
 """
 
 
-def test_a_fresh_torchserve_does_not_read_its_scrapes_and_pings_as_traffic():
+def test_a_fresh_torchserve_reads_zero_not_its_scrapes_and_pings():
     source = ScrapeSource("http://127.0.0.1:9")
     for i in range(3):  # 4 responses a second on the ports: two scrapes, two pings; no prediction yet
         source.ingest(ParsedScrape.from_text(1000 * i, TORCHSERVE_FRESH % (4 * i)))
     snap = source.snapshot(2.0)
-    assert snap.metrics is not None
-    assert snap.requests.rps is None, (snap.requests, snap.metrics.note)  # nothing to read yet, not 4 req/s
+    assert snap.metrics is not None and snap.metrics.preset == "torchserve", snap.metrics.note
+    # Recognised by its declared counters: 0 so far, said so — not 4 req/s, and not "no request counter found".
+    assert snap.requests.rps == 0.0 and snap.requests.total == 0.0, (snap.requests, snap.metrics.note)
+    assert "no request counted yet" in snap.metrics.note
     for i in range(3, 6):  # predictions: 20 a second; the probe and the scrapes still counted in Requests2XX
         text = TORCHSERVE_FRESH % (4 * i) + TORCHSERVE_SERVED % (20 * (i - 2), 2000 * 20 * (i - 2))
         source.ingest(ParsedScrape.from_text(1000 * i, text))

@@ -40,6 +40,18 @@ def _configured(names: MetricNames) -> set[str]:
 
 def choose(names: MetricNames, catalog: Catalog, *, preset: str | None = None) -> MetricChoice:
     """Pick the metrics to read from ``catalog`` (sample name -> SampleMeta)."""
+    choice = _choose(names, catalog, preset=preset)
+    declared = [catalog[m].declared_only for m in choice.requests_metrics if m in catalog]
+    if declared and all(declared):
+        return replace(
+            choice,
+            declared_only=True,
+            note=choice.note + "; no request counted yet (its counters are declared, with no series): 0 so far",
+        )
+    return choice
+
+
+def _choose(names: MetricNames, catalog: Catalog, *, preset: str | None = None) -> MetricChoice:
     if preset is not None:
         p = PRESETS[preset]
         choice = p.build(catalog)

@@ -109,9 +109,10 @@ def requests(series: Series, choice: MetricChoice, window: Window) -> RequestSta
             g[1] = r if g[1] is None else g[1] + r
     if not groups:
         # Only monitoring traffic (an idle API being scraped): zero requests, measured — not "no data".
+        # Or a model server's counters, declared before its first call: zero requests so far, measured.
         return (
             RequestStats(total=0.0, rps=0.0, error_ratio=None)
-            if left_out_rate
+            if left_out_rate or choice.declared_only
             else RequestStats(total=None, rps=None, error_ratio=None)
         )
     by_series = tuple(

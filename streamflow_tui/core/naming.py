@@ -100,6 +100,7 @@ class SampleMeta:
     type: str = "untyped"  # the family's TYPE: counter, gauge, histogram, summary, untyped
     help: str = ""
     labels: frozenset[str] = frozenset()
+    declared_only: bool = False  # announced by HELP/TYPE with no series yet (a model server before its first call)
 
 
 Catalog = Mapping[str, SampleMeta]

@@ -163,6 +163,8 @@ class MetricChoice:
     update_period_s: float | None = None  # the server publishes its counters this often (Ray Serve: ~10 s)
     preset: str | None = None  # the named preset recognised or forced
     model_server: bool = False  # a model server's preset: its own counters count model calls, not probes
+    # The request counters are declared by the target but have no series yet: nothing counted so far is 0.
+    declared_only: bool = False
     family: str = ""  # what was recognised, for people ("vLLM", "detected: …")
     detected: bool = False
     note: str = ""

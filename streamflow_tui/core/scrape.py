@@ -17,6 +17,7 @@ from .llm_presets import LlmSpec
 from .llm_presets import recognise as recognise_llm
 from .naming import DEFAULT_EXCLUDED, Catalog, MetricNames, SampleMeta, without_endpoints
 from .performance import Performance, performance_of
+from .presets import PRESET_METRICS
 from .promql import parse_le
 from .results import (
     EMPTY_LATENCY,
@@ -381,6 +382,11 @@ def catalog_of(samples: dict[SeriesKey, float], exposition: Exposition) -> Catal
     for name, seen in labels.items():
         family = exposition.family_of(name)
         catalog[name] = SampleMeta(family.type if family else "untyped", family.help if family else "", frozenset(seen))
+    # A model server declares its counters before the first call (HELP and TYPE, no series): recognised by
+    # them, it reads 0 requests rather than "no request counter found".
+    for name, family in exposition.sample_names().items():
+        if name not in catalog and name in PRESET_METRICS:
+            catalog[name] = SampleMeta(family.type, family.help, frozenset(), declared_only=True)
     return catalog
 
 
