@@ -17,7 +17,7 @@ from typing import ClassVar
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Select, TabbedContent, TabPane
+from textual.widgets import Input, Select, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from .controllers.drift import DriftController
@@ -42,6 +42,7 @@ from .session_keys import SessionKeys
 from .textual_patches import key_render_ansi_without_meta
 from .widgets.charts import CHART_POINTS
 from .widgets.drift_view import DriftView
+from .widgets.footer import KeyFooter
 from .widgets.help_screen import HelpScreen
 from .widgets.llm_view import LlmView
 from .widgets.load_panel import LoadPanel
@@ -133,7 +134,7 @@ class StreamFlowApp(DriftKeys, LoadKeys, SessionKeys):
                 yield DriftView(id="drift-view")
             with TabPane("5 Load", id="load"):
                 yield LoadPanel(id="load-panel")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         if self._handle_signals:
