@@ -70,3 +70,19 @@ def test_a_whole_strip_renders_to_the_same_bytes():
     )
     expected = "".join(f"\x1b[{_sgr_unpatched(look, ColorSystem.TRUECOLOR)}m{text}\x1b[0m" for text, look in looks)
     assert strip.render(Console(color_system="truecolor", force_terminal=True)) == expected
+
+
+def test_the_footer_internals_the_key_footer_relies_on_are_where_they_were():
+    """widgets/footer.py fits the compact footer's keys to the width: it relies on Textual's private
+    ``textual.widgets._footer.FooterKey`` (its ``key_display`` and ``description``, its ``-command-palette``
+    class) and on ``Footer.compose`` yielding those keys. Fails with the version found when they move."""
+    import textual
+    from textual.widgets import Footer
+
+    try:
+        from textual.widgets._footer import FooterKey
+    except ImportError as exc:
+        pytest.fail(f"Textual {textual.__version__}: FooterKey moved ({exc}); widgets/footer.py needs a look")
+    key = FooterKey("ctrl+p", "^p", "palette", "command_palette")
+    assert (key.key_display, key.description) == ("^p", "palette"), f"Textual {textual.__version__}"
+    assert callable(Footer.compose), f"Textual {textual.__version__}"
