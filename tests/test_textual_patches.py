@@ -76,7 +76,7 @@ def test_the_footer_internals_the_key_footer_relies_on_are_where_they_were():
     """widgets/footer.py fits the compact footer's keys to the width: it relies on Textual's private
     ``textual.widgets._footer.FooterKey`` (its ``key_display`` and ``description``, its ``-command-palette``
     class) and on ``Footer.compose`` yielding those keys. Fails with the version found when they move."""
-    import textual
+    import pytest
     from textual.widgets import Footer
 
     try:
