@@ -42,8 +42,16 @@ class LoadController:
         """Start a load; why not, when it cannot start (also kept in the state for the view)."""
         url = self.state.config.api_url
         error = None
+        snapshot = self.state.snapshot
         if not url:
             error = "no API URL to load (watching Prometheus only)"
+        elif snapshot is not None and snapshot.api.up is False:
+            # The last poll could not read the target: every request would fail (connect_refused by the
+            # thousand), which measures nothing. Say why instead, and send nothing.
+            error = (
+                f"not started: the API at {snapshot.api.url or url} cannot be read ({snapshot.api.error or 'DOWN'})"
+                " — start it (streamflow-api) or check --api-url; l again once the status line says UP"
+            )
         else:
             try:
                 config = LoadConfig(
@@ -57,7 +65,6 @@ class LoadController:
                 )
                 # The month the API serves, as its own metrics say (api_model_info): user ids of another
                 # month would be labelled with the wrong rows' churn.
-                snapshot = self.state.snapshot
                 check_payload_month(config, snapshot.model.served_month if snapshot and snapshot.model else None)
             except LoadConfigError as exc:
                 error = str(exc)

@@ -1,0 +1,65 @@
+"""The console's own load, driven by key presses against the bundled API: what `l` does when the API is down,
+settings changed during a run, and an `l` pressed right after a stop."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import free_port, wait_http
+from waiting import wait_until_async
+
+from streamflow_tui.app import create_app
+from streamflow_tui.core.config import ConsoleConfig
+
+
+def start_api(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "--port", str(port)], stdout=subprocess.DEVNULL)
+    wait_http(f"http://127.0.0.1:{port}/health", proc=proc)
+    return proc
+
+
+@pytest.fixture
+def api():
+    port = free_port()
+    proc = start_api(port)
+    yield port, proc
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(10)
+
+
+def console(tmp_path: Path, port: int) -> ConsoleConfig:
+    return ConsoleConfig(
+        api_url=f"http://127.0.0.1:{port}",
+        interval=0.3,
+        window=2.0,
+        reports_dir=str(tmp_path / "reports"),
+        export_dir=str(tmp_path / "exports"),
+    )
+
+
+async def wait_for(pilot, condition, timeout: float = 30.0, what: str = "the condition"):
+    await wait_until_async(condition, timeout, what, interval=0.1, pause=pilot.pause)
+
+
+def load_text(app) -> str:
+    return str(app.query_one("#load-stats").render())
+
+
+async def test_l_against_a_stopped_api_says_why_and_sends_nothing(api, tmp_path):
+    port, proc = api
+    app = create_app(console(tmp_path, port))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.state.snapshot is not None and app.state.snapshot.ok, what="the API UP")
+        proc.terminate()
+        proc.wait(10)
+        await wait_for(pilot, lambda: not app.state.snapshot.ok, what="the poll to see the API down")
+        await pilot.press("5", "l")
+        assert app.loads.runner is None, "a load was started against a stopped API"
+        text = load_text(app)
+        assert "not started" in text and "cannot be read" in text and f"127.0.0.1:{port}" in text, text
+        assert any("cannot be read" in n.message for n in app._notifications)
+        await pilot.press("q")
