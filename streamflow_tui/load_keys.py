@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import App
+from textual.widgets import Input, Select
 
 from .controllers.load import LoadController
 from .controllers.session import SessionController
@@ -22,6 +23,7 @@ class LoadKeys(App[None]):
     config: ConsoleConfig
     loads: LoadController
     session: SessionController
+    _start_after_stop: bool = False  # l pressed while a stop was under way: start once it ends
 
     if TYPE_CHECKING:  # provided by StreamFlowApp and its other parts
 
@@ -44,8 +46,15 @@ class LoadKeys(App[None]):
     def action_toggle_load(self) -> None:
         if self._replaying("start or stop load"):
             return
+        if self.loads.stopping:
+            # The stop still waits for requests in flight: this l means "start again", so it is kept, not dropped.
+            self._start_after_stop = True
+            self.notify("the load starts again as soon as the last one has stopped", title="load")
+            return
         if self.loads.running:
             # stop() waits for requests in flight (up to a 0.5 s grace against a hanging target): not here.
+            self.loads.stopping = True
+            self.state.load_pending = ()
             self.run_worker(self._stop_load, thread=True, group="load", exit_on_error=False)
             return
         try:
@@ -54,14 +63,48 @@ class LoadKeys(App[None]):
             self.state.load_error = str(exc)
         else:
             self.loads.start(settings)
+            self.state.load_pending = ()
         if self.state.load_error:
             self.notify(self.state.load_error, title="load not started", severity="error", timeout=8)
         self._show_load()
         self._show_status()
 
     def _stop_load(self) -> None:
-        self.loads.stop()
-        self.call_from_thread(self._after_load_change)
+        try:
+            self.loads.stop()
+        finally:
+            self.call_from_thread(self._after_stop)
+
+    def _after_stop(self) -> None:
+        self.loads.stopping = False
+        self._after_load_change()
+        if self._start_after_stop:
+            self._start_after_stop = False
+            self.action_toggle_load()
+
+    @on(Select.Changed, "#load-mode, #load-month, #load-payload")
+    @on(Input.Changed, "#load-rate, #load-concurrency, #load-feedback")
+    def _load_setting_changed(self) -> None:
+        """A setting changed while a load runs applies at its next start (``LoadController.pending`` says why):
+        said at once in a toast, and in the status line for as long as it is pending."""
+        try:
+            settings = self.query_one(LoadPanel).settings()
+        except ValueError:
+            return  # half-typed: l says which field is wrong
+        pending = tuple(self.loads.pending(settings))
+        if pending == self.state.load_pending:
+            return
+        new = [name for name in pending if name not in self.state.load_pending]
+        self.state.load_pending = pending
+        if new:
+            self.notify(
+                f"{', '.join(new)}: applies at the next start; this run keeps its settings (l stops, l again starts"
+                " with the new ones)",
+                title="load running",
+                severity="warning",
+                timeout=8,
+            )
+        self._show_status()
 
     def _after_load_change(self) -> None:
         self.loads.refresh()

@@ -33,6 +33,7 @@ class LoadController:
     def __init__(self, state: ConsoleState):
         self.state = state
         self.runner: LoadRunner | None = None
+        self.stopping = False  # a stop runs in a worker (it waits for requests in flight): set until it ends
 
     @property
     def running(self) -> bool:
@@ -73,6 +74,33 @@ class LoadController:
         self.state.load_error = error
         self.refresh()
         return error
+
+    def pending(self, settings: LoadSettings) -> list[str]:
+        """The settings that differ from the running load's (none when no load runs): they apply at its next start.
+
+        Why not apply them to the running load: its numbers (sent, ok, achieved rate, the corrected latency
+        percentiles, the labels delivered) describe one load, and a switch of model or label delay mid-run would
+        mix two loads into one report with nothing to tell them apart. + and - are the in-run controls; for the
+        rest, l stops and l again starts with the new settings at once (a start pressed while the stop is under
+        way is kept and runs when it ends)."""
+        runner = self.runner
+        if runner is None or not runner.running or self.stopping:
+            return []
+        config, now = runner.config, runner.snapshot()
+        changed = []
+        if settings.open_model != (config.rate is not None):
+            changed.append("model")
+        elif settings.open_model and settings.rate != now.target_rate:
+            changed.append("rate/s")
+        elif not settings.open_model and settings.concurrency != now.concurrency:
+            changed.append("workers")
+        if settings.month != config.month:
+            changed.append("month")
+        if settings.payload != config.payload:
+            changed.append("payload")
+        if settings.feedback_delay != config.feedback_delay:
+            changed.append("labels after")
+        return changed
 
     def stop(self) -> None:
         """Stop the load: waits for requests in flight (up to a 0.5 s grace), so not on the UI's loop."""

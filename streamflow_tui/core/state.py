@@ -37,6 +37,7 @@ class ConsoleState:
     paused: bool = False
     load: LoadSnapshot | None = None  # the built-in load generator's numbers, as of the last poll or action
     load_error: str | None = None  # why the last start was refused
+    load_pending: tuple[str, ...] = ()  # settings changed during the run, which apply at the next start
     drift_result: DriftResult | None = None
     drift_done_at: float | None = None
     drift_history: DriftHistory = field(default_factory=DriftHistory)
@@ -139,4 +140,5 @@ class ConsoleState:
             return f"⇄ remote {remote.segments_up}/{remote.segments}{target}"  # load generated elsewhere
         if not ls.running:
             return "■ stopped"
-        return f"▶ {ls.model} {ls.target_rate:g}/s" if ls.model == "open" else f"▶ closed {ls.concurrency} workers"
+        text = f"▶ {ls.model} {ls.target_rate:g}/s" if ls.model == "open" else f"▶ closed {ls.concurrency} workers"
+        return text + (f" ({', '.join(self.load_pending)} at next start)" if self.load_pending else "")
