@@ -155,16 +155,27 @@ class DriftKeys(App[None]):
             self.notify("scheduled drift checks live rows: it needs --api-url", severity="warning")
         else:
             self.drift.schedule(self._scheduled_drift)
-            self.notify(f"live drift checked every {self.drift.every:g} s (t stops it)")
+            self._scheduled_drift()  # the first run at once, not a period later
+            self.notify(f"live drift checked now and every {self.drift.every:g} s (t stops it)")
 
     def on_drift_done(self, message: DriftDone) -> None:
         scheduled = self.drift.finished()
-        self.state.apply_drift(message.result, scheduled=scheduled)
-        self._record(self.state.drift_done_at or 0.0, "drift", message.result)
+        shown = self.state.apply_drift(message.result, scheduled=scheduled)
         view = self.query_one(DriftView)
         if scheduled or message.result.current == "live":
             view.show_history(self.state.drift_history)
-        view.show(message.result)
+        if shown:
+            self._record(self.state.drift_done_at or 0.0, "drift", message.result)
+            view.show(message.result)
+        else:  # a timed run beside a check by hand: in the heatmap, and said once, without replacing the check
+            r = message.result
+            self.notify(
+                f"{r.decision.value} {r.drifted_columns}/{r.total_columns} columns drift ({r.reference} → live);"
+                f" the check shown ({self.state.drift_checked.current if self.state.drift_checked else '?'})"
+                " stays, and r retrains on it",
+                title="timed drift",
+                timeout=5,
+            )
 
     def on_drift_failed(self, message: DriftFailed) -> None:
         self.drift.finished()
@@ -201,7 +212,7 @@ class DriftKeys(App[None]):
             return
         if self.drift.retrain_started is not None:
             self.notify("retraining is already running", severity="warning")
-        elif self.state.drift_result is None:
+        elif self.state.drift_checked is None:
             self.notify("run a drift check first (d): r retrains on its current data", severity="warning")
         else:
             self.action_tab("drift")

@@ -105,8 +105,9 @@ class DriftController:
 
     # -- retraining ---------------------------------------------------------------------------------------
     def retrain(self) -> None:
-        """Retrain on the last check's current data, through the retrain command, in a thread."""
-        result = self.state.drift_result
+        """Retrain on the current data of the last check run by hand (never silently on a timed run's live rows),
+        through the retrain command, in a thread."""
+        result = self.state.drift_checked
         assert result is not None, "retraining follows a drift check"
         config = self.state.config
         job = RetrainJob(

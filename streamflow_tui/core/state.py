@@ -38,8 +38,9 @@ class ConsoleState:
     load: LoadSnapshot | None = None  # the built-in load generator's numbers, as of the last poll or action
     load_error: str | None = None  # why the last start was refused
     load_pending: tuple[str, ...] = ()  # settings changed during the run, which apply at the next start
-    drift_result: DriftResult | None = None
+    drift_result: DriftResult | None = None  # the check shown: the last by hand, else the last timed one
     drift_done_at: float | None = None
+    drift_checked: DriftResult | None = None  # the last check run by hand (d): shown, and what r retrains on
     drift_history: DriftHistory = field(default_factory=DriftHistory)
     detectors: tuple[DetectorView, ...] = ()  # the drift alarms' detectors, after the last fleet window
     alarms: list[AlarmEvent] = field(default_factory=list)  # the alarms raised, oldest first
@@ -72,11 +73,19 @@ class ConsoleState:
         for point in points:
             self.timeline.add(point)
 
-    def apply_drift(self, result: DriftResult, *, scheduled: bool) -> None:
-        self.drift_result = result
-        self.drift_done_at = self.clock()
+    def apply_drift(self, result: DriftResult, *, scheduled: bool) -> bool:
+        """A check's result; whether it is the one shown now. A timed run goes to the history (the heatmap) and
+        never replaces a check the user ran by hand: its headline, table and selects stay in agreement, and r
+        retrains on the data they name."""
+        at = self.clock()
         if scheduled or result.current == "live":
-            self.drift_history.add(result, self.drift_done_at)
+            self.drift_history.add(result, at)
+        if scheduled and self.drift_checked is not None:
+            return False
+        if not scheduled:
+            self.drift_checked = result
+        self.drift_result, self.drift_done_at = result, at
+        return True
 
     def apply_fleet_windows(
         self,
