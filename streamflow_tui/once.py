@@ -317,10 +317,12 @@ def render_performance(p) -> str:
     def scores(x) -> str:
         return f"AUC {num(x.roc_auc, '{:.3f}')}  precision {pct(x.precision)}  recall {pct(x.recall)}  accuracy {pct(x.accuracy)}"
 
-    realized = scores(p.realized) if p.realized else "– (no labels yet)"
+    realized = scores(p.realized) if p.realized else f"– ({p.realized_reason or 'no labels yet'})"
     line = f"{'quality':<11} realised {realized}   labels {num(p.labels, '{:,.0f}')} ({pct(p.coverage)} of predictions, {p.window})"
     if p.estimated:
         line += f"\n{'':<11} estimated {scores(p.estimated)}   ({p.assumption})"
+    elif p.estimated_reason:
+        line += f"\n{'':<11} estimated – ({p.estimated_reason})"
     return line
 
 

@@ -22,6 +22,17 @@ from dataclasses import dataclass
 
 CALIBRATION_ASSUMPTION = "estimate assumes calibrated scores (no concept shift)"
 DECISION_THRESHOLD = 0.5  # the bundled API's (GET /model says it)
+# Below this many scored predictions (for the estimate) or labels (for realised quality) the figures are
+# withheld (None, with the reason): one prediction at p=0.005 "estimates" accuracy 99.5 % and AUC 0.5. 30 is
+# where an accuracy's standard error falls under 10 points (sqrt(.25/30) = 9 %) and a share's normal
+# approximation starts to hold; the console and --once say "–" below it, and why.
+MIN_SAMPLE = 30
+
+
+def too_few(n: float | None, what: str) -> str | None:
+    """The reason quality from ``n`` ``what`` is withheld, or None when there are enough."""
+    n = n or 0.0
+    return None if n >= MIN_SAMPLE else f"only {n:,.0f} of the {MIN_SAMPLE} {what} needed"
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,9 @@ class Performance:
     assumption: str = CALIBRATION_ASSUMPTION
     # None: counts since the API started; else labels and predictions of the last N s
     window_seconds: float | None = None
+    # Why realised / estimated scores are None ("no labels yet", "only 12 of the 30 labels needed"); None when shown
+    realized_reason: str | None = None
+    estimated_reason: str | None = None
 
     @property
     def window(self) -> str:
@@ -75,6 +89,9 @@ class Performance:
             "window": self.window,
             "window_seconds": self.window_seconds,
             "assumption": self.assumption,
+            "min_sample": MIN_SAMPLE,
+            "realized_reason": self.realized_reason,
+            "estimated_reason": self.estimated_reason,
         }
 
 
@@ -193,13 +210,18 @@ def performance_of(
     if not scores and not confusion:
         return None
     labels = sum(confusion.values()) if confusion else None
-    realized = realised(confusion, positives, negatives, threshold) if labels else None
+    realized_reason = "no labels yet" if not labels else too_few(labels, "labels")
+    realized = realised(confusion, positives, negatives, threshold) if not realized_reason else None
+    scored = sum(c for _, _, c in per_bucket(scores))
+    estimated_reason = "no scored predictions" if not scored else too_few(scored, "scored predictions")
     return Performance(
         threshold=threshold,
         predictions=predictions,
         labels=labels,
         realized=realized,
-        estimated=cbpe(scores, threshold),
-        reliability=reliability(positives, negatives) if labels else (),
+        estimated=cbpe(scores, threshold) if not estimated_reason else None,
+        reliability=reliability(positives, negatives) if not realized_reason else (),
         window_seconds=window_seconds,
+        realized_reason=realized_reason,
+        estimated_reason=estimated_reason,
     )

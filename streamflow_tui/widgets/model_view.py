@@ -73,12 +73,16 @@ def quality_text(p, compact: bool = False) -> Text:
                 f"realised  precision {pct(p.realized.precision)}  recall {pct(p.realized.recall)}"
                 f"  ({num(p.labels, '{:,.0f}')} labels, {pct(p.coverage)} of predictions, {p.window})"
             )
+    elif p.realized_reason and p.realized_reason != "no labels yet":
+        t.append(f"realised – ({p.realized_reason})", style="dim")
     else:
         t.append("no labels yet (POST /feedback)", style="dim")
     if p.estimated:
         t.append(f"   estimated AUC {num(p.estimated.roc_auc, '{:.3f}')} ", style="bold cyan")
         if not compact:
             t.append(f"precision {pct(p.estimated.precision)} (assumes calibrated scores)", style="dim")
+    elif p.estimated_reason:
+        t.append(f"   estimated – ({p.estimated_reason})", style="dim")
     if p.reliability:
         t.append("\nreliability ", style="bold")
         t.append("observed churn by score band  ", style="dim")

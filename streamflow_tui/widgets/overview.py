@@ -11,6 +11,7 @@ from textual_plotext import PlotextPlot
 from ..core.compute import reference_churn_rate
 from ..core.drift_types import DriftResult
 from ..core.format import num, pct, quantile
+from ..core.performance import MIN_SAMPLE
 from ..core.results import Snapshot
 from ..core.state import ConsoleState
 from .charts import draw_latency
@@ -66,6 +67,8 @@ def model_card(s: Snapshot) -> Text:
         t.append("\nAUC ")
         t.append(f"{p.estimated.roc_auc:.3f} ", style="bold cyan")
         t.append("est.", style="dim")
+    elif p and p.estimated_reason and p.estimated_reason.startswith("only"):
+        t.append(f"\nAUC – <{MIN_SAMPLE} rows", style="dim")
     else:
         t.append("\nAUC – no labels", style="dim")
     return t
