@@ -301,9 +301,22 @@ class StreamFlowApp(DriftKeys, LoadKeys, SessionKeys):
         views.active = tab
 
     def action_help(self) -> None:
-        keys = [(b.key_display or b.key, b.description) for b in KEYS if b.show]
+        """The keys that apply here and now (``check_action``): a replay's keys only in a replay; esc last, always
+        (it leaves a field and closes this help)."""
+        keys = [
+            (b.key_display or b.key, b.description)
+            for b in KEYS
+            if b.show and b.action != "leave_field" and self.check_action(b.action, ()) is not False
+        ]
         self.push_screen(
-            HelpScreen(keys + [("1–5", "Overview, Traffic, Model, Drift, Load"), ("tab", "next field or table")])
+            HelpScreen(
+                keys
+                + [
+                    ("1–5", "Overview, Traffic, Model, Drift, Load"),
+                    ("tab", "next field or table (shift+tab: back)"),
+                    ("esc", "leave a field; close this help"),
+                ]
+            )
         )
 
     async def action_quit(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
@@ -16,6 +16,7 @@ class HelpScreen(ModalScreen[None]):
         width: 60; height: auto; max-height: 90%; padding: 1 2;
         border: thick $primary; background: $surface;
     }
+    HelpScreen #help-dialog:focus { border: thick $primary; }
     HelpScreen #help-title { text-style: bold; padding-bottom: 1; }
     HelpScreen #help-table { height: auto; }
     HelpScreen #help-footer { color: $text-muted; padding-top: 1; }
@@ -28,9 +29,12 @@ class HelpScreen(ModalScreen[None]):
         self._keys = bindings
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="help-dialog"):
+        # The dialog scrolls, by keyboard (up/down, PageUp/PageDown, Home/End): at 80×24 the keys do not all fit.
+        # It holds the focus (the table takes none), so those keys reach it before the App's own Home/End.
+        with VerticalScroll(id="help-dialog", can_focus=True):
             yield Static("StreamFlow keys — the same actions are in the command palette (ctrl+p)", id="help-title")
             table: DataTable[str] = DataTable(id="help-table", show_cursor=False)
+            table.can_focus = False
             table.add_columns("key", "action")
             for key, description in self._keys:
                 table.add_row(key, description)
@@ -41,3 +45,6 @@ class HelpScreen(ModalScreen[None]):
                 "rows and buttons. esc closes this.",
                 id="help-footer",
             )
+
+    def on_mount(self) -> None:
+        self.query_one("#help-dialog").focus()
