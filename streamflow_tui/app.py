@@ -272,6 +272,8 @@ class StreamFlowApp(DriftKeys, LoadKeys, SessionKeys):
             return False
         if action == "leave_field":
             return isinstance(self.focused, Input | Select)
+        if action in ("focus_next", "focus_previous"):  # tab / shift+tab (the Screen's): they leave a field too
+            return True
         if isinstance(self.focused, Input):  # printable keys type into it, Esc leaves it
             return None
         return True
