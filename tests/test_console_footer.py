@@ -4,28 +4,10 @@ through beside the palette key (at 80 columns it used to end ``e E▏^p paletteo
 from __future__ import annotations
 
 import pytest
-from fake_sources import T0, FakeSource
+from test_console_keys import make_app
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 from waiting import wait_until_async
-
-from streamflow_tui.app import create_app
-from streamflow_tui.core.config import ConsoleConfig
-from streamflow_tui.core.drift import DriftEngine
-
-
-def make_app(tmp_path):
-    config = ConsoleConfig(
-        api_url="http://127.0.0.1:9",
-        interval=3600,
-        history=3600,
-        chart_interval=0,
-        reports_dir=str(tmp_path),
-        export_dir=str(tmp_path),
-    )
-    return create_app(
-        config, source=FakeSource(start=20), drift_engine=DriftEngine(warm=False), clock=lambda: T0.timestamp()
-    )
 
 
 def footer_line(app) -> str:

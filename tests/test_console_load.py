@@ -3,34 +3,15 @@ settings changed during a run, and an `l` pressed right after a stop."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-from conftest import free_port, wait_http
+from test_console import api  # noqa: F401  (a fixture)
 from textual.widgets import Input
 from waiting import wait_until_async
 
 from streamflow_tui.app import create_app
 from streamflow_tui.core.config import ConsoleConfig
 from streamflow_tui.widgets.status import StatusLine
-
-
-def start_api(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "--port", str(port)], stdout=subprocess.DEVNULL)
-    wait_http(f"http://127.0.0.1:{port}/health", proc=proc)
-    return proc
-
-
-@pytest.fixture
-def api():
-    port = free_port()
-    proc = start_api(port)
-    yield port, proc
-    if proc.poll() is None:
-        proc.terminate()
-        proc.wait(10)
 
 
 def console(tmp_path: Path, port: int) -> ConsoleConfig:
@@ -51,7 +32,7 @@ def load_text(app) -> str:
     return str(app.query_one("#load-stats").render())
 
 
-async def test_l_against_a_stopped_api_says_why_and_sends_nothing(api, tmp_path):
+async def test_l_against_a_stopped_api_says_why_and_sends_nothing(api, tmp_path):  # noqa: F811
     port, proc = api
     app = create_app(console(tmp_path, port))
     async with app.run_test(size=(120, 36)) as pilot:
@@ -67,7 +48,7 @@ async def test_l_against_a_stopped_api_says_why_and_sends_nothing(api, tmp_path)
         await pilot.press("q")
 
 
-async def test_settings_changed_during_a_run_are_said_to_apply_at_the_next_start_which_l_l_makes(api, tmp_path):
+async def test_settings_changed_during_a_run_are_said_to_apply_at_the_next_start_which_l_l_makes(api, tmp_path):  # noqa: F811
     port, _ = api
     app = create_app(console(tmp_path, port))
     async with app.run_test(size=(120, 36)) as pilot:
