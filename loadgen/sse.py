@@ -192,16 +192,7 @@ class StreamClient(Client):
         self.gaps = gaps
         self.finishing: StreamPending | None = None
 
-    def submit(self, data: bytes, on_done) -> Pending:
+    def _pending(self, data: bytes, on_done) -> Pending:
         pending = StreamPending(self, data, on_done)
         pending.gaps = self.gaps
-        self.unfinished += 1
-        self._watch(pending)
-        while self.idle:
-            conn = self.idle.pop()
-            if not conn.closed:
-                pending.start(conn, reused=True)
-                return pending
-            self.discard(conn)
-        pending.connecting = self.loop.create_task(self._connect_and_send(pending))
         return pending

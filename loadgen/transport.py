@@ -239,7 +239,14 @@ class Client:
 
     def submit(self, data: bytes, on_done: Callback) -> Pending:
         """Send one prepared request; ``on_done(status, None)`` or ``on_done(None, error)`` follows, once."""
-        pending = Pending(self, data, on_done)
+        return self._dispatch(self._pending(data, on_done))
+
+    def _pending(self, data: bytes, on_done: Callback) -> Pending:
+        """The request's own state (a streaming client keeps more per request)."""
+        return Pending(self, data, on_done)
+
+    def _dispatch(self, pending: Pending) -> Pending:
+        """On an idle keep-alive connection if there is one, else on a new connection."""
         self.unfinished += 1
         self._watch(pending)
         while self.idle:
