@@ -24,6 +24,7 @@ from jsonschema import Draft202012Validator
 from prometheus_server import query, running_prometheus
 from referencing import Registry, Resource
 from sse_server import Script, sse_server
+from test_remote_load import config as prometheus_config  # the API and the load segments, scraped at 1 s
 from waiting import wait_until
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "docs" / "schemas"
@@ -65,21 +66,6 @@ def finished(proc: subprocess.Popen, timeout: float = 120, expect: int = 0) -> d
     out, err = proc.communicate(timeout=timeout)
     assert proc.returncode == expect, (proc.args, proc.returncode, err[-2000:])
     return json.loads(out)
-
-
-def prometheus_config(api: str, load_ports: list[int]) -> str:
-    loads = ", ".join(f'"127.0.0.1:{p}"' for p in load_ports)
-    return f"""global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: streamflow-api
-    static_configs:
-      - targets: ["{api.removeprefix("http://")}"]
-  - job_name: streamflow-load
-    static_configs:
-      - targets: [{loads}]
-"""
 
 
 def recorded_bodies(api: str, path: Path, retrain: dict[str, Any], drift) -> list[tuple[str, dict[str, Any]]]:
