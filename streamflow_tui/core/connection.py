@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from .errors import ConnectionOptionsError
 
 
@@ -69,6 +67,8 @@ class ConnectionOptions:
         kwargs: dict[str, Any] = {"headers": headers}
         if self.basic_auth_user is not None:
             password = os.environ.get(self.basic_auth_password_env or "", "") if self.basic_auth_password_env else ""
+            import httpx  # here: the command line reads these options without loading the HTTP client
+
             kwargs["auth"] = httpx.BasicAuth(self.basic_auth_user, password)
         if self.insecure:
             kwargs["verify"] = False
