@@ -7,8 +7,9 @@ from collections.abc import Callable
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
+from textual.reactive import reactive
 from textual.timer import Timer
 from textual.validation import Number
 from textual.widget import Widget
@@ -27,6 +28,10 @@ from .bars import shares_text
 from .quiet import set_if_changed
 
 NARROW = 120
+# The table keeps its header, 5 rows and a scrollbar's row below the blocks above it, at any height.
+TABLE_ROWS_KEPT = 7
+ABOVE_DETAILS_ROWS = 4  # the controls (with their margin) and the status line
+MIN_DETAILS_ROWS = 4  # the verdict's lines, at least
 CHOICES = [(m, m) for m in MONTHS] + [("live (what the API scored)", "live")]
 FLEET_CHOICE = ("live, fleet (Prometheus)", FLEET)  # with --prometheus-url: every replica, from the backend
 
@@ -41,16 +46,18 @@ class DriftView(Widget):
     DriftView #drift-controls Button { margin-left: 2; }
     /* Fixed heights: their text changes while a check runs, without a layout pass. */
     DriftView #drift-status { height: 2; padding: 1 1 0 1; text-overflow: ellipsis; text-wrap: nowrap; }
+    /* The verdict, the retrain decision, the heatmap and the alarms: as tall as they are, up to what leaves the
+       table its rows (on_resize), then scrolled by keyboard (tab to it, PageDown/End). */
+    DriftView #drift-details { height: auto; scrollbar-size-vertical: 1; }
     DriftView #drift-heatmap { height: auto; max-height: 18; padding: 0 1; }
     DriftView #drift-summary { height: 4; padding: 1 1 0 1; }
     DriftView #retrain-result { height: auto; max-height: 9; padding: 0 1; }
     DriftView #drift-alarms { height: auto; max-height: 10; padding: 0 1; display: none; }
-    DriftView #drift-body { height: 1fr; }
+    DriftView #drift-body { height: 1fr; }  /* min-height: TABLE_ROWS_KEPT, set on mount */
     DriftView #drift-table { width: 1fr; }
     DriftView #drift-distribution {
         width: 1fr; max-width: 64; padding: 0 1; border-left: vkey $primary 30%;
-        height: 1fr;  /* fixed by the container: a new selection repaints without a layout pass */
-        text-wrap: nowrap; text-overflow: ellipsis;
+        height: 1fr; text-wrap: nowrap; text-overflow: ellipsis;
     }
     DriftView.narrow #drift-distribution { display: none; }
     /* A failed drift check leaves the previous result readable, and visibly not current. */
@@ -79,13 +86,14 @@ class DriftView(Widget):
             )
             yield Button("Run drift (d)", id="drift-run", variant="primary", compact=True)
         yield Static("press d to compare the datasets (Evidently runs in a background process)", id="drift-status")
-        yield Static(id="drift-summary")
-        yield Static(id="retrain-result")
-        yield Static(id="drift-heatmap")
-        yield Static(id="drift-alarms")
+        with DriftDetails(id="drift-details"):
+            yield Static(id="drift-summary")
+            yield Static(id="retrain-result")
+            yield Static(id="drift-heatmap")
+            yield Static(id="drift-alarms")
         with Horizontal(id="drift-body"):
             yield DataTable(id="drift-table", zebra_stripes=True, cursor_type="row")
-            yield Static(id="drift-distribution")
+            yield DistributionBox(id="drift-distribution")
 
     _columns: tuple[ColumnDrift, ...] = ()
 
@@ -93,8 +101,14 @@ class DriftView(Widget):
         # Below 120 columns the table needs the whole width (score and verdict would be cut): the
         # side-by-side distributions are left out there.
         self.set_class(self.size.width < NARROW, "narrow")
+        # The details take at most half of what the controls and the status leave, and never the table's kept
+        # rows: the rest of them scrolls.
+        details = self.query_one(DriftDetails)
+        below_status = self.size.height - ABOVE_DETAILS_ROWS
+        details.styles.max_height = max(MIN_DETAILS_ROWS, min(below_status - TABLE_ROWS_KEPT, below_status // 2))
 
     def on_mount(self) -> None:
+        self.query_one("#drift-body").styles.min_height = TABLE_ROWS_KEPT
         self.query_one("#drift-table", DataTable).add_columns("column", "type", "test", "score", "threshold", "drifted")
 
     class RunRequested(Message):
@@ -255,12 +269,33 @@ class DriftView(Widget):
         self._show_distribution(event.cursor_row)
 
     def _show_distribution(self, row: int) -> None:
-        box = self.query_one("#drift-distribution", Static)
-        if not 0 <= row < len(self._columns):
-            set_if_changed(box, Text("select a feature to see its reference and current distributions", style="dim"))
-            return
-        width = box.content_size.width or max(20, self.size.width // 2 - 3)  # before the first layout
-        set_if_changed(box, distribution_text(self._columns[row], width))
+        self.query_one(DistributionBox).column = self._columns[row] if 0 <= row < len(self._columns) else None
+
+
+class DriftDetails(VerticalScroll):
+    """The blocks above the table, scrolled when they do not fit: a stop for tab only when there is more."""
+
+    def allow_focus(self) -> bool:
+        return self.max_scroll_y > 0
+
+
+class DistributionBox(Static):
+    """The selected feature's distributions, drawn at the box's own width whenever it is laid out: a result that
+    arrives while the view is hidden (a timed check) is redrawn at the real width when the view is shown."""
+
+    column: reactive[ColumnDrift | None] = reactive(None, init=False)
+
+    def watch_column(self) -> None:
+        self._draw()
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        if self.column is None:
+            set_if_changed(self, Text("select a feature to see its reference and current distributions", style="dim"))
+        elif self.content_size.width:  # hidden: drawn when laid out (on_resize)
+            set_if_changed(self, distribution_text(self.column, self.content_size.width))
 
 
 def distribution_text(c: ColumnDrift, width: int) -> Text:
