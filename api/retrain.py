@@ -20,10 +20,21 @@ from streamflow_data.schema import FEATURES, LABEL
 
 from .errors import RetrainError
 from .model import fit_frame, frame_hash, load_or_train, probabilities, score_counts
-from .registry import CHALLENGER, CHAMPION, ModelRecord, Registry, RegistryError, champion
+from .registry import (
+    CHALLENGER,
+    CHAMPION,
+    ModelRecord,
+    Registry,
+    RegistryError,
+    champion,
+    promote,
+    rollback,
+    rollback_target,
+)
 
 SCHEMA = "streamflow.retrain/1"
 PROMOTED, KEPT = "PROMOTED", "KEPT"
+PROMOTE, ROLLBACK = "promote", "rollback"  # the champion moved by hand (--promote VERSION, --rollback)
 
 MAX_AUC_LOSS = 0.005  # …without ranking worse than this
 HOLDOUT = 0.3
@@ -37,6 +48,7 @@ class RetrainRequest:
     api_url: str | None = None  # where live labelled rows come from
     min_gain: float = DEFAULT_MIN_GAIN
     seed: int = 0
+    dry_run: bool = False  # decide, and register or promote nothing
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_gain < 1:
@@ -120,9 +132,11 @@ def evaluate(model, frame) -> dict[str, float]:
     }
 
 
-def bootstrap_champion(registry: Registry, cache_dir: Path, training_month: str = REFERENCE_MONTH) -> ModelRecord:
+def bootstrap_champion(
+    registry: Registry, cache_dir: Path, training_month: str = REFERENCE_MONTH, *, register: bool = True
+) -> ModelRecord:
     """The registry's champion; the bundled model (trained on ``training_month``) registered as the first
-    one when the registry has none."""
+    one when the registry has none (only compared with, not registered, when ``register`` is false)."""
     record = champion(registry)
     if record is not None:
         return record
@@ -138,8 +152,9 @@ def bootstrap_champion(registry: Registry, cache_dir: Path, training_month: str 
         metrics=dict(model.metrics),
         reference_counts=score_counts(model, frame),
     )
-    registry.register(record)
-    registry.set_alias(CHAMPION, record.version)
+    if register:
+        registry.register(record)
+        promote(registry, record.version)
     return record
 
 
@@ -151,7 +166,7 @@ def retrain(request: RetrainRequest, registry: Registry, cache_dir: Path) -> dic
     frame, name = load_labelled(request.data, request.api_url)
     rows = validate(frame)
     try:
-        current = bootstrap_champion(registry, cache_dir)
+        current = bootstrap_champion(registry, cache_dir, register=not request.dry_run)
     except RegistryError as exc:
         raise RetrainError(f"registry: {exc}") from None
     train, holdout = train_test_split(rows, test_size=HOLDOUT, random_state=request.seed, stratify=rows[LABEL])
@@ -187,10 +202,11 @@ def retrain(request: RetrainRequest, registry: Registry, cache_dir: Path) -> dic
         reference_counts=score_counts(challenger_model, train),
     )
     try:
-        registry.register(challenger)
-        registry.set_alias(CHALLENGER, challenger.version)
-        if decision == PROMOTED:
-            registry.set_alias(CHAMPION, challenger.version)
+        if not request.dry_run:
+            registry.register(challenger)
+            registry.set_alias(CHALLENGER, challenger.version)
+            if decision == PROMOTED:
+                promote(registry, challenger.version)
     except RegistryError as exc:
         raise RetrainError(f"registry: {exc}") from None
     return {
@@ -210,9 +226,36 @@ def retrain(request: RetrainRequest, registry: Registry, cache_dir: Path) -> dic
         "roc_auc_change": auc_change,
         "min_gain": request.min_gain,
         "max_auc_loss": MAX_AUC_LOSS,
-        "serving": challenger.version if decision == PROMOTED else current.version,
+        "serving": challenger.version if decision == PROMOTED and not request.dry_run else current.version,
+        "dry_run": request.dry_run,
         "registry": {"kind": registry.kind, "location": registry.location},
         "seconds": time.perf_counter() - started,
+    }
+
+
+def change_champion(registry: Registry, version: str | None, *, dry_run: bool = False) -> dict[str, Any]:
+    """``--promote VERSION`` (``version``) or ``--rollback`` (None: the champion before the current one): the
+    alias moved, or with ``dry_run`` only said; the document streamflow-retrain prints."""
+    try:
+        if dry_run:
+            before = registry.alias(CHAMPION)
+            if version is None:
+                after = rollback_target(registry)[0]
+            else:
+                after = registry.get(version).version  # an existing, readable version, or the error that says why
+        else:
+            change = rollback(registry) if version is None else promote(registry, version)
+            before, after = change.before, change.after
+    except RegistryError as exc:
+        raise RetrainError(f"registry: {exc}") from None
+    return {
+        "schema": SCHEMA,
+        "action": ROLLBACK if version is None else PROMOTE,
+        "from": before,
+        "to": after,
+        "serving": before if dry_run else after,
+        "dry_run": dry_run,
+        "registry": {"kind": registry.kind, "location": registry.location},
     }
 
 

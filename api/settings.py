@@ -15,11 +15,12 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streamflow_data import LATEST_MONTH, MONTHS, REFERENCE_MONTH
+from streamflow_data.policy import API_ENV_PREFIX, DEFAULT_REGISTRY
 
 from .errors import SettingsError
 from .prediction_log import MAX_PENDING, redact
 
-ENV_PREFIX = "STREAMFLOW_API_"
+ENV_PREFIX = API_ENV_PREFIX
 
 
 def default_cache_dir() -> Path:
@@ -48,7 +49,7 @@ class ApiSettings(BaseSettings):
     prediction_log_max_age_s: float | None = Field(default=None, gt=0)  # …and none older than this
     # rows waiting for the writer (the database away or slow); past that they are dropped, counted
     prediction_log_queue_rows: int = Field(default=MAX_PENDING, ge=1)
-    registry: str = "local"  # where the served model comes from: local (a directory) or mlflow
+    registry: str = DEFAULT_REGISTRY  # where the served model comes from: local (a directory) or mlflow
     registry_location: str | None = None  # local: directory (default <cache_dir>/registry); mlflow: tracking URI
     # seconds between checks for a new champion (0: only POST /admin/reload)
     registry_poll_s: float = Field(default=5.0, ge=0)

@@ -129,13 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--registry",
         choices=("local", "mlflow"),
-        default=DEFAULTS["registry"],
-        help="model registry that r / --retrain register to (default: %(default)s, the API's default too)",
+        help="model registry that r / --retrain register to and the embedded API serves"
+        f" (default: $STREAMFLOW_API_REGISTRY or {DEFAULTS['registry']}, as the API)",
     )
     p.add_argument(
         "--registry-location",
         metavar="DIR|URI",
-        help="local: registry directory (default: <cache>/streamflow/registry); mlflow: tracking URI (default: $MLFLOW_TRACKING_URI)",
+        help="local: registry directory (default: $STREAMFLOW_API_REGISTRY_LOCATION; else with --api-url"
+        " <cache>/streamflow/registry, and without it the embedded API's own, removed on exit); mlflow: tracking URI"
+        " (default: $STREAMFLOW_API_REGISTRY_LOCATION or $MLFLOW_TRACKING_URI)",
     )
     p.add_argument(
         "--min-gain",

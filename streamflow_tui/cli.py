@@ -76,6 +76,11 @@ def _main(argv: list[str] | None = None) -> int:
                 f"{named(given, 'applies', 'apply')} to --prometheus-url; for --api-url use the --api-* forms (--api-header, …)"
             )
     args.exclude = excluded_endpoints(args.exclude_endpoint)
+    from .core.embedded import named_registry
+
+    # The registry the flags or the API's own variables name, for r / --retrain and for the embedded API.
+    chosen = named_registry(args.registry, args.registry_location)
+    args.registry, args.registry_location = chosen.kind, chosen.location
     try:
         args.prometheus_options, args.api_options = connection_options(args)
     except ValueError as exc:
@@ -90,7 +95,7 @@ def _main(argv: list[str] | None = None) -> int:
 def run_console(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from contextlib import ExitStack
 
-    from .core.embedded import EmbeddedApiError, embedded_api
+    from .core.embedded import EmbeddedApiError, RegistryChoice, embedded_api
 
     try:
         names = metric_names(args)
@@ -103,10 +108,11 @@ def run_console(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         if not api_url and not args.prometheus_url:
             print("starting the bundled API on a free loopback port…", file=sys.stderr)
             try:
-                api_url = stack.enter_context(embedded_api())
+                api = stack.enter_context(embedded_api(registry=RegistryChoice(args.registry, args.registry_location)))
             except EmbeddedApiError as exc:
                 print(f"streamflow-tui: cannot start the embedded API: {exc}", file=sys.stderr)
                 return 1
+            api_url, args.registry_location = api.url, api.registry.location  # r promotes where it serves from
         from .app import create_app
 
         config = console_config(args, api_url=api_url, names=names)

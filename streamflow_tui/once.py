@@ -12,7 +12,7 @@ from typing import TextIO
 from .core.bars import histogram_rows
 from .core.config import ConsoleConfig
 from .core.drift_types import RETRAIN
-from .core.embedded import EmbeddedApiError, embedded_api
+from .core.embedded import EmbeddedApiError, RegistryChoice, embedded_api
 from .core.format import ms, num, pct, quantile
 from .core.llm_report import goodput_share, llm_json
 from .core.llm_report import render_text as render_llm
@@ -52,7 +52,10 @@ def scrape_snapshot(args, config: ConsoleConfig, stack: ExitStack) -> tuple[Snap
     """Scrapes of the API (the embedded one when no URL is given) over ``--window`` seconds, longer while its
     counters move in steps (steps.py): then the rates are between two of their updates, or not given."""
     if not config.api_url:
-        config = replace(config, api_url=stack.enter_context(embedded_api()))
+        api = stack.enter_context(embedded_api(registry=RegistryChoice(args.registry, args.registry_location)))
+        # --retrain promotes into the registry the embedded API serves (its own, unless one is named).
+        args.registry_location = api.registry.location
+        config = replace(config, api_url=api.url, registry_location=api.registry.location)
     api_url = config.api_url
     source = open_scrape(config, history_points=1000)
     stack.callback(source.close)

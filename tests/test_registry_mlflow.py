@@ -16,6 +16,7 @@ from conftest import free_port, running_api
 import streamflow_data as sd
 from api.model import probabilities
 from api.registry import CHAMPION, open_registry
+from api.retrain import change_champion
 from streamflow_data.schema import FEATURES
 
 
@@ -33,6 +34,7 @@ def test_the_loop_on_mlflow(tmp_path):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     code, kept, err = retrain(uri, "month_003")
     assert code == 0 and kept["decision"] == "KEPT", err
+    first = kept["champion"]["version"]
     code, promoted, err = retrain(uri, "month_004")
     assert code == 0 and promoted["decision"] == "PROMOTED", err
     assert (tmp_path / "mlflow-artifacts").is_dir() and not (tmp_path / "mlruns").exists()
@@ -60,6 +62,15 @@ def test_the_loop_on_mlflow(tmp_path):
     record = open_registry("mlflow", uri, tmp_path).get(promoted["challenger"]["version"])
     served = probabilities(record.model, rows)
     assert np.allclose(np.asarray(loaded.predict(rows[list(FEATURES)])), served, atol=1e-12)
+
+    # What --rollback and --promote VERSION do (tests/test_promotion.py runs them), here in this process, which
+    # has imported MLflow already: MLflow's alias moves back (the champions' history is a tag of the
+    # registered model), then to the version named.
+    registry = open_registry("mlflow", uri, tmp_path)
+    back = change_champion(registry, None)
+    assert (back["from"], back["to"]) == (promoted["challenger"]["version"], first)
+    assert client.get_model_version_by_alias("streamflow-churn", "champion").tags["streamflow_version"] == first
+    assert change_champion(registry, back["from"])["to"] == registry.alias(CHAMPION) == back["from"]
 
 
 def test_an_unreachable_mlflow_is_a_clear_error_and_the_api_keeps_serving(tmp_path):

@@ -11,17 +11,22 @@ from pathlib import Path
 from .base import (
     CHALLENGER,
     CHAMPION,
+    ChampionChange,
     LocalRegistry,
     ModelRecord,
     Registry,
     RegistryError,
     UnavailableRegistry,
     champion,
+    promote,
+    rollback,
+    rollback_target,
 )
 
 __all__ = [
     "CHALLENGER",
     "CHAMPION",
+    "ChampionChange",
     "LocalRegistry",
     "ModelRecord",
     "Registry",
@@ -29,6 +34,9 @@ __all__ = [
     "UnavailableRegistry",
     "champion",
     "open_registry",
+    "promote",
+    "rollback",
+    "rollback_target",
 ]
 
 

@@ -1,11 +1,12 @@
 """The model registry: versioned models with their lineage, and the aliases ``champion`` / ``challenger``.
 
 Two backends behind one interface (``Registry``): an embedded one (a directory:
-one JSON file per version, one for the aliases, every write atomic) and MLflow's
-model registry (``api/registry_mlflow.py``, the optional ``[mlflow]`` extra).
-The API serves ``champion`` and polls for a new one; ``streamflow-retrain``
-registers challengers and moves the alias. A version is complete on disk before
-any alias can name it, so nothing half-written ever becomes champion.
+one JSON file per version, one for the aliases, one for the champions' history,
+every write atomic) and MLflow's model registry (``api/registry_mlflow.py``, the
+optional ``[mlflow]`` extra). The API serves ``champion`` and polls for a new
+one; ``streamflow-retrain`` registers challengers and moves the alias
+(``promote``), or moves it back (``rollback``). A version is complete on disk
+before any alias can name it, so nothing half-written ever becomes champion.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..model import ChurnModel
 CHAMPION, CHALLENGER = "champion", "challenger"
 ALIASES = (CHAMPION, CHALLENGER)
 RECORD_FORMAT = 1
+HISTORY_LENGTH = 50  # champions remembered for --rollback: far more than anyone rolls back, and a small tag in MLflow
 
 
 @dataclass(frozen=True)
@@ -85,10 +87,67 @@ class Registry(Protocol):
     def set_alias(self, name: str, version: str) -> None:
         """Point an alias at a stored version (checked readable first)."""
 
+    def champions(self) -> list[str]:
+        """The versions that were champion, oldest first ([] when none was recorded)."""
+
+    def set_champions(self, versions: list[str]) -> None:
+        """Replace that history (``promote`` and ``rollback`` keep it)."""
+
 
 def champion(registry: Registry) -> ModelRecord | None:
     version = registry.alias(CHAMPION)
     return registry.get(version) if version else None
+
+
+@dataclass(frozen=True)
+class ChampionChange:
+    """A move of the champion alias: from one version to another (``before`` None: the registry had none)."""
+
+    before: str | None
+    after: str
+
+
+def _ending_with(history: list[str], current: str | None) -> list[str]:
+    """The history, ending with the current champion. When it does not (a registry from before the history
+    was kept, or an alias moved and the history write then failed), the current one is put at its end: the
+    entry before it is then still the champion that served before it."""
+    if current is None or (history and history[-1] == current):
+        return list(history)
+    return [*history, current]
+
+
+def promote(registry: Registry, version: str) -> ChampionChange:
+    """Make ``version`` the champion and record it, so that ``rollback`` can go back to the one before."""
+    before = registry.alias(CHAMPION)
+    registry.set_alias(CHAMPION, version)  # first: the alias is what the APIs serve; the history only explains it
+    if before != version:
+        registry.set_champions(_ending_with(registry.champions(), before)[-(HISTORY_LENGTH - 1) :] + [version])
+    return ChampionChange(before, version)
+
+
+def rollback_target(registry: Registry) -> tuple[str, list[str]]:
+    """(the champion before the current one, the history once it serves again); RegistryError when there is
+    none. Without a recorded history (a registry from before it was kept), the current champion's parent —
+    the champion it was compared against and promoted over."""
+    current = registry.alias(CHAMPION)
+    if current is None:
+        raise RegistryError(f"nothing to roll back: the registry {registry.location} has no champion")
+    history = _ending_with(registry.champions(), current)
+    if len(history) >= 2:
+        return history[-2], history[:-1]
+    parent = registry.get(current).parent
+    if parent is None:
+        raise RegistryError(f"nothing to roll back to: {current} is the first champion of {registry.location}")
+    return parent, [parent]
+
+
+def rollback(registry: Registry) -> ChampionChange:
+    """Serve the champion before the current one again; the next rollback goes one further back."""
+    before = registry.alias(CHAMPION)
+    target, history = rollback_target(registry)
+    registry.set_alias(CHAMPION, target)
+    registry.set_champions(history)
+    return ChampionChange(before, target)
 
 
 class LocalRegistry:
@@ -167,6 +226,27 @@ class LocalRegistry:
         except OSError as exc:
             raise RegistryError(f"cannot set {name} → {version} in {self.root}: {exc.strerror or exc}") from None
 
+    def champions(self) -> list[str]:
+        # Its own file, not a key of aliases.json: an older API reading this registry still finds only aliases there.
+        path = self.root / "champions.json"
+        try:
+            doc = json.loads(path.read_text())
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise RegistryError(f"cannot read {path}: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise RegistryError(f"{path} is corrupted ({exc}); remove it to roll back by lineage instead") from None
+        if not isinstance(doc, list) or not all(isinstance(v, str) for v in doc):
+            raise RegistryError(f"{path} is corrupted (not a list of versions)")
+        return doc
+
+    def set_champions(self, versions: list[str]) -> None:
+        try:
+            write_atomically(self.root / "champions.json", json.dumps(versions, indent=1), durable=True)
+        except OSError as exc:
+            raise RegistryError(f"cannot record the champions in {self.root}: {exc.strerror or exc}") from None
+
 
 class UnavailableRegistry:
     """A registry that could not be opened (MLflow not installed, no tracking URI): every call says why,
@@ -178,4 +258,4 @@ class UnavailableRegistry:
     def _fail(self, *args, **kwargs):
         raise RegistryError(self.error)
 
-    register = get = alias = set_alias = _fail
+    register = get = alias = set_alias = champions = set_champions = _fail

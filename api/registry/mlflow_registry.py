@@ -19,6 +19,7 @@ from .base import ModelRecord, RegistryError
 
 MODEL_NAME = os.environ.get("STREAMFLOW_MLFLOW_MODEL", "streamflow-churn")
 VERSION_TAG = "streamflow_version"
+CHAMPIONS_TAG = "streamflow_champions"  # the champions' history, a JSON list on the registered model
 RECORD_ARTIFACT = "streamflow-record.json"
 EXPERIMENT = "streamflow-retrain"
 
@@ -175,3 +176,25 @@ class MlflowRegistry:
     def set_alias(self, name: str, version: str) -> None:
         self.get(version)  # complete and readable, or no alias names it
         self.client.set_registered_model_alias(MODEL_NAME, name, self._find(version).version)
+
+    @_said
+    def champions(self) -> list[str]:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            tags = self.client.get_registered_model(MODEL_NAME).tags
+        except MlflowException as exc:
+            if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
+                return []  # nothing registered yet
+            raise
+        try:
+            doc = json.loads(tags.get(CHAMPIONS_TAG) or "[]")
+        except ValueError:
+            doc = None
+        if not isinstance(doc, list) or not all(isinstance(v, str) for v in doc):
+            raise RegistryError(f"the tag {CHAMPIONS_TAG} of {MODEL_NAME} at {self.location} is not a list of versions")
+        return doc
+
+    @_said
+    def set_champions(self, versions: list[str]) -> None:
+        self.client.set_registered_model_tag(MODEL_NAME, CHAMPIONS_TAG, json.dumps(versions))

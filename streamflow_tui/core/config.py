@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, field, fields
 
+from streamflow_data.policy import DEFAULT_REGISTRY
+
 from .connection import ConnectionOptions
 from .drift_types import DEFAULT_REPORTS_DIR
 from .naming import DEFAULT_EXCLUDED, MetricNames
@@ -29,8 +31,9 @@ class ConsoleConfig:
     exclude: tuple[str, ...] = DEFAULT_EXCLUDED  # endpoints left out of every number
     job: str | None = None  # Prometheus scrape job of the API
     performance_window: float = 0.0  # seconds model quality is computed over (0: since the API started)
-    registry: str = "local"  # where r registers a retrained model (the API serves this registry's champion)
-    registry_location: str | None = None  # local: directory (default <cache>/streamflow/registry); mlflow: tracking URI
+    registry: str = DEFAULT_REGISTRY  # where r registers a retrained model (the API serves this registry's champion)
+    # local: directory (default: the embedded API's own, or with --api-url <cache>/streamflow/registry); mlflow: URI
+    registry_location: str | None = None
     min_gain: float = DEFAULT_MIN_GAIN  # relative log-loss gain a challenger needs to be promoted
     # r / --retrain run this command (placeholders {data} {api_url} {min_gain} {registry} {registry_location})
     # and read the streamflow.retrain/1 decision it prints; None: streamflow-retrain

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from streamflow_data.policy import DEFAULT_MIN_GAIN
+from streamflow_data.policy import DEFAULT_MIN_GAIN, DEFAULT_REGISTRY
 
 from .errors import RetrainError
 
@@ -38,7 +38,7 @@ class RetrainJob:
     data: str  # a bundled month, a file, or "live"
     api_url: str | None = None
     min_gain: float = DEFAULT_MIN_GAIN
-    registry: str = "local"
+    registry: str = DEFAULT_REGISTRY
     registry_location: str | None = None
     cache_dir: str | None = None  # None: the API's default
     command: str | None = None  # --retrain-cmd; None: streamflow-retrain
