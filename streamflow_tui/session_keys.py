@@ -136,5 +136,11 @@ class SessionKeys(App[None]):
         return folder
 
     def _export_screenshot(self, folder: Path) -> None:
-        self.save_screenshot("screenshot.svg", str(folder))
+        (folder / "screenshot.svg").write_text(screenshot_svg(self), encoding="utf-8")
         self.notify(f"exported series and screenshot to {folder}")
+
+
+def screenshot_svg(app: App) -> str:
+    """The screen as SVG, its runs of spaces kept: SVG collapses them unless told (xml:space), which squashes
+    the text and stripes the bars in renderers that honour it (rsvg-convert, Inkscape)."""
+    return app.export_screenshot().replace("<svg ", '<svg xml:space="preserve" ', 1)

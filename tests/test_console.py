@@ -118,6 +118,8 @@ async def test_load_drift_export_help_pause_and_quit(api, tmp_path, monkeypatch)
         names = sorted(p.name for p in exports[0].iterdir())
         assert names == ["screenshot.svg", "series.csv", "series.json"]
         assert (exports[0] / "series.csv").read_text().startswith("t,rps,error_ratio")
+        # Its runs of spaces kept: renderers that honour SVG's whitespace rules would squash the text otherwise.
+        assert '<svg xml:space="preserve"' in (exports[0] / "screenshot.svg").read_text()
 
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)

@@ -313,3 +313,17 @@ def reference_churn_rate(reference: tuple[Bucket, ...], threshold: float = 0.5) 
     if not total:
         return None
     return sum(b.count or 0.0 for b in reference if b.le > threshold) / total
+
+
+# How far the live predicted churn rate may stray from the reference month's before it is flagged: 5 points,
+# or half the reference rate when that is larger (a 10 % baseline may move to 15 % on an ordinary day).
+CHURN_DEPARTURE_POINTS = 0.05
+CHURN_DEPARTURE_SHARE = 0.5
+
+
+def churn_departs(predicted: float | None, reference: float | None) -> bool:
+    """Whether the predicted churn rate has left its reference month's neighbourhood: the one case the views
+    colour it (a colour on every reading would read as an alarm when all is well)."""
+    if predicted is None or reference is None:
+        return False
+    return abs(predicted - reference) > max(CHURN_DEPARTURE_POINTS, CHURN_DEPARTURE_SHARE * reference)

@@ -80,10 +80,15 @@ class StatusLine(Static):
             parts.append((1, Text("(fallback)", style="bold yellow")))
         model = snapshot.model if snapshot else None
         if model and model.version:
-            parts.append((1, Text(f"model {model.version}" + (f"·{model.served_month}" if model.served_month else ""))))
+            # The version stays at any width (which model answers is the first question after a promotion); the
+            # month it serves and the version it replaced go before it.
+            parts.append((0, Text(f"model {model.version}")))
+            if model.served_month:
+                parts.append((2, Text(f"serving {model.served_month}", style="dim")))
             since = snapshot.taken_at.timestamp() - change.at if change and snapshot else None  # before the newest data
             if change and since is not None and since < RECENT_CHANGE_S:
-                parts.append((0, Text(f"new {ago(since)} ago, was {change.old}", style="bold black on yellow")))
+                parts.append((0, Text(f"new {ago(since)} ago", style="bold black on yellow")))
+                parts.append((1, Text(f"was {change.old}", style="yellow")))
         parts.append((0, Text(f"load {load}")))
         if paused:
             parts.append((0, Text("PAUSED", style="bold yellow reverse")))
