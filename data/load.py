@@ -7,6 +7,19 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class StreamSnapshot:
+    """A streamed-completions run's token figures (``streamflow-load --stream``), live or final. Seconds; None
+    where nothing was measured. Percentile keys as ``LoadSnapshot.corrected``'s."""
+
+    streams: int  # streams that ended with data: [DONE]
+    tokens: int  # token events read, in every stream
+    tokens_per_s: float | None  # tokens over the run's elapsed time (the report's tokens_per_s)
+    ttft_corrected: dict[str, float | None]  # time to first token from the intended send time
+    ttft_uncorrected: dict[str, float | None]  # … from the actual send
+    itl: dict[str, float | None]  # every inter-token gap (one histogram: a gap does not depend on the schedule)
+
+
+@dataclass(frozen=True)
 class LoadSnapshot:
     """A live or final view of a run. Latencies in seconds; None where nothing was measured."""
 
@@ -33,6 +46,7 @@ class LoadSnapshot:
     # Sent a second time, on a new connection: the target had closed the idle keep-alive connection the
     # first try went out on (transport.Pending.retry). Counted once in ``sent``; latency includes both tries.
     retried: int = 0
+    stream: StreamSnapshot | None = None  # a --stream run's TTFT, ITL and tokens
 
     @property
     def fell_behind(self) -> bool:

@@ -22,6 +22,12 @@ from urllib.parse import urlsplit
 from .errors import PromptError
 
 GENERATED_PROMPTS = 1_000  # distinct generated prompts, cycled through
+# --stream's defaults, here once for the command line and the console's Load view.
+ENDPOINTS = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}  # api -> the OpenAI-compatible path
+DEFAULT_API = "chat"
+DEFAULT_MAX_TOKENS = 128
+DEFAULT_PROMPT_TOKENS = 64.0  # generated prompts' mean length when no --prompts file is given
+STREAM_TIMEOUT_S = 60.0  # a whole stream must end within this (a plain request's default is 10 s)
 MAX_PROMPTS = 100_000  # a file's lines beyond this are not read: bodies are kept in memory
 # One BPE token each (with their leading space) in the GPT-2/Llama/Qwen vocabularies: common short words.
 WORDS = (
@@ -39,7 +45,7 @@ class StreamOptions:
     """What a ``--stream`` run sends: the OpenAI-compatible API, the model, the prompts and ``max_tokens``."""
 
     api: str  # "chat" (/v1/chat/completions) or "completions" (/v1/completions)
-    max_tokens: int = 128
+    max_tokens: int = DEFAULT_MAX_TOKENS
     model: str | None = None  # omitted from the body when None (servers with one model accept that)
     prompts_file: str | None = None
     prompt_tokens: float | None = None  # generated prompts: mean length in tokens…

@@ -14,7 +14,7 @@ from functools import partial
 
 from hdrh.histogram import HdrHistogram
 
-from streamflow_data.load import LoadSnapshot
+from streamflow_data.load import LoadSnapshot, StreamSnapshot
 
 from . import hdr_read
 from .histograms import MAX_LATENCY_US, PERCENTILES, new_histogram
@@ -170,6 +170,22 @@ class LoadStats:
         return make(
             corrected=self._percentiles(self.corrected, corrected),
             uncorrected=self._percentiles(self.uncorrected, uncorrected),
+            stream=self._stream_snapshot(elapsed),
+        )
+
+    def _stream_snapshot(self, elapsed: float) -> StreamSnapshot | None:
+        """A --stream run's figures: three more copies of counts (under the stream's own lock), percentiles outside."""
+        if self.stream is None:
+            return None
+        view = self.stream.metrics_view()
+        hist = self.stream.hist  # for the layout only: the counts are the copies in ``view``
+        return StreamSnapshot(
+            streams=view["streams"],
+            tokens=view["tokens"],
+            tokens_per_s=view["tokens"] / elapsed,
+            ttft_corrected=self._percentiles(hist["ttft_corrected"], view["ttft_corrected"]),
+            ttft_uncorrected=self._percentiles(hist["ttft_uncorrected"], view["ttft_uncorrected"]),
+            itl=self._percentiles(hist["itl"], view["itl"]),
         )
 
     def _send_rate(self) -> float | None:

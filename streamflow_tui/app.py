@@ -62,6 +62,9 @@ VIEWS = {"overview": Overview, "traffic": TrafficView, "model": ModelView, "llm"
 KEYS: tuple[Binding, ...] = (
     Binding("question_mark", "help", "Help", key_display="?"),
     Binding("q", "quit", "Quit"),
+    # A terminal program stops on ctrl+c: Textual makes it "copy" (and quits on ctrl+q), which a new user
+    # pressing it twice reads as a hung console. Priority: a text field's copy must not swallow it.
+    Binding("ctrl+c", "quit_anywhere", "Quit", show=False, priority=True),
     Binding("escape", "leave_field", "Leave field", key_display="esc"),
     Binding("d", "run_drift", "Drift"),
     Binding("l", "toggle_load", "Load"),
@@ -226,7 +229,9 @@ class StreamFlowApp(DriftKeys, LoadKeys, SessionKeys):
             view: View = self.query_one(VIEWS[active])
             view.draw(self.state, charts=charts)
         elif active == "load" and charts:
-            self.query_one(LoadPanel).draw_charts(list(self.state.timeline.points))
+            panel, points = self.query_one(LoadPanel), list(self.state.timeline.points)
+            panel.draw_charts(points)
+            panel.draw_ttft_chart(points)
 
     def on_resize(self, event) -> None:
         """Layouts reflow by class: below 120 columns and 32 rows the secondary panels give way."""
@@ -256,10 +261,12 @@ class StreamFlowApp(DriftKeys, LoadKeys, SessionKeys):
         s = self.state.shown
         self.query_one(LoadPanel).show(
             self.state.load,
-            self.state.load_error,
+            self.state.load_error or self.loads.failure(),
             self.loads.feedback(),
             remote=self.state.remote_load,
             server_p95=s.latency.p95 if s is not None else None,
+            llm=s.llm if s is not None else None,
+            stream_to=self.loads.stream_target,
         )
 
     # -- fields, pause, help, tabs ------------------------------------------------------------------------
@@ -272,7 +279,7 @@ class StreamFlowApp(DriftKeys, LoadKeys, SessionKeys):
             return False
         if action == "leave_field":
             return isinstance(self.focused, Input | Select)
-        if action in ("focus_next", "focus_previous"):  # tab / shift+tab (the Screen's): they leave a field too
+        if action in ("focus_next", "focus_previous", "quit_anywhere"):  # tab, shift+tab, ctrl+c: in a field too
             return True
         if isinstance(self.focused, Input):  # printable keys type into it, Esc leaves it
             return None
@@ -320,6 +327,9 @@ class StreamFlowApp(DriftKeys, LoadKeys, SessionKeys):
                 ]
             )
         )
+
+    async def action_quit_anywhere(self) -> None:
+        await self.action_quit()
 
     async def action_quit(self) -> None:
         self.session.close()

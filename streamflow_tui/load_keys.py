@@ -82,7 +82,7 @@ class LoadKeys(App[None]):
             self._start_after_stop = False
             self.action_toggle_load()
 
-    @on(Select.Changed, "#load-mode, #load-month, #load-payload")
+    @on(Select.Changed, "#load-mode, #load-month, #load-payload, #load-api")
     @on(Input.Changed, "#load-rate, #load-concurrency, #load-feedback")
     def _load_setting_changed(self) -> None:
         """A setting changed while a load runs applies at its next start (``LoadController.pending`` says why):

@@ -1,7 +1,7 @@
 """A scripted OpenAI-compatible SSE server: a real asyncio server on a loopback port, tokens on a known schedule.
 
     python tests/sse_server.py [--ttft 0.05] [--gaps 0.01[,0.03…]] [--tokens N] [--stall-at S --stall-for S]
-                               [--timings vllm|llamacpp] [--batch K]
+                               [--timings vllm|llamacpp] [--batch K] [--metrics]
 
 It prints ``PORT <n>`` once it listens on 127.0.0.1, then answers ``POST …/v1/chat/completions`` and
 ``…/v1/completions`` with ``stream: true`` as vLLM does: a role chunk at once (chat), the first token
@@ -9,6 +9,11 @@ It prints ``PORT <n>`` once it listens on 127.0.0.1, then answers ``POST …/v1/
 chunk (with vLLM's ``metrics`` or llama.cpp's ``timings`` when asked), ``data: [DONE]``. The number of tokens
 is the request's ``max_tokens`` unless ``--tokens`` says. Token *k* is due at the previous one's due time +
 its gap, on the loop's timer, so errors do not add up along a stream.
+
+``--metrics``: ``GET …/metrics`` (under any prefix below too) serves a vLLM (naming era 2) exposition that grows with the streams served, as
+the engine's would: each stream's TTFT (arrival to the first token's write), inter-token gaps and end-to-end
+time observed in ``tests/llm_fixtures.Vllm``'s families, its tokens counted; and
+``scripted_requests_total{api, stream, model}``, what each request asked for (a test's proof of what was sent).
 
 ``--stall-at S --stall-for D``: from S seconds after the first request arrived, for D seconds, nothing is
 sent; what fell due then goes out when the stall ends, and each stream's later tokens keep their gaps after
@@ -41,6 +46,7 @@ class Script:
     stall_for: float = 0.0
     timings: str | None = None  # vllm | llamacpp
     batch: int = 1
+    metrics: bool = False  # serve GET /metrics: a vLLM exposition of the streams served
 
 
 def chunk(payload: bytes) -> bytes:
@@ -72,6 +78,7 @@ class Server:
         self.script = script
         self.loop = asyncio.get_running_loop()
         self.first_arrival: float | None = None
+        self.engine = Engine() if script.metrics else None
 
     def stall_window(self) -> tuple[float, float] | None:
         s = self.script
@@ -97,6 +104,9 @@ class Stream:
         self.arrival = arrival
         self.sent = 0
         self.first_at = 0.0
+        self.last_at = 0.0
+        if self.server.engine is not None:
+            self.server.engine.begin()
         self.token = TOKENS[api]
         conn.write(HEAD + (ROLE if api == "chat" else b""))
         self.due = self.server.held(arrival + self.server.script.ttft)
@@ -106,8 +116,13 @@ class Stream:
         conn, script = self.conn, self.server.script
         if conn.transport is None or conn.transport.is_closing():
             return
+        now = self.server.loop.time()
         if not self.sent:
-            self.first_at = self.server.loop.time()
+            self.first_at = now
+        engine = self.server.engine
+        if engine is not None:
+            engine.token(now - self.arrival if not self.sent else None, now - self.last_at if self.sent else None)
+        self.last_at = now
         n = min(script.batch, self.total - self.sent)
         limit = self.arg if self.mode in ("cut", "error", "nodone") else None
         if limit is not None:
@@ -149,6 +164,8 @@ class Stream:
         elif script.timings == "llamacpp":
             extra["timings"] = {"prompt_n": 7, "prompt_ms": script.ttft * 0.5e3, "predicted_n": self.sent}
         usage_doc = {"id": "cmpl-scripted", "object": "chat.completion.chunk", "choices": [], "usage": usage, **extra}
+        if self.server.engine is not None:
+            self.server.engine.end(self.server.loop.time() - self.arrival, self.sent)
         self.conn.write(chunk(_obj(api, finish)) + chunk(json.dumps(usage_doc, separators=(",", ":")).encode()) + DONE)
         self.conn.next_request()
 
@@ -196,6 +213,14 @@ class Connection(asyncio.Protocol):
             self.server.first_arrival = arrival
         parts = path.strip("/").split("/")
         mode, arg = "ok", 0
+        if parts[-1] == "metrics" and self.server.engine is not None:  # under any prefix: a target's /metrics
+            payload = self.server.engine.body()
+            self.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: %d\r\n\r\n%s"
+                % (len(payload), payload)
+            )
+            self.next_request()
+            return
         if parts[0] == "not-sse":
             mode = "not-sse"
         elif parts[0] != "v1":
@@ -222,7 +247,55 @@ class Connection(asyncio.Protocol):
         if mode == "tokens":  # this many tokens, whatever max_tokens says (0: a stream with none)
             mode, tokens = "ok", arg
         api = "chat" if path.rstrip("/").endswith("/chat/completions") else "completions"
+        if self.server.engine is not None:
+            self.server.engine.asked(api, request)
         Stream(self, api, tokens, arrival, mode, arg)
+
+
+class Engine:
+    """What a vLLM engine's /metrics says of the streams served (``--metrics``): its families, its model."""
+
+    def __init__(self) -> None:
+        from llm_fixtures import MODEL, Vllm  # beside this file; only a --metrics server needs prometheus_client
+        from prometheus_client import Counter
+
+        self.vllm = v = Vllm("2")
+        self.labels = (MODEL, "0")
+        self.ttft, self.e2e = v.ttft.labels(*self.labels), v.e2e.labels(*self.labels)
+        self.itls = [h.labels(*self.labels) for h in v.itls]
+        self.running = v.running.labels(*self.labels)
+        self.running.set(0)
+        v.waiting.labels(*self.labels).set(0)
+        v.queue.labels(*self.labels)
+        v.prompt.labels(*self.labels)
+        self.generation = v.generation.labels(*self.labels)
+        self.success = v.success.labels(*self.labels, "length")
+        self.requests = Counter(
+            "scripted_requests", "Requests by endpoint, stream flag and model field.", ["api", "stream", "model"],
+            registry=v.registry,
+        )  # fmt: skip
+
+    def asked(self, api: str, request: dict) -> None:
+        self.requests.labels(api, str(request.get("stream") is True).lower(), str(request.get("model", ""))).inc()
+
+    def begin(self) -> None:
+        self.running.inc()
+
+    def token(self, ttft: float | None, gap: float | None) -> None:
+        if ttft is not None:
+            self.ttft.observe(ttft)
+        if gap is not None:
+            for h in self.itls:
+                h.observe(gap)
+
+    def end(self, e2e: float, tokens: int) -> None:
+        self.running.dec()
+        self.e2e.observe(e2e)
+        self.generation.inc(tokens)
+        self.success.inc()
+
+    def body(self) -> bytes:
+        return self.vllm.body().encode()
 
 
 async def serve(script: Script, port: int = 0) -> None:
@@ -242,9 +315,10 @@ def parse(argv: list[str]) -> tuple[Script, int]:
     p.add_argument("--stall-for", type=float, default=0.0)
     p.add_argument("--timings", choices=("vllm", "llamacpp"))
     p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--metrics", action="store_true")
     a = p.parse_args(argv)
     gaps = tuple(float(g) for g in a.gaps.split(","))
-    return Script(a.ttft, gaps, a.tokens, a.stall_at, a.stall_for, a.timings, a.batch), a.port
+    return Script(a.ttft, gaps, a.tokens, a.stall_at, a.stall_for, a.timings, a.batch, a.metrics), a.port
 
 
 def args_of(script: Script) -> list[str]:
@@ -255,6 +329,8 @@ def args_of(script: Script) -> list[str]:
         out += ["--stall-at", repr(script.stall_at), "--stall-for", repr(script.stall_for)]
     if script.timings:
         out += ["--timings", script.timings]
+    if script.metrics:
+        out.append("--metrics")
     return out
 
 

@@ -1,7 +1,9 @@
 """The built-in load generator: start, stop and change a load from the Load view's settings.
 
 The load runs in the load generator's own thread (``loadgen.LoadRunner``); this controller keeps the runner
-and puts what the views need into the console's state.
+and puts what the views need into the console's state. Against an LLM engine (the last poll that read the
+target recognised one: ``Snapshot.llm``) the load is streamed completions to its OpenAI-compatible endpoint,
+with ``streamflow-load --stream``'s defaults; against anything else, /predict.
 """
 
 from __future__ import annotations
@@ -9,8 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from loadgen import LoadConfig, LoadConfigError, LoadRunner
+from loadgen.errors import PromptError
 from loadgen.preflight import check_payload_month
+from loadgen.prompts import DEFAULT_API, DEFAULT_PROMPT_TOKENS, ENDPOINTS, STREAM_TIMEOUT_S, StreamOptions
 
+from ..core.llm_types import ALL, LlmStats
 from ..core.state import ConsoleState
 
 RATE_STEP = 1.25  # + and - change the rate by this factor (the workers by one)
@@ -27,6 +32,23 @@ class LoadSettings:
     month: str
     payload: str
     feedback_delay: float | None  # None: send no labels
+    api: str = DEFAULT_API  # an LLM engine's endpoint: "chat" or "completions" (loadgen.prompts.ENDPOINTS)
+
+
+@dataclass(frozen=True)
+class StreamTarget:
+    """Where a stream load goes: the engine recognised, the endpoint's URL, the model field (None: not sent)."""
+
+    engine: str
+    url: str
+    model: str | None
+
+
+def served_model(llm: LlmStats) -> str | None:
+    """The model field a stream load sends: the one model the engine's metrics name (vLLM's model_name is the
+    served name its API takes), or None (several, or unnamed): the field is left out, for the engine's default."""
+    named = [m.model for m in llm.models if m.model not in (ALL, "")]
+    return named[0] if len(named) == 1 else None
 
 
 class LoadController:
@@ -34,6 +56,7 @@ class LoadController:
         self.state = state
         self.runner: LoadRunner | None = None
         self.stopping = False  # a stop runs in a worker (it waits for requests in flight): set until it ends
+        self.stream_target: StreamTarget | None = None  # the last load's, when it streamed completions
 
     @property
     def running(self) -> bool:
@@ -44,36 +67,77 @@ class LoadController:
         url = self.state.config.api_url
         error = None
         snapshot = self.state.snapshot
+        llm = self.llm
         if not url:
             error = "no API URL to load (watching Prometheus only)"
         elif snapshot is not None and snapshot.api.up is False:
             # The last poll could not read the target: every request would fail (connect_refused by the
             # thousand), which measures nothing. Say why instead, and send nothing.
+            start_it = f"start {llm.spec.name}" if llm is not None else "start it (streamflow-api)"
             error = (
                 f"not started: the API at {snapshot.api.url or url} cannot be read ({snapshot.api.error or 'DOWN'})"
-                " — start it (streamflow-api) or check --api-url; l again once the status line says UP"
+                f" — {start_it} or check --api-url; l again once the status line says UP"
             )
         else:
+            rate = settings.rate if settings.open_model else None
+            concurrency = None if settings.open_model else settings.concurrency
+            target: StreamTarget | None = None
             try:
-                config = LoadConfig(
-                    url=url.rstrip("/") + "/predict",
-                    rate=settings.rate if settings.open_model else None,
-                    concurrency=None if settings.open_model else settings.concurrency,
-                    duration=UNTIL_STOPPED_S,
-                    month=settings.month,
-                    payload=settings.payload,
-                    feedback_delay=settings.feedback_delay,
-                )
-                # The month the API serves, as its own metrics say (api_model_info): user ids of another
-                # month would be labelled with the wrong rows' churn.
-                check_payload_month(config, snapshot.model.served_month if snapshot and snapshot.model else None)
-            except LoadConfigError as exc:
+                if llm is not None:
+                    config, target = self._stream_config(url, rate, concurrency, settings.api, llm)
+                else:
+                    config = LoadConfig(
+                        url=url.rstrip("/") + "/predict",
+                        rate=rate,
+                        concurrency=concurrency,
+                        duration=UNTIL_STOPPED_S,
+                        month=settings.month,
+                        payload=settings.payload,
+                        feedback_delay=settings.feedback_delay,
+                    )
+                    # The month the API serves, as its own metrics say (api_model_info): user ids of another
+                    # month would be labelled with the wrong rows' churn.
+                    check_payload_month(config, snapshot.model.served_month if snapshot and snapshot.model else None)
+            except (LoadConfigError, PromptError) as exc:
                 error = str(exc)
             else:
                 self.runner = LoadRunner(config).start()
+                self.stream_target = target
         self.state.load_error = error
         self.refresh()
         return error
+
+    @property
+    def llm(self) -> LlmStats | None:
+        """The LLM engine the last readable poll recognised (None: the target is not one, or not read yet)."""
+        shown = self.state.shown
+        return shown.llm if shown is not None else None
+
+    @staticmethod
+    def _stream_config(
+        url: str, rate: float | None, concurrency: int | None, api: str, llm: LlmStats
+    ) -> tuple[LoadConfig, StreamTarget]:
+        """``streamflow-load --stream``'s run against the engine: its default prompts and max_tokens, the
+        model field the engine's own metrics name when it serves one model (otherwise none: its default)."""
+        model = served_model(llm)
+        options = StreamOptions(api=api, model=model, prompt_tokens=DEFAULT_PROMPT_TOKENS)
+        config = LoadConfig(
+            url=url.rstrip("/") + ENDPOINTS[api],
+            rate=rate,
+            concurrency=concurrency,
+            duration=UNTIL_STOPPED_S,
+            timeout=STREAM_TIMEOUT_S,
+            payload="none",
+            stream=options,
+        )
+        return config, StreamTarget(llm.spec.name, config.url, model)
+
+    def failure(self) -> str | None:
+        """Why the last load ended by itself, when it failed (the engine's thread raised): shown, never lost."""
+        runner = self.runner
+        if runner is None or runner.running or runner.error is None:
+            return None
+        return f"the load stopped: {type(runner.error).__name__}: {runner.error}"
 
     def pending(self, settings: LoadSettings) -> list[str]:
         """The settings that differ from the running load's (none when no load runs): they apply at its next start.
@@ -94,6 +158,10 @@ class LoadController:
             changed.append("rate/s")
         elif not settings.open_model and settings.concurrency != now.concurrency:
             changed.append("workers")
+        if config.stream is not None:  # /predict's month, payload and labels do not apply to a stream
+            if settings.api != config.stream.api:
+                changed.append("endpoint")
+            return changed
         if settings.month != config.month:
             changed.append("month")
         if settings.payload != config.payload:

@@ -27,6 +27,10 @@ class Point:
     latency_buckets: tuple[Bucket, ...] = ()  # the window's latency histogram: one column of the heatmap
     load_target: float | None = None  # the built-in load's target rate (open model)
     client_p95: float | None = None  # its p95 from the intended send times: the server's p95 plus queueing
+    # An LLM engine's: the built-in stream load's TTFT p95 (corrected, over its run) and the engine's own (its
+    # histogram, over the window). The gap is the network and the queueing the engine does not count.
+    client_ttft_p95: float | None = None
+    server_ttft_p95: float | None = None
 
 
 def point_of(s: Snapshot, load=None) -> Point:
@@ -53,7 +57,15 @@ def point_of(s: Snapshot, load=None) -> Point:
         latency_buckets=s.latency_histogram,
         load_target=load.target_rate if running else (remote.target_rps if remote else None),
         client_p95=load.corrected.get("p95") if running else (remote.p95 if remote else None),
+        client_ttft_p95=load.stream.ttft_corrected.get("p95") if running and load.stream is not None else None,
+        server_ttft_p95=_server_ttft_p95(s),
     )
+
+
+def _server_ttft_p95(s: Snapshot) -> float | None:
+    total = s.llm.total if s.llm is not None else None
+    ttft = total.of("ttft") if total is not None else None
+    return ttft.p95.value if ttft is not None else None
 
 
 # The exported columns: the heatmap's histograms stay out of CSV and JSON rows.

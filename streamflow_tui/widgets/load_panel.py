@@ -14,15 +14,18 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 from textual_plotext import PlotextPlot
 
+from loadgen.prompts import DEFAULT_API, ENDPOINTS
 from streamflow_data import MONTHS
 from streamflow_data.load import LoadSnapshot
 
-from ..controllers.load import LoadSettings
+from ..controllers.load import LoadSettings, StreamTarget
 from ..core.format import ms, num, pct
+from ..core.llm_types import LlmStats
 from ..core.results import RemoteLoad
 from ..core.timeline import downsample
-from .charts import CHART_POINTS, start, time_axis
+from .charts import CHART_POINTS, Key, TimeChart, caption, redrawn_on_resize, start, time_axis, y_axis
 from .quiet import set_if_changed
+from .stream_load import draw_ttft, idle_text, served_line, stream_note, stream_problem, stream_table
 
 
 class LoadPanel(Widget):
@@ -37,7 +40,17 @@ class LoadPanel(Widget):
     LoadPanel #load-payload { width: 12; }
     LoadPanel #load-charts { height: 1fr; }
     LoadPanel #load-rate-plot, LoadPanel #load-latency-plot { width: 1fr; border: round $primary 40%; }
-    LoadPanel #load-stats { height: 7; padding: 1 1 0 1; }
+    /* As tall as its lines (2 when idle, up to 7 running): the charts keep the rest, even under a DOWN banner. */
+    LoadPanel #load-stats { height: auto; max-height: 8; padding: 1 1 0 1; }
+    /* An LLM engine (class llm): the stream's endpoint instead of /predict's month, payload and labels; the
+       client-vs-server table's lines; the TTFT chart (the latency one gives way below 120 columns, streamflow.tcss). */
+    LoadPanel #load-stream-row, LoadPanel #load-ttft-plot { display: none; }
+    LoadPanel.llm #load-stream-row, LoadPanel.llm #load-ttft-plot { display: block; }
+    LoadPanel.llm #load-predict-row { display: none; }
+    LoadPanel #load-api { width: 24; }
+    LoadPanel.llm #load-stats { max-height: 9; padding: 0 1; }
+    LoadPanel.llm #load-stream-row { margin-top: 0; }
+    LoadPanel #load-ttft-plot { width: 1fr; border: round $primary 40%; }
     """
 
     def compose(self) -> ComposeResult:
@@ -65,7 +78,18 @@ class LoadPanel(Widget):
                 validators=[Integer(minimum=1, maximum=10_000)],
             )
             yield Button("Start load (l)", id="load-toggle", variant="success", compact=True)
-        with Horizontal(classes="load-controls"):
+        with Horizontal(classes="load-controls", id="load-stream-row"):
+            yield Label("endpoint")
+            yield Select(
+                [(path, api) for api, path in ENDPOINTS.items()],
+                value=DEFAULT_API,
+                allow_blank=False,
+                type_to_search=False,
+                compact=True,
+                id="load-api",
+            )
+            yield Label(id="load-llm-note")
+        with Horizontal(classes="load-controls", id="load-predict-row"):
             yield Label("month")
             yield Select(
                 [(m, m) for m in MONTHS],
@@ -96,8 +120,9 @@ class LoadPanel(Widget):
             )
         yield Static(id="load-stats")
         with Horizontal(id="load-charts"):
-            yield PlotextPlot(id="load-rate-plot")
-            yield PlotextPlot(id="load-latency-plot")
+            yield TimeChart(id="load-rate-plot")
+            yield TimeChart(id="load-latency-plot")
+            yield TimeChart(id="load-ttft-plot")
 
     class ToggleRequested(Message):
         """The Start/Stop button: the App starts or stops the load, as l does."""
@@ -120,8 +145,9 @@ class LoadPanel(Widget):
 
         open_model = self.query_one("#load-mode", Select).value == "open"
         # Delayed ground truth (blank: none): the true churn_label of each answered row, sent to /feedback.
+        # Not against an LLM engine: the field is hidden, and what it holds must not stop a stream load.
         try:
-            typed = checked("#load-feedback", "labels after")
+            typed = "" if self.has_class("llm") else checked("#load-feedback", "labels after")
         except ValueError:
             typed = self.query_one("#load-feedback", Input).value
             raise ValueError(f"labels after: {typed!r} is not a number of seconds (blank: send no labels)") from None
@@ -132,45 +158,64 @@ class LoadPanel(Widget):
             month=str(self.query_one("#load-month", Select).value),
             payload=str(self.query_one("#load-payload", Select).value),
             feedback_delay=float(typed) if typed else None,
+            api=str(self.query_one("#load-api", Select).value),
         )
 
     def draw_charts(self, points) -> None:
         """Target vs achieved rate (and what the server saw); client-side vs server-side p95: the gap is the
         queueing the server cannot see (a request's wait before it is read)."""
-        plt = start(self.query_one("#load-rate-plot", PlotextPlot))
-        drawn, top = False, 0.0
+        plot = self.query_one("#load-rate-plot", PlotextPlot)
+        redrawn_on_resize(plot, lambda: self.draw_charts(points))
+        plt = start(plot)
+        keys, values, drawn = [], [], False
         for name, color, label in (
             ("load_target", "gray", "target"),
-            ("load_rps", "cyan", "achieved (client)"),
-            ("rps", "orange", "served (server)"),
+            ("load_rps", "cyan", "achieved"),
+            ("rps", "orange", "served"),
         ):
             xs, ys = downsample(points, name, CHART_POINTS, reduce=statistics.fmean)
             if xs:
-                plt.plot(xs, ys, color=color, marker="braille", label=label)
-                drawn, top = drawn or name == "load_target", max(top, *ys)
-        if top:
-            plt.ylim(0, top * 1.15)  # from zero: a rate 5 % short must not look like half
-        time_axis(plt, points, self.query_one("#load-rate-plot").size.width)
-        plt.title("requests/s: target, achieved, served" if drawn else "requests/s (no load run in the history)")
-        self.query_one("#load-rate-plot", PlotextPlot).refresh()
+                plt.plot(xs, ys, color=color, marker="braille")
+                keys.append(Key(label, color))
+                values += ys
+                drawn = drawn or name == "load_target"
+        if values:
+            y_axis(plt, plot, 0.0, max(values), from_zero=True)  # a rate 5 % short must not look like half
+        time_axis(plt, points, plot.size.width)
+        if not drawn:
+            keys.append(Key("no load run", mark=""))
+        caption(plot, "requests/s", points, keys)
+        plot.refresh()
 
-        plt = start(self.query_one("#load-latency-plot", PlotextPlot))
+        plot = self.query_one("#load-latency-plot", PlotextPlot)
+        redrawn_on_resize(plot, lambda: self.draw_charts(points))
+        plt = start(plot)
+        keys, values = [], []
         for name, color, label in (
-            ("client_p95", "magenta", "client p95 (corrected)"),
-            ("p95", "orange", "server p95"),
+            ("client_p95", "magenta", "client (corrected)"),
+            ("p95", "orange", "server"),
         ):
             xs, ys = downsample(points, name, CHART_POINTS)
             if xs:
-                plt.plot(xs, [y * 1000 for y in ys], color=color, marker="braille", label=label)
-        time_axis(plt, points, self.query_one("#load-latency-plot").size.width)
-        plt.title("p95 ms: client vs server (the gap is queueing)")
-        self.query_one("#load-latency-plot", PlotextPlot).refresh()
+                values += [y * 1000 for y in ys]
+                plt.plot(xs, values[-len(ys) :], color=color, marker="braille")
+                keys.append(Key(label, color))
+        if values:
+            y_axis(plt, plot, min(values), max(values))
+        time_axis(plt, points, plot.size.width)
+        caption(plot, "p95 ms", points, keys)
+        plot.refresh()
 
     def show_target(self, rate: float | None, concurrency: int | None) -> None:
         if rate is not None:
             self.query_one("#load-rate", Input).value = f"{rate:g}"
         if concurrency is not None:
             self.query_one("#load-concurrency", Input).value = str(concurrency)
+
+    def draw_ttft_chart(self, points) -> None:
+        """An LLM engine's: client TTFT p95 vs the engine's (stream_load.draw_ttft); nothing to draw otherwise."""
+        if self.has_class("llm"):
+            draw_ttft(self.query_one("#load-ttft-plot", PlotextPlot), points)
 
     def show(
         self,
@@ -179,8 +224,14 @@ class LoadPanel(Widget):
         feedback: dict | None = None,
         remote: RemoteLoad | None = None,
         server_p95: float | None = None,
+        llm: LlmStats | None = None,
+        stream_to: StreamTarget | None = None,
     ) -> None:
-        """The console's own load; when it drives none, the load generators Prometheus scrapes (``remote``)."""
+        """The console's own load; when it drives none, the load generators Prometheus scrapes (``remote``).
+        ``llm``: the target's LLM engine (l then streams completions: ``stream_to`` says where the last one went)."""
+        self.set_class(llm is not None, "llm")
+        if llm is not None:
+            set_if_changed(self.query_one("#load-llm-note", Label), stream_note(llm))
         button = self.query_one("#load-toggle", Button)
         running = bool(s and s.running)
         button.label = "Stop load (l)" if running else "Start load (l)"
@@ -190,6 +241,8 @@ class LoadPanel(Widget):
             text.append(error + "\n", style="bold red")
         if remote is not None and not running:
             remote_text(text, remote, server_p95)
+        elif s is None and llm is not None:
+            idle_text(text, llm, str(self.query_one("#load-api", Select).value))
         elif s is None:
             text.append(
                 "not running — l starts it, + and - change the rate while it runs; the charts below show "
@@ -199,17 +252,23 @@ class LoadPanel(Widget):
         else:
             target = f"{s.target_rate:g} req/s" if s.model == "open" else f"{s.concurrency} workers"
             text.append(f"{'running' if running else 'stopped'}  {s.model} model, {target}  ", style="bold")
-            text.append(f"elapsed {s.elapsed_s:.0f} s\n")
+            text.append(f"elapsed {s.elapsed_s:.0f} s" + (served_line(s) if s.stream is not None else "") + "\n")
             text.append(
                 f"achieved {num(s.achieved_rps)} req/s   sent {s.sent:,}  ok {s.ok:,}  errors {s.errors:,}  cancelled {s.cancelled:,}\n"
             )
-            text.append("corrected latency  ")
-            for key in ("p50", "p95", "p99"):
-                text.append(f"{key} {ms(s.corrected[key])}   ")
+            if s.stream is not None:
+                stream_table(text, s, llm)
+            else:
+                text.append("corrected latency  ")
+                for key in ("p50", "p95", "p99"):
+                    text.append(f"{key} {ms(s.corrected[key])}   ")
             if s.error_kinds:
                 text.append(
                     "\nerrors: " + ", ".join(f"{k} {v:,}" for k, v in sorted(s.error_kinds.items())), style="red"
                 )
+            problem = stream_problem(s, stream_to) if s.stream is not None else None
+            if problem:
+                text.append(f"\n{problem}", style="bold red")
             if feedback:
                 text.append(
                     f"\nlabels {feedback['delay_s']:g} s after each answer: {feedback['sent']:,} taken by /feedback"
@@ -221,7 +280,7 @@ class LoadPanel(Widget):
                 text.append(
                     f"\nthe target fell behind: {s.late:,} late, {s.not_sent:,} never sent", style="bold yellow"
                 )
-        set_if_changed(self.query_one("#load-stats", Static), text)
+        set_if_changed(self.query_one("#load-stats", Static), text, layout=True)
 
 
 def remote_text(text: Text, r: RemoteLoad, server_p95: float | None) -> None:
