@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from streamflow_data.pipes import quiet_on_broken_pipe
+
 from .registry import RegistryError, open_registry
 from .retrain import DEFAULT_MIN_GAIN, SCHEMA, RetrainError, RetrainRequest, change_champion, finite, retrain
 from .settings import ApiSettings, SettingsError
@@ -69,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    return quiet_on_broken_pipe(lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not 0 <= args.min_gain < 1:

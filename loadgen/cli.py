@@ -14,7 +14,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from urllib.parse import urlsplit
 
+from streamflow_data.pipes import quiet_on_broken_pipe
+
 from .config import PAYLOADS, LoadConfig, LoadConfigError
+from .prompts import DEFAULT_API, DEFAULT_MAX_TOKENS, DEFAULT_PROMPT_TOKENS, ENDPOINTS, STREAM_TIMEOUT_S
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 CHECKPOINT_S = 2.0  # --output: the result file is rewritten (partial) this often while the run goes on
@@ -103,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="generated prompts of about this many tokens (normal distribution; default 64 without --prompts)",
     )
     stream.add_argument(
-        "--max-tokens", type=int, default=128, help="max_tokens of every request (default: %(default)s)"
+        "--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, help="max_tokens of every request (default: %(default)s)"
     )
     stream.add_argument("--model", help="the model field of every request (default: none sent)")
     stream.add_argument(
@@ -151,7 +154,7 @@ def stream_options(args: argparse.Namespace, url: str):
     try:
         mean, stddev = (None, 0.0) if args.prompt_tokens is None else parse_prompt_tokens(args.prompt_tokens)
         if mean is None and args.prompts is None:
-            mean = 64.0
+            mean = DEFAULT_PROMPT_TOKENS
         return StreamOptions(
             api=api_of(url),
             max_tokens=args.max_tokens,
@@ -166,7 +169,7 @@ def stream_options(args: argparse.Namespace, url: str):
 
 
 def config_from_args(args: argparse.Namespace) -> LoadConfig:
-    url = target_url(args.url, args.endpoint or ("/v1/chat/completions" if args.stream else "/predict"))
+    url = target_url(args.url, args.endpoint or (ENDPOINTS[DEFAULT_API] if args.stream else "/predict"))
     stream = stream_options(args, url)
     payload = args.payload or ("user_id" if urlsplit(url).path.rstrip("/") == "/predict" and not stream else "none")
     if payload != "none":
@@ -192,7 +195,7 @@ def config_from_args(args: argparse.Namespace) -> LoadConfig:
         duration=args.duration if args.duration is not None or args.requests is not None else 10.0,
         requests=args.requests,
         ramp_up=args.ramp_up,
-        timeout=args.timeout if args.timeout is not None else (60.0 if stream else 10.0),
+        timeout=args.timeout if args.timeout is not None else (STREAM_TIMEOUT_S if stream else 10.0),
         max_in_flight=args.max_in_flight,
         month=args.month,
         payload=payload,
@@ -204,7 +207,10 @@ def config_from_args(args: argparse.Namespace) -> LoadConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    return quiet_on_broken_pipe(lambda: _main(sys.argv[1:] if argv is None else argv))
+
+
+def _main(argv: list[str]) -> int:
     if argv[:1] == ["merge"]:
         from .merge import main as merge_main
 

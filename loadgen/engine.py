@@ -196,6 +196,11 @@ class _Engine:
                 self.workers.append(worker)
                 self.active_workers += 1
                 worker.next()
+                # A worker that ends at once found nothing to claim (the request limit, the deadline, a stop):
+                # nor would the next one, and this loop would make them for ever (--requests 3 against a
+                # refused port spun here, its list of workers growing until the OOM killer came).
+                if worker.finished.done():
+                    break
 
         self._scale = scale
         scale()

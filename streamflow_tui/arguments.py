@@ -22,10 +22,6 @@ def _positive_float(text: str) -> float:
     return value
 
 
-# 128 + SIGPIPE (13): the status a shell reports for a Unix tool whose reader went away (`… | head`).
-EXIT_BROKEN_PIPE = 141
-
-
 def named(flags: list[str], one: str, many: str) -> str:
     """``--a only applies`` / ``--a, --b only apply``: the flags named, and the verb agreeing with them."""
     return f"{', '.join(flags)} {one if len(flags) == 1 else many}"

@@ -7,24 +7,16 @@ import Textual, pandas or Evidently.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from .arguments import EXIT_BROKEN_PIPE, build_parser, check_drift_flags, check_mode_flags, named
+from streamflow_data.pipes import quiet_on_broken_pipe
+
+from .arguments import build_parser, check_drift_flags, check_mode_flags, named
 from .options import connection_options, console_config, excluded_endpoints, metric_names
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run, and when the reader of stdout has gone (``--once --json | head``) end quietly with 141, as Unix
-    tools do: stdout is pointed at /dev/null so that the interpreter's last flush cannot fail again."""
-    try:
-        code = _main(argv)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_BROKEN_PIPE
-    return code
+    return quiet_on_broken_pipe(lambda: _main(argv))
 
 
 def _main(argv: list[str] | None = None) -> int:
@@ -130,8 +122,7 @@ def run_console(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             except RecordingError as exc:
                 parser.error(str(exc))
             stack.callback(recorder.close)
-        create_app(config, handle_signals=True, recorder=recorder).run()
-    return 0
+        return exit_status(create_app(config, handle_signals=True, recorder=recorder))
 
 
 def run_replay(args: argparse.Namespace, parser: argparse.ArgumentParser, names) -> int:
@@ -150,8 +141,14 @@ def run_replay(args: argparse.Namespace, parser: argparse.ArgumentParser, names)
     config = console_config(
         args, api_url=meta.get("api_url"), names=names, interval=interval, prometheus_url=None, drift_every=None
     )
-    create_app(config, replay=Replay(recording, args.history), handle_signals=True).run()
-    return 0
+    return exit_status(create_app(config, replay=Replay(recording, args.history), handle_signals=True))
+
+
+def exit_status(app) -> int:
+    """Run the console; 0 when it was quit, 1 when it crashed: Textual prints the traceback and sets the app's
+    return code, which ``run()`` does not pass on (a crash used to end in status 0, as if all was well)."""
+    app.run()
+    return app.return_code or 0
 
 
 if __name__ == "__main__":

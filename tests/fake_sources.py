@@ -68,6 +68,8 @@ def snapshot(i: int, *, up: bool = True, switch_at: int | None = None) -> Snapsh
     )
     if switch_at is not None and i >= switch_at:  # a retrained model took over: it predicts more churn
         scores = tuple(Bucket(le, float(max(0, 90 - 6 * k))) for k, le in enumerate(SCORE_LE))
+        # Its reference is its own training month's scores (api_reference_probability{version}): more churn.
+        reference = tuple(Bucket(le, float(round(3000 * math.exp(-k / 8)))) for k, le in enumerate(SCORE_LE))
         model = ModelStats(
             NEW_VERSION, "month_004", "month_005", rps * 0.98, 0.19 + 0.01 * math.sin(i / 4), scores, reference
         )

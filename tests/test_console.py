@@ -188,7 +188,9 @@ async def test_target_down_then_up(api, tmp_path):
 
 async def test_prometheus_source_with_backfill(live, tmp_path):
     app = create_app(console(tmp_path, api_url=live.api, prometheus_url=live.prometheus, history=60))
-    async with app.run_test(size=(160, 48)) as pilot:
+    # 200 columns: below them the status line gives the source's details up for the model and the month
+    # (its least important part), keeping "prom ● UP".
+    async with app.run_test(size=(200, 60)) as pilot:
         await wait_for(pilot, lambda: app.state.snapshot is not None and app.state.snapshot.ok)
         assert app.state.snapshot.source == "prometheus"
         # Against the rate the traffic thread achieved over the same seconds, not its nominal pace: on a busy

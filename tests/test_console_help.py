@@ -67,3 +67,18 @@ async def test_at_80x24_the_last_keys_are_reached_by_keyboard(tmp_path, scroll_k
         assert "StreamFlow keys" in screen_text(app)
         await pilot.press("escape")
         await wait_until_async(lambda: not isinstance(app.screen, HelpScreen), 10, "help closed", pause=pilot.pause)
+
+
+async def test_ctrl_c_quits_even_from_a_text_field(tmp_path):
+    """#27 item 15: a terminal program stops on ctrl+c (Textual's default makes it copy, and says ctrl+q)."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5")
+        for _ in range(6):
+            await pilot.press("tab")
+            if app.focused is not None and app.focused.id == "load-rate":
+                break
+        assert app.focused is not None and app.focused.id == "load-rate"
+        await pilot.press("ctrl+c")
+        await wait_until_async(lambda: app._exit, 10, "the console quits", pause=pilot.pause)
+    assert app.return_code == 0

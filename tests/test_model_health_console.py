@@ -72,7 +72,7 @@ async def test_labels_from_the_load_view_feed_quality_over_time(api_month_004, t
         assert all(served[le] == pytest.approx(expected[le], abs=1e-9) for le in expected)
         shown = str(app.query_one("#score-histogram").render())
         assert "window vs reference" in shown and f"{expected[0.05] * 100:4.1f}%" in shown
-        assert "model quality: AUC (left)" in str(app.query_one("#quality-plot").plt.build())
+        assert "AUC (left), label coverage % (right) · last" in str(app.query_one("#quality-plot").border_title)
         await pilot.press("l")
         await wait_for(pilot, lambda: not app.loads.runner.running)
         await app.action_quit()

@@ -57,8 +57,8 @@ def test_the_views_show_a_dash_and_the_reason():
     one = [(0.01, 1.0), (float("inf"), 1.0)]  # one scored prediction, at p ≤ 0.01
     p = performance_of({("0", "0"): 1.0}, [], one, one, 1.0)
     assert p is not None and p.estimated is None and p.realized is None
-    for compact in (True, False):
-        text = quality_text(p, compact=compact).plain
+    for width in (78, 200):
+        text = quality_text(p, width).plain
         assert f"realised – (only 1 of the {MIN_SAMPLE} labels needed)" in text, text
         assert f"estimated – (only 1 of the {MIN_SAMPLE} scored predictions needed)" in text, text
         assert "AUC" not in text

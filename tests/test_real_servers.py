@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -165,6 +166,7 @@ def test_once_json_carries_the_bounds_against_opentelemetry():
     server = next(s for s in SERVERS if s.id == "otel_stable")
     with running(server) as app, Sender(app.url + "/predict", RPS, FAIL_EVERY) as load:
         wait_until(lambda: load.sent.answered >= 5, 10, "the load under way")
+        answered, began = load.sent.answered, time.monotonic()
         done = subprocess.run(
             [sys.executable, "-m", "streamflow_tui.cli", "--once", "--json", "--api-url", app.metrics_base]
             + ["--window", "3"],
@@ -172,11 +174,14 @@ def test_once_json_carries_the_bounds_against_opentelemetry():
             text=True,
             timeout=60,
         )
+        # What the sender achieved while --once read (its 3 s window lies inside): on a busy machine it falls
+        # behind its nominal 20/s, then catches up in a burst (22.8/s was read in a full-suite run).
+        achieved = (load.sent.answered - answered) / (time.monotonic() - began)
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     assert doc["naming"]["preset"] == "opentelemetry" and doc["naming"]["error_label"] == "error_type"
     assert doc["naming"]["labels"]["endpoint"] == "http_route"
-    assert doc["requests"]["rps"] == pytest.approx(RPS, abs=2.0)
+    assert doc["requests"]["rps"] == pytest.approx(achieved, rel=0.2), f"the sender achieved {achieved:.1f}/s"
     assert doc["requests"]["error_ratio"] == pytest.approx(0.1, abs=0.035)
     # The exceptions: empty code, error_type named; shown with the exception's type as their code.
     errors = [x for x in doc["requests"]["by_series"] if x["status"] == "error"]

@@ -6,9 +6,10 @@ import time
 
 from streamflow_tui.core.heatmap import latency_heatmap
 from streamflow_tui.core.results import Bucket
+from streamflow_tui.core.scale import nice_ceil
 from streamflow_tui.core.timeaxis import time_ticks
 from streamflow_tui.core.timeline import Point, downsample
-from streamflow_tui.widgets.rate_chart import axis_row, bar_levels, nice_top
+from streamflow_tui.widgets.rate_chart import axis_row, bar_levels
 
 
 def _points(values, step=1.0):
@@ -36,7 +37,7 @@ def test_downsample_leaves_out_gaps_and_passes_short_series_through():
 
 def test_rate_bars_start_from_zero_on_a_round_scale():
     # A flat 1.00-1.01 req/s is a row of near-equal bars, not swings from the minimum.
-    assert nice_top(1.01) == 2 and nice_top(160.8) == 200 and nice_top(0.003) == 0.005 and nice_top(0) == 1
+    assert nice_ceil(1.01) == 2 and nice_ceil(160.8) == 200 and nice_ceil(0.003) == 0.005 and nice_ceil(0) == 1
     assert bar_levels([1.0, 1.01, 1.0], 10, 6, 2.0) == (24, 24, 24)
     assert bar_levels([0.0, 5.0, 10.0, None], 10, 6, 10.0) == (0, 24, 48, 0)
     assert bar_levels([0.001, 100.0], 10, 1, 100.0) == (1, 8)  # any traffic shows

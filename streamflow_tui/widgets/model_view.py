@@ -11,12 +11,24 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from ..core.compute import reference_churn_rate
+from ..core.compute import churn_departs, reference_churn_rate
 from ..core.format import num, pct
 from ..core.state import ConsoleState
 from ..core.timeline import downsample
+from ..core.versions import reference_spans
 from .bars import shares_text
-from .charts import CHART_POINTS, mark_versions, start, time_axis
+from .charts import (
+    CHART_POINTS,
+    MODEL_CHANGE,
+    Key,
+    TimeChart,
+    caption,
+    mark_versions,
+    redrawn_on_resize,
+    start,
+    time_axis,
+    y_axis,
+)
 from .quiet import set_if_changed
 from .view import View
 
@@ -52,18 +64,46 @@ def score_distribution_text(current, reference, width: int = 56, previous=(), co
         if used[0] <= le <= used[-1]:
             rows.append((f"{low:.2f}–{le:.2f}", *(s.get(le) if s else None for _, s in sides)))
         low = le
+    # Each side: its bar, then " 12.3% " (7 columns), after the band's label ("0.00–0.05") and a space.
+    bar = (width - len("0.00–0.05") - 1) // len(sides) - 7
+    if bar < MIN_BAR:  # narrow (three sides at 80 columns): short names, the shares with small bars, no wrapping
+        names = tuple(SHORT_NAMES.get(name, name) for name in names)
     title = "scores: window vs " + (" vs ".join(names[1:]) if sides[-1][1] else "(no reference)")
-    bar = max(3, (width - 10 - len(sides) * 8) // len(sides))  # label, and " 12.3% " after each bar
-    return shares_text(title, rows, names, width=bar)
+    return shares_text(title, rows, names, width=max(1, bar))
 
 
-def quality_text(p, compact: bool = False) -> Text:
-    """Realised performance (labels), the estimate beside it, and the reliability table, since the API started.
-    ``compact``: one line of quality (below 120 columns), precision and recall left to the wide layout."""
+MIN_BAR = 4
+WIDE = 200  # a quality line's width when the caller does not say (no wrapping concern)
+SHORT_NAMES = {"old model": "old", "reference": "ref."}
+
+
+def quality_text(p, width: int = WIDE) -> Text:
+    """Realised performance (labels), the estimate beside it, and the reliability table, since the API started:
+    a line each at ``width`` columns. Where the whole quality line does not fit, precision and recall are left
+    to wider screens; where the reliability line does not, its explanation (the bands wrap to the spare line)."""
     t = Text()
     if p is None:
         return t
-    t.append("\nquality ", style="bold")
+    quality = _quality_line(p, compact=False)
+    if quality.cell_len > width:
+        quality = _quality_line(p, compact=True)
+    t.append("\n")
+    t.append_text(quality)
+    bands = "  ".join(
+        f"≤{r.high:.1f} {r.observed_rate * 100:.0f}%" for r in p.reliability if r.observed_rate is not None
+    )
+    if bands:
+        why = "observed churn by score band  "
+        t.append("\nreliability ", style="bold")
+        if len("reliability ") + len(why) + len(bands) <= width:
+            t.append(why, style="dim")
+        t.append(bands)
+    return t
+
+
+def _quality_line(p, compact: bool) -> Text:
+    t = Text()
+    t.append("quality ", style="bold")
     if p.realized:
         t.append(f"AUC {num(p.realized.roc_auc, '{:.3f}')} ", style="bold green")
         if compact:
@@ -83,30 +123,34 @@ def quality_text(p, compact: bool = False) -> Text:
             t.append(f"precision {pct(p.estimated.precision)} (assumes calibrated scores)", style="dim")
     elif p.estimated_reason:
         t.append(f"   estimated – ({p.estimated_reason})", style="dim")
-    if p.reliability:
-        t.append("\nreliability ", style="bold")
-        t.append("observed churn by score band  ", style="dim")
-        t.append(
-            "  ".join(
-                f"≤{r.high:.1f} {r.observed_rate * 100:.0f}%" for r in p.reliability if r.observed_rate is not None
-            )
-        )
     return t
 
 
 def draw_churn(plot: PlotextPlot, points, reference: float | None, versions=None) -> None:
-    """The predicted churn rate from zero, the reference month's rate as a line: a 1-point wobble stays small."""
+    """The predicted churn rate from zero, each model version's reference month's rate as a line over the time
+    that version served (``reference``: the serving one's): a 1-point wobble stays small, and a promoted
+    model's reference is never drawn over the old model's predictions."""
+    redrawn_on_resize(plot, lambda: draw_churn(plot, points, reference, versions))
     plt = start(plot)
     xs, ys = downsample(points, "churn_rate", CHART_POINTS, reduce=statistics.fmean)
-    top = max([y * 100 for y in ys] + [reference * 100 if reference is not None else 0.0], default=0.0)
+    keys = []  # the one line with no key: the title names it
     if xs:
         plt.plot(xs, [y * 100 for y in ys], color="magenta", marker="braille")
-    if reference is not None:
-        plt.hline(reference * 100, "cyan")
-    plt.ylim(0, max(5.0, math.ceil(top * 1.25 / 5) * 5))
-    mark_versions(plt, points, versions)
-    time_axis(plt, points, plot.size.width)
-    plt.title("predicted churn %" + (" · ref (line)" if reference is not None else ""))
+    spans = (
+        reference_spans(versions.changes if versions else (), points[0].t, points[-1].t, reference) if points else []
+    )
+    for span in spans:
+        x = [span.start - points[-1].t, span.end - points[-1].t]
+        plt.plot(x, [span.reference * 100] * 2, color="cyan", marker="─")
+    if spans:
+        keys.append(Key("reference", "cyan", "─"))  # each version's: the line steps where the model changed
+    if points:
+        top = max([y * 100 for y in ys] + [s.reference * 100 for s in spans], default=0.0)
+        y_axis(plt, plot, 0.0, max(5.0, top), from_zero=True)
+        if mark_versions(plt, points, versions):
+            keys.append(MODEL_CHANGE)
+        time_axis(plt, points, plot.size.width)
+    caption(plot, "predicted churn %", points, keys)
     plot.refresh()
 
 
@@ -131,8 +175,8 @@ class ModelView(View):
         with Horizontal(id="model-body"):
             yield Static(id="score-histogram")
             with Vertical(id="model-charts"):
-                yield PlotextPlot(id="churn-plot")
-                yield PlotextPlot(id="quality-plot")
+                yield TimeChart(id="churn-plot")
+                yield TimeChart(id="quality-plot")
 
     def draw(self, state: ConsoleState, *, charts: bool) -> None:
         self.state = state
@@ -150,12 +194,18 @@ class ModelView(View):
                 f"{m.version or '–'}  trained on {m.training_month or '–'}  serving {m.served_month or '–'}\n"
             )
             summary.append("predicted churn rate ", style="bold")
-            summary.append(pct(m.predicted_churn_rate) + " ", style="bold magenta")
             reference = reference_churn_rate(m.reference_histogram)
+            departs = churn_departs(m.predicted_churn_rate, reference)
+            summary.append(pct(m.predicted_churn_rate) + " ", style="bold yellow" if departs else "bold")
             if reference is not None:
-                summary.append(f"(reference month {pct(reference)})  ", style="dim")
+                summary.append(
+                    f"(reference month {pct(reference)}{', far from it' if departs else ''})  ",
+                    style="yellow" if departs else "dim",
+                )
             summary.append(f"predictions/s {num(m.predictions_per_s)}")
-        summary.append_text(quality_text(s.performance, compact=self.size.width < 120))
+        summary.append_text(
+            quality_text(s.performance, self.query_one("#model-summary").content_size.width or self.size.width - 2)
+        )
         set_if_changed(self.query_one("#model-summary", Static), summary)
         box = self.query_one("#score-histogram", Static)
         # Before the first layout the box has no size yet: half the view is what the stylesheet gives it.
@@ -178,28 +228,30 @@ class ModelView(View):
         failed (docs/PERFORMANCE.md). Fixed scales: an autoscaled 0.005 wobble would look like a collapse.
         """
         plot = self.query_one("#quality-plot", PlotextPlot)
+        redrawn_on_resize(plot, lambda: self._quality_chart(points, versions))
         plt = start(plot)
-        drawn, lowest = False, 0.5
+        keys: list[Key] = []
+        lowest = 0.5
         # Drawn last, on top: realised AUC where the lines share a row.
         for name, color, label, side, scale in (
-            ("label_coverage", "gray", "label coverage % (right)", "right", 100),
+            ("label_coverage", "gray", "label coverage", "right", 100),
             ("auc_estimated", "cyan", "estimated AUC", "left", 1),
             ("auc_realised", "green", "realised AUC", "left", 1),
         ):
             xs, ys = downsample(points, name, CHART_POINTS, reduce=statistics.fmean)
             if xs:
-                plt.plot(xs, [y * scale for y in ys], color=color, marker="braille", label=label, yside=side)
-                drawn = True
+                plt.plot(xs, [y * scale for y in ys], color=color, marker="braille", yside=side)
+                keys.insert(0, Key(label, color))
                 if side == "left":
                     lowest = min(lowest, math.floor(min(ys) * 10) / 10)  # an AUC below 0.5 stays on the chart
-        if drawn:
-            mark_versions(plt, points, versions)
+        if keys:
+            y_axis(plt, plot, lowest, 1.0, yside="left")
+            y_axis(plt, plot, 0.0, 100.0, from_zero=True, yside="right")
+            if mark_versions(plt, points, versions):
+                keys.append(MODEL_CHANGE)
             time_axis(plt, points, plot.size.width)
-        plt.ylim(lowest, 1, yside="left")
-        plt.ylim(0, 100, yside="right")
-        plt.title(
-            "model quality: AUC (left), label coverage % (right)"
-            if drawn
-            else "model quality: no scores or labels on this target yet"
+        title = (
+            "AUC (left), label coverage % (right)" if keys else "model quality: no scores or labels on this target yet"
         )
+        caption(plot, title, points, keys)
         plot.refresh()

@@ -8,13 +8,13 @@ from textual.containers import Horizontal
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from ..core.compute import reference_churn_rate
+from ..core.compute import churn_departs, reference_churn_rate
 from ..core.drift_types import DriftResult
 from ..core.format import num, pct, quantile
 from ..core.performance import MIN_SAMPLE
-from ..core.results import Snapshot
+from ..core.results import RequestStats, Snapshot
 from ..core.state import ConsoleState
-from .charts import draw_latency
+from .charts import TimeChart, draw_latency
 from .heatmap import LatencyHeatmap
 from .model_view import score_distribution_text
 from .quiet import set_if_changed
@@ -23,19 +23,37 @@ from .status import ago
 from .view import View
 
 
-def _breach(text: Text, label: str, value: str, breached: bool) -> None:
+def _slo(text: Text, label: str, value: str, breached: bool | None) -> None:
+    """A reading with an SLO says where it stands: ▲SLO over it, ✓SLO within; None: no SLO or no reading."""
     text.append(label)
     text.append(value, style="bold red" if breached else "bold")
-    text.append(" ▲SLO\n" if breached else "\n", style="bold red")
+    if breached is None:
+        text.append("\n")
+    else:
+        text.append(" ▲SLO\n" if breached else " ✓SLO\n", style="bold red" if breached else "green")
+
+
+def per_endpoint(r: RequestStats) -> list[tuple[str, float]]:
+    """Requests/s by endpoint, busiest first (the headline sums them: /feedback counts too)."""
+    rates: dict[str, float] = {}
+    for series in r.by_series:
+        if series.rps:  # an endpoint nobody calls is not part of the reading
+            rates[series.endpoint] = rates.get(series.endpoint, 0.0) + series.rps
+    return sorted(rates.items(), key=lambda item: -item[1])
 
 
 def traffic_card(s: Snapshot, slo_error_ratio: float) -> Text:
     r = s.requests
     t = Text()
     t.append(f"{num(r.rps)} ", style="bold cyan")
-    t.append("req/s\n")
-    _breach(t, "errors ", pct(r.error_ratio), r.error_ratio is not None and r.error_ratio > slo_error_ratio)
-    t.append(f"total {num(r.total, '{:,.0f}')}", style="dim")
+    endpoints = per_endpoint(r)
+    t.append("req/s" + (" all endpoints\n" if len(endpoints) > 1 else f" {endpoints[0][0]}\n" if endpoints else "\n"))
+    error_ratio = r.error_ratio
+    _slo(t, "errors ", pct(error_ratio), None if error_ratio is None else error_ratio > slo_error_ratio)
+    if len(endpoints) > 1:  # what the headline is made of
+        t.append("  ".join(f"{name} {num(rps)}" for name, rps in endpoints), style="dim")
+    else:
+        t.append(f"total {num(r.total, '{:,.0f}')}", style="dim")
     return t
 
 
@@ -44,7 +62,7 @@ def latency_card(s: Snapshot, slo_p95: float) -> Text:
     for key in ("p50", "p95", "p99"):
         value = getattr(s.latency, key)
         shown = quantile(value, s.latency.bounds_of(key))
-        _breach(t, f"{key} ", shown, key == "p95" and value is not None and value > slo_p95)
+        _slo(t, f"{key} ", shown, None if key != "p95" or value is None else value > slo_p95)
     t.rstrip()
     return t
 
@@ -56,8 +74,9 @@ def model_card(s: Snapshot) -> Text:
         t.append("no model metrics", style="dim")
         return t
     t.append("churn ")
-    t.append(pct(m.predicted_churn_rate), style="bold magenta")
     reference = reference_churn_rate(m.reference_histogram)
+    departs = churn_departs(m.predicted_churn_rate, reference)
+    t.append(pct(m.predicted_churn_rate) + (" ≠ref" if departs else ""), style="bold yellow" if departs else "bold")
     t.append(f"\n  ref {pct(reference)}" if reference is not None else "\n  ref –", style="dim")
     if p and p.realized and p.realized.roc_auc is not None:
         t.append("\nAUC ")
@@ -116,10 +135,8 @@ class Overview(View):
                 card.border_title = name
                 yield card
         with Horizontal(id="ov-charts"):
-            rps = RateChart(id="ov-rps")
-            rps.border_title = "requests/s"
-            yield rps
-            yield PlotextPlot(id="ov-latency")
+            yield RateChart(title="requests/s", id="ov-rps")
+            yield TimeChart(id="ov-latency")
         with Horizontal(id="ov-bottom"):
             yield LatencyHeatmap(id="ov-heatmap")
             yield Static(id="ov-scores")

@@ -1,28 +1,20 @@
 """Requests/s over time: bars from zero, one column per poll, newest on the right, with a value axis
-on the left and wall-clock times below."""
+on the left, wall-clock times below and the time it spans in its title."""
 
 from __future__ import annotations
 
 import bisect
-import math
 
 from rich.segment import Segment
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-from ..core.timeaxis import time_ticks
+from ..core.scale import nice_ceil
+from ..core.timeaxis import span_text, time_ticks
 
 EIGHTHS = " ▁▂▃▄▅▆▇█"
 GUTTER = 7  # "1.25k ┤"
-
-
-def nice_top(value: float) -> float:
-    """The smallest 1, 2, 2.5 or 5 × 10^k at or above ``value``: axis labels that read at a glance."""
-    if value <= 0:
-        return 1.0
-    power = 10 ** math.floor(math.log10(value))
-    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= value * (1 - 1e-9))
 
 
 def axis_number(value: float) -> str:
@@ -72,11 +64,23 @@ class RateChart(Widget):
     RateChart > .rate-chart--axis { color: $text-muted; }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, title: str = "", id: str | None = None) -> None:
         super().__init__(id=id)
+        self._title = title
         self._values: list[float | None] = []
         self._times: list[float] = []
         self._rows: list[tuple[str, str]] = []  # (gutter, cells) of each line, as painted
+
+    def heading(self, cells: int) -> str:
+        """The title and the time the bars span: one column a poll, so as many polls as there are columns
+        (beside a latency chart of the whole history, this one says it shows less)."""
+        shown = self._times[-cells:] if cells > 0 else []
+        span = shown[-1] - shown[0] if len(shown) >= 2 else 0.0
+        return " · ".join(part for part in (self._title, span_text(span) if span > 0 else "") if part)
+
+    @property
+    def _bordered(self) -> bool:
+        return self.styles.border_top[0] not in ("", "none", "hidden")
 
     def set_values(self, values: list[float | None], times: list[float]) -> None:
         self._values, self._times = values, times
@@ -87,15 +91,23 @@ class RateChart(Widget):
         self._relevel()
 
     def _relevel(self) -> None:
-        """Work out every line, and repaint only the lines that changed: idle, that is the time axis alone."""
+        """Work out every line, and repaint only the lines that changed: idle, that is the time axis alone.
+        The heading goes in the border's title; without a border, on the first line."""
         width, height = self.size.width, self.size.height
-        bars, cells = height - 1, width - GUTTER
+        cells = width - GUTTER
+        heading = self.heading(cells)
+        if self._bordered:
+            if self.border_title != heading:  # assigning repaints the widget, even with the same title
+                self.border_title = heading
+            rows = []
+        else:
+            rows = [("", heading[:width].ljust(width))]
+        bars = height - 1 - len(rows)
         if cells < 1 or bars < 1:
             return
-        top = nice_top(max((v or 0.0 for v in self._values[-cells:]), default=0.0))
+        top = nice_ceil(max((v or 0.0 for v in self._values[-cells:]), default=0.0))
         levels = bar_levels(self._values, cells, bars, top)
         half = bars // 2 if bars >= 5 else -1  # a row whose bottom edge is (about) half the scale
-        rows = []
         for y in range(bars):
             label = axis_number(top) if y == 0 else "0" if y == bars - 1 else axis_number(top / 2) if y == half else ""
             label = label[: GUTTER - 2]
@@ -120,7 +132,7 @@ class RateChart(Widget):
             return Strip.blank(width, self.rich_style)
         gutter, cells = self._rows[y]
         axis_style = self.get_component_rich_style("rate-chart--axis")
-        if y == len(self._rows) - 1:
+        if y == len(self._rows) - 1 or not gutter:  # the time axis, or the heading
             return Strip([Segment(gutter, axis_style), Segment(cells, axis_style)], width)
         return Strip(
             [Segment(gutter, axis_style), Segment(cells, self.get_component_rich_style("rate-chart--bar"))], width

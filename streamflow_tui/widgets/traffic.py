@@ -12,7 +12,7 @@ from ..core.format import ms, num, pct, quantile
 from ..core.results import Snapshot
 from ..core.state import ConsoleState
 from .bars import histogram_text
-from .charts import draw_latency
+from .charts import TimeChart, draw_latency
 from .heatmap import LatencyHeatmap
 from .quiet import set_if_changed
 from .rate_chart import RateChart
@@ -46,7 +46,7 @@ class TrafficView(View):
                 yield Static(id="rps-summary")
                 yield RateChart(id="rps-chart")
                 yield Static(id="latency-summary")
-            yield PlotextPlot(id="latency-plot")
+            yield TimeChart(id="latency-plot")
         with Horizontal(id="traffic-bottom"):
             yield Static(id="latency-histogram")
             yield LatencyHeatmap(id="latency-heatmap")
