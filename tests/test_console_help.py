@@ -82,3 +82,26 @@ async def test_ctrl_c_quits_even_from_a_text_field(tmp_path):
         await pilot.press("ctrl+c")
         await wait_until_async(lambda: app._exit, 10, "the console quits", pause=pilot.pause)
     assert app.return_code == 0
+
+
+async def test_the_palette_offers_only_the_actions_that_apply(tmp_path):
+    """#27 item 6: in a live session the command palette listed the replay's Back, Forward and Go to time, which
+    do nothing there. ctrl+p and a letter typed: once a live action that has it is listed, no replay one is."""
+    from textual.command import CommandList, CommandPalette
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+p")
+        await wait_until_async(lambda: isinstance(app.screen, CommandPalette), 10, "the palette", pause=pilot.pause)
+
+        def listed() -> list[str]:
+            options = app.screen.query_one(CommandList)
+            return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+
+        for letter, live, replay_only in (("o", "Report", ("Forward", "Go to time")), ("a", "Pause", ("Back",))):
+            await pilot.press(letter)
+            await wait_until_async(
+                lambda live=live: any(live in p for p in listed()), 10, f"{live} listed", pause=pilot.pause
+            )
+            assert not any(r in p for p in listed() for r in replay_only), listed()
+            await pilot.press("backspace")
