@@ -116,8 +116,9 @@ async def test_l_against_an_llm_engine_streams_and_charts_client_ttft_against_th
 
             # The endpoint select during the run: said to apply at the next start, which l l makes.
             first = app.loads.runner
-            app.screen.set_focus(app.query_one("#load-api", Select))
-            await pilot.press("enter", "down", "enter", "escape")
+            await pilot.click("#load-api")  # opens the select, as a user's click does
+            await wait_for(pilot, lambda: app.query_one("#load-api", Select).expanded, what="the endpoint list open")
+            await pilot.press("down", "enter", "escape")
             await wait_for(
                 pilot,
                 lambda: any("endpoint: applies at the next start" in n.message for n in app._notifications),
