@@ -63,3 +63,14 @@ async def test_the_model_version_is_on_screen_at_80_columns_after_a_promotion(tm
         await fill(pilot, 5)
         text = screen_text(app)
         assert f"model {NEW_VERSION}" in text and "ago" in text, text
+
+
+async def test_at_80_columns_the_cards_say_what_they_count_and_the_slo_whole(tmp_path):
+    """At 80×24 the cards cut "✓SLO" to "✓S…" and the headline's endpoint to "/pr…"."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await fill(pilot, 5)
+        text = screen_text(app)
+        cards = "\n".join(line for line in text.splitlines()[3:8])
+        assert "/predict" in cards and cards.count("✓SLO") + cards.count("▲SLO") == 2, cards
+        assert "…" not in "".join(line[:40] for line in cards.splitlines()), cards  # traffic and latency whole

@@ -22,6 +22,10 @@ from .rate_chart import RateChart
 from .status import ago
 from .view import View
 
+# A card's columns when the caller does not say: room for every long form.
+WIDE_CARD = 200
+NARROW = 100  # the overview's width below which cards give up their right padding
+
 
 def _slo(text: Text, label: str, value: str, breached: bool | None) -> None:
     """A reading with an SLO says where it stands: ▲SLO over it, ✓SLO within; None: no SLO or no reading."""
@@ -42,14 +46,21 @@ def per_endpoint(r: RequestStats) -> list[tuple[str, float]]:
     return sorted(rates.items(), key=lambda item: -item[1])
 
 
-def traffic_card(s: Snapshot, slo_error_ratio: float) -> Text:
+def traffic_card(s: Snapshot, slo_error_ratio: float, width: int = WIDE_CARD) -> Text:
+    """``width``: the card's columns. Where "199.9 req/s /predict" does not fit (80 columns), "199.9/s
+    /predict": what the headline counts stays whole rather than the endpoint's name being cut."""
     r = s.requests
     t = Text()
-    t.append(f"{num(r.rps)} ", style="bold cyan")
+    rate = num(r.rps)
+    t.append(rate, style="bold cyan")
     endpoints = per_endpoint(r)
-    t.append("req/s" + (" all endpoints\n" if len(endpoints) > 1 else f" {endpoints[0][0]}\n" if endpoints else "\n"))
+    counted = "all endpoints" if len(endpoints) > 1 else endpoints[0][0] if endpoints else ""
+    unit = " req/s" if len(f"{rate} req/s {counted}") <= width else "/s"
+    t.append(f"{unit} {counted}".rstrip() + "\n")
     error_ratio = r.error_ratio
-    _slo(t, "errors ", pct(error_ratio), None if error_ratio is None else error_ratio > slo_error_ratio)
+    breached = None if error_ratio is None else error_ratio > slo_error_ratio
+    label = "errors " if len(f"errors {pct(error_ratio)} ▲SLO") <= width else "err "
+    _slo(t, label, pct(error_ratio), breached)
     if len(endpoints) > 1:  # what the headline is made of
         t.append("  ".join(f"{name} {num(rps)}" for name, rps in endpoints), style="dim")
     else:
@@ -119,6 +130,8 @@ class Overview(View):
         border: round $primary 50%; border-title-color: $text-muted;
         text-wrap: nowrap; text-overflow: ellipsis;
     }
+    /* Below 100 columns a card's right padding goes: "p95 12.34 ms ✓SLO" fits whole at 80. */
+    Overview.narrow .card { padding: 0 0 0 1; }
     Overview #ov-charts { height: 3fr; min-height: 8; }
     Overview #ov-rps { width: 1fr; height: 1fr; border: round $primary 50%; border-title-color: $text-muted; }
     Overview #ov-latency { width: 1fr; border: round $primary 50%; }
@@ -141,13 +154,20 @@ class Overview(View):
             yield LatencyHeatmap(id="ov-heatmap")
             yield Static(id="ov-scores")
 
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < NARROW, "narrow")
+        # Drawn again once the cards are laid out with their new padding: the traffic card's wording follows
+        # its width.
+        self.call_after_refresh(super().on_resize)
+
     def draw(self, state: ConsoleState, *, charts: bool) -> None:
         self.state = state
         s, timeline, versions = state.shown, state.timeline, state.versions
         assert s is not None, "drawn once a poll has read the target"
         slo_p95, slo_error_ratio = state.config.slo_p95, state.config.slo_error_ratio
         drift, drift_age_s, load = state.drift_result, state.drift_age_s(), state.load_text()
-        set_if_changed(self.query_one("#ov-traffic-card", Static), traffic_card(s, slo_error_ratio))
+        traffic = self.query_one("#ov-traffic-card", Static)
+        set_if_changed(traffic, traffic_card(s, slo_error_ratio, traffic.content_size.width or WIDE_CARD))
         set_if_changed(self.query_one("#ov-latency-card", Static), latency_card(s, slo_p95))
         set_if_changed(self.query_one("#ov-model-card", Static), model_card(s))
         model = self.query_one("#ov-model-card", Static)
