@@ -122,7 +122,7 @@ def run_console(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             except RecordingError as exc:
                 parser.error(str(exc))
             stack.callback(recorder.close)
-        return exit_status(create_app(config, handle_signals=True, recorder=recorder))
+        return run_app(create_app(config, handle_signals=True, recorder=recorder))
 
 
 def run_replay(args: argparse.Namespace, parser: argparse.ArgumentParser, names) -> int:
@@ -141,10 +141,10 @@ def run_replay(args: argparse.Namespace, parser: argparse.ArgumentParser, names)
     config = console_config(
         args, api_url=meta.get("api_url"), names=names, interval=interval, prometheus_url=None, drift_every=None
     )
-    return exit_status(create_app(config, replay=Replay(recording, args.history), handle_signals=True))
+    return run_app(create_app(config, replay=Replay(recording, args.history), handle_signals=True))
 
 
-def exit_status(app) -> int:
+def run_app(app) -> int:
     """Run the console; 0 when it was quit, 1 when it crashed: Textual prints the traceback and sets the app's
     return code, which ``run()`` does not pass on (a crash used to end in status 0, as if all was well)."""
     app.run()

@@ -15,7 +15,7 @@ import pytest
 from fake_sources import T0, FakeSource
 from screenshots import SCREENSHOTS_DIR, save_png
 from test_console_help import screen_text
-from test_console_snapshots import DECISION, DRIFT, fill, settled
+from test_console_snapshots import DECISION, DRIFT, fill, make_app, settled
 from textual.widgets import DataTable
 
 import streamflow_tui.controllers.drift as drift_controller
@@ -86,20 +86,19 @@ async def check_every_view(pilot, state: str, size) -> list[str]:
     return short
 
 
+def instant_app(tmp_path, source):
+    """The console with the default history and chart pace, a drift engine that answers at once, no animations."""
+    config = ConsoleConfig(api_url="http://127.0.0.1:8000", interval=3600, reports_dir=str(tmp_path))
+    app = create_app(config, source=source, drift_engine=InstantEngine(), clock=lambda: T0.timestamp())
+    app.animation_level = "none"
+    return app
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 async def test_every_view_keeps_five_rows_in_every_state(tmp_path, monkeypatch, size):
     monkeypatch.setattr(drift_controller, "run_retrain", lambda job: DECISION)
     source = FakeSource(start=20)
-    config = ConsoleConfig(
-        api_url="http://127.0.0.1:8000",
-        interval=3600,
-        history=3600 * 200,
-        chart_interval=0,
-        reports_dir=str(tmp_path),
-        export_dir=str(tmp_path),
-    )
-    app = create_app(config, source=source, drift_engine=InstantEngine(), clock=lambda: T0.timestamp())
-    app.animation_level = "none"
+    app = make_app(tmp_path, source, drift_engine=InstantEngine())
     async with app.run_test(size=size) as pilot:
         await fill(pilot, 60)
         short = await check_every_view(pilot, "fresh", size)
@@ -125,9 +124,7 @@ async def test_every_view_keeps_five_rows_in_every_state(tmp_path, monkeypatch, 
 async def test_distribution_bars_keep_their_width_after_a_timed_check_in_another_view(tmp_path):
     """Item 8: a timed check that lands while another view is shown draws the bars at the box's width."""
     source = FakeSource(start=20)
-    config = ConsoleConfig(api_url="http://127.0.0.1:8000", interval=3600, reports_dir=str(tmp_path))
-    app = create_app(config, source=source, drift_engine=InstantEngine(), clock=lambda: T0.timestamp())
-    app.animation_level = "none"
+    app = instant_app(tmp_path, source)
     async with app.run_test(size=(160, 48)) as pilot:
         await fill(pilot, 3)
         await pilot.press("1", "t")  # the timed run's first check at once, while another view is shown
@@ -149,9 +146,7 @@ async def test_the_model_view_fits_its_width_after_a_promotion(tmp_path, size):
     """Item 9: with the old model's scores beside the window and the reference, no score row wraps; the
     reliability line shows every band, at 80 and at 120 columns."""
     source = FakeSource(start=20)
-    config = ConsoleConfig(api_url="http://127.0.0.1:8000", interval=3600, reports_dir=str(tmp_path))
-    app = create_app(config, source=source, drift_engine=InstantEngine(), clock=lambda: T0.timestamp())
-    app.animation_level = "none"
+    app = instant_app(tmp_path, source)
     async with app.run_test(size=size) as pilot:
         await fill(pilot, 30)
         source.switch_at = source.i + 1
@@ -175,9 +170,7 @@ async def test_the_drift_details_scroll_by_keyboard_at_80x24(tmp_path, monkeypat
     """Item 2: what does not fit above the table (the retrain decision, the heatmap) is reached by tab, then
     PageDown and End, with the table still in view."""
     monkeypatch.setattr(drift_controller, "run_retrain", lambda job: DECISION)
-    config = ConsoleConfig(api_url="http://127.0.0.1:8000", interval=3600, reports_dir=str(tmp_path))
-    app = create_app(config, source=FakeSource(start=20), drift_engine=InstantEngine(), clock=lambda: T0.timestamp())
-    app.animation_level = "none"
+    app = instant_app(tmp_path, FakeSource(start=20))
     async with app.run_test(size=(80, 24)) as pilot:
         await fill(pilot, 3)
         await pilot.press("4", "d", "r", "t")

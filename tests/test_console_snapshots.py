@@ -18,7 +18,7 @@ SIZES = [(80, 24), (160, 48), (200, 60)]
 ALL_SIZES = [(80, 24), (120, 40), (160, 48), (200, 60)]
 
 
-def make_app(tmp_path, source=None):
+def make_app(tmp_path, source=None, drift_engine=None):
     # A poll interval of an hour: only the test feeds snapshots; history keeps 200 of them.
     # Charts redrawn on every poll: the 5 s throttle would make the frames depend on timing.
     config = ConsoleConfig(
@@ -33,7 +33,7 @@ def make_app(tmp_path, source=None):
         create_app(
             config,
             source=source or FakeSource(start=20),
-            drift_engine=DriftEngine(warm=False),
+            drift_engine=drift_engine or DriftEngine(warm=False),
             clock=lambda: T0.timestamp(),
         )
     )

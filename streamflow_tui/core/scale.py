@@ -56,6 +56,12 @@ def value_axis(lowest: float, highest: float, rows: int, *, from_zero: bool = Fa
         step = nice_ceil(span * gap / intervals)
         while True:
             low = 0.0 if from_zero and lowest >= 0 else math.floor(lowest / step + 1e-9) * step
+            if intervals // gap == 1 and lowest < 0 < highest:
+                # One tick interval across zero: no multiple of the step is below the data with the next above
+                # it (the step grew until the 1e-9 above rounded the bottom to 0, off the data). The bottom is
+                # the data's, floored at the labels' decimals; the step stays round.
+                unit = 10.0 ** -_decimals(step)
+                low = math.floor(lowest / unit + 1e-9) * unit
             if low + intervals * step / gap >= highest - span * 1e-9:
                 break
             step = nice_ceil(step * 1.01)  # the next round step up

@@ -141,18 +141,37 @@ def caption(plot: Widget, title: str, points, keys: Sequence[Key] = ()) -> None:
         plot.border_subtitle = bottom if entries else None
 
 
+def plot_lines(
+    plt, points, lines: Sequence[tuple[str, str, str]], *, scale: float = 1.0, reduce=max
+) -> tuple[list[Key], list[float]]:
+    """Each (timeline column, plotext colour, legend label) as a braille line of ``CHART_POINTS`` time slices
+    (each slice ``reduce``d), its values times ``scale``: the keys of the lines drawn, and every value plotted
+    (what the y axis must show)."""
+    keys: list[Key] = []
+    values: list[float] = []
+    for name, color, label in lines:
+        xs, ys = downsample(points, name, CHART_POINTS, reduce=reduce)
+        if xs:
+            scaled = [y * scale for y in ys]
+            plt.plot(xs, scaled, color=color, marker="braille")
+            keys.append(Key(label, color))
+            values += scaled
+    return keys, values
+
+
+def client_vs_server(client: str, server: str) -> tuple[tuple[str, str, str], ...]:
+    """A load's two lines of one latency: the client's (from the intended send times) and the server's own."""
+    return ((client, "magenta", "client (corrected)"), (server, "orange", "server"))
+
+
 def draw_latency(plot: PlotextPlot, points, slo_p95: float, versions=None) -> None:
     """p50, p95 and p99 over time in ms, with the p95 SLO as a line when it is near the data."""
     redrawn_on_resize(plot, lambda: draw_latency(plot, points, slo_p95, versions))
     plt = start(plot)
-    keys, values = [], []
+    keys: list[Key] = []
     if points:
-        for key, color in (("p50", "green"), ("p95", "orange"), ("p99", "red")):
-            xs, ys = downsample(points, key, CHART_POINTS)
-            if xs:
-                values += [y * 1000 for y in ys]
-                plt.plot(xs, values[-len(ys) :], color=color, marker="braille")
-                keys.append(Key(key, color))
+        lines = [(key, color, key) for key, color in (("p50", "green"), ("p95", "orange"), ("p99", "red"))]
+        keys, values = plot_lines(plt, points, lines, scale=1000)
         worst = max((p.p99 or p.p95 or 0.0 for p in points), default=0.0)
         near = worst >= slo_p95 / 2  # the SLO line only when it is near the data, or it flattens the lines
         if near:

@@ -22,8 +22,7 @@ from ..controllers.load import LoadSettings, StreamTarget
 from ..core.format import ms, num, pct
 from ..core.llm_types import LlmStats
 from ..core.results import RemoteLoad
-from ..core.timeline import downsample
-from .charts import CHART_POINTS, Key, TimeChart, caption, redrawn_on_resize, start, time_axis, y_axis
+from .charts import Key, TimeChart, caption, client_vs_server, plot_lines, redrawn_on_resize, start, time_axis, y_axis
 from .quiet import set_if_changed
 from .stream_load import draw_ttft, idle_text, served_line, stream_note, stream_problem, stream_table
 
@@ -167,22 +166,12 @@ class LoadPanel(Widget):
         plot = self.query_one("#load-rate-plot", PlotextPlot)
         redrawn_on_resize(plot, lambda: self.draw_charts(points))
         plt = start(plot)
-        keys, values, drawn = [], [], False
-        for name, color, label in (
-            ("load_target", "gray", "target"),
-            ("load_rps", "cyan", "achieved"),
-            ("rps", "orange", "served"),
-        ):
-            xs, ys = downsample(points, name, CHART_POINTS, reduce=statistics.fmean)
-            if xs:
-                plt.plot(xs, ys, color=color, marker="braille")
-                keys.append(Key(label, color))
-                values += ys
-                drawn = drawn or name == "load_target"
+        rates = (("load_target", "gray", "target"), ("load_rps", "cyan", "achieved"), ("rps", "orange", "served"))
+        keys, values = plot_lines(plt, points, rates, reduce=statistics.fmean)
         if values:
             y_axis(plt, plot, 0.0, max(values), from_zero=True)  # a rate 5 % short must not look like half
         time_axis(plt, points, plot.size.width)
-        if not drawn:
+        if not any(k.label == "target" for k in keys):
             keys.append(Key("no load run", mark=""))
         caption(plot, "requests/s", points, keys)
         plot.refresh()
@@ -190,16 +179,7 @@ class LoadPanel(Widget):
         plot = self.query_one("#load-latency-plot", PlotextPlot)
         redrawn_on_resize(plot, lambda: self.draw_charts(points))
         plt = start(plot)
-        keys, values = [], []
-        for name, color, label in (
-            ("client_p95", "magenta", "client (corrected)"),
-            ("p95", "orange", "server"),
-        ):
-            xs, ys = downsample(points, name, CHART_POINTS)
-            if xs:
-                values += [y * 1000 for y in ys]
-                plt.plot(xs, values[-len(ys) :], color=color, marker="braille")
-                keys.append(Key(label, color))
+        keys, values = plot_lines(plt, points, client_vs_server("client_p95", "p95"), scale=1000)
         if values:
             y_axis(plt, plot, min(values), max(values))
         time_axis(plt, points, plot.size.width)

@@ -13,8 +13,7 @@ from ..controllers.load import StreamTarget, served_model
 from ..core.format import ms, num
 from ..core.llm_report import shown
 from ..core.llm_types import LlmStats
-from ..core.timeline import downsample
-from .charts import CHART_POINTS, Key, caption, redrawn_on_resize, start, time_axis, y_axis
+from .charts import Key, caption, client_vs_server, plot_lines, redrawn_on_resize, start, time_axis, y_axis
 
 LABEL, CLIENT, SERVER = 5, 10, 12  # column widths of the client-vs-server table: 74 columns in all
 QUANTILES = ("p50", "p95", "p99")
@@ -100,16 +99,7 @@ def draw_ttft(plot: PlotextPlot, points) -> None:
     one point per poll: the gap is the network and the queueing the engine does not count."""
     redrawn_on_resize(plot, lambda: draw_ttft(plot, points))
     plt = start(plot)
-    keys, values = [], []
-    for name, color, label in (
-        ("client_ttft_p95", "magenta", "client (corrected)"),
-        ("server_ttft_p95", "orange", "server"),
-    ):
-        xs, ys = downsample(points, name, CHART_POINTS)
-        if xs:
-            values += [y * 1000 for y in ys]
-            plt.plot(xs, values[-len(ys) :], color=color, marker="braille")
-            keys.append(Key(label, color))
+    keys, values = plot_lines(plt, points, client_vs_server("client_ttft_p95", "server_ttft_p95"), scale=1000)
     if values:
         y_axis(plt, plot, min(values), max(values))
     time_axis(plt, points, plot.size.width)
